@@ -1,0 +1,205 @@
+"""The backward pass: reverse-mode automatic differentiation over the recorded graph.
+
+Forward, every op recorded a node pointing at its inputs' nodes. Backward visits the
+nodes from the output back to the leaves in *reverse topological order* (a node only
+after every node that uses its output), so that when a node is visited the gradient of
+its output is complete: the sum over every path from the output. The node's
+``backward`` turns that gradient into gradients for its inputs (one chain-rule step),
+which are added into what its parents have received so far.
+
+The order is computed with an explicit stack, not recursion, so a chain of 100,000 ops
+works. After its backward each node drops its saved arrays unless ``retain_graph``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thalweg.autograd import anomaly
+from thalweg.autograd.function import FREED, Function
+from thalweg.autograd.tensor import Tensor
+from thalweg.errors import GraphError, ShapeError
+
+
+def topological_order(root: Function) -> list[Function]:
+    """Nodes reachable from ``root``, each before the nodes that made its inputs.
+
+    An iterative depth-first search: a node is appended once all its parents are
+    done (post-order); reversing that list puts every consumer before its producers.
+    """
+    order: list[Function] = []
+    visited = {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if isinstance(parent, Function) and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:  # every parent finished
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _initial_grad(output: Tensor, grad) -> np.ndarray:
+    if grad is None:
+        if output.data.size != 1:
+            raise GraphError(
+                f"backward: output has shape {output.shape}, not a scalar; pass grad= with "
+                "that shape (the gradient of your final scalar with respect to this tensor), "
+                "or reduce it first, e.g. loss.sum().backward()"
+            )
+        return np.ones_like(output.data)
+    # A copy: the caller's array must never become some leaf's .grad.
+    grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=output.dtype)
+    if grad.shape != output.shape:
+        raise ShapeError(
+            f"backward: grad has shape {grad.shape} but the output has shape {output.shape}; "
+            "pass a gradient of the same shape as the output"
+        )
+    return grad
+
+
+def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None:
+    """Propagate gradients from ``output``.
+
+    With ``targets=None`` leaf gradients are accumulated into ``.grad``. Otherwise
+    ``targets`` maps each wanted leaf tensor or node to None, and the gradients reaching
+    them are stored there instead; no ``.grad`` is touched.
+    """
+    if not output.requires_grad:
+        raise GraphError(
+            "backward: this tensor does not require grad and has no grad_fn; create the "
+            "inputs you want gradients for with requires_grad=True"
+        )
+    grad = _initial_grad(output, grad)
+    root = output.grad_fn
+    delivered: set[int] = set()  # ids of arrays already adopted as some leaf's .grad
+    if root is None:  # a leaf: the gradient of a tensor with respect to itself
+        _deliver(output, grad, targets, delivered)
+        return
+
+    pending = {root: grad}  # node -> gradient of its output accumulated so far
+    for node in topological_order(root):
+        grad = pending.pop(node, None)
+        if grad is None:  # nothing flowed into this node (e.g. an unused branch)
+            continue
+        if node.saved is FREED:
+            raise GraphError(
+                f"backward: the graph through {node.op_name()} was freed by an earlier "
+                "backward; call the first backward with retain_graph=True to go through "
+                "it twice, or recompute the forward pass"
+            )
+        if node.retained is not None:
+            node.retained.grad = grad if node.retained.grad is None else node.retained.grad + grad
+        if targets is not None and node in targets:
+            targets[node] = grad if targets[node] is None else targets[node] + grad
+
+        input_grads = node.backward(grad)
+        if anomaly.enabled:
+            anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
+        if not retain_graph:
+            node.release()
+
+        for parent, input_grad in zip(node.parents, input_grads, strict=True):
+            if parent is None or input_grad is None:
+                continue
+            if isinstance(parent, Tensor):  # a leaf
+                _deliver(parent, input_grad, targets, delivered)
+            elif parent in pending:
+                pending[parent] = pending[parent] + input_grad
+            else:
+                pending[parent] = input_grad
+
+
+def _deliver(leaf: Tensor, grad: np.ndarray, targets: dict | None, delivered: set) -> None:
+    """Add ``grad`` to a leaf's gradient, in the leaf's own dtype.
+
+    Once backward is over, a leaf's ``.grad`` is an array no other tensor holds, so users
+    and optimizers may modify it in place. A fresh array from an op's backward is adopted
+    as is (no copy on the hot path); a view (reshape, transpose, broadcast) or an array
+    already given to another leaf (``a + b`` sends one array to both) is copied first.
+    During backward the adopted array may still be on its way to other nodes, so later
+    contributions are added out of place, never into it.
+    """
+    if targets is not None:
+        if leaf in targets:
+            targets[leaf] = grad if targets[leaf] is None else targets[leaf] + grad
+        return
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + grad.astype(leaf.data.dtype, copy=False)
+        return
+    if grad.dtype != leaf.data.dtype:
+        grad = grad.astype(leaf.data.dtype)
+    elif grad.base is not None or not grad.flags.writeable or id(grad) in delivered:
+        grad = grad.copy()
+    delivered.add(id(grad))
+    leaf.grad = grad
+
+
+def _parent_shapes(node: Function) -> list:
+    shapes = []
+    for parent in node.parents:
+        if isinstance(parent, Tensor):
+            shapes.append(parent.shape)
+        elif isinstance(parent, Function):
+            shapes.append(parent.out_shape)
+        else:
+            shapes.append("constant")
+    return shapes
+
+
+def backward(output: Tensor, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate the gradient of ``output`` into ``.grad`` of every leaf requiring grad."""
+    _run(output, grad, retain_graph, None)
+
+
+def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -> list:
+    """Gradients of ``output`` with respect to ``inputs``, as arrays; no ``.grad`` changes.
+
+    Parameters
+    ----------
+    output : Tensor
+        Usually a scalar loss; otherwise pass ``grad_output`` of its shape.
+    inputs : Tensor or sequence of Tensor
+        Leaf or intermediate tensors that require grad.
+    grad_output : array_like, optional
+        The gradient to start from (default: 1 for a scalar output).
+    retain_graph : bool
+        Keep the graph's saved arrays for another backward.
+
+    Returns
+    -------
+    list of ndarray, one per input, each of that input's shape and dtype (zeros where the
+    output does not depend on the input).
+
+    Examples
+    --------
+    >>> import thalweg
+    >>> x = thalweg.tensor([3.0], requires_grad=True)
+    >>> (dx,) = thalweg.grad((x * x).sum(), [x])
+    >>> dx, x.grad
+    (array([6.], dtype=float32), None)
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    targets: dict = {}
+    for tensor in inputs:
+        if not tensor.requires_grad:
+            raise GraphError(
+                "grad: one of the inputs does not require grad; create it with requires_grad=True"
+            )
+        targets[tensor.grad_fn or tensor] = None
+    _run(output, grad_output, retain_graph, targets)
+    results = []
+    for tensor in inputs:
+        value = targets[tensor.grad_fn or tensor]
+        if value is None:
+            value = np.zeros_like(tensor.data)
+        elif value.dtype != tensor.dtype:
+            value = value.astype(tensor.dtype)
+        results.append(value)
+    return results

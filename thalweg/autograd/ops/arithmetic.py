@@ -1,0 +1,120 @@
+"""Arithmetic: ``+ - * / **`` and negation, with NumPy broadcasting.
+
+Each backward is the derivative from school, times the incoming gradient, then
+``unbroadcast`` back to the input's shape (an input that was broadcast was used many
+times, so its gradient is the sum over those uses).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thalweg.autograd.broadcast import unbroadcast
+from thalweg.autograd.function import Function
+
+
+class Add(Function):
+    """``a + b``.  d/da = 1, d/db = 1."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (np.shape(a), np.shape(b))
+        return a + b
+
+    def backward(self, grad):
+        shape_a, shape_b = self.saved
+        return (
+            unbroadcast(grad, shape_a) if self.parents[0] is not None else None,
+            unbroadcast(grad, shape_b) if self.parents[1] is not None else None,
+        )
+
+
+class Sub(Function):
+    """``a - b``.  d/da = 1, d/db = -1."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (np.shape(a), np.shape(b))
+        return a - b
+
+    def backward(self, grad):
+        shape_a, shape_b = self.saved
+        return (
+            unbroadcast(grad, shape_a) if self.parents[0] is not None else None,
+            unbroadcast(-grad, shape_b) if self.parents[1] is not None else None,
+        )
+
+
+class Mul(Function):
+    """``a * b``.  d/da = b, d/db = a."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        return (
+            unbroadcast(grad * b, np.shape(a)) if self.parents[0] is not None else None,
+            unbroadcast(grad * a, np.shape(b)) if self.parents[1] is not None else None,
+        )
+
+
+class Div(Function):
+    """``a / b``.  d/da = 1/b, d/db = -a/b² = -(a/b)/b."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        out = a / b
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved
+        grad_over_b = grad / b
+        return (
+            unbroadcast(grad_over_b, np.shape(a)) if self.parents[0] is not None else None,
+            unbroadcast(-grad_over_b * out, np.shape(b)) if self.parents[1] is not None else None,
+        )
+
+
+class Pow(Function):
+    """``a ** b``.  d/da = b·a^(b-1), d/db = a^b·ln(a) (defined for a > 0)."""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        out = a**b
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved
+        grad_a = grad_b = None
+        if self.parents[0] is not None:
+            if isinstance(b, int | float) and b == 2:  # the common square: no pow needed
+                grad_a = grad * (2 * a)
+            else:
+                grad_a = unbroadcast(grad * b * a ** (b - 1), np.shape(a))
+        if self.parents[1] is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = unbroadcast(grad * out * np.log(a), np.shape(b))
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """``-a``.  d/da = -1."""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        self.saved = ()
+        return -a
+
+    def backward(self, grad):
+        return (-grad,)
