@@ -46,3 +46,9 @@ __all__ = [
     "manual_seed",
     "set_default_dtype",
 ]
+
+# Layer 2 and the file helpers: small, NumPy-only, imported eagerly.
+from thalweg import losses, nn, optim  # noqa: E402
+from thalweg.serialization import load, save  # noqa: E402
+
+__all__ += ["load", "losses", "nn", "optim", "save"]

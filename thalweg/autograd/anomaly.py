@@ -24,7 +24,7 @@ class detect_anomaly:
     ...     try:
     ...         thalweg.log(x)
     ...     except thalweg.AnomalyError as e:
-    ...         print(str(e).split(":")[0])
+    ...         print(str(e).split(" from")[0])
     log: forward produced -inf
     """
 

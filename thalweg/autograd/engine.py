@@ -93,8 +93,9 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
                 "backward; call the first backward with retain_graph=True to go through "
                 "it twice, or recompute the forward pass"
             )
-        if node.retained is not None:
-            node.retained.grad = grad if node.retained.grad is None else node.retained.grad + grad
+        if targets is None and node.retained is not None:
+            retained = node.retained
+            retained.grad = grad.copy() if retained.grad is None else retained.grad + grad
         if targets is not None and node in targets:
             targets[node] = grad if targets[node] is None else targets[node] + grad
 
@@ -199,7 +200,7 @@ def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -
         value = targets[tensor.grad_fn or tensor]
         if value is None:
             value = np.zeros_like(tensor.data)
-        elif value.dtype != tensor.dtype:
-            value = value.astype(tensor.dtype)
+        else:  # a copy: one array may reach several inputs, or be a read-only view
+            value = np.array(value, dtype=tensor.dtype)
         results.append(value)
     return results

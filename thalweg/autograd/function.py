@@ -51,6 +51,7 @@ class Function:
         """Run the op on tensors (or constants) and record a graph node when needed."""
         node = cls()
         arrays = [_unwrap(x) for x in inputs]
+        options = {name: _unwrap(value) for name, value in options.items()}
         out = node.forward(*arrays, **options)
         if type(out) is not np.ndarray:  # NumPy returns scalars for 0-d results
             out = np.asarray(out)

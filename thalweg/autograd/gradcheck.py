@@ -103,11 +103,12 @@ def gradcheck(
         if error.size and (not np.all(np.isfinite(got)) or error.max() > 0):
             # NaN in the analytic gradient counts as the worst possible error.
             error = np.where(np.isnan(error), np.inf, error)
-            worst = np.unravel_index(int(np.argmax(error)), values.shape)
+            # Plain ints and floats, so the message reads (1, 0), not (np.int64(1), ...).
+            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), values.shape))
             return _fail(
                 raise_exception,
                 f"gradcheck: input {index} (shape {values.shape}) element {worst}: analytic "
-                f"gradient {got[worst]!r} != numerical {numeric[worst]!r} "
+                f"gradient {float(got[worst])!r} != numerical {float(numeric[worst])!r} "
                 f"(atol={atol}, rtol={rtol})",
             )
     return True

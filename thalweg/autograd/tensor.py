@@ -259,6 +259,29 @@ class Tensor:
     def __ne__(self, other):
         return Tensor._from_op(self.data != _data(other), None)
 
+    # Not differentiable: they answer questions about the values.
+    def all(self, axis=None) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.all(axis=axis)), None)
+
+    def any(self, axis=None) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.any(axis=axis)), None)
+
+    def argmax(self, axis=None) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.argmax(axis=axis)), None)
+
+    def argmin(self, axis=None) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.argmin(axis=axis)), None)
+
+    def astype(self, dtype) -> Tensor:
+        """A copy in another dtype; the gradient flows back in this tensor's dtype."""
+        return elementwise.AsType.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
     # ----------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims: bool = False):
         return reduce.Sum.apply(self, axis=axis, keepdims=keepdims)

@@ -103,7 +103,7 @@ class Pow(Function):
                 grad_a = unbroadcast(grad * b * a ** (b - 1), np.shape(a))
         if self.parents[1] is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = unbroadcast(grad * out * np.log(a), np.shape(b))
+                grad_b = unbroadcast(grad * out * np.log(a, dtype=out.dtype), np.shape(b))
         return grad_a, grad_b
 
 

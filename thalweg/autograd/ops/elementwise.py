@@ -13,6 +13,20 @@ from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
 
 
+class AsType(Function):
+    """``x.astype(dtype)``.  d/dx = 1; the gradient is cast back to x's dtype."""
+
+    __slots__ = ()
+
+    def forward(self, x, dtype):
+        self.saved = (x.dtype,)
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        (dtype,) = self.saved
+        return (grad.astype(dtype, copy=False),)
+
+
 class Exp(Function):
     """``exp(x)``.  d/dx = exp(x), the output itself."""
 

@@ -19,7 +19,7 @@ from thalweg.errors import DataError, ShapeError
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(reduction: str) -> None:
+def check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
@@ -44,7 +44,7 @@ class CrossEntropy(Function):
     __slots__ = ()
 
     def forward(self, logits, labels, weight=None, reduction="mean"):
-        _check_reduction(reduction)
+        check_reduction(reduction)
         if np.ndim(logits) != 2:
             raise ShapeError(
                 f"cross_entropy: logits must be (n_samples, n_classes), got shape "
@@ -98,7 +98,7 @@ class BinaryCrossEntropyWithLogits(Function):
     __slots__ = ()
 
     def forward(self, logits, targets, weight=None, reduction="mean"):
-        _check_reduction(reduction)
+        check_reduction(reduction)
         targets = np.asarray(targets, dtype=logits.dtype)
         if targets.shape != np.shape(logits):
             raise ShapeError(
@@ -135,7 +135,7 @@ class SquaredError(Function):
     __slots__ = ()
 
     def forward(self, prediction, target, weight=None, reduction="mean"):
-        _check_reduction(reduction)
+        check_reduction(reduction)
         target = np.asarray(target, dtype=prediction.dtype)
         if target.shape != np.shape(prediction):
             raise ShapeError(
@@ -165,19 +165,19 @@ def _reduce(losses, weight, reduction):
     if reduction == "none":
         return losses
     total = np.add.reduce(losses, axis=None)
-    return total / _count(losses.shape, weight) if reduction == "mean" else total
+    return total / mean_count(losses.shape, weight) if reduction == "mean" else total
 
 
 def _scale(grad, weight, reduction, loss_shape, dtype):
     """d(reduced loss)/d(each element's loss), broadcastable to ``loss_shape``."""
-    scale = grad / _count(loss_shape, weight) if reduction == "mean" else grad
+    scale = grad / mean_count(loss_shape, weight) if reduction == "mean" else grad
     scale = np.asarray(scale, dtype=dtype)
     if weight is not None:
         scale = scale * _expand(weight, len(loss_shape)).astype(dtype)
     return scale
 
 
-def _count(loss_shape, weight):
+def mean_count(loss_shape, weight):
     """The denominator of a mean: elements, or total weight times elements per sample."""
     size = int(np.prod(loss_shape))
     if weight is None:

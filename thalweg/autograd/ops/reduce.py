@@ -20,9 +20,9 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     normalized = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        normalized.append(int(a) % max(ndim, 1))
+        normalized.append(int(a) % ndim)
     return tuple(sorted(set(normalized)))
 
 
@@ -77,7 +77,9 @@ class _Extremum(Function):
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axes(axis, np.ndim(x), self.op_name())
         if np.size(x) == 0:
-            raise ShapeError(f"{self.op_name()}: cannot reduce an empty tensor of shape (0,)")
+            raise ShapeError(
+                f"{self.op_name()}: cannot reduce an empty tensor of shape {np.shape(x)}"
+            )
         out_kept = self.reduce_ufunc.reduce(x, axis=axes, keepdims=True)
         self.saved = (x, out_kept, axes)
         return (

@@ -1,0 +1,140 @@
+"""One list of every dataset thalweg offers, and ``load(name)`` to get any of them.
+
+>>> [d.name for d in list_datasets()][:2]
+['circle', 'xor']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from thalweg.datasets import bundled, playground
+from thalweg.errors import DataError
+
+__all__ = ["DatasetInfo", "list_datasets", "load"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset is, before loading it.
+
+    ``source`` is "generator" (made on demand; ``n_samples`` is the default ``n``) or
+    "bundled" (a file shipped in the package). ``n_classes`` is None for regression;
+    ``target_names`` names the labels 0, 1, ... of a classification dataset.
+    """
+
+    name: str
+    kind: str
+    source: str
+    n_samples: int
+    n_features: int
+    n_classes: int | None
+    description: str
+    target_names: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-serialisable dict."""
+        return asdict(self) | {"target_names": list(self.target_names)}
+
+
+_PLAYGROUND_LABELS = ("negative", "positive")  # the Playground's -1 and +1
+
+
+def _generator(name: str, fn: Callable[..., Any], n_classes: int | None, about: str):
+    kind = "regression" if n_classes is None else "classification"
+    labels = _PLAYGROUND_LABELS if n_classes else ()
+    return DatasetInfo(name, kind, "generator", 500, 2, n_classes, about, labels), fn
+
+
+def _bundled(name: str, fn: Callable[..., Any], shape: tuple[int, int], labels, about: str):
+    kind = "classification" if labels else "regression"
+    n_classes = len(labels) or None
+    return DatasetInfo(name, kind, "bundled", *shape, n_classes, about, tuple(labels)), fn
+
+
+_DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
+    info.name: (info, fn)
+    for info, fn in [
+        _generator("circle", playground.circle, 2, "Playground: a disc inside a ring"),
+        _generator("xor", playground.xor, 2, "Playground: class 1 where x1*x2 >= 0"),
+        _generator("gaussian", playground.gaussian, 2, "Playground: two Gaussian clusters"),
+        _generator("spiral", playground.spiral, 2, "Playground: two interleaved spiral arms"),
+        _generator("plane", playground.plane, None, "Playground: y = (x1 + x2) / 10"),
+        _generator(
+            "gaussian_regression",
+            playground.gaussian_regression,
+            None,
+            "Playground: six alternating +/- bumps",
+        ),
+        _bundled(
+            "diabetes",
+            bundled.load_diabetes,
+            (442, 10),
+            (),
+            "Disease progression of 442 diabetes patients (Efron et al. 2004)",
+        ),
+        _bundled(
+            "breast_cancer",
+            bundled.load_breast_cancer,
+            (569, 30),
+            ("malignant", "benign"),
+            "Breast Cancer Wisconsin (Diagnostic): malignant or benign tumour",
+        ),
+        _bundled(
+            "wine",
+            bundled.load_wine,
+            (178, 13),
+            ("class_0", "class_1", "class_2"),
+            "Wine recognition: chemical analysis of three Italian cultivars",
+        ),
+        _bundled(
+            "iris",
+            bundled.load_iris,
+            (150, 4),
+            ("setosa", "versicolor", "virginica"),
+            "Fisher's iris: four flower measurements, three species",
+        ),
+    ]
+}
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every dataset ``load`` knows: generators first, then bundled files.
+
+    >>> sorted({d.kind for d in list_datasets()})
+    ['classification', 'regression']
+    """
+    return [info for info, _ in _DATASETS.values()]
+
+
+def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Load a dataset by name: ``X``, ``y`` and feature names.
+
+    Generators take ``n``, ``noise`` and ``seed``; bundled datasets take no options.
+    Names are case-insensitive and ``-`` may stand for ``_``.
+
+    >>> X, y, names = load("xor", n=20, noise=0.1, seed=3)
+    >>> X.shape
+    (20, 2)
+    """
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in _DATASETS:
+        available = ", ".join(_DATASETS)
+        raise DataError(f"unknown dataset {name!r}; available: {available}")
+    info, fn = _DATASETS[key]
+    if info.source == "bundled" and kwargs:
+        raise DataError(
+            f"dataset {info.name!r} is a bundled file and takes no options; "
+            f"got {', '.join(sorted(kwargs))}"
+        )
+    if info.source == "generator":
+        unknown = sorted(set(kwargs) - {"n", "noise", "seed"})
+        if unknown:
+            raise DataError(
+                f"dataset {info.name!r} takes n, noise and seed; got unknown {', '.join(unknown)}"
+            )
+    return fn(**kwargs)

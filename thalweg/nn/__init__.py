@@ -1,0 +1,34 @@
+"""Layer 2: modules, parameters, layers and initialisation."""
+
+from thalweg.nn import init
+from thalweg.nn.layers import (
+    LAYERS,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    layer_from_config,
+    layer_to_config,
+)
+from thalweg.nn.module import Module, Parameter
+
+__all__ = [
+    "LAYERS",
+    "Dropout",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "init",
+    "layer_from_config",
+    "layer_to_config",
+]

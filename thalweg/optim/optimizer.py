@@ -1,0 +1,166 @@
+"""``Optimizer``: the base every algorithm shares, with both training habits.
+
+TensorFlow's habit separates computing gradients from applying them::
+
+    pairs = opt.compute_gradients(loss)    # [(grad, param), ...]; touches no weight
+    opt.apply_gradients(pairs)             # updates the weights in place; global_step += 1
+    opt.minimize(loss)                     # the two together
+
+PyTorch's habit keeps gradients on the parameters::
+
+    opt.zero_grad(); loss.backward(); opt.step()
+
+Both end in the same place: :meth:`Optimizer.update`, where each algorithm writes its
+paper's formula for one parameter, updating the weight array *in place* (the arrays
+the model holds are the arrays that change; no new arrays per step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from thalweg.autograd import engine
+from thalweg.autograd.tensor import Tensor
+from thalweg.errors import ShapeError
+from thalweg.optim.schedules import as_schedule, schedule_from_config, schedule_to_config
+
+
+class Optimizer:
+    """Base class: holds the parameters, per-parameter state and the step counter.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The weights to train (``model.parameters()``), each with ``requires_grad=True``.
+    lr : float or schedule
+        Learning rate: a number, or a function of ``global_step`` such as
+        ``thalweg.optim.exponential_decay(0.1, 0.5, 1000)``.
+    """
+
+    #: hyperparameter names saved by ``state_dict`` (besides ``lr``); subclasses extend it
+    hyperparameters: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor], lr):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for index, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {index} is not a leaf tensor with "
+                    "requires_grad=True (pass model.parameters())"
+                )
+        self._position = {id(p): i for i, p in enumerate(self.params)}
+        if len(self._position) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice")
+        self.lr = lr
+        self._schedule = as_schedule(lr)
+        self.global_step = 0
+        self.state: list[dict] = [{} for _ in self.params]
+
+    # ------------------------------------------------------------------ the formula
+    def update(self, weight: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        """Apply one update to ``weight`` in place. Subclasses write their formula here."""
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    # ------------------------------------------------------------------ TensorFlow habit
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next update will use (schedules follow global_step)."""
+        return self._schedule(self.global_step)
+
+    def compute_gradients(self, loss: Tensor, params=None) -> list[tuple[np.ndarray, Tensor]]:
+        """Gradients of ``loss`` as ``[(grad, param), ...]``; no weight or ``.grad`` changes.
+
+        ``params`` defaults to the optimizer's parameters.
+        """
+        params = self.params if params is None else list(params)
+        grads = engine.grad(loss, params)
+        return list(zip(grads, params, strict=True))
+
+    def apply_gradients(self, grads_and_params) -> None:
+        """Update each param from its grad (None grads are skipped); ``global_step += 1``."""
+        lr = self._schedule(self.global_step)
+        for grad, param in grads_and_params:
+            if grad is None:
+                continue
+            position = self._position.get(id(param))
+            if position is None:
+                raise ValueError(
+                    "apply_gradients: a parameter that this optimizer was not built with; "
+                    "pass it in the optimizer's params"
+                )
+            if grad.shape != param.shape:
+                raise ShapeError(
+                    f"apply_gradients: gradient of shape {grad.shape} for a parameter of shape "
+                    f"{param.shape}"
+                )
+            self.update(param.data, grad, self.state[position], lr)
+        self.global_step += 1
+
+    def minimize(self, loss: Tensor) -> list[tuple[np.ndarray, Tensor]]:
+        """``apply_gradients(compute_gradients(loss))``; returns the pairs it applied."""
+        pairs = self.compute_gradients(loss)
+        self.apply_gradients(pairs)
+        return pairs
+
+    # ------------------------------------------------------------------ PyTorch habit
+    def zero_grad(self) -> None:
+        """Forget the gradients stored on the parameters (``.grad = None``)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter from its ``.grad`` (skipping those without one)."""
+        self.apply_gradients([(p.grad, p) for p in self.params])
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything needed to continue training exactly: step, hyperparameters, state.
+
+        Array state (momenta, moment estimates) is copied; keys of ``"state"`` are the
+        parameters' positions in ``params``.
+        """
+        return {
+            "class": type(self).__name__,
+            "global_step": self.global_step,
+            "lr": schedule_to_config(self.lr),
+            "hyperparameters": {name: getattr(self, name) for name in self.hyperparameters},
+            "state": {
+                i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                for i, s in enumerate(self.state)
+                if s
+            },
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict`` returned (arrays are copied in)."""
+        saved_class = state_dict.get("class", type(self).__name__)
+        if saved_class != type(self).__name__:
+            raise ValueError(
+                f"load_state_dict: state is from {saved_class}, this is {type(self).__name__}"
+            )
+        self.global_step = int(state_dict["global_step"])
+        self.lr = schedule_from_config(state_dict["lr"])
+        self._schedule = as_schedule(self.lr)
+        for name, value in state_dict.get("hyperparameters", {}).items():
+            setattr(self, name, value)
+        self.state = [{} for _ in self.params]
+        for key, entries in state_dict.get("state", {}).items():
+            position = int(key)
+            if position >= len(self.params):
+                raise ValueError(
+                    f"load_state_dict: state for parameter {position} but the optimizer has "
+                    f"{len(self.params)} parameters"
+                )
+            self.state[position] = {
+                k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in entries.items()
+            }
+
+    def __repr__(self) -> str:
+        settings = ", ".join(
+            [f"lr={self.lr!r}"] + [f"{n}={getattr(self, n)!r}" for n in self.hyperparameters]
+        )
+        return f"{type(self).__name__}({settings}, params={len(self.params)})"
