@@ -48,27 +48,8 @@ def save(obj, path) -> None:
             },
         )
     elif isinstance(obj, Optimizer):
-        state = obj.state_dict()
-        arrays, scalars = {}, {}
-        for position, entries in state["state"].items():
-            for key, value in entries.items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"state.{position}.{key}"] = value
-                else:
-                    scalars.setdefault(str(position), {})[key] = value
-        write_container(
-            path,
-            arrays,
-            {
-                "kind": "optimizer",
-                "class": state["class"],
-                "global_step": state["global_step"],
-                "lr": state["lr"],
-                "hyperparameters": state["hyperparameters"],
-                "scalar_state": scalars,
-                "thalweg_version": __version__,
-            },
-        )
+        arrays, metadata = optimizer_to_container(obj)
+        write_container(path, arrays, {**metadata, "thalweg_version": __version__})
     elif isinstance(obj, dict):
         write_container(
             path,
@@ -80,6 +61,47 @@ def save(obj, path) -> None:
             f"save: cannot save a {type(obj).__name__}; pass a Module, an Optimizer or a dict "
             "of arrays (estimators have their own .save())"
         )
+
+
+def optimizer_to_container(optimizer: Optimizer, prefix: str = "") -> tuple[dict, dict]:
+    """An optimizer's state as ``(arrays, metadata)``: arrays named
+    ``{prefix}state.{position}.{key}``, everything else JSON."""
+    state = optimizer.state_dict()
+    arrays, scalars = {}, {}
+    for position, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"{prefix}state.{position}.{key}"] = value
+            else:
+                scalars.setdefault(str(position), {})[key] = value
+    metadata = {
+        "kind": "optimizer",
+        "class": state["class"],
+        "global_step": state["global_step"],
+        "lr": state["lr"],
+        "hyperparameters": state["hyperparameters"],
+        "scalar_state": scalars,
+    }
+    return arrays, metadata
+
+
+def optimizer_state_from_container(arrays: dict, metadata: dict, prefix: str = "") -> dict:
+    """Inverse of :func:`optimizer_to_container`: a dict for ``load_state_dict``."""
+    state: dict = {}
+    for name, value in arrays.items():
+        if not name.startswith(f"{prefix}state."):
+            continue
+        _, position, key = name[len(prefix) :].split(".", 2)
+        state.setdefault(int(position), {})[key] = value
+    for position, entries in metadata.get("scalar_state", {}).items():
+        state.setdefault(int(position), {}).update(entries)
+    return {
+        "class": metadata.get("class"),
+        "global_step": metadata["global_step"],
+        "lr": metadata["lr"],
+        "hyperparameters": metadata.get("hyperparameters", {}),
+        "state": state,
+    }
 
 
 def load(path, into=None):
@@ -125,21 +147,7 @@ def load(path, into=None):
                 f"{path} holds {meta.get('class')} optimizer state; load it with "
                 "thalweg.load(path, into=optimizer) after building the optimizer"
             )
-        state: dict = {}
-        for name, value in arrays.items():
-            _, position, key = name.split(".", 2)
-            state.setdefault(int(position), {})[key] = value
-        for position, entries in meta.get("scalar_state", {}).items():
-            state.setdefault(int(position), {}).update(entries)
-        into.load_state_dict(
-            {
-                "class": meta.get("class"),
-                "global_step": meta["global_step"],
-                "lr": meta["lr"],
-                "hyperparameters": meta.get("hyperparameters", {}),
-                "state": state,
-            }
-        )
+        into.load_state_dict(optimizer_state_from_container(arrays, meta))
         return into
     if kind == "arrays":
         return arrays

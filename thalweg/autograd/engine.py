@@ -95,7 +95,8 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
             )
         if targets is None and node.retained is not None:
             retained = node.retained
-            retained.grad = grad.copy() if retained.grad is None else retained.grad + grad
+            own_grad = grad.astype(retained.dtype)  # a copy, in the tensor's dtype: never shared
+            retained.grad = own_grad if retained.grad is None else retained.grad + own_grad
         if targets is not None and node in targets:
             targets[node] = grad if targets[node] is None else targets[node] + grad
 

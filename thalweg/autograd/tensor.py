@@ -173,6 +173,11 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
+    def __iter__(self):
+        # Without this Python iterates by indexing until IndexError, but an index out
+        # of range raises ShapeError here, so ``for row in x`` would fail at the end.
+        return (self[i] for i in range(len(self)))
+
     def __bool__(self) -> bool:
         return bool(self.data)
 

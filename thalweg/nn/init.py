@@ -33,17 +33,17 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     return tensor
 
 
-def zeros_(tensor: Tensor) -> Tensor:
-    """Fill with 0."""
+def zeros_(tensor: Tensor, rng=None) -> Tensor:
+    """Fill with 0 (``rng`` is accepted and ignored, like every initialiser's)."""
     return _fill(tensor, 0)
 
 
-def ones_(tensor: Tensor) -> Tensor:
+def ones_(tensor: Tensor, rng=None) -> Tensor:
     """Fill with 1."""
     return _fill(tensor, 1)
 
 
-def constant_(tensor: Tensor, value: float) -> Tensor:
+def constant_(tensor: Tensor, value: float, rng=None) -> Tensor:
     """Fill with ``value``."""
     return _fill(tensor, value)
 

@@ -32,6 +32,10 @@ class Adagrad(Optimizer):
         self.initial_accumulator = initial_accumulator
         self.weight_decay = weight_decay
 
+    def effective_learning_rate(self, param, lr):
+        total = self.state[self._position[id(param)]].get("sum_squares")
+        return lr if total is None else lr / (np.sqrt(total) + self.eps)
+
     def update(self, weight, grad, state, lr):
         if self.weight_decay:
             grad = grad + self.weight_decay * weight

@@ -74,6 +74,13 @@ class Adam(Optimizer):
         scratch *= step_size
         weight -= scratch
 
+    def effective_learning_rate(self, param, lr):
+        state = self.state[self._position[id(param)]]
+        if "v" not in state:
+            return lr
+        corrected_v = state["v"] / (1 - self.beta2 ** state["step"])
+        return lr / (np.sqrt(corrected_v) + self.eps)
+
     def state_dict(self) -> dict:
         state = super().state_dict()
         for entries in state["state"].values():

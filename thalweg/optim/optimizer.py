@@ -71,6 +71,19 @@ class Optimizer:
         """The learning rate the next update will use (schedules follow global_step)."""
         return self._schedule(self.global_step)
 
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate of update number ``step`` (counting from 0)."""
+        return self._schedule(step)
+
+    def effective_learning_rate(self, param: Tensor, lr: float):
+        """How far the last update moved ``param`` per unit of gradient: ``lr`` for SGD,
+        an array (one per weight) for adaptive methods, ``lr / (√v̂ + ε)`` for Adam.
+
+        Proximal steps (the L1 soft-threshold) scale by it, so they act in the same
+        geometry as the update they follow.
+        """
+        return lr
+
     def compute_gradients(self, loss: Tensor, params=None) -> list[tuple[np.ndarray, Tensor]]:
         """Gradients of ``loss`` as ``[(grad, param), ...]``; no weight or ``.grad`` changes.
 

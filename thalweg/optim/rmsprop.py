@@ -32,6 +32,10 @@ class RMSProp(Optimizer):
         self.momentum = momentum
         self.weight_decay = weight_decay
 
+    def effective_learning_rate(self, param, lr):
+        mean_square = self.state[self._position[id(param)]].get("mean_square")
+        return lr if mean_square is None else lr / (np.sqrt(mean_square) + self.eps)
+
     def update(self, weight, grad, state, lr):
         if self.weight_decay:
             grad = grad + self.weight_decay * weight

@@ -37,13 +37,14 @@ def clip_by_global_norm(grads_and_params, max_norm: float):
     return [(None if g is None else g * scale, p) for g, p in pairs], norm
 
 
-def proximal_l1(params, threshold: float) -> None:
+def proximal_l1(params, threshold) -> None:
     """Soft-threshold weights in place: ``w ← sign(w)·max(|w| - threshold, 0)``.
 
     This is the proximal step of the L1 penalty ``λ·Σ|w|`` after a gradient step with
     learning rate ``lr`` (use ``threshold = lr·λ``): proximal gradient descent (ISTA).
     Unlike the subgradient ``λ·sign(w)``, which makes small weights jitter around 0
-    forever, it sets them to exactly 0 — the sparsity L1 is used for.
+    forever, it sets them to exactly 0 — the sparsity L1 is used for. ``threshold`` may
+    be an array broadcasting against each weight (per-weight step sizes).
 
     >>> import thalweg
     >>> w = thalweg.tensor([0.05, -2.0], requires_grad=True)

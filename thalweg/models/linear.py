@@ -1,0 +1,241 @@
+"""Linear regression: by closed-form least squares, or by gradient descent.
+
+Both solvers minimise the same objective, so they reach the same coefficients::
+
+    mean((y - Xw - b)²) + l2·‖w‖² + l1·‖w‖₁         (the intercept b is never penalised)
+
+With ``standardize=True`` (the default) it is solved on standardized features and
+target, which makes gradient descent converge quickly and makes ``l1``/``l2`` unit-free
+(the same strength means the same thing on every dataset); ``coef_`` and
+``intercept_`` are always reported in the original units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thalweg import losses, nn
+from thalweg.data import Standardizer
+from thalweg.models import validation
+from thalweg.models.base import Estimator, RegressorMixin
+from thalweg.models.gradient_descent import train_module
+from thalweg.models.least_squares import solve_least_squares
+
+
+class Scaling:
+    """Centring and scaling of features and target, and the way back to raw units."""
+
+    def __init__(self, x_mean, x_scale, y_mean, y_scale):
+        self.x_mean, self.x_scale, self.y_mean, self.y_scale = x_mean, x_scale, y_mean, y_scale
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray | None, standardize: bool) -> Scaling:
+        if standardize:
+            scaler = Standardizer().fit(X)
+            x_mean, x_scale = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
+        else:
+            x_mean, x_scale = X.mean(axis=0), np.ones(X.shape[1])
+        y_mean, y_scale = 0.0, 1.0
+        if y is not None:
+            y_mean = float(y.mean())
+            spread = float(y.std())
+            y_scale = spread if standardize and spread > 0 else 1.0
+        return cls(x_mean, x_scale, y_mean, y_scale)
+
+    def to_state(self) -> dict:
+        return {
+            "x_mean": self.x_mean,
+            "x_scale": self.x_scale,
+            "y_mean": self.y_mean,
+            "y_scale": self.y_scale,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Scaling:
+        return cls(state["x_mean"], state["x_scale"], state["y_mean"], state["y_scale"])
+
+    def features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
+        return ((X - self.x_mean) / self.x_scale).astype(dtype)
+
+    def target(self, y: np.ndarray, dtype=np.float32) -> np.ndarray:
+        return ((y - self.y_mean) / self.y_scale).astype(dtype)
+
+    def raw_coefficients(self, weights: np.ndarray, bias: np.ndarray):
+        """Standardized-space ``(d, k)`` weights and ``(k,)`` bias -> raw-unit ``coef``
+        ``(d, k)`` and ``intercept`` ``(k,)``."""
+        coef = weights * (self.y_scale / self.x_scale)[:, None]
+        intercept = self.y_mean + self.y_scale * bias - self.x_mean @ coef
+        return coef, intercept
+
+
+class LinearRegression(RegressorMixin, Estimator):
+    """Least-squares linear regression, solved exactly or by gradient descent.
+
+    Parameters
+    ----------
+    solver : "auto", "ols" or "gd"
+        ``"ols"``: exact least squares (ridge when ``l2 > 0``) via the normal equations,
+        falling back to an SVD when the data is ill-conditioned. ``"gd"``: gradient
+        descent. ``"auto"``: ``"ols"`` unless ``l1 > 0`` (which has no closed form).
+    l1, l2 : float
+        Lasso and ridge strengths (see the module docstring for the objective).
+    standardize : bool
+        Solve on standardized features and target (results in raw units either way).
+    learning_rate : "auto" or float
+        ``"auto"`` computes the largest safe step from the data's curvature.
+    batch_size : int or None
+        None: batch gradient descent; 1: stochastic; k: mini-batch.
+    optimizer : str
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``.
+    max_epochs : int
+        Upper bound on passes over the data (``"gd"``).
+    tol : float or None
+        Stop when the training loss changes by less than this (relative) for
+        ``n_iter_no_change`` epochs.
+    n_iter_no_change : int
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the data and stop when its loss stops
+        improving, keeping the best weights.
+    validation_fraction : float
+    seed : int, optional
+        Makes shuffling (and so the whole fit) reproducible.
+    verbose : int
+        1 shows a progress bar in a terminal.
+
+    Attributes
+    ----------
+    coef_ : ndarray (n_features,)
+    intercept_ : float
+    history_ : History or None
+        Per-epoch losses (``"gd"``); None for the closed form.
+    n_iter_ : int
+        Epochs run (0 for the closed form).
+    solver_ : str
+        ``"normal_equations"``, ``"lstsq"`` or ``"gd"``: what actually solved it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = 2 * X[:, 0] + 1
+    >>> model = LinearRegression().fit(X, y)
+    >>> round(float(model.coef_[0]), 6), round(float(model.intercept_), 6)
+    (2.0, 1.0)
+    >>> gd = LinearRegression(solver="gd", seed=0).fit(X, y)
+    >>> bool(np.allclose(gd.coef_, model.coef_, rtol=1e-4))
+    True
+    """
+
+    def __init__(
+        self,
+        solver: str = "auto",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        standardize: bool = True,
+        learning_rate="auto",
+        batch_size: int | None = None,
+        optimizer: str = "sgd",
+        max_epochs: int = 1000,
+        tol: float | None = 1e-7,
+        n_iter_no_change: int = 5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        seed: int | None = None,
+        verbose: int = 0,
+    ):
+        self.solver = solver
+        self.l1 = l1
+        self.l2 = l2
+        self.standardize = standardize
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.verbose = verbose
+
+    def _chosen_solver(self) -> str:
+        if self.solver not in ("auto", "ols", "gd"):
+            raise ValueError(f"solver must be 'auto', 'ols' or 'gd', got {self.solver!r}")
+        if self.l1 and self.solver == "ols":
+            raise ValueError(
+                "LinearRegression: l1 has no closed-form solution; use solver='gd' "
+                "(or solver='auto')"
+            )
+        if self.solver == "auto":
+            return "gd" if self.l1 else "ols"
+        return self.solver
+
+    def fit(self, X, y) -> LinearRegression:
+        """Learn ``coef_`` and ``intercept_`` from ``X`` (n, d) and ``y`` (n,)."""
+        solver = self._chosen_solver()
+        X = self._validate_X(X, reset=True)
+        y = validation.check_y_regression(y, X.shape[0], type(self).__name__)
+        self.scaling_ = Scaling.fit(X, y, self.standardize)
+        if solver == "ols":
+            weights, self.solver_ = solve_least_squares(
+                X,
+                self.scaling_.target(y, np.float64),
+                self.scaling_.x_mean,
+                self.scaling_.x_scale,
+                self.l2,
+            )
+            # Keep the solution as a layer too, so partial_fit can continue from it.
+            self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
+            self.module_.weight.data[:, 0] = weights
+            self.optimizer_ = None
+            self._set_coefficients(weights[:, None], np.zeros(1))
+            self.history_, self.n_iter_ = None, 0
+            return self
+        self.module_ = None
+        return self._fit_gd(X, y, epochs=self.max_epochs)
+
+    def partial_fit(self, X, y) -> LinearRegression:
+        """One epoch of gradient descent on this batch, continuing from the current
+        weights. The first call fixes the standardization from its batch (use
+        ``fit_stream`` to standardize from a full first pass instead)."""
+        first = not self._is_fitted()
+        X = self._validate_X(X, reset=first)
+        y = validation.check_y_regression(y, X.shape[0], type(self).__name__)
+        if first:
+            self.scaling_ = Scaling.fit(X, y, self.standardize)
+            self.module_ = None
+        return self._fit_gd(X, y, epochs=1, continue_training=not first)
+
+    def _fit_gd(self, X, y, epochs: int, continue_training: bool = False):
+        if self.module_ is None:
+            self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
+            self.optimizer_ = None
+        Z, target = self.scaling_.features(X), self.scaling_.target(y)[:, None]
+        history, self.optimizer_ = train_module(
+            self,
+            self.module_,
+            losses.mse,
+            [self.module_.weight],
+            Z,
+            target,
+            loss_kind="squared",
+            epochs=epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer_ if continue_training else None,
+        )
+        self.solver_ = "gd"
+        self.history_ = history
+        self.n_iter_ = (self.n_iter_ if continue_training else 0) + len(history)
+        self._set_coefficients(
+            self.module_.weight.data.astype(np.float64), self.module_.bias.data.astype(np.float64)
+        )
+        return self
+
+    def _set_coefficients(self, weights: np.ndarray, bias: np.ndarray) -> None:
+        coef, intercept = self.scaling_.raw_coefficients(weights, bias)
+        self.coef_ = coef[:, 0]
+        self.intercept_ = float(intercept[0])
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets ``X @ coef_ + intercept_``, shape (n_samples,)."""
+        X = self._validate_X(X, reset=False)
+        return X @ self.coef_ + self.intercept_

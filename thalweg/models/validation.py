@@ -1,0 +1,167 @@
+"""Input checks shared by every estimator: one clear error per mistake.
+
+Accepts NumPy arrays, nested lists and pandas DataFrames/Series (without importing
+pandas: a DataFrame is recognised by its ``columns`` and ``iloc``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from thalweg.errors import DataError, DTypeError, ShapeError
+from thalweg.models.compat import DataConversionWarning, sklearn_compatible
+
+
+def feature_names(X) -> list[str] | None:
+    """Column names of a DataFrame with all-string columns, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = list(columns)
+    return [str(c) for c in names] if all(isinstance(c, str) for c in names) else None
+
+
+def check_X(X, who: str, dtype=np.float64) -> np.ndarray:
+    """``X`` as a finite 2-D float array ``(n_samples, n_features)``."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
+        raise TypeError(f"{who}: sparse input is not supported; convert it with X.toarray() first")
+    try:
+        array = np.asarray(X)
+    except (ValueError, TypeError) as error:
+        raise DataError(f"{who}: X could not be read as an array ({error})") from None
+    if array.dtype.kind == "c":
+        raise DataError(f"{who}: Complex data not supported; pass real numbers")
+    if array.dtype.kind in "OUS":
+        try:
+            array = array.astype(np.float64)
+        except (ValueError, TypeError) as error:
+            kind = DTypeError if isinstance(error, TypeError) else DataError
+            raise kind(
+                f"{who}: X contains non-numeric values ({error}); encode categorical "
+                "columns first (e.g. thalweg.data.OneHotEncoder)"
+            ) from None
+    if array.ndim == 1 or array.ndim == 0:
+        raise ShapeError(
+            f"{who}: expected a 2-D array (n_samples, n_features), got shape {array.shape}; "
+            "Reshape your data with X.reshape(-1, 1) for a single feature or "
+            "X.reshape(1, -1) for a single sample"
+        )
+    if array.ndim > 2:
+        raise ShapeError(f"{who}: expected a 2-D array, got {array.ndim} dims {array.shape}")
+    if array.shape[0] == 0:
+        raise DataError(
+            f"{who}: Found array with 0 sample(s) (shape={array.shape}) while a minimum of 1 "
+            "is required."
+        )
+    if array.shape[1] == 0:
+        raise DataError(
+            f"{who}: Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 "
+            "is required."
+        )
+    array = array.astype(dtype, copy=False)
+    check_finite(array, who, "X")
+    return array
+
+
+def check_finite(array: np.ndarray, who: str, what: str) -> None:
+    """Raise if ``array`` holds NaN or infinity, naming the first bad column."""
+    if array.dtype.kind != "f" or np.isfinite(array).all():
+        return
+    bad = ~np.isfinite(array)
+    if array.ndim == 2:
+        column = int(np.argmax(bad.any(axis=0)))
+        kind = "NaN" if np.isnan(array[:, column]).any() else "infinity"
+        raise DataError(
+            f"{who}: {what} contains {kind} in column {column} ({int(bad[:, column].sum())} "
+            "values); drop or impute missing values first (input contains NaN or infinity)"
+        )
+    kind = "NaN" if np.isnan(array).any() else "infinity"
+    raise DataError(
+        f"{who}: {what} contains {kind} ({int(bad.sum())} values); drop or impute them first"
+    )
+
+
+def _column_or_1d(y, who: str) -> np.ndarray:
+    if y is None:
+        raise DataError(f"{who} requires y to be passed, but the target y is None")
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was flattened "
+            f"with y.ravel() (in {who})",
+            sklearn_compatible(DataConversionWarning, "DataConversionWarning"),
+            stacklevel=4,
+        )
+        array = array.ravel()
+    return array
+
+
+def check_y_regression(y, n_samples: int, who: str) -> np.ndarray:
+    """A finite 1-D float64 target of length ``n_samples``."""
+    array = _column_or_1d(y, who)
+    if array.ndim != 1:
+        raise ShapeError(f"{who}: y must be 1-D (n_samples,), got shape {array.shape}")
+    if len(array) != n_samples:
+        raise ShapeError(
+            f"{who}: X has {n_samples} samples but y has {len(array)}; they must match"
+        )
+    try:
+        array = array.astype(np.float64)
+    except (ValueError, TypeError):
+        raise DataError(f"{who}: y must be numeric for regression") from None
+    check_finite(array, who, "y")
+    return array
+
+
+def target_type(y: np.ndarray) -> str:
+    """``"continuous"``, ``"binary"`` or ``"multiclass"`` (scikit-learn's names)."""
+    if y.dtype.kind == "f":
+        finite = y[np.isfinite(y)]
+        if finite.size and np.any(finite != np.round(finite)):
+            return "continuous"
+    return "binary" if len(np.unique(y)) <= 2 else "multiclass"
+
+
+def check_y_classification(y, n_samples: int, who: str) -> np.ndarray:
+    """A 1-D label array of length ``n_samples`` with at least two classes."""
+    array = _column_or_1d(y, who)
+    if array.ndim != 1:
+        raise ShapeError(f"{who}: y must be 1-D (n_samples,), got shape {array.shape}")
+    if len(array) != n_samples:
+        raise ShapeError(
+            f"{who}: X has {n_samples} samples but y has {len(array)}; they must match"
+        )
+    if array.dtype.kind == "f":
+        check_finite(array, who, "y")
+    if array.dtype.kind == "O":
+        array = _object_labels(array, who)
+    kind = target_type(array)
+    if kind == "continuous":
+        raise DataError(
+            f"{who}: Unknown label type: continuous. y has non-integer values, which is a "
+            "regression target; use a regressor, or convert y to class labels"
+        )
+    if len(np.unique(array)) < 2:
+        raise DataError(
+            f"{who}: y has only one class ({np.unique(array)[0]!r}); a classifier needs at "
+            "least 2 classes in the training data"
+        )
+    return array
+
+
+def _object_labels(array: np.ndarray, who: str) -> np.ndarray:
+    values = list(array)
+    if all(isinstance(v, str) for v in values):
+        return array.astype(str)
+    if all(isinstance(v, int | np.integer) for v in values):
+        return array.astype(np.int64)
+    raise DataError(f"{who}: labels must be all strings or all integers, got a mix")
+
+
+def check_n_features(who: str, X: np.ndarray, expected: int) -> None:
+    if X.shape[1] != expected:
+        raise ShapeError(
+            f"X has {X.shape[1]} features, but {who} is expecting {expected} features as input"
+        )

@@ -1,0 +1,258 @@
+"""Callbacks: small objects the training loop calls at fixed moments.
+
+``fit`` calls, for every callback in order::
+
+    on_train_begin(state)
+    for each epoch:   on_epoch_begin(state)
+        for each step:    on_batch_end(state, loss)
+                      on_epoch_end(state, row)      # row: this epoch's History entry
+    on_train_end(state)
+
+A callback stops training by setting ``state.stop = True`` and ``state.stop_reason``.
+Callbacks that keep counters (early stopping's patience, say) expose ``state_dict`` /
+``load_state_dict`` so a checkpoint resumes them exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from thalweg.errors import TrainingDivergedError
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, state) -> None:
+        pass
+
+    def on_epoch_begin(self, state) -> None:
+        pass
+
+    def on_batch_end(self, state, loss: float) -> None:
+        pass
+
+    def on_epoch_end(self, state, row: dict) -> None:
+        pass
+
+    def on_train_end(self, state) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class NaNGuard(Callback):
+    """Stop with a clear error the moment the loss becomes NaN or Inf.
+
+    A diverging loss is almost always a learning rate that is too large (or features on
+    wildly different scales); the message says so and names where it happened.
+    """
+
+    def on_batch_end(self, state, loss):
+        if not math.isfinite(loss):
+            lr = state.optimizer.learning_rate
+            raise TrainingDivergedError(
+                f"training diverged: the loss became {loss} at epoch {state.epoch + 1}, step "
+                f"{state.batch_in_epoch} (learning rate {lr:g}); try a smaller learning rate "
+                f"(e.g. {lr / 10:g}) or standardize the features"
+            )
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str
+        A History column, ``"val_loss"`` by default (falls back to ``"loss"`` with a
+        note in ``stop_reason`` when there is no validation data).
+    patience : int
+        Epochs without improvement to wait before stopping.
+    min_delta : float
+        An improvement must beat the best value by more than this.
+    restore_best : bool
+        Put back the weights of the best epoch when training stops.
+    mode : "min" or "max"
+        Whether smaller (loss) or larger (accuracy) is better; ``"auto"`` guesses from
+        the name.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+        mode: str = "auto",
+    ):
+        if mode == "auto":
+            mode = "max" if any(w in monitor for w in ("acc", "auc", "r2", "f1")) else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best = restore_best
+        self.mode = mode
+        self.best = None
+        self.best_epoch = None
+        self.wait = 0
+        self.best_weights = None
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, state, row):
+        value = row.get(self.monitor)
+        if value is None:
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r} but the history has "
+                f"{sorted(row)}; pass validation data or monitor='loss'"
+            )
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, row["epoch"], 0
+            if self.restore_best:
+                self.best_weights = state.model.state_dict()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                state.stop = True
+                state.stop_reason = (
+                    f"early stopping: {self.monitor} did not improve for {self.patience} "
+                    f"epochs (best {self.best:.6g} at epoch {self.best_epoch})"
+                )
+        state.history.best_epoch = self.best_epoch
+
+    def on_train_end(self, state):
+        if self.restore_best and self.best_weights is not None and state.stop:
+            state.model.load_state_dict(self.best_weights)
+
+    def state_dict(self):
+        state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        if self.best_weights is not None:
+            state["best_weights"] = self.best_weights
+        return state
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.best_weights = state.get("best_weights")
+
+
+class Convergence(Callback):
+    """Stop when the loss stops changing: relative change below ``tol`` for ``patience``
+    epochs in a row.
+
+    "Converged" means further epochs would not change the model meaningfully, the
+    stopping rule of classical optimisation (scikit-learn's ``tol`` /
+    ``n_iter_no_change``).
+    """
+
+    def __init__(self, tol: float = 1e-4, patience: int = 5, monitor: str = "loss"):
+        self.tol = tol
+        self.patience = patience
+        self.monitor = monitor
+        self.previous = None
+        self.calm_epochs = 0
+
+    def on_epoch_end(self, state, row):
+        value = row[self.monitor]
+        if self.previous is not None:
+            change = abs(self.previous - value) / max(abs(self.previous), 1e-12)
+            self.calm_epochs = self.calm_epochs + 1 if change < self.tol else 0
+            if self.calm_epochs >= self.patience:
+                state.stop = True
+                state.stop_reason = (
+                    f"converged: {self.monitor} changed by less than {self.tol:g} (relative) "
+                    f"for {self.patience} epochs"
+                )
+        self.previous = value
+
+    def state_dict(self):
+        return {"previous": self.previous, "calm_epochs": self.calm_epochs}
+
+    def load_state_dict(self, state):
+        self.previous, self.calm_epochs = state["previous"], state["calm_epochs"]
+
+
+class ProgressBar(Callback):
+    """A Rich progress bar: epoch, loss, validation loss, examples/s, ETA.
+
+    Silent when standard output is not a terminal (logs, CI, pipes) or ``verbose=0``.
+    It redraws at most ten times a second, so tiny models do not pay for drawing.
+    """
+
+    def __init__(self, verbose: int = 1, unit: str = "examples"):
+        self.verbose = verbose
+        self.unit = unit
+        self.progress = None
+
+    def on_train_begin(self, state):
+        if not self.verbose:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return
+        self.progress = Progress(
+            TextColumn("epoch"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=state.epochs, completed=state.epoch, metrics=""
+        )
+        self.last_draw = 0.0
+
+    def on_batch_end(self, state, loss):
+        if self.progress is None:
+            return
+        now = time.perf_counter()
+        if now - self.last_draw > 0.1:
+            self.last_draw = now
+            fraction = state.batch_in_epoch / max(state.batches_per_epoch, 1)
+            self.progress.update(
+                self.task,
+                completed=state.epoch + fraction,
+                metrics=f"loss {loss:.4g}  {self._rate(state)}",
+            )
+
+    def _rate(self, state) -> str:
+        elapsed = time.perf_counter() - state.epoch_started
+        seen = state.batch_in_epoch * state.batch_size
+        return f"{seen / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
+
+    def on_epoch_end(self, state, row):
+        if self.progress is None:
+            return
+        parts = [f"loss {row['loss']:.4g}"]
+        if "val_loss" in row:
+            parts.append(f"val_loss {row['val_loss']:.4g}")
+        parts.append(f"{row['examples_per_second']:,.0f} {self.unit}/s")
+        self.progress.update(self.task, completed=row["epoch"], metrics="  ".join(parts))
+
+    def on_train_end(self, state):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
