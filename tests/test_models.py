@@ -77,7 +77,7 @@ def test_ridge_closed_form_equals_gradient_descent_with_the_same_l2():
 
 
 def test_l1_drives_irrelevant_weights_to_exactly_zero_and_l2_does_not():
-    X, y, w = regression_data(irrelevant=5, noise=0.5)
+    X, y, _ = regression_data(irrelevant=5, noise=0.5)
     lasso = LinearRegression(l1=0.05, max_epochs=2000, tol=1e-9, seed=0).fit(X, y)
     assert np.all(lasso.coef_[5:] == 0.0)
     assert np.all(lasso.coef_[:5] != 0.0)
@@ -232,7 +232,7 @@ def test_nan_and_wrong_width_inputs_get_clear_errors(make):
         make().fit(bad, y)
     model = make(max_epochs=2) if make in (MLPClassifier, MLPRegressor) else make()
     model.fit(X, y)
-    with pytest.raises(thalweg.ShapeError, match="X has 2 features, but .* expecting 3"):
+    with pytest.raises(thalweg.ShapeError, match=r"X has 2 features, but .* expecting 3"):
         model.predict(X[:, :2])
 
 

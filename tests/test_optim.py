@@ -76,7 +76,9 @@ def test_adagrad_matches_formula():
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 def test_rmsprop_matches_formula(momentum):
     lr, rho, eps = 0.01, 0.9, 1e-7
-    history, w, grad_of = run(lambda p: optim.RMSProp(p, lr=lr, rho=rho, eps=eps, momentum=momentum))
+    history, w, grad_of = run(
+        lambda p: optim.RMSProp(p, lr=lr, rho=rho, eps=eps, momentum=momentum)
+    )
     s = np.zeros_like(w)
     b = np.zeros_like(w)
     for got in history:
@@ -135,7 +137,7 @@ def test_compute_gradients_touches_neither_weights_nor_grad():
     pairs = opt.compute_gradients(loss_fn())
     assert w.grad is None
     np.testing.assert_array_equal(w.data, w0)
-    (grad, param), = pairs
+    ((grad, param),) = pairs
     assert param is w
     np.testing.assert_allclose(grad, grad_of(w0))
     assert opt.global_step == 0

@@ -12,7 +12,9 @@ from thalweg.files import atomic_write
 
 
 def make_net(seed=0):
-    return nn.Sequential(nn.Linear(3, 4, rng=seed), nn.LeakyReLU(0.2), nn.Linear(4, 2, rng=seed + 1))
+    return nn.Sequential(
+        nn.Linear(3, 4, rng=seed), nn.LeakyReLU(0.2), nn.Linear(4, 2, rng=seed + 1)
+    )
 
 
 def test_module_round_trip_rebuilds_architecture_and_weights(tmp_path):
@@ -87,7 +89,7 @@ class Exploit:
         pickle.dumps(Exploit()),
         b"",
         b"not a model at all",
-        b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}",
+        b'\x08\x00\x00\x00\x00\x00\x00\x00{"a": 1}',
         b"\xff" * 64,
     ],
     ids=["pickle", "empty", "text", "foreign-json", "garbage"],
