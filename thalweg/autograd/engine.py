@@ -85,7 +85,9 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
     pending = {root: grad}  # node -> gradient of its output accumulated so far
     for node in topological_order(root):
         grad = pending.pop(node, None)
-        if grad is None:  # nothing flowed into this node (e.g. an unused branch)
+        if grad is None:  # nothing flowed into this node (e.g. a loss's constant target)
+            if not retain_graph:
+                node.release()
             continue
         if node.saved is FREED:
             raise GraphError(
@@ -101,6 +103,11 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
             targets[node] = grad if targets[node] is None else targets[node] + grad
 
         input_grads = node.backward(grad)
+        if type(input_grads) is not tuple:
+            raise GraphError(
+                f"{node.op_name()}.backward returned {type(input_grads).__name__}; it must "
+                "return a tuple with one gradient (or None) per input"
+            )
         if anomaly.enabled:
             anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
         if not retain_graph:

@@ -13,9 +13,17 @@ enabled = True  # read by Function.apply on every op
 
 
 class _GradModeSwitch:
-    """Context manager *and* decorator that sets grad mode, then restores it."""
+    """Context manager *and* decorator that sets grad mode, then restores it.
+
+    Works as ``with no_grad():``, ``@no_grad()`` and ``@no_grad``.
+    """
 
     mode = True
+
+    def __new__(cls, func=None):
+        if func is not None:  # used as @no_grad without parentheses
+            return cls()(func)
+        return super().__new__(cls)
 
     def __enter__(self):
         global enabled

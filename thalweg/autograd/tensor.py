@@ -164,9 +164,8 @@ class Tensor:
         self.grad = None
 
     def __array__(self, dtype=None, copy=None):
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return np.asarray(self.data, dtype=dtype)
+        # NumPy 2's protocol: copy=True always copies, copy=False never does (or raises).
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:

@@ -92,7 +92,8 @@ class BinaryCrossEntropyWithLogits(Function):
     """Binary cross-entropy of logits ``z`` against 0/1 targets ``y`` (same shape).
 
     loss = max(z, 0) - z·y + log(1 + exp(-|z|))   (= -y·log σ(z) - (1-y)·log(1-σ(z)),
-    rewritten so no exp overflows and no log sees 0);   d loss / dz = σ(z) - y.
+    rewritten so no exp overflows and no log sees 0);   d loss / dz = σ(z) - y,
+    d loss / dy = -z (soft targets may be learned too).
     """
 
     __slots__ = ()
@@ -114,22 +115,20 @@ class BinaryCrossEntropyWithLogits(Function):
         # σ(z) from the same exp(-|z|), overflow-free (see elementwise.stable_sigmoid).
         inverse = 1 / (1 + exp_neg_abs)
         sigmoid = np.where(logits >= 0, inverse, exp_neg_abs * inverse)
-        self.saved = (sigmoid - targets, weight, reduction)
+        self.saved = (sigmoid - targets, logits, weight, reduction)
         return _reduce(losses, weight, reduction)
 
     def backward(self, grad):
-        residual, weight, reduction = self.saved
-        return (
-            residual * _scale(grad, weight, reduction, residual.shape, residual.dtype),
-            None,
-            None,
-        )
+        residual, logits, weight, reduction = self.saved
+        scale = _scale(grad, weight, reduction, residual.shape, residual.dtype)
+        grad_targets = -logits * scale if self.parents[1] is not None else None
+        return residual * scale, grad_targets, None
 
 
 class SquaredError(Function):
     """Squared error ``(prediction - target)²`` (the ``mse`` loss when averaged).
 
-    d loss / d prediction = 2·(prediction - target).
+    d loss / d prediction = 2·(prediction - target) = -d loss / d target.
     """
 
     __slots__ = ()
@@ -151,7 +150,9 @@ class SquaredError(Function):
     def backward(self, grad):
         difference, weight, reduction = self.saved
         scale = _scale(grad, weight, reduction, difference.shape, difference.dtype)
-        return 2 * difference * scale, None, None
+        grad_prediction = 2 * difference * scale
+        grad_target = -grad_prediction if self.parents[1] is not None else None
+        return grad_prediction, grad_target, None
 
 
 def _reduce(losses, weight, reduction):

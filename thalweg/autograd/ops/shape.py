@@ -15,6 +15,14 @@ from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
 
 
+def _axis_error(op: str, axis, x, extra: int = 0) -> ShapeError:
+    ndim = np.ndim(x) + extra
+    return ShapeError(
+        f"{op}: axis {axis} is out of range for a tensor of shape {np.shape(x)} "
+        f"(valid axes: {-ndim} to {ndim - 1})"
+    )
+
+
 class Reshape(Function):
     """``x.reshape(shape)``; the gradient is reshaped back."""
 
@@ -66,6 +74,8 @@ class Squeeze(Function):
     def forward(self, x, axis=None):
         try:
             out = np.squeeze(x, axis=axis)
+        except np.exceptions.AxisError:
+            raise _axis_error("squeeze", axis, x) from None
         except ValueError:
             raise ShapeError(
                 f"squeeze: axis {axis} of a tensor of shape {np.shape(x)} does not have size 1"
@@ -85,7 +95,10 @@ class Unsqueeze(Function):
 
     def forward(self, x, axis):
         self.saved = (np.shape(x),)
-        return np.expand_dims(x, axis)
+        try:
+            return np.expand_dims(x, axis)
+        except np.exceptions.AxisError:
+            raise _axis_error("unsqueeze", axis, x, extra=1) from None
 
     def backward(self, grad):
         (shape,) = self.saved
@@ -165,6 +178,8 @@ class Concat(Function):
     def forward(self, *arrays, axis=0):
         try:
             out = np.concatenate(arrays, axis=axis)
+        except np.exceptions.AxisError:
+            raise _axis_error("concat", axis, arrays[0]) from None
         except ValueError:
             shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(
