@@ -12,11 +12,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from thalweg.data import train_val_test_split  # noqa: E402
-from thalweg.models import LinearRegression  # noqa: E402
+from thalweg.data import train_val_test_split
+from thalweg.models import LinearRegression
 
 rng = np.random.default_rng(0)
 n, relevant, irrelevant = 300, 5, 15
