@@ -343,3 +343,26 @@ def test_bad_inputs_get_clear_errors():
             validation_fraction=0.1,
             verbose=0,
         )
+
+
+def test_a_batch_source_feeds_the_loop_and_waiting_time_is_measured():
+    import time
+
+    X, y = line_data()
+
+    class SlowSource:
+        n_samples = 64
+        batch_size = 16
+
+        def epoch_batches(self, rng, skip=0):
+            for start in range(skip * 16, 64, 16):
+                time.sleep(0.01)  # pretend the features take time to make
+                yield X[start : start + 16], y[start : start + 16]
+
+    model, opt = make()
+    counter = CountSteps()
+    history = fit(model, losses.mse, opt, SlowSource(), epochs=2, callbacks=[counter], verbose=0)
+    assert counter.steps == 8
+    assert all(row >= 0.04 for row in history["data_seconds"])
+    assert all(d <= s for d, s in zip(history["data_seconds"], history["seconds"], strict=True))
+    assert history["examples"] == [64, 64]

@@ -231,7 +231,9 @@ class ProgressBar(Callback):
         now = time.perf_counter()
         if now - self.last_draw > 0.1:
             self.last_draw = now
-            fraction = state.batch_in_epoch / max(state.batches_per_epoch, 1)
+            fraction = (
+                state.batch_in_epoch / state.batches_per_epoch if state.batches_per_epoch else 0
+            )
             self.progress.update(
                 self.task,
                 completed=state.epoch + fraction,
@@ -240,7 +242,7 @@ class ProgressBar(Callback):
 
     def _rate(self, state) -> str:
         elapsed = time.perf_counter() - state.epoch_started
-        seen = state.batch_in_epoch * state.batch_size
+        seen = state.epoch_examples
         return f"{seen / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
 
     def on_epoch_end(self, state, row):

@@ -31,6 +31,7 @@ from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
+from thalweg.train.batches import ArrayBatches
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from thalweg.train.history import History
@@ -70,7 +71,7 @@ def fit(
     loss_fn: Callable,
     optimizer,
     X,
-    y,
+    y=None,
     *,
     epochs: int,
     batch_size: int | None = None,
@@ -95,7 +96,11 @@ def fit(
         ``loss_fn(output, y_batch) -> scalar Tensor``, e.g. ``thalweg.losses.mse``.
     optimizer : thalweg.optim.Optimizer
         Built on ``model.parameters()``.
-    X : array_like, shape (n_samples, ...)
+    X : array_like, shape (n_samples, ...), or a batch source
+        Training inputs; or an object with ``epoch_batches(rng, skip)`` yielding
+        ``(X_batch, y_batch)`` (a stream from disk, a feature pipeline; see
+        :mod:`thalweg.train.batches`), in which case ``y`` is None and ``batch_size`` /
+        ``shuffle`` are the source's business.
     y : array_like, shape (n_samples, ...)
     epochs : int
         Passes over the training data (fewer if a callback stops early).
@@ -128,7 +133,9 @@ def fit(
     Returns
     -------
     History
-        One row per epoch; see :class:`~thalweg.train.history.History`.
+        One row per epoch; see :class:`~thalweg.train.history.History`. Each row also
+        says how long the loop waited for data (``data_seconds``) out of ``seconds``:
+        the input pipeline's share of the epoch.
 
     Examples
     --------
@@ -142,12 +149,17 @@ def fit(
     (3.0, 1.0)
     """
     dtype = optimizer.params[0].dtype
-    X, y = _as_arrays(X, y, dtype)
     if validation is not None and validation_fraction is not None:
         raise ValueError("fit: pass validation or validation_fraction, not both")
     rng = np.random.default_rng(
         seed if seed is not None else backend.default_generator().integers(2**63)
     )
+    streaming = hasattr(X, "epoch_batches")
+    if streaming:
+        if validation_fraction is not None:
+            raise ValueError("fit: validation_fraction needs in-memory arrays; pass validation=")
+    else:
+        X, y = _as_arrays(X, y, dtype)
     if validation_fraction is not None:
         if not 0 < validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
@@ -159,10 +171,14 @@ def fit(
     if validation is not None:
         validation = _as_arrays(*validation, dtype)
 
-    n = X.shape[0]
-    batch_size = n if batch_size is None else min(int(batch_size), n)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if streaming:
+        source = X
+    else:
+        n = X.shape[0]
+        batch_size = n if batch_size is None else min(int(batch_size), n)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        source = ArrayBatches(X, y, batch_size, shuffle)
     metric_fns = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
 
     callbacks = list(callbacks)
@@ -178,9 +194,13 @@ def fit(
         callbacks=callbacks,
         history=History(record_steps),
         epochs=epochs,
-        batch_size=batch_size,
-        n_samples=n,
-        batches_per_epoch=-(-n // batch_size),
+        batch_size=source.batch_size,
+        n_samples=source.n_samples,
+        batches_per_epoch=(
+            -(-source.n_samples // source.batch_size)
+            if source.n_samples and source.batch_size
+            else None
+        ),
     )
     if resume is not None and Path(resume).exists():
         load_checkpoint(resume, state)
@@ -195,7 +215,7 @@ def fit(
         callback.on_train_begin(state)
     try:
         with _stop_on_ctrl_c() as interrupted:
-            _run_epochs(state, rng, X, y, validation, metric_fns, shuffle, interrupted)
+            _run_epochs(state, rng, source, validation, metric_fns, interrupted)
     except TrainingInterrupted:
         checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
         for checkpoint in checkpoints:
@@ -218,30 +238,28 @@ def fit(
     return state.history
 
 
-def _run_epochs(state, rng, X, y, validation, metric_fns, shuffle, interrupted) -> None:
+def _run_epochs(state, rng, source, validation, metric_fns, interrupted) -> None:
     model, optimizer, loss_fn = state.model, state.optimizer, state.loss_fn
     callbacks, history = state.callbacks, state.history
-    n, batch_size = state.n_samples, state.batch_size
-    full_batch = batch_size >= n
 
     while state.epoch < state.epochs and not state.stop:
         state.epoch_rng_state = rng.bit_generator.state
-        order = rng.permutation(n) if shuffle and not full_batch else None
         if state.batch_in_epoch == 0:
             state.epoch_loss_sum, state.epoch_examples = 0.0, 0
             for callback in callbacks:
                 callback.on_epoch_begin(state)
         state.epoch_started = time.perf_counter()
         epoch_examples_before = state.epoch_examples
+        data_seconds = 0.0  # time spent waiting for the next batch
+        batches = iter(source.epoch_batches(rng, state.batch_in_epoch))
 
-        for start in range(state.batch_in_epoch * batch_size, n, batch_size):
-            if full_batch:
-                X_batch, y_batch = X, y
-            elif order is not None:
-                rows = order[start : start + batch_size]
-                X_batch, y_batch = X[rows], y[rows]
-            else:
-                X_batch, y_batch = X[start : start + batch_size], y[start : start + batch_size]
+        while True:
+            waited = time.perf_counter()
+            try:
+                X_batch, y_batch = next(batches)
+            except StopIteration:
+                break
+            data_seconds += time.perf_counter() - waited
 
             # The four lines of gradient descent.
             output = model(from_numpy(X_batch))
@@ -263,22 +281,26 @@ def _run_epochs(state, rng, X, y, validation, metric_fns, shuffle, interrupted) 
                 raise TrainingInterrupted
 
         seconds = time.perf_counter() - state.epoch_started
+        examples = state.epoch_examples - epoch_examples_before
         row = {
             "epoch": state.epoch + 1,
             "loss": state.epoch_loss_sum / max(state.epoch_examples, 1),
         }
         if validation is not None:
             row["val_loss"] = evaluate_loss(model, loss_fn, *validation)
-        if metric_fns:
-            X_metric, y_metric, prefix = (*validation, "val_") if validation else (X, y, "")
+        if metric_fns and (validation is not None or isinstance(source, ArrayBatches)):
+            if validation is not None:
+                X_metric, y_metric, prefix = *validation, "val_"
+            else:
+                X_metric, y_metric, prefix = source.X, source.y, ""
             output = predict_array(model, X_metric)
             for name, fn in metric_fns.items():
                 row[prefix + name] = float(fn(y_metric, output))
         row["lr"] = float(optimizer.learning_rate)
         row["seconds"] = seconds
-        row["examples_per_second"] = (state.epoch_examples - epoch_examples_before) / max(
-            seconds, 1e-9
-        )
+        row["data_seconds"] = data_seconds
+        row["examples"] = examples
+        row["examples_per_second"] = examples / max(seconds, 1e-9)
         history.append(row)
         state.epoch += 1
         state.batch_in_epoch = 0
