@@ -49,30 +49,38 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options) -> Tensor:
         """Run the op on tensors (or constants) and record a graph node when needed."""
+        # One pass over the inputs: the arrays forward needs, and for each input the
+        # parent backward will send its gradient to (None: no gradient wanted).
+        arrays = []
+        parents = []
+        needs_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                if x.requires_grad:
+                    needs_grad = True
+                    # A non-leaf is reached through its node; a leaf is its own parent.
+                    parents.append(x.grad_fn or x)
+                    continue
+            else:
+                arrays.append(_unwrap(x))
+            parents.append(None)
+        for name, value in options.items():  # (a fresh dict each call: safe to edit)
+            if isinstance(value, Tensor | np.generic):
+                options[name] = _unwrap(value)
+
         node = cls()
-        arrays = [_unwrap(x) for x in inputs]
-        options = {name: _unwrap(value) for name, value in options.items()}
         out = node.forward(*arrays, **options)
         if type(out) is not np.ndarray:  # NumPy returns scalars for 0-d results
             out = np.asarray(out)
         if anomaly.enabled:
             anomaly.check_forward(cls.op_name(), out, [np.shape(a) for a in arrays])
 
-        if grad_mode.enabled:
-            needs_grad = False
-            parents = []
-            for x in inputs:
-                if isinstance(x, Tensor) and x.requires_grad:
-                    needs_grad = True
-                    # A non-leaf is reached through its node; a leaf is its own parent.
-                    parents.append(x.grad_fn or x)
-                else:
-                    parents.append(None)
-            if needs_grad:
-                node.parents = tuple(parents)
-                node.out_shape = out.shape
-                node.retained = None
-                return Tensor._from_op(out, node)
+        if needs_grad and grad_mode.enabled:
+            node.parents = tuple(parents)
+            node.out_shape = out.shape
+            node.retained = None
+            return Tensor._from_op(out, node)
         return Tensor._from_op(out, None)
 
     @classmethod
@@ -81,7 +89,7 @@ class Function:
         return cls.__name__.lower()
 
     def release(self) -> None:
-        """Drop the saved arrays (called by the engine after this node's backward)."""
+        """Drop the saved arrays (the engine does this after the node's backward)."""
         self.saved = FREED
 
 

@@ -59,8 +59,8 @@ class Mul(Function):
     def backward(self, grad):
         a, b = self.saved
         return (
-            unbroadcast(grad * b, np.shape(a)) if self.parents[0] is not None else None,
-            unbroadcast(grad * a, np.shape(b)) if self.parents[1] is not None else None,
+            unbroadcast(grad * b, a.shape) if self.parents[0] is not None else None,
+            unbroadcast(grad * a, b.shape) if self.parents[1] is not None else None,
         )
 
 
@@ -78,8 +78,8 @@ class Div(Function):
         a, b, out = self.saved
         grad_over_b = grad / b
         return (
-            unbroadcast(grad_over_b, np.shape(a)) if self.parents[0] is not None else None,
-            unbroadcast(-grad_over_b * out, np.shape(b)) if self.parents[1] is not None else None,
+            unbroadcast(grad_over_b, a.shape) if self.parents[0] is not None else None,
+            unbroadcast(-grad_over_b * out, b.shape) if self.parents[1] is not None else None,
         )
 
 
@@ -100,10 +100,10 @@ class Pow(Function):
             if isinstance(b, int | float) and b == 2:  # the common square: no pow needed
                 grad_a = grad * (2 * a)
             else:
-                grad_a = unbroadcast(grad * b * a ** (b - 1), np.shape(a))
+                grad_a = unbroadcast(grad * b * a ** (b - 1), a.shape)
         if self.parents[1] is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = unbroadcast(grad * out * np.log(a, dtype=out.dtype), np.shape(b))
+                grad_b = unbroadcast(grad * out * np.log(a, dtype=out.dtype), b.shape)
         return grad_a, grad_b
 
 

@@ -272,8 +272,8 @@ class Minimum(Function):
 def _split_between(grad, grad_a, a, b, parents):
     """Gradients of a and b when b receives whatever of ``grad`` a did not."""
     return (
-        unbroadcast(grad_a, np.shape(a)) if parents[0] is not None else None,
-        unbroadcast(grad - grad_a, np.shape(b)) if parents[1] is not None else None,
+        unbroadcast(grad_a, a.shape) if parents[0] is not None else None,
+        unbroadcast(grad - grad_a, b.shape) if parents[1] is not None else None,
     )
 
 

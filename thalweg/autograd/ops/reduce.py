@@ -31,6 +31,20 @@ def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def spread(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
+    """The gradient of a reduction's output, copied to every element it reduced.
+
+    ``grad`` has the reduced shape (with or without the kept axes); the result has the
+    input's ``shape``. (A fresh array filled by broadcasting: cheaper to make than
+    ``np.broadcast_to``'s read-only view, and safe to hand to any later op.)
+    """
+    if 0 < grad.ndim != len(shape):  # keepdims=False: put the reduced axes back as size 1
+        grad = grad.reshape(kept_shape(shape, axes))
+    out = np.empty(shape, dtype=grad.dtype)
+    out[...] = grad
+    return out
+
+
 class Sum(Function):
     """``x.sum(axis)``.  Every element gets the whole incoming gradient."""
 
@@ -43,7 +57,7 @@ class Sum(Function):
 
     def backward(self, grad):
         shape, axes = self.saved
-        return (np.broadcast_to(grad.reshape(kept_shape(shape, axes)), shape),)
+        return (spread(grad, shape, axes),)
 
 
 class Mean(Function):
@@ -61,7 +75,7 @@ class Mean(Function):
 
     def backward(self, grad):
         shape, axes, count = self.saved
-        return (np.broadcast_to(grad.reshape(kept_shape(shape, axes)) / count, shape),)
+        return (spread(grad / count, shape, axes),)
 
 
 class _Extremum(Function):
