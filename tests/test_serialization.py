@@ -150,3 +150,16 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path):
 def test_saving_an_unsupported_object_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="cannot save"):
         thalweg.save(object(), tmp_path / "x")
+
+
+def test_written_files_get_ordinary_permissions_not_private_ones(tmp_path):
+    path = tmp_path / "shared.thalweg"
+    umask = os.umask(0o022)
+    try:
+        thalweg.save(make_net(), path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    os.chmod(path, 0o640)
+    thalweg.save(make_net(), path)  # replacing a file keeps its permissions
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -45,6 +45,9 @@ def atomic_write(path, mode: str = "wb"):
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would
+    # (or those of the file it replaces), so reports and models can be shared.
+    os.chmod(temporary, _permissions_for(path))
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -55,6 +58,15 @@ def atomic_write(path, mode: str = "wb"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _permissions_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_container(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
