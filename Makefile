@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/demo.py
+	$(VENV)/bin/thalweg demo
 
 # The report tests render a report in headless Chromium: install Debian's package if missing.
 chromium:

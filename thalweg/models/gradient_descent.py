@@ -131,6 +131,8 @@ def train_module(
     epochs: int,
     batch_size: int | None,
     optimizer=None,
+    curvature_sample: np.ndarray | None = None,
+    validation: tuple | None = None,
 ):
     """Train ``module`` on ``(X, y)`` with the estimator's gradient-descent settings
     (``learning_rate``, ``optimizer``, ``l1``, ``l2``, ``tol``, ``n_iter_no_change``,
@@ -138,13 +140,26 @@ def train_module(
 
     Returns ``(history, optimizer)``; pass the optimizer back in to continue training
     (``partial_fit``).
+
+    A caller that wraps the estimator (``thalweg.models.tabular.TabularModel``) may set
+    ``estimator._fit_extras`` for one fit: ``{"callbacks": [...]}`` (run first, e.g. a
+    ``Checkpoint``), ``"validation"``: a function ``estimator -> (X_val, y_val)`` giving
+    held-out rows transformed like ``X`` and ``y``, and ``"resume"``: a checkpoint path.
+    It is not a constructor parameter, so ``get_params`` and model files never see it.
+
+    ``X`` may also be a batch source (a stream; ``y`` None, see ``fit_stream``): then
+    ``curvature_sample``, some rows of its prepared features, stands in for ``X`` when
+    ``learning_rate="auto"`` measures the curvature, and early stopping needs
+    ``validation=(X_val, y_val)``, prepared the same way.
     """
+    extras = getattr(estimator, "_fit_extras", None) or {}
     if optimizer is None:
         lr = estimator.learning_rate
         if lr == "auto":
-            lr = auto_learning_rate(X, loss_kind, estimator.optimizer, batch_size, estimator.l2)
+            rows = X if curvature_sample is None else curvature_sample
+            lr = auto_learning_rate(rows, loss_kind, estimator.optimizer, batch_size, estimator.l2)
         optimizer = make_optimizer(estimator.optimizer, module.parameters(), lr)
-    callbacks = []
+    callbacks = list(extras.get("callbacks", ()))
     if estimator.l1:
         callbacks.append(L1Proximal(weights, estimator.l1))
     early = getattr(estimator, "early_stopping", False)
@@ -154,6 +169,8 @@ def train_module(
         )
     if estimator.tol is not None:
         callbacks.append(Convergence(tol=estimator.tol, patience=estimator.n_iter_no_change))
+    if extras.get("validation"):
+        validation = extras["validation"](estimator)
     history = fit(
         module,
         with_l2_penalty(loss_fn, weights, estimator.l2),
@@ -163,8 +180,10 @@ def train_module(
         epochs=epochs,
         batch_size=batch_size,
         seed=estimator.seed,
-        validation_fraction=estimator.validation_fraction if early else None,
+        validation=validation,
+        validation_fraction=estimator.validation_fraction if early and not validation else None,
         callbacks=callbacks,
         verbose=estimator.verbose,
+        resume=extras.get("resume"),
     )
     return history, optimizer

@@ -1,0 +1,86 @@
+"""Option values that need more than a type: parsed once, with a one-line error each.
+
+Each function is a Typer option callback: it receives the text the user typed and
+returns the parsed value, or raises ``typer.BadParameter``, which the command line
+prints as ``error: Invalid value for '--hidden': ... (see 'thalweg train --help')``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import typer
+
+
+def hidden_layers(value: str | None) -> tuple[int, ...] | None:
+    """``"8,2"`` -> ``(8, 2)``: the width of each hidden layer."""
+    if value is None:
+        return None
+    try:
+        widths = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a list of layer widths; write them like 8,2"
+        ) from None
+    if not widths or any(w < 1 for w in widths):
+        raise typer.BadParameter(f"{value!r}: every layer needs at least 1 unit, e.g. 8,2")
+    return widths
+
+
+def split_fractions(value: str) -> tuple[float, ...]:
+    """``"0.6,0.2,0.2"`` -> train, validation, test fractions (or two: train, test)."""
+    try:
+        fractions = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a list of fractions; write train,validation,test like 0.6,0.2,0.2"
+        ) from None
+    if len(fractions) not in (2, 3):
+        raise typer.BadParameter(
+            f"{value!r} has {len(fractions)} parts; give train,validation,test (0.6,0.2,0.2) "
+            "or train,test (0.8,0.2)"
+        )
+    if not all(math.isfinite(f) and 0 < f < 1 for f in fractions):
+        raise typer.BadParameter(f"{value!r}: each fraction must be between 0 and 1")
+    if abs(sum(fractions) - 1) > 1e-6:
+        raise typer.BadParameter(f"{value!r} adds up to {sum(fractions):g}; it must add up to 1")
+    return fractions
+
+
+def column_names(value: str | None) -> tuple[str, ...]:
+    """``"city,zip"`` -> ``("city", "zip")``."""
+    if not value:
+        return ()
+    names = tuple(part.strip() for part in value.split(","))
+    if any(not name for name in names):
+        raise typer.BadParameter(f"{value!r} has an empty column name; write names like city,zip")
+    return names
+
+
+def batch_size(value: str | None) -> int | str | None:
+    """``"32"`` -> 32; ``"full"`` -> every row in each step; None -> the model's default."""
+    if value is None or value == "full":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a batch size; give a number of rows (e.g. 32) or 'full'"
+        ) from None
+    if size < 1:
+        raise typer.BadParameter(f"{value!r}: a batch needs at least 1 row (or use 'full')")
+    return size
+
+
+def learning_rate(value: float | None) -> float | None:
+    """A positive, finite step size (None: the model's automatic choice)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value!r}: the learning rate must be a positive number")
+    return value
+
+
+def penalty(value: float) -> float:
+    """A non-negative, finite penalty strength."""
+    if not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"{value!r}: a penalty must be 0 or a positive number")
+    return value
