@@ -1,6 +1,6 @@
 """Train a small neural network with thalweg's engine and watch the loss fall.
 
-Run: ``make demo`` (or ``python examples/demo.py``).
+Run: ``python examples/xor_from_scratch.py``.
 
 The data is the XOR pattern from TensorFlow Playground: points in the plane whose label
 is 1 when x1 and x2 have the same sign. No straight line separates the classes, so a
