@@ -260,3 +260,78 @@ def test_sgd_on_a_convex_problem_converges_to_the_minimum():
         opt.minimize(((w - target) ** 2).sum())
     np.testing.assert_allclose(w.data, target, atol=1e-8)
     assert math.isfinite(opt.learning_rate)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: optim.SGD(p, lr=0.1),
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda p: optim.Adagrad(p, lr=0.1),
+        lambda p: optim.RMSProp(p, lr=0.01, momentum=0.5),
+        lambda p: optim.Adam(p, lr=0.01, weight_decay=0.01),
+        lambda p: optim.AdamW(p, lr=0.01),
+    ],
+)
+def test_small_models_updated_in_one_flat_pass_match_the_per_parameter_formula(make):
+    from thalweg import nn
+
+    def train(flat: bool):
+        thalweg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        opt = make(model.parameters())
+        if not flat:
+            opt._flat = None
+        x = thalweg.tensor(np.random.default_rng(0).normal(size=(8, 3)))
+        for _ in range(5):
+            opt.zero_grad()
+            (model(x) ** 2).mean().backward()
+            opt.step()
+        return model, opt
+
+    packed, packed_opt = train(flat=True)
+    plain, plain_opt = train(flat=False)
+    assert packed_opt._flat is not None
+    for a, b in zip(packed.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
+    for a, b in zip(packed_opt.state, plain_opt.state, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-7)
+
+
+def test_flat_packing_survives_a_parameter_whose_data_is_replaced():
+    from thalweg import nn
+
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Linear(2, 1, rng=1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model[0].weight.data = np.ones((2, 2), dtype=np.float32)  # rebinding, not in place
+    x = thalweg.ones(1, 2)
+    opt.zero_grad()
+    model(x).sum().backward()
+    expected = 1.0 - 0.1 * model[0].weight.grad
+    opt.step()
+    np.testing.assert_allclose(model[0].weight.data, expected, rtol=1e-6)
+    assert opt._flat is not None and model[0].weight.data.base is opt._flat.weights
+
+
+def test_optimizer_state_round_trips_with_flat_packing():
+    from thalweg import nn
+
+    def make():
+        thalweg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1))
+        return model, optim.Adam(model.parameters(), lr=0.01)
+
+    x = thalweg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    model_a, opt_a = make()
+    for _ in range(3):
+        opt_a.minimize((model_a(x) ** 2).mean())
+    model_b, opt_b = make()
+    model_b.load_state_dict(model_a.state_dict())
+    opt_b.load_state_dict(opt_a.state_dict())
+    for _ in range(3):
+        opt_a.minimize((model_a(x) ** 2).mean())
+        opt_b.minimize((model_b(x) ** 2).mean())
+    for a, b in zip(model_a.parameters(), model_b.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)

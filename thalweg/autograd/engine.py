@@ -7,11 +7,17 @@ its output is complete: the sum over every path from the output. The node's
 ``backward`` turns that gradient into gradients for its inputs (one chain-rule step),
 which are added into what its parents have received so far.
 
-The order is computed with an explicit stack, not recursion, so a chain of 100,000 ops
-works. After its backward each node drops its saved arrays unless ``retain_graph``.
+That order comes from one fact: every node was created after the nodes whose outputs
+it consumes (``Function.apply`` stamps each with a sequence number). So the engine keeps
+the nodes it has reached in a heap and always takes the *newest* one next: by then every
+node that consumed its output, being newer, has already sent its gradient. One loop
+discovers and processes the nodes, with no recursion, so a chain of 100,000 ops works.
+After its backward each node drops its saved arrays unless ``retain_graph``.
 """
 
 from __future__ import annotations
+
+import heapq
 
 import numpy as np
 
@@ -19,29 +25,6 @@ from thalweg.autograd import anomaly
 from thalweg.autograd.function import FREED, Function
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import GraphError, ShapeError
-
-
-def topological_order(root: Function) -> list[Function]:
-    """Nodes reachable from ``root``, each before the nodes that made its inputs.
-
-    An iterative depth-first search: a node is appended once all its parents are
-    done (post-order); reversing that list puts every consumer before its producers.
-    """
-    order: list[Function] = []
-    visited = {root}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if isinstance(parent, Function) and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:  # every parent finished
-            stack.pop()
-            order.append(node)
-    order.reverse()
-    return order
 
 
 def _initial_grad(output: Tensor, grad) -> np.ndarray:
@@ -85,45 +68,50 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
         return
 
     pending = {root: grad}  # node -> gradient of its output accumulated so far
-    for node in topological_order(root):
-        grad = pending.pop(node, None)
-        if grad is None:  # nothing flowed into this node (e.g. a loss's constant target)
-            if not retain_graph:
-                node.release()
-            continue
+    reached = [(-root.sequence, root)]  # a heap: the newest node comes out first
+    while reached:
+        node = heapq.heappop(reached)[1]
+        grad = pending.pop(node)
         if node.saved is FREED:
             raise GraphError(
                 f"backward: the graph through {node.op_name()} was freed by an earlier "
                 "backward; call the first backward with retain_graph=True to go through "
                 "it twice, or recompute the forward pass"
             )
-        if targets is None and node.retained is not None:
-            retained = node.retained
-            own_grad = grad.astype(retained.dtype)  # a copy, in the tensor's dtype: never shared
-            retained.grad = own_grad if retained.grad is None else retained.grad + own_grad
-        if targets is not None and node in targets:
-            targets[node] = grad if targets[node] is None else targets[node] + grad
-
-        input_grads = node.backward(grad)
-        if type(input_grads) is not tuple:
-            raise GraphError(
-                f"{node.op_name()}.backward returned {type(input_grads).__name__}; it must "
-                "return a tuple with one gradient (or None) per input"
-            )
-        if anomaly.enabled:
-            anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
+        if grad is None:
+            # Nothing flowed here (e.g. only into a loss's constant weights): there is no
+            # gradient to pass on, but the node and those above it still free their arrays.
+            input_grads = (None,) * len(node.parents)
+        else:
+            if targets is None and node.retained is not None:
+                retained = node.retained
+                own_grad = grad.astype(retained.dtype)  # a copy in its dtype: never shared
+                retained.grad = own_grad if retained.grad is None else retained.grad + own_grad
+            if targets is not None and node in targets:
+                targets[node] = grad if targets[node] is None else targets[node] + grad
+            input_grads = node.backward(grad)
+            if type(input_grads) is not tuple:
+                raise GraphError(
+                    f"{node.op_name()}.backward returned {type(input_grads).__name__}; it "
+                    "must return a tuple with one gradient (or None) per input"
+                )
+            if anomaly.enabled:
+                anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
         if not retain_graph:
             node.saved = FREED  # release the saved arrays (Function.release, inlined)
 
         for parent, input_grad in zip(node.parents, input_grads, strict=True):
-            if parent is None or input_grad is None:
+            if parent is None:
                 continue
             if isinstance(parent, Tensor):  # a leaf
-                _deliver(parent, input_grad, targets, delivered)
-            elif parent in pending:
-                pending[parent] = pending[parent] + input_grad
-            else:
+                if input_grad is not None:
+                    _deliver(parent, input_grad, targets, delivered)
+            elif parent not in pending:  # reached for the first time
                 pending[parent] = input_grad
+                heapq.heappush(reached, (-parent.sequence, parent))
+            elif input_grad is not None:
+                earlier = pending[parent]
+                pending[parent] = input_grad if earlier is None else earlier + input_grad
 
 
 def _deliver(leaf: Tensor, grad: np.ndarray, targets: dict | None, delivered: set) -> None:

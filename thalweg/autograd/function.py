@@ -29,6 +29,8 @@ Conventions every op keeps:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from thalweg.autograd import anomaly, grad_mode
@@ -38,7 +40,7 @@ from thalweg.autograd.tensor import Tensor
 class Function:
     """Base class of every differentiable op (and of every graph node)."""
 
-    __slots__ = ("out_shape", "parents", "retained", "saved")
+    __slots__ = ("out_shape", "parents", "retained", "saved", "sequence")
 
     def forward(self, *args, **options) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define forward")
@@ -54,10 +56,11 @@ class Function:
         arrays = []
         parents = []
         needs_grad = False
+        recording = grad_mode.enabled
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
-                if x.requires_grad:
+                if recording and x.requires_grad:
                     needs_grad = True
                     # A non-leaf is reached through its node; a leaf is its own parent.
                     parents.append(x.grad_fn or x)
@@ -66,7 +69,7 @@ class Function:
                 arrays.append(_unwrap(x))
             parents.append(None)
         for name, value in options.items():  # (a fresh dict each call: safe to edit)
-            if isinstance(value, Tensor | np.generic):
+            if isinstance(value, _WRAPPED):
                 options[name] = _unwrap(value)
 
         node = cls()
@@ -76,10 +79,13 @@ class Function:
         if anomaly.enabled:
             anomaly.check_forward(cls.op_name(), out, [np.shape(a) for a in arrays])
 
-        if needs_grad and grad_mode.enabled:
+        if needs_grad:
             node.parents = tuple(parents)
             node.out_shape = out.shape
             node.retained = None
+            # Made after every node it consumes: so "newest first" is an order in which
+            # backward visits each node after all the nodes that use its output.
+            node.sequence = next(_node_counter)
             return Tensor._from_op(out, node)
         return Tensor._from_op(out, None)
 
@@ -94,6 +100,8 @@ class Function:
 
 
 FREED = object()  # the value of ``saved`` once backward has released it
+_WRAPPED = (Tensor, np.generic)  # option values that _unwrap changes
+_node_counter = itertools.count()
 
 
 def _unwrap(x):

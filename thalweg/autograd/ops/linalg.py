@@ -80,9 +80,13 @@ class Linear(Function):
     __slots__ = ()
 
     def forward(self, x, weight, bias=None):
-        _check_matmul_shapes("linear", np.shape(x), np.shape(weight))
-        if np.ndim(weight) != 2:
+        x, weight = np.asarray(x), np.asarray(weight)
+        # Cheap checks first (attributes, not NumPy's helper functions: this runs per layer
+        # per step); the detailed message is built only when something is wrong.
+        if weight.ndim != 2:
             raise ShapeError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
+        if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+            _check_matmul_shapes("linear", x.shape, weight.shape)
         if bias is not None and np.shape(bias) != (weight.shape[1],):
             raise ShapeError(
                 f"linear: bias of shape {np.shape(bias)} does not match weight {weight.shape}; "
@@ -90,7 +94,7 @@ class Linear(Function):
             )
         out = x @ weight
         if bias is not None:
-            if out.dtype == np.result_type(out, bias):
+            if bias.dtype == out.dtype:
                 out += bias  # in place: out is a fresh array
             else:
                 out = out + bias

@@ -11,6 +11,8 @@ optional per-sample ``weight``), so a loss is one graph node.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from thalweg.autograd.function import Function
@@ -180,7 +182,7 @@ def _scale(grad, weight, reduction, loss_shape, dtype):
 
 def mean_count(loss_shape, weight):
     """The denominator of a mean: elements, or total weight times elements per sample."""
-    size = int(np.prod(loss_shape))
+    size = math.prod(loss_shape)
     if weight is None:
         return size
     return np.add.reduce(weight) * (size // max(len(weight), 1))

@@ -7,6 +7,8 @@ each ``1/n`` of it, a max gives it to the element that won.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from thalweg.autograd.function import Function
@@ -35,11 +37,11 @@ def spread(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...]) -> n
     """The gradient of a reduction's output, copied to every element it reduced.
 
     ``grad`` has the reduced shape (with or without the kept axes); the result has the
-    input's ``shape``. (A fresh array filled by broadcasting: cheaper to make than
+    input's ``shape``. ``axes=None`` means every axis was reduced. (A fresh array filled by broadcasting: cheaper to make than
     ``np.broadcast_to``'s read-only view, and safe to hand to any later op.)
     """
     if 0 < grad.ndim != len(shape):  # keepdims=False: put the reduced axes back as size 1
-        grad = grad.reshape(kept_shape(shape, axes))
+        grad = grad.reshape(kept_shape(shape, range(len(shape)) if axes is None else axes))
     out = np.empty(shape, dtype=grad.dtype)
     out[...] = grad
     return out
@@ -51,8 +53,8 @@ class Sum(Function):
     __slots__ = ()
 
     def forward(self, x, axis=None, keepdims=False):
-        axes = normalize_axes(axis, np.ndim(x), "sum")
-        self.saved = (np.shape(x), axes)
+        axes = None if axis is None else normalize_axes(axis, x.ndim, "sum")
+        self.saved = (x.shape, axes)
         return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
     def backward(self, grad):
@@ -67,7 +69,7 @@ class Mean(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axes(axis, np.ndim(x), "mean")
-        count = int(np.prod([np.shape(x)[a] for a in axes]))
+        count = math.prod(x.shape[a] for a in axes)
         if count == 0:
             raise ShapeError(f"mean: reducing over an empty axis of shape {np.shape(x)}")
         self.saved = (np.shape(x), axes, count)
