@@ -29,8 +29,8 @@ import numpy as np
 
 from thalweg.autograd import engine
 from thalweg.autograd.tensor import Tensor
-from thalweg.nn.module import Parameter
 from thalweg.errors import ShapeError
+from thalweg.nn.module import Parameter
 from thalweg.optim.schedules import as_schedule, schedule_from_config, schedule_to_config
 
 
@@ -241,7 +241,7 @@ class FlatWeights:
 
     def pack(self) -> None:
         """Copy the weights into the buffer and make each ``.data`` a view of its slice."""
-        for p, part, shape in zip(self.params, self.slices, self.shapes, strict=True):
+        for p, part in zip(self.params, self.slices, strict=True):
             self.weights[part] = p.data.ravel()
         self.views = [
             self.weights[part].reshape(shape)

@@ -37,8 +37,9 @@ def spread(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...]) -> n
     """The gradient of a reduction's output, copied to every element it reduced.
 
     ``grad`` has the reduced shape (with or without the kept axes); the result has the
-    input's ``shape``. ``axes=None`` means every axis was reduced. (A fresh array filled by broadcasting: cheaper to make than
-    ``np.broadcast_to``'s read-only view, and safe to hand to any later op.)
+    input's ``shape``; ``axes=None`` means every axis was reduced. (A fresh array filled
+    by broadcasting: cheaper to make than ``np.broadcast_to``'s read-only view, and safe
+    to hand to any later op.)
     """
     if 0 < grad.ndim != len(shape):  # keepdims=False: put the reduced axes back as size 1
         grad = grad.reshape(kept_shape(shape, range(len(shape)) if axes is None else axes))
