@@ -164,10 +164,12 @@ class Sequential(Module):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: item {index} is {type(layer).__name__}, not a Module")
             setattr(self, str(index), layer)
+        # The same layers as a tuple, so forward does not search the attributes each call.
+        self._layers = tuple(layers)
 
     @property
     def layers(self) -> list[Module]:
-        return list(self.children())
+        return list(self._layers)
 
     def __getitem__(self, index: int) -> Module:
         return self.layers[index]
@@ -176,7 +178,7 @@ class Sequential(Module):
         return len(self.layers)
 
     def forward(self, x):
-        for layer in self.children():
+        for layer in self._layers:
             x = layer(x)
         return x
 

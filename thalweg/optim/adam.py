@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from thalweg.optim.optimizer import Optimizer
+from thalweg.optim.optimizer import Optimizer, work_buffer
 
 
 class Adam(Optimizer):
@@ -52,10 +52,9 @@ class Adam(Optimizer):
             state["step"] = 0
             state["m"] = np.zeros_like(weight)
             state["v"] = np.zeros_like(weight)
-            state["scratch"] = np.empty_like(weight)
         state["step"] += 1
         t = state["step"]
-        m, v, scratch = state["m"], state["v"], state["scratch"]
+        m, v, scratch = state["m"], state["v"], work_buffer(state, weight)
         beta1, beta2 = self.beta1, self.beta2
 
         m *= beta1  # m ← β₁m + (1-β₁)g
@@ -80,18 +79,6 @@ class Adam(Optimizer):
             return lr
         corrected_v = state["v"] / (1 - self.beta2 ** state["step"])
         return lr / (np.sqrt(corrected_v) + self.eps)
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        for entries in state["state"].values():
-            entries.pop("scratch", None)  # a work buffer, not state
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)
-        for entries in self.state:
-            if "m" in entries:
-                entries["scratch"] = np.empty_like(entries["m"])
 
 
 class AdamW(Adam):

@@ -160,7 +160,11 @@ class Optimizer:
             "lr": schedule_to_config(self.lr),
             "hyperparameters": {name: getattr(self, name) for name in self.hyperparameters},
             "state": {
-                i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                i: {
+                    k: (v.copy() if isinstance(v, np.ndarray) else v)
+                    for k, v in s.items()
+                    if k != WORK_BUFFER
+                }
                 for i, s in enumerate(self.state)
                 if s
             },
@@ -201,6 +205,17 @@ class Optimizer:
 
 def _first(pair):
     return pair[0]
+
+
+WORK_BUFFER = "work_buffer"  # state key of a scratch array: reused each step, never saved
+
+
+def work_buffer(state: dict, like: np.ndarray) -> np.ndarray:
+    """A scratch array shaped like ``like``, kept in ``state`` so updates allocate nothing."""
+    buffer = state.get(WORK_BUFFER)
+    if buffer is None or buffer.shape != like.shape:
+        buffer = state[WORK_BUFFER] = np.empty_like(like)
+    return buffer
 
 
 class FlatWeights:

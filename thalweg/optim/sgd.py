@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thalweg.optim.optimizer import Optimizer
+from thalweg.optim.optimizer import Optimizer, work_buffer
 
 
 class SGD(Optimizer):
@@ -53,4 +53,5 @@ class SGD(Optimizer):
             direction = grad + self.momentum * velocity if self.nesterov else velocity
         else:
             direction = grad
-        weight -= lr * direction
+        step = np.multiply(direction, lr, out=work_buffer(state, weight))  # no temporary
+        weight -= step
