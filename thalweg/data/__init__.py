@@ -1,8 +1,10 @@
-"""NumPy-only data tools: splitting and preprocessing (layer 2; never imports the engine).
+"""NumPy-only data tools: splitting, preprocessing, streaming and input pipelines (layer 2;
+never imports the engine).
 
->>> from thalweg.data import Standardizer, train_val_test_split
+>>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
 """
 
+from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
     FeatureCrosses,
     OneHotEncoder,
@@ -10,11 +12,17 @@ from thalweg.data.preprocessing import (
     preprocessor_from_config,
 )
 from thalweg.data.split import train_val_test_split
+from thalweg.data.streaming import Stream, stream
 
 __all__ = [
     "FeatureCrosses",
+    "InputProfile",
     "OneHotEncoder",
+    "Pipeline",
     "Standardizer",
+    "Stream",
     "preprocessor_from_config",
+    "profile_input",
+    "stream",
     "train_val_test_split",
 ]

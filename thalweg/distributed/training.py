@@ -403,8 +403,12 @@ def auto_learning_rate(
 
 
 def largest_curvature(data: ShardedData, n: int, iterations: int = 30, seed: int = 0) -> float:
-    """Largest eigenvalue of ``[X, 1]ᵀ[X, 1] / n`` by power iteration, each product a
-    map-reduce over the shards (the same iterates as the single-process version)."""
+    """Largest eigenvalue of ``[X, 1]ᵀ[X, 1] / n``, as the single-process version finds it:
+    exactly from the summed ``(d+1)×(d+1)`` matrix when it is small, else by power
+    iteration with each product a map-reduce over the shards."""
+    if data.n_features + 1 <= 512:
+        gram = np.sum(data.map(worker.curvature_gram), axis=0) / n
+        return float(np.linalg.eigvalsh(gram)[-1])
     vector = np.random.default_rng(seed).standard_normal(data.n_features + 1)
     value = 1.0
     for _ in range(iterations):

@@ -200,6 +200,13 @@ def loss_and_gradient_sums(
     return PartialSums(loss.item(), gradient, len(X), time.perf_counter() - started)
 
 
+def curvature_gram(shard: Shard) -> np.ndarray:
+    """``[X, 1]ᵀ [X, 1]`` over the shard's rows, in float64: summed over the shards, the
+    matrix whose top eigenvalue is the largest curvature of a linear model's loss."""
+    design = np.column_stack([shard.X.astype(np.float64), np.ones(len(shard.X))])
+    return design.T @ design
+
+
 def curvature_product(shard: Shard, vector: np.ndarray) -> np.ndarray:
     """``[X, 1]ᵀ [X, 1] v`` summed over the shard's rows: one product of the power
     iteration that finds the largest curvature of a linear model's loss."""

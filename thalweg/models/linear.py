@@ -20,6 +20,13 @@ from thalweg.models import validation
 from thalweg.models.base import Estimator, RegressorMixin
 from thalweg.models.gradient_descent import train_module
 from thalweg.models.least_squares import solve_least_squares
+from thalweg.models.streaming import (
+    ScaleTarget,
+    Standardize,
+    remember_features,
+    summarize,
+    train_on_stream,
+)
 
 
 class Scaling:
@@ -40,6 +47,19 @@ class Scaling:
             y_mean = float(y.mean())
             spread = float(y.std())
             y_scale = spread if standardize and spread > 0 else 1.0
+        return cls(x_mean, x_scale, y_mean, y_scale)
+
+    @classmethod
+    def from_statistics(
+        cls, x_stats: Standardizer, y_stats: Standardizer | None, standardize: bool
+    ) -> Scaling:
+        """The same scaling from statistics gathered batch by batch (``partial_fit``)."""
+        x_mean = x_stats.mean_.astype(np.float64)
+        x_scale = x_stats.scale_.astype(np.float64) if standardize else np.ones(len(x_mean))
+        y_mean, y_scale = 0.0, 1.0
+        if y_stats is not None:
+            y_mean = float(y_stats.mean_[0])
+            y_scale = float(y_stats.scale_[0]) if standardize else 1.0
         return cls(x_mean, x_scale, y_mean, y_scale)
 
     def to_state(self) -> dict:
@@ -205,6 +225,45 @@ class LinearRegression(RegressorMixin, Estimator):
             self.module_ = None
         return self._fit_gd(X, y, epochs=1, continue_training=not first)
 
+    def fit_stream(self, stream, epochs: int | None = None, validation=None) -> LinearRegression:
+        """Learn from a stream of ``(X, y)`` batches too big for memory (``thalweg.data.stream``).
+
+        A first pass over the stream learns the standardization of features and target;
+        then ``epochs`` passes (default: the stream's ``epochs``) of mini-batch gradient
+        descent with this model's optimizer, learning rate and penalties. ``solver`` is
+        ignored (the closed form needs all the data at once) and the stream's
+        ``batch_size`` replaces ``batch_size``. ``validation=(X_val, y_val)`` is needed
+        for ``early_stopping``. See :mod:`thalweg.models.streaming`.
+
+        >>> import numpy as np, os, tempfile
+        >>> from thalweg.data import stream
+        >>> path = os.path.join(tempfile.mkdtemp(), "line.npy")
+        >>> x = np.linspace(0, 1, 400)
+        >>> np.save(path, np.column_stack([x, 2 * x + 1]))  # last column: the target
+        >>> data = stream(path, target=-1, batch_size=20, seed=0, epochs=40)
+        >>> model = LinearRegression(seed=0).fit_stream(data)
+        >>> round(float(model.coef_[0]), 2), round(model.intercept_, 2)
+        (2.0, 1.0)
+        """
+        summary = summarize(stream, task="regressor", seed=self.seed)
+        remember_features(self, summary)
+        self.scaling_ = Scaling.from_statistics(summary.features, summary.target, self.standardize)
+        self.module_ = nn.Linear(self.n_features_in_, 1, weight_init="zeros")
+        history, self.optimizer_ = train_on_stream(
+            self,
+            self.module_,
+            losses.mse,
+            [self.module_.weight],
+            stream,
+            features=Standardize(self.scaling_.x_mean, self.scaling_.x_scale),
+            target=ScaleTarget(self.scaling_.y_mean, self.scaling_.y_scale),
+            loss_kind="squared",
+            epochs=epochs,
+            summary=summary,
+            validation=validation,
+        )
+        return self._trained(history, continue_training=False)
+
     def _fit_gd(self, X, y, epochs: int, continue_training: bool = False):
         if self.module_ is None:
             self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
@@ -222,6 +281,9 @@ class LinearRegression(RegressorMixin, Estimator):
             batch_size=self.batch_size,
             optimizer=self.optimizer_ if continue_training else None,
         )
+        return self._trained(history, continue_training)
+
+    def _trained(self, history, continue_training: bool) -> LinearRegression:
         self.solver_ = "gd"
         self.history_ = history
         self.n_iter_ = (self.n_iter_ if continue_training else 0) + len(history)

@@ -27,6 +27,13 @@ from thalweg.autograd.ops.elementwise import stable_sigmoid
 from thalweg.models.base import ClassifierMixin, Estimator
 from thalweg.models.gradient_descent import train_module, with_l2_penalty
 from thalweg.models.linear import Scaling
+from thalweg.models.streaming import (
+    EncodeLabels,
+    Standardize,
+    remember_features,
+    summarize,
+    train_on_stream,
+)
 
 
 class ConvergenceWarning(UserWarning):
@@ -140,6 +147,46 @@ class LogisticRegression(ClassifierMixin, Estimator):
             codes = self._encode_labels(y, X.shape[0], reset=False)
         return self._fit_gd(X, codes, epochs=1, continue_training=not first)
 
+    def fit_stream(self, stream, epochs: int | None = None, validation=None) -> LogisticRegression:
+        """Learn from a stream of ``(X, y)`` batches too big for memory (``thalweg.data.stream``).
+
+        A first pass over the stream learns the standardization and the classes; then
+        ``epochs`` passes (default: the stream's ``epochs``) of mini-batch gradient
+        descent with this model's optimizer, learning rate and penalties. ``solver`` is
+        ignored (L-BFGS needs the full gradient at every step) and the stream's
+        ``batch_size`` replaces ``batch_size``. ``validation=(X_val, y_val)`` is needed
+        for ``early_stopping``. See :mod:`thalweg.models.streaming`.
+
+        >>> import numpy as np, os, tempfile
+        >>> from thalweg.data import stream
+        >>> path = os.path.join(tempfile.mkdtemp(), "points.npy")
+        >>> x = np.linspace(-1, 1, 200)
+        >>> np.save(path, np.column_stack([x, x > 0]))  # last column: the label
+        >>> data = stream(path, target=-1, batch_size=20, seed=0, epochs=20)
+        >>> model = LogisticRegression(seed=0).fit_stream(data)
+        >>> model.predict([[-0.5], [0.5]]).tolist()
+        [0.0, 1.0]
+        """
+        summary = summarize(stream, task="classifier", seed=self.seed)
+        remember_features(self, summary)
+        self.classes_ = summary.classes
+        self.scaling_ = Scaling.from_statistics(summary.features, None, self.standardize)
+        self.module_ = nn.Linear(self.n_features_in_, self._n_outputs(), weight_init="zeros")
+        history, self.optimizer_ = train_on_stream(
+            self,
+            self.module_,
+            self._loss,
+            [self.module_.weight],
+            stream,
+            features=Standardize(self.scaling_.x_mean, self.scaling_.x_scale),
+            target=EncodeLabels(self.classes_, binary=self._n_outputs() == 1),
+            loss_kind=self._loss_kind(),
+            epochs=epochs,
+            summary=summary,
+            validation=validation,
+        )
+        return self._trained(history, continue_training=False)
+
     def _n_outputs(self) -> int:
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
@@ -153,19 +200,27 @@ class LogisticRegression(ClassifierMixin, Estimator):
             self.module_ = nn.Linear(X.shape[1], self._n_outputs(), weight_init="zeros")
             self.optimizer_ = None
         Z = self.scaling_.features(X)
-        target = codes.astype(np.float32) if self._n_outputs() == 1 else codes
         history, self.optimizer_ = train_module(
             self,
             self.module_,
             self._loss,
             [self.module_.weight],
             Z,
-            target,
-            loss_kind="logistic" if self._n_outputs() == 1 else "softmax",
+            self._target(codes),
+            loss_kind=self._loss_kind(),
             epochs=epochs,
             batch_size=self.batch_size,
             optimizer=self.optimizer_ if continue_training else None,
         )
+        return self._trained(history, continue_training)
+
+    def _target(self, codes: np.ndarray) -> np.ndarray:
+        return codes.astype(np.float32) if self._n_outputs() == 1 else codes
+
+    def _loss_kind(self) -> str:
+        return "logistic" if self._n_outputs() == 1 else "softmax"
+
+    def _trained(self, history, continue_training: bool) -> LogisticRegression:
         self.history_ = history
         self.n_iter_ = (self.n_iter_ if continue_training else 0) + len(history)
         self._set_coefficients(self.module_.weight.data, self.module_.bias.data)

@@ -19,6 +19,14 @@ from thalweg.data import Standardizer
 from thalweg.models import validation
 from thalweg.models.base import ClassifierMixin, Estimator, RegressorMixin
 from thalweg.models.gradient_descent import train_module
+from thalweg.models.streaming import (
+    EncodeLabels,
+    ScaleTarget,
+    Standardize,
+    remember_features,
+    summarize,
+    train_on_stream,
+)
 from thalweg.train import predict_array
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
@@ -113,6 +121,57 @@ class _MLP(Estimator):
         self.loss_ = history.last("loss")
         return self
 
+    def fit_stream(self, stream, epochs: int | None = None, validation=None):
+        """Learn from a stream of ``(X, y)`` batches too big for memory (``thalweg.data.stream``).
+
+        A first pass over the stream learns the standardization (and the classes, or
+        the target's scale); then ``epochs`` passes (default: the stream's ``epochs``)
+        of mini-batch gradient descent from fresh weights, with this model's optimizer,
+        learning rate and penalties. The stream's ``batch_size`` replaces
+        ``batch_size``; ``validation=(X_val, y_val)`` is needed for ``early_stopping``.
+        See :mod:`thalweg.models.streaming`.
+
+        >>> import numpy as np, os, tempfile
+        >>> from thalweg.data import stream
+        >>> path = os.path.join(tempfile.mkdtemp(), "points.npy")
+        >>> x = np.linspace(-1, 1, 400)
+        >>> np.save(path, np.column_stack([x, np.abs(x) > 0.5]))  # last column: label
+        >>> data = stream(path, target=-1, batch_size=20, seed=0, epochs=60)
+        >>> model = MLPClassifier(hidden=(8,), seed=0).fit_stream(data)
+        >>> model.predict([[-0.9], [0.0], [0.9]]).tolist()
+        [1.0, 0.0, 1.0]
+        """
+        summary = summarize(stream, task=self._estimator_type, seed=self.seed)
+        remember_features(self, summary)
+        self._learn_target(summary)
+        self.scaler_ = summary.features.set_params(
+            with_mean=self.standardize, with_std=self.standardize
+        )
+        rng = np.random.default_rng(self.seed)
+        self.module_ = build_mlp(
+            self.n_features_in_, self._hidden(), self._n_outputs(), self.activation, rng
+        )
+        history, self.optimizer_ = train_on_stream(
+            self,
+            self.module_,
+            self._loss,
+            [layer.weight for layer in self.module_.children() if isinstance(layer, nn.Linear)],
+            stream,
+            features=Standardize(
+                self.scaler_.mean_ if self.standardize else 0.0,
+                self.scaler_.scale_ if self.standardize else 1.0,
+            ),
+            target=self._target_preparer(),
+            loss_kind=self.loss_kind,
+            epochs=epochs,
+            summary=summary,
+            validation=validation,
+        )
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.loss_ = history.last("loss")
+        return self
+
     def _features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
         return self.scaler_.transform(X).astype(dtype)
 
@@ -184,6 +243,12 @@ class MLPClassifier(ClassifierMixin, _MLP):
     def _target(self, codes: np.ndarray) -> np.ndarray:
         return codes.astype(np.float32) if self._n_outputs() == 1 else codes
 
+    def _learn_target(self, summary) -> None:
+        self.classes_ = summary.classes
+
+    def _target_preparer(self) -> EncodeLabels:
+        return EncodeLabels(self.classes_, binary=self._n_outputs() == 1)
+
     def fit(self, X, y) -> MLPClassifier:
         """Train on ``X`` (n, d) and labels ``y`` (n,) from fresh random weights."""
         X = self._validate_X(X, reset=True)
@@ -245,6 +310,13 @@ class MLPRegressor(RegressorMixin, _MLP):
 
     def _loss(self, output, target):
         return losses.mse(output, target)
+
+    def _learn_target(self, summary) -> None:
+        self.y_mean_ = float(summary.target.mean_[0]) if self.standardize else 0.0
+        self.y_scale_ = float(summary.target.scale_[0]) if self.standardize else 1.0
+
+    def _target_preparer(self) -> ScaleTarget:
+        return ScaleTarget(self.y_mean_, self.y_scale_)
 
     def fit(self, X, y) -> MLPRegressor:
         """Train on ``X`` (n, d) and targets ``y`` (n,) from fresh random weights."""

@@ -25,6 +25,7 @@ class History:
         self.step_losses: list[float] | None = [] if record_steps else None
         self.stop_reason: str | None = None
         self.best_epoch: int | None = None  # set by EarlyStopping
+        self.input_balance = None  # set by fit when batches come from a stream or pipeline
 
     def append(self, row: dict) -> None:
         self.rows.append(dict(row))

@@ -18,6 +18,7 @@ shuffling, validation, history, callbacks, checkpoints.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
-from thalweg.train.batches import ArrayBatches
+from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from thalweg.train.history import History
@@ -135,7 +136,9 @@ def fit(
     History
         One row per epoch; see :class:`~thalweg.train.history.History`. Each row also
         says how long the loop waited for data (``data_seconds``) out of ``seconds``:
-        the input pipeline's share of the epoch.
+        the input pipeline's share of the epoch. ``history.input_balance`` sums it up
+        (:class:`~thalweg.train.batches.InputBalance`: ``T_g``, ``C``, ``B``,
+        ``T_step``, utilisation, advice); with ``verbose``, a stream or pipeline prints it.
 
     Examples
     --------
@@ -211,6 +214,7 @@ def fit(
 
     if hasattr(model, "train"):
         model.train()
+    stats_before = source.input_stats() if hasattr(source, "input_stats") else None
     for callback in callbacks:
         callback.on_train_begin(state)
     try:
@@ -235,6 +239,10 @@ def fit(
         if not isinstance(callback, ProgressBar):
             callback.on_train_end(state)
     state.history.stop_reason = state.stop_reason or state.history.stop_reason
+    # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
+    state.history.input_balance = InputBalance.measure(state.history.rows, source, stats_before)
+    if verbose and state.history.input_balance and not isinstance(source, ArrayBatches):
+        print(state.history.input_balance, file=sys.stderr)
     return state.history
 
 
