@@ -28,6 +28,7 @@ __all__ = [
     "OneHotEncoder",
     "Standardizer",
     "preprocessor_from_config",
+    "scale_from_variance",
 ]
 
 _OTHER = "__other__"
@@ -220,6 +221,18 @@ def _float_dtype(array: np.ndarray) -> np.dtype:
     return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
 
 
+def scale_from_variance(var: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
+    """Standard deviations to divide by: ``sqrt(var)``, or 1 for a constant column.
+
+    A constant column's computed variance is rounding noise, not exactly 0; anything
+    below that noise level (bound as in scikit-learn) counts as constant, so it maps to
+    0 after centring instead of to noise blown up by a tiny scale.
+    """
+    eps = np.finfo(np.float64).eps
+    noise = n * eps * var + (n * mean * eps) ** 2
+    return np.where(var <= noise, 1.0, np.sqrt(var))
+
+
 class Standardizer(_Transformer):
     """Scale each column to zero mean and unit variance: ``(x - mean_) / scale_``.
 
@@ -298,16 +311,8 @@ class Standardizer(_Transformer):
         self.n_samples_seen_ = int(n)
         self.mean_ = mean
         self.var_ = m2 / n
-        self.scale_ = self._scale_from(self.var_, self.mean_, n)
+        self.scale_ = scale_from_variance(self.var_, self.mean_, n)
         return self
-
-    @staticmethod
-    def _scale_from(var: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
-        # A constant column's computed variance is rounding noise, not exactly 0; treat
-        # anything below that noise level (bound as in scikit-learn) as constant.
-        eps = np.finfo(np.float64).eps
-        noise = n * eps * var + (n * mean * eps) ** 2
-        return np.where(var <= noise, 1.0, np.sqrt(var))
 
     def transform(self, X: Any) -> np.ndarray:
         """Standardise ``X`` (n_samples, n_features); float32 input stays float32."""

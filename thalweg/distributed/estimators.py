@@ -19,6 +19,7 @@ import numpy as np
 
 from thalweg import nn
 from thalweg.data import Standardizer
+from thalweg.data.preprocessing import scale_from_variance
 from thalweg.distributed.data import DataStatistics
 from thalweg.distributed.worker import ModelSpec
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
@@ -89,7 +90,7 @@ def plan_training(estimator, stats: DataStatistics, solver: str, dtype) -> Train
     """
     # Like the estimators: gradient descent trains on float32 features, L-BFGS on float64.
     feature_dtype = np.dtype(np.float64 if solver == "lbfgs" else np.float32)
-    x_scale = Standardizer._scale_from(stats.x_var, stats.x_mean, stats.n_samples)
+    x_scale = scale_from_variance(stats.x_var, stats.x_mean, stats.n_samples)
     d = stats.n_features
     if isinstance(estimator, LinearRegression | LogisticRegression):
         center, scale = stats.x_mean, (x_scale if estimator.standardize else np.ones(d))

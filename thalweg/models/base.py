@@ -88,11 +88,15 @@ class Estimator:
                 "appropriate arguments before using this estimator."
             )
 
-    def _validate_X(self, X, reset: bool) -> np.ndarray:
-        """Check ``X``; on ``reset`` remember its width and column names, else compare."""
+    def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:
+        """Check ``X``; on ``reset`` remember its width and column names, else compare.
+
+        ``finite=False`` skips the NaN/infinity scan, for a caller whose own pass over
+        the data will notice them (and then calls ``validation.check_finite``).
+        """
         who = type(self).__name__
         names = validation.feature_names(X)
-        array = validation.check_X(X, who)
+        array = validation.check_X(X, who, finite=finite)
         if reset:
             self.n_features_in_ = array.shape[1]
             if names is not None:

@@ -1,63 +1,136 @@
 """Least squares in closed form: fast on tall data, accurate when it is ill-conditioned.
 
 Minimising ``‖y - Zw‖²/n + l2·‖w‖²`` (Z: the centred, maybe scaled, features) has the
-exact solution ``(ZᵀZ/n + l2·I) w = Zᵀy/n`` — the *normal equations*. Forming ``ZᵀZ``
-costs one pass over the data and leaves a small ``d×d`` system, which is why this is
-the fast path for large n. But it squares the condition number: a design with
-``cond(Z) = 1e5`` gives ``cond(ZᵀZ) = 1e10`` and the solution loses 10 of its 16
-digits. So the eigenvalues of ``ZᵀZ`` are checked first, and ill-conditioned problems
-fall back to ``numpy.linalg.lstsq`` (an SVD of Z itself, accurate to ``cond(Z)·ε``).
-The matrix ``XᵀX`` is never inverted.
+exact solution ``(ZᵀZ/n + l2·I) w = Zᵀy/n`` — the *normal equations*. Everything they
+need — means, variances, ``ZᵀZ`` and ``Zᵀy`` — comes out of **one pass** over the data
+in chunks, leaving a small ``d×d`` system: that is why this is the fast path for large
+n. But the normal equations square the condition number: a design with
+``cond(Z) = 1e5`` gives ``cond(ZᵀZ) = 1e10`` and the solution loses 10 of its 16 digits.
+So the eigenvalues of ``ZᵀZ`` are checked first, and ill-conditioned problems fall back
+to ``numpy.linalg.lstsq`` (an SVD of Z itself, accurate to ``cond(Z)·ε``). The matrix
+``XᵀX`` is never inverted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from thalweg.data.preprocessing import scale_from_variance
+from thalweg.errors import DataError
+from thalweg.models.validation import check_finite
 
 # Above this condition number of ZᵀZ the normal equations would lose more than ~8 digits.
 MAX_GRAM_CONDITION = 1e8
-CHUNK_ROWS = 65536  # rows centred at a time, so the centred copy stays small
+# float32 data is summed in float32 blocks (twice as fast); rounding then perturbs ZᵀZ
+# by ~1e-7, which the solve multiplies by the condition number: above this, redo it in
+# float64.
+MAX_FLOAT32_CONDITION = 1e3
+CHUNK_ROWS = {np.dtype(np.float32): 4096, np.dtype(np.float64): 32768}
+
+
+@dataclass
+class LeastSquaresSolution:
+    """Coefficients of the standardized problem and the scaling that defines it."""
+
+    weights: np.ndarray  # (d,): y_s ≈ Z w, with Z = (X - x_mean)/x_scale
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: float
+    y_scale: float
+    method: str  # "normal_equations" or "lstsq"
 
 
 def solve_least_squares(
-    X: np.ndarray, y: np.ndarray, mean: np.ndarray, scale: np.ndarray, l2: float = 0.0
-) -> tuple[np.ndarray, str]:
-    """Coefficients ``w`` of ``y ≈ ((X - mean) / scale) @ w`` (ridge when ``l2 > 0``).
+    X: np.ndarray, y: np.ndarray, standardize: bool = True, l2: float = 0.0
+) -> LeastSquaresSolution:
+    """Least squares (ridge when ``l2 > 0``) with an unpenalised intercept.
 
     Parameters
     ----------
-    X : ndarray (n, d), float64
-    y : ndarray (n,), float64, already centred (and scaled) like the features
-    mean, scale : ndarray (d,)
-        Centring and scaling applied to X's columns.
+    X : ndarray (n, d), float32 or float64 (never copied whole)
+    y : ndarray (n,)
+    standardize : bool
+        Solve for standardized features and target (``l2`` is then unit-free);
+        otherwise only centre them (the intercept absorbs the means).
     l2 : float
         Ridge strength in the mean-squared-error objective above.
 
-    Returns
-    -------
-    (w, method): the coefficients ``(d,)`` and ``"normal_equations"`` or ``"lstsq"``.
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [2.0]]); y = np.array([1.0, 3.0, 5.0])
+    >>> solution = solve_least_squares(X, y, standardize=False)
+    >>> solution.weights, solution.method
+    (array([2.]), 'normal_equations')
     """
     n, d = X.shape
-    gram = np.zeros((d, d))
-    moment = np.zeros(d)
-    for start in range(0, n, CHUNK_ROWS):
-        Z = (X[start : start + CHUNK_ROWS] - mean) / scale
-        gram += Z.T @ Z
-        moment += Z.T @ y[start : start + CHUNK_ROWS]
-    gram /= n
-    moment /= n
+    # Accumulate around a shift close to the mean (the first rows' mean): sums of
+    # (x - shift) stay small, so removing the exact mean at the end loses no digits.
+    shift_x = X[:1024].mean(axis=0, dtype=np.float64)
+    shift_y = float(y[:1024].mean(dtype=np.float64))
+    precision = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+    while True:
+        total = _block_sums(X, y, shift_x, shift_y, precision)
+        if not np.isfinite(total).all():  # NaN or infinity in X (unchecked so far)
+            check_finite(X, "LinearRegression", "X")  # raises, naming the column
+            raise DataError(
+                "LinearRegression: the sums of squares overflowed; rescale the features"
+            )
+        gram, cross, sum_x = total[:d, :d], total[:d, d], total[:d, d + 1]
+        sum_yy, sum_y = total[d, d], total[d, d + 1]
+        x_mean = shift_x + sum_x / n
+        y_mean = shift_y + sum_y / n
+        gram -= np.outer(sum_x, sum_x) / n  # Σ (x - mean)(x - mean)ᵀ
+        cross -= sum_x * (sum_y / n)  # Σ (x - mean)(y - mean)
+        y_var = max(sum_yy / n - (sum_y / n) ** 2, 0.0)
 
-    eigenvalues = np.linalg.eigvalsh(gram)
-    smallest, largest = eigenvalues[0] + l2, eigenvalues[-1] + l2
-    if smallest > 0 and largest / smallest < MAX_GRAM_CONDITION:
+        if standardize:
+            x_scale = scale_from_variance(np.diag(gram) / n, x_mean, n)
+            y_scale = float(scale_from_variance(np.array([y_var]), np.array([y_mean]), n)[0])
+        else:
+            x_scale, y_scale = np.ones(d), 1.0
+        gram /= n * np.outer(x_scale, x_scale)  # ZᵀZ/n
+        cross /= n * x_scale * y_scale  # Zᵀy/n
+
+        eigenvalues = np.linalg.eigvalsh(gram)
+        smallest, largest = eigenvalues[0] + l2, eigenvalues[-1] + l2
+        condition = largest / smallest if smallest > 0 else np.inf
+        if precision == np.float32 and condition >= MAX_FLOAT32_CONDITION:
+            precision = np.dtype(np.float64)  # float32 rounding would show: sum again
+            continue
+        break
+    if condition < MAX_GRAM_CONDITION:
         gram[np.diag_indices(d)] += l2
-        return np.linalg.solve(gram, moment), "normal_equations"
+        weights = np.linalg.solve(gram, cross)
+        return LeastSquaresSolution(weights, x_mean, x_scale, y_mean, y_scale, "normal_equations")
 
     # Ill-conditioned or rank-deficient: solve on Z itself (ridge as extra rows).
-    Z = (X - mean) / scale
-    target = y
+    Z = (X - x_mean) / x_scale
+    target = (y - y_mean) / y_scale
     if l2 > 0:
         Z = np.vstack([Z, np.sqrt(n * l2) * np.eye(d)])
-        target = np.concatenate([y, np.zeros(d)])
-    w, *_ = np.linalg.lstsq(Z, target, rcond=None)
-    return w, "lstsq"
+        target = np.concatenate([target, np.zeros(d)])
+    weights, *_ = np.linalg.lstsq(Z, target, rcond=None)
+    return LeastSquaresSolution(weights, x_mean, x_scale, y_mean, y_scale, "lstsq")
+
+
+def _block_sums(X, y, shift_x, shift_y, precision: np.dtype) -> np.ndarray:
+    """Every sum the normal equations need, in one pass over the data.
+
+    Each chunk becomes the block ``[x - shift, y - shift, 1]`` (in ``precision``); the
+    product of the block with itself holds Σxxᵀ, Σxy, Σx, Σy², Σy and n at once, and
+    the blocks' products are added up in float64.
+    """
+    n, d = X.shape
+    chunk = CHUNK_ROWS[precision]
+    block = np.empty((min(n, chunk), d + 2), dtype=precision)
+    block[:, d + 1] = 1.0
+    total = np.zeros((d + 2, d + 2))
+    for start in range(0, n, chunk):
+        rows = min(chunk, n - start)
+        part = block[:rows]
+        np.subtract(X[start : start + rows], shift_x, out=part[:, :d], casting="unsafe")
+        np.subtract(y[start : start + rows], shift_y, out=part[:, d], casting="unsafe")
+        total += part.T @ part
+    return total

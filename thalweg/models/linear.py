@@ -192,17 +192,17 @@ class LinearRegression(RegressorMixin, Estimator):
     def fit(self, X, y) -> LinearRegression:
         """Learn ``coef_`` and ``intercept_`` from ``X`` (n, d) and ``y`` (n,)."""
         solver = self._chosen_solver()
-        X = self._validate_X(X, reset=True)
+        # The closed form's one pass over X would carry any NaN into its sums, so it
+        # checks those afterwards instead of scanning X first.
+        X = self._validate_X(X, reset=True, finite=solver != "ols")
         y = validation.check_y_regression(y, X.shape[0], type(self).__name__)
-        self.scaling_ = Scaling.fit(X, y, self.standardize)
         if solver == "ols":
-            weights, self.solver_ = solve_least_squares(
-                X,
-                self.scaling_.target(y, np.float64),
-                self.scaling_.x_mean,
-                self.scaling_.x_scale,
-                self.l2,
+            # One pass over the data gives the scaling and the normal equations together.
+            solution = solve_least_squares(X, y, self.standardize, self.l2)
+            self.scaling_ = Scaling(
+                solution.x_mean, solution.x_scale, solution.y_mean, solution.y_scale
             )
+            weights, self.solver_ = solution.weights, solution.method
             # Keep the solution as a layer too, so partial_fit can continue from it.
             self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
             self.module_.weight.data[:, 0] = weights
@@ -210,6 +210,7 @@ class LinearRegression(RegressorMixin, Estimator):
             self._set_coefficients(weights[:, None], np.zeros(1))
             self.history_, self.n_iter_ = None, 0
             return self
+        self.scaling_ = Scaling.fit(X, y, self.standardize)
         self.module_ = None
         return self._fit_gd(X, y, epochs=self.max_epochs)
 

@@ -23,8 +23,13 @@ def feature_names(X) -> list[str] | None:
     return [str(c) for c in names] if all(isinstance(c, str) for c in names) else None
 
 
-def check_X(X, who: str, dtype=np.float64) -> np.ndarray:
-    """``X`` as a finite 2-D float array ``(n_samples, n_features)``."""
+def check_X(X, who: str, dtype=None, finite: bool = True) -> np.ndarray:
+    """``X`` as a finite 2-D float array ``(n_samples, n_features)``.
+
+    float32 and float64 arrays are kept as they are (no copy: converting a big float32
+    array to float64 would double its memory); anything else becomes ``dtype`` (float64
+    by default).
+    """
     if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
         raise TypeError(f"{who}: sparse input is not supported; convert it with X.toarray() first")
     try:
@@ -60,14 +65,24 @@ def check_X(X, who: str, dtype=np.float64) -> np.ndarray:
             f"{who}: Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 "
             "is required."
         )
+    if dtype is None:
+        dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
     array = array.astype(dtype, copy=False)
-    check_finite(array, who, "X")
+    if finite:
+        check_finite(array, who, "X")
     return array
 
 
 def check_finite(array: np.ndarray, who: str, what: str) -> None:
     """Raise if ``array`` holds NaN or infinity, naming the first bad column."""
-    if array.dtype.kind != "f" or np.isfinite(array).all():
+    if array.dtype.kind != "f":
+        return
+    # A sum is NaN or infinite whenever an element is, and costs one pass without the
+    # temporary boolean array; only if it is (or the sum overflowed) look element-wise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return
+    if np.isfinite(array).all():
         return
     bad = ~np.isfinite(array)
     if array.ndim == 2:
