@@ -27,6 +27,7 @@ __all__ = [
     "FeatureCrosses",
     "OneHotEncoder",
     "Standardizer",
+    "column_moments",
     "preprocessor_from_config",
     "scale_from_variance",
 ]
@@ -219,6 +220,28 @@ def _is_plain_python(X: Any) -> bool:
 def _float_dtype(array: np.ndarray) -> np.dtype:
     """Keep float32/float64 input as it is; integers become float64."""
     return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def column_moments(X: np.ndarray, chunk_rows: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and (population) variance in float64, in one pass over ``X``.
+
+    Sums are taken around a shift near the mean (the first rows' mean), so the usual
+    ``E[x²] - E[x]²`` loses no digits; a chunk at a time is converted to float64, so a
+    big float32 array is never copied whole.
+
+    >>> column_moments(np.array([[1.0, 10.0], [3.0, 10.0]]))
+    (array([ 2., 10.]), array([1., 0.]))
+    """
+    n = X.shape[0]
+    shift = X[:1024].mean(axis=0, dtype=np.float64)
+    total = np.zeros(X.shape[1])
+    total_squares = np.zeros(X.shape[1])
+    for start in range(0, n, chunk_rows):
+        centred = X[start : start + chunk_rows] - shift
+        total += centred.sum(axis=0)
+        total_squares += np.einsum("ij,ij->j", centred, centred)
+    mean_offset = total / n
+    return shift + mean_offset, np.maximum(total_squares / n - mean_offset**2, 0.0)
 
 
 def scale_from_variance(var: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:

@@ -135,7 +135,7 @@ class ClassifierMixin:
         who = type(self).__name__
         if reset:
             y = validation.check_y_classification(y, n_samples, who)
-            self.classes_ = np.unique(y) if classes is None else np.asarray(classes)
+            self.classes_ = validation.unique_labels(y) if classes is None else np.asarray(classes)
             return np.searchsorted(self.classes_, y)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:

@@ -16,9 +16,10 @@ import numpy as np
 
 from thalweg import losses, nn
 from thalweg.data import Standardizer
+from thalweg.data.preprocessing import column_moments, scale_from_variance
 from thalweg.models import validation
 from thalweg.models.base import Estimator, RegressorMixin
-from thalweg.models.gradient_descent import train_module
+from thalweg.models.gradient_descent import sample_rows, train_module
 from thalweg.models.least_squares import solve_least_squares
 from thalweg.models.streaming import (
     ScaleTarget,
@@ -36,12 +37,18 @@ class Scaling:
         self.x_mean, self.x_scale, self.y_mean, self.y_scale = x_mean, x_scale, y_mean, y_scale
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray | None, standardize: bool) -> Scaling:
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray | None, standardize: bool, sampled: bool = False
+    ) -> Scaling:
+        """Statistics of ``X`` (and ``y``). ``sampled=True`` estimates the features'
+        from about 20,000 rows: enough when the scaling only conditions the optimisation
+        (no penalty, so the solution does not depend on it)."""
+        rows = sample_rows(X) if sampled else X
+        x_mean, x_var = column_moments(rows)
         if standardize:
-            scaler = Standardizer().fit(X)
-            x_mean, x_scale = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
+            x_scale = scale_from_variance(x_var, x_mean, len(rows))
         else:
-            x_mean, x_scale = X.mean(axis=0), np.ones(X.shape[1])
+            x_scale = np.ones(X.shape[1])
         y_mean, y_scale = 0.0, 1.0
         if y is not None:
             y_mean = float(y.mean())
@@ -73,6 +80,10 @@ class Scaling:
     @classmethod
     def from_state(cls, state: dict) -> Scaling:
         return cls(state["x_mean"], state["x_scale"], state["y_mean"], state["y_scale"])
+
+    def model_on_raw_inputs(self, layer: nn.Linear) -> nn.Standardized:
+        """``layer`` (weights in standardized units) wrapped to take raw features."""
+        return nn.Standardized(layer, self.x_mean, self.x_scale)
 
     def features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
         return ((X - self.x_mean) / self.x_scale).astype(dtype)
@@ -269,20 +280,27 @@ class LinearRegression(RegressorMixin, Estimator):
         if self.module_ is None:
             self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
             self.optimizer_ = None
-        Z, target = self.scaling_.features(X), self.scaling_.target(y)[:, None]
+        inputs, target = self._training_pair(X, y)
         history, self.optimizer_ = train_module(
             self,
-            self.module_,
+            self.scaling_.model_on_raw_inputs(self.module_),
             losses.mse,
             [self.module_.weight],
-            Z,
+            inputs,
             target,
             loss_kind="squared",
             epochs=epochs,
             batch_size=self.batch_size,
             optimizer=self.optimizer_ if continue_training else None,
+            curvature_sample=self.scaling_.features(sample_rows(X)),
         )
         return self._trained(history, continue_training)
+
+    def _training_pair(self, X: np.ndarray, y) -> tuple[np.ndarray, np.ndarray]:
+        """``(inputs, targets)`` as gradient descent consumes them: raw features (the
+        model standardizes through its weights) and the standardized target ``(n, 1)``."""
+        y = validation.check_y_regression(y, X.shape[0], type(self).__name__)
+        return X, self.scaling_.target(y)[:, None]
 
     def _trained(self, history, continue_training: bool) -> LinearRegression:
         self.solver_ = "gd"

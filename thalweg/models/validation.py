@@ -136,7 +136,18 @@ def target_type(y: np.ndarray) -> str:
         finite = y[np.isfinite(y)]
         if finite.size and np.any(finite != np.round(finite)):
             return "continuous"
-    return "binary" if len(np.unique(y)) <= 2 else "multiclass"
+    return "binary" if len(unique_labels(y)) <= 2 else "multiclass"
+
+
+def unique_labels(y: np.ndarray) -> np.ndarray:
+    """The sorted distinct labels of ``y``.
+
+    Small non-negative integer labels (the usual 0, 1, ..., k-1) are counted with
+    ``np.bincount`` in one pass instead of sorted; anything else uses ``np.unique``.
+    """
+    if y.dtype.kind in "iu" and y.size and 0 <= y.min() and y.max() < 65536:
+        return np.flatnonzero(np.bincount(y)).astype(y.dtype)
+    return np.unique(y)
 
 
 def check_y_classification(y, n_samples: int, who: str) -> np.ndarray:
@@ -158,9 +169,10 @@ def check_y_classification(y, n_samples: int, who: str) -> np.ndarray:
             f"{who}: Unknown label type: continuous. y has non-integer values, which is a "
             "regression target; use a regressor, or convert y to class labels"
         )
-    if len(np.unique(array)) < 2:
+    classes = unique_labels(array)
+    if len(classes) < 2:
         raise DataError(
-            f"{who}: y has only one class ({np.unique(array)[0]!r}); a classifier needs at "
+            f"{who}: y has only one class ({classes[0]!r}); a classifier needs at "
             "least 2 classes in the training data"
         )
     return array

@@ -75,6 +75,40 @@ class Linear(Module):
         }
 
 
+class Standardized(Module):
+    """A ``Linear`` layer that expects standardized inputs, fed raw ones instead.
+
+    For features with means ``μ`` and scales ``σ``::
+
+        ((x - μ) / σ) @ W + b  =  x @ (W / σ) + (b - μ @ (W / σ))
+
+    so two tiny ops on the weights replace a pass over the data, and no standardized copy
+    of the data is ever made. ``W`` and ``b`` stay in standardized units (so penalties
+    and learning rates mean the same on any data); they are the wrapped layer's
+    parameters, and its gradients flow through the two ops like any others.
+
+    >>> import numpy as np, thalweg
+    >>> layer = Linear(1, 1, rng=0)
+    >>> raw = np.array([[10.0], [20.0]], dtype=np.float32)
+    >>> wrapped = Standardized(layer, mean=[15.0], scale=[5.0])
+    >>> standardized = layer(thalweg.tensor((raw - 15) / 5)).data
+    >>> bool(np.allclose(wrapped(thalweg.tensor(raw)).data, standardized))
+    True
+    """
+
+    def __init__(self, layer: Linear, mean, scale):
+        super().__init__()
+        self.layer = layer
+        dtype = layer.weight.dtype
+        self.mean = np.asarray(mean, dtype=dtype)
+        self.scale_column = np.asarray(scale, dtype=dtype).reshape(-1, 1)
+
+    def forward(self, x):
+        weight = self.layer.weight / self.scale_column
+        bias = self.layer.bias - linalg.MatMul.apply(self.mean, weight)
+        return linalg.Linear.apply(x, weight, bias)
+
+
 class ReLU(Module):
     """``max(x, 0)`` elementwise."""
 
