@@ -535,3 +535,19 @@ def test_gradcheck_checks_in_float64_even_for_float32_inputs():
     assert thalweg.gradcheck(fn, x)
     assert set(seen) == {np.dtype(np.float64)}
     assert x.dtype == np.float32 and x.grad is None  # the caller's tensor is untouched
+
+
+def test_standardized_linear_gradients_match_finite_differences():
+    from thalweg.autograd.ops.linalg import StandardizedLinear
+
+    rng = np.random.default_rng(0)
+    x = thalweg.tensor(rng.normal(size=(5, 3)) * 4 + 2, requires_grad=True)
+    weight = thalweg.tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    bias = thalweg.tensor(rng.normal(size=2), requires_grad=True)
+    mean, scale = rng.normal(size=3), rng.uniform(0.5, 3, size=3)
+    assert thalweg.gradcheck(
+        lambda a, w, b: StandardizedLinear.apply(a, w, b, mean, scale), x, weight, bias
+    )
+    expected = ((x.data - mean) / scale) @ weight.data + bias.data
+    got = StandardizedLinear.apply(x, weight, bias, mean, scale).data
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

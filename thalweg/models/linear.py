@@ -221,7 +221,9 @@ class LinearRegression(RegressorMixin, Estimator):
             self._set_coefficients(weights[:, None], np.zeros(1))
             self.history_, self.n_iter_ = None, 0
             return self
-        self.scaling_ = Scaling.fit(X, y, self.standardize)
+        # Without a penalty the scaling only conditions the descent (see Scaling.fit).
+        unpenalized = not (self.l1 or self.l2)
+        self.scaling_ = Scaling.fit(X, y, self.standardize, sampled=unpenalized)
         self.module_ = None
         return self._fit_gd(X, y, epochs=self.max_epochs)
 

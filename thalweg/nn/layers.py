@@ -101,12 +101,11 @@ class Standardized(Module):
         self.layer = layer
         dtype = layer.weight.dtype
         self.mean = np.asarray(mean, dtype=dtype)
-        self.scale_column = np.asarray(scale, dtype=dtype).reshape(-1, 1)
+        self.scale = np.asarray(scale, dtype=dtype)
 
     def forward(self, x):
-        weight = self.layer.weight / self.scale_column
-        bias = self.layer.bias - linalg.MatMul.apply(self.mean, weight)
-        return linalg.Linear.apply(x, weight, bias)
+        layer = self.layer
+        return linalg.StandardizedLinear.apply(x, layer.weight, layer.bias, self.mean, self.scale)
 
 
 class ReLU(Module):

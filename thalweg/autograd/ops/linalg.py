@@ -31,6 +31,28 @@ def _check_matmul_shapes(op: str, shape_a, shape_b) -> None:
         )
 
 
+def affine(x: np.ndarray, weight: np.ndarray, bias) -> np.ndarray:
+    """``x @ weight + bias`` with the shape checks of the layer op (no graph)."""
+    # Cheap checks first (attributes, not NumPy's helper functions: this runs per layer
+    # per step); the detailed message is built only when something is wrong.
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+        _check_matmul_shapes("linear", x.shape, weight.shape)
+    if bias is not None and np.shape(bias) != (weight.shape[1],):
+        raise ShapeError(
+            f"linear: bias of shape {np.shape(bias)} does not match weight {weight.shape}; "
+            f"it must be ({weight.shape[1]},)"
+        )
+    out = x @ weight
+    if bias is not None:
+        if bias.dtype == out.dtype:
+            out += bias  # in place: out is a fresh array
+        else:
+            out = out + bias
+    return out
+
+
 class MatMul(Function):
     """``a @ b`` with NumPy's rules: 1-D operands are vectors, leading axes broadcast."""
 
@@ -81,25 +103,8 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         x, weight = np.asarray(x), np.asarray(weight)
-        # Cheap checks first (attributes, not NumPy's helper functions: this runs per layer
-        # per step); the detailed message is built only when something is wrong.
-        if weight.ndim != 2:
-            raise ShapeError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
-        if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
-            _check_matmul_shapes("linear", x.shape, weight.shape)
-        if bias is not None and np.shape(bias) != (weight.shape[1],):
-            raise ShapeError(
-                f"linear: bias of shape {np.shape(bias)} does not match weight {weight.shape}; "
-                f"it must be ({weight.shape[1]},)"
-            )
-        out = x @ weight
-        if bias is not None:
-            if bias.dtype == out.dtype:
-                out += bias  # in place: out is a fresh array
-            else:
-                out = out + bias
         self.saved = (x, weight)
-        return out
+        return affine(x, weight, bias)
 
     def backward(self, grad):
         x, weight = self.saved
@@ -112,3 +117,38 @@ class Linear(Function):
         if self.parents[2] is not None:
             grad_bias = np.add.reduce(grad_2d, axis=0)
         return grad_x, grad_weight, grad_bias
+
+
+class StandardizedLinear(Function):
+    """``((x - mean) / scale) @ weight + bias``, computed without standardizing ``x``.
+
+    With ``W' = weight / scale`` (row by row) and ``b' = bias - mean @ W'`` the layer is
+    ``x @ W' + b'``: one matmul on the raw rows, no standardized copy. Backward, with
+    ``G`` the incoming gradient and ``g = ΣG`` over rows::
+
+        d/dbias = g
+        d/dweight = (xᵀG - outer(mean, g)) / scale      (b' depends on W' too)
+        d/dx = G @ W'ᵀ
+
+    Shapes: x ``(n, in)``, weight ``(in, out)``, bias ``(out,)``, mean and scale ``(in,)``.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x, weight, bias, mean, scale):
+        raw_weight = weight / scale[:, None]
+        raw_bias = bias - mean @ raw_weight
+        self.saved = (x, raw_weight, mean, scale)
+        return affine(np.asarray(x), raw_weight, raw_bias)
+
+    def backward(self, grad):
+        x, raw_weight, mean, scale = self.saved
+        grad_2d = grad.reshape(-1, grad.shape[-1])
+        grad_bias = np.add.reduce(grad_2d, axis=0)
+        grad_x = grad_weight = None
+        if self.parents[0] is not None:
+            grad_x = grad @ raw_weight.T
+        if self.parents[1] is not None:
+            grad_raw = x.reshape(-1, x.shape[-1]).T @ grad_2d - mean[:, None] * grad_bias
+            grad_weight = grad_raw / scale[:, None]
+        return grad_x, grad_weight, grad_bias if self.parents[2] is not None else None, None, None

@@ -147,6 +147,9 @@ class SquaredError(Function):
         weight = _check_weight("mse", weight, n, prediction.dtype)
         difference = prediction - target
         self.saved = (difference, weight, reduction)
+        if weight is None and reduction != "none":
+            total = np.vdot(difference, difference)  # Σ d², one pass, no temporary
+            return total / difference.size if reduction == "mean" else total
         return _reduce(difference * difference, weight, reduction)
 
     def backward(self, grad):
