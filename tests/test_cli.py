@@ -97,6 +97,7 @@ def no_temporary_files(folder: Path) -> bool:
     [
         [],
         ["train"],
+        ["profile-input"],
         ["evaluate"],
         ["predict"],
         ["inspect"],

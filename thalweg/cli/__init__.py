@@ -1,4 +1,5 @@
-"""The ``thalweg`` command line (layer 5): train, evaluate, predict, inspect, demo, datasets.
+"""The ``thalweg`` command line (layer 5): train, profile-input, evaluate, predict, inspect,
+demo, datasets.
 
 Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
 
@@ -6,7 +7,9 @@ Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
   mistakes, exit 1 and a traceback for bugs);
 * ``app.py``: the commands and their options;
 * ``training.py``, ``scoring.py``, ``reporting.py``, ``inspection.py``, ``demo.py``: what
-  the commands do; ``options.py``, ``display.py``: parsing and printing.
+  the commands do; ``options.py``, ``display.py``: parsing and printing;
+* ``scale.py`` (``train --stream``, ``train --dask``), ``holdout.py`` (held-out rows of
+  data never loaded whole), ``profiling.py`` (``profile-input``): data bigger than memory.
 """
 
 from thalweg.cli.main import main

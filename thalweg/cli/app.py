@@ -1,4 +1,4 @@
-"""The ``thalweg`` commands: train, evaluate, predict, inspect, demo, datasets.
+"""The ``thalweg`` commands: train, profile-input, evaluate, predict, inspect, demo, datasets.
 
 Each command function parses its options (Typer), calls the workflow modules beside
 this one, and prints through :class:`~thalweg.cli.display.Output`. Errors are raised,
@@ -41,6 +41,7 @@ Activation = Literal["relu", "tanh", "sigmoid", "linear"]
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 Missing = Literal["error", "drop", "mean"]
 Unknown = Literal["other", "error"]
+DaskSolver = Literal["gd", "lbfgs", "sgd"]
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
@@ -58,6 +59,8 @@ def _example(*lines: str) -> str:
         "thalweg datasets export wine wine.csv",
         "thalweg train wine.csv --target target --report report.html",
         "thalweg train wine.csv --target target --model mlp --hidden 16 --epochs 300",
+        "thalweg train big.parquet --target y --stream --batch-size 1024 --epochs 3",
+        "thalweg train data/ --target y --dask local:4",
     )
 )
 def train(
@@ -127,11 +130,14 @@ def train(
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,name."),
     ] = None,
     split: Annotated[
-        str,
+        str | None,
         typer.Option(
-            callback=parse.split_fractions, help="Train,validation,test fractions (or train,test)."
+            callback=parse.split_fractions,
+            help="Train,validation,test fractions (or train,test). Default 0.6,0.2,0.2; "
+            "0.9,0.05,0.05 with --stream; 0.9,0.1 with --dask.",
+            show_default=False,
         ),
-    ] = "0.6,0.2,0.2",
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         "model.thalweg"
@@ -140,6 +146,36 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the checkpoint Ctrl-C saved.")
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Train without loading DATA (Parquet or CSV, numeric columns): mini-batches "
+            "read piece by piece, memory bounded whatever the file size.",
+        ),
+    ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CLUSTER",
+            help="Train on a Dask cluster: local:N (N local worker processes) or a scheduler "
+            "address tcp://host:8786. DATA: a Parquet file or folder, a CSV file or glob.",
+        ),
+    ] = None,
+    solver: Annotated[
+        DaskSolver | None,
+        typer.Option(
+            help="With --dask: gd (full-batch gradient descent, the default), lbfgs, or sgd "
+            "(with --batch-size; the default when one is given).",
+            show_default=False,
+        ),
+    ] = None,
+    shuffle_buffer: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="With --stream: rows shuffled at a time (default 16384; 0: file order)."
+        ),
+    ] = None,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -147,9 +183,14 @@ def train(
 
     Shows a progress bar per epoch, then the test-split metrics and the files written.
     Ctrl-C saves a checkpoint; run the same command with --resume to continue.
+    With --stream or --dask the file is never loaded whole (see docs/cli.md).
     """
+    from thalweg.cli.scale import ScaleOptions, check_options, default_split
     from thalweg.cli.training import TrainOptions, file_identity
     from thalweg.io import read_table
+
+    scale = ScaleOptions(stream=stream, dask=dask, solver=solver, shuffle_buffer=shuffle_buffer)
+    split = split or default_split(scale) or TrainOptions.split
 
     options = TrainOptions(
         target=target,
@@ -172,11 +213,16 @@ def train(
         split=split,
         seed=seed,
     )
+    check_options(options, scale, resume=resume)
     _check_output(out, "--out", data)
     if report is not None:
         _check_output(report, "--report", data)
         if report.resolve() == out.resolve():
             raise UserError(f"--report and --out are both {out}; give them different names")
+    if stream or dask is not None:
+        return _train_at_scale_and_show(
+            data, options, scale, out=out, report=report, quiet=quiet, json_output=json_output
+        )
     table = read_table(data)
     return _train_and_show(
         table,
@@ -277,6 +323,68 @@ def _train_and_show(
     return EXIT_OK
 
 
+def _train_at_scale_and_show(
+    data: Path, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
+) -> int:
+    """Train with --stream or --dask (see :mod:`thalweg.cli.scale`); print the results."""
+    from dataclasses import asdict
+
+    from thalweg.cli import reporting
+    from thalweg.cli import scale as scaled
+    from thalweg.cli.display import Output
+
+    output = Output(quiet=quiet, json_mode=json_output)
+    train_at_scale = scaled.train_stream if scale.stream else scaled.train_dask
+    result = train_at_scale(data, options, scale, verbose=0 if quiet else 1, on_line=output.line)
+    history = getattr(result.model.estimator_, "history_", None)
+    if history is not None and history.stop_reason:
+        output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
+    if result.balance is not None:
+        for line in scaled.balance_lines(result.balance):
+            output.line(line)
+    scaled.save(result, out, options, scale, shlex.join(["thalweg", *invocation()]))
+    held_out = result.held_out
+    scored, test_rows = held_out["test_rows_scored"], held_out["test_rows"]
+    if report is not None:
+        table, labels = result.test_rows
+        built = reporting.report_input(
+            result.model,
+            result.test,
+            title=f"{Path(data).name}: predicting {options.target}",
+            summary=result.summary,
+            seconds=result.seconds,
+            seed=options.seed,
+            parts={"test": (table, labels)},
+            target_values=labels,
+        )
+        result.written["report"] = _write_report(report, built)
+    sampled = f"{scored:,} of {test_rows:,} held-out rows, a uniform sample"
+    title = f"{test_rows:,} held-out rows" if scored == test_rows else sampled
+    output.metrics(result.test.metrics, f"test metrics ({title})")
+    output.written(result.written)
+    balance = result.balance
+    output.json(
+        {
+            "command": "train",
+            "mode": "stream" if scale.stream else "dask",
+            "task": result.plan.task,
+            "task_reason": result.plan.reason,
+            "model": type(result.model.estimator_).__name__,
+            "target": options.target,
+            "rows": result.summary["rows"],
+            "splits": result.summary["splits"],
+            "held_out": held_out,
+            "epochs_run": int(getattr(result.model.estimator_, "n_iter_", 0)),
+            "stop_reason": getattr(history, "stop_reason", None),
+            "seconds": round(result.seconds, 3),
+            "input_balance": {**asdict(balance), "advice": balance.advice} if balance else None,
+            "metrics": {"test": result.test.metrics},
+            "written": result.written,
+        }
+    )
+    return EXIT_OK
+
+
 def _check_output(path: Path, option: str, data: Path | None = None) -> None:
     """Fail before training, not after, when an output cannot be written."""
     if path.is_dir():
@@ -307,6 +415,58 @@ def _say(line: str) -> None:
     import sys
 
     print(line, file=sys.stderr, flush=True)
+
+
+# -------------------------------------------------------------------- profile-input
+
+
+@app.command(
+    "profile-input",
+    epilog=_example(
+        "thalweg profile-input big.parquet --target y",
+        "thalweg profile-input big.parquet --target y --batch-size 1024 --batches 500 --json",
+    ),
+)
+def profile_input(
+    data: Annotated[Path, typer.Argument(help="Parquet or CSV file, or a folder of them.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Rows per batch (default 256, as --stream).")
+    ] = None,
+    batches: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Batches to read (default: 50, or enough to fill the buffer 4 times)."
+        ),
+    ] = None,
+    shuffle_buffer: Annotated[
+        int | None,
+        typer.Option(min=0, help="Rows shuffled at a time (default 16384; 0: file order)."),
+    ] = None,
+    ignore: Annotated[
+        str | None,
+        typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,name."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the reading order.")] = 0,
+    json_output: Annotated[bool, JSON] = False,
+) -> int:
+    """Measure how fast --stream training's input makes batches, with no model: rows/s,
+    the time between batches, T_g, C and B, and advice on what limits it."""
+    from thalweg.cli import profiling
+    from thalweg.cli.display import Output
+    from thalweg.cli.training import TrainOptions
+
+    options = TrainOptions(target=target, ignore=ignore, seed=seed)
+    measured, stored, tips = profiling.profile(
+        data, options, batch_size=batch_size, batches=batches, given_buffer=shuffle_buffer
+    )
+    output = Output(json_mode=json_output)
+    for line in profiling.report(measured):
+        output.line(line)
+    for tip in tips:
+        output.line(f"- {tip}")
+    output.json(profiling.as_json(measured, stored, tips, data))
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------- evaluate

@@ -27,8 +27,11 @@ def hidden_layers(value: str | None) -> tuple[int, ...] | None:
     return widths
 
 
-def split_fractions(value: str) -> tuple[float, ...]:
-    """``"0.6,0.2,0.2"`` -> train, validation, test fractions (or two: train, test)."""
+def split_fractions(value: str | None) -> tuple[float, ...] | None:
+    """``"0.6,0.2,0.2"`` -> train, validation, test fractions (or two: train, test);
+    None (not given) -> None: the command picks its default."""
+    if value is None:
+        return None
     try:
         fractions = tuple(float(part) for part in value.split(","))
     except ValueError:

@@ -62,7 +62,8 @@ def _classification(y_true, y_pred, probabilities, classes) -> dict[str, float]:
     results = {"accuracy": metrics.accuracy(y_true, y_pred)}
     labels = np.asarray(classes)
     if len(labels) == 2:
-        options = {"pos_label": labels[1].item(), "average": "binary"}
+        # tolist(): a plain Python label from any array (text labels of a stream are objects)
+        options = {"pos_label": labels.tolist()[1], "average": "binary"}
     else:
         options = {"labels": labels, "average": "macro"}
     for name, fn in (
