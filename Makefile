@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench clean chromium
+.PHONY: demo test lint format bench bench-scale clean chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[dev,dask]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[bench]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -43,3 +47,14 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+
+# thalweg vs PyTorch, scikit-learn and hand-written NumPy, interleaved; writes docs/benchmarks.md.
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE slow NumPy here: unset for this command only.
+# `make bench BENCH_ARGS=--quick` for a ~1.5 min smoke run (prints, writes nothing).
+bench: $(VENV)/.installed-bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench $(BENCH_ARGS)
+
+# Streaming at scale (docs/scale.md): a 4 GB Parquet file in /tmp, then memory and speed.
+bench-scale: $(VENV)/.installed-bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench.scale_stream generate /tmp/thalweg-scale/big.parquet --gigabytes 4.2
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench.scale_stream run /tmp/thalweg-scale/big.parquet --repeats 3
