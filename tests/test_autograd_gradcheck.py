@@ -551,3 +551,10 @@ def test_standardized_linear_gradients_match_finite_differences():
     expected = ((x.data - mean) / scale) @ weight.data + bias.data
     got = StandardizedLinear.apply(x, weight, bias, mean, scale).data
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_losses_accept_a_single_0d_logit(reduction):
+    z = thalweg.tensor(0.3, dtype="float64", requires_grad=True)
+    for loss in (thalweg.binary_cross_entropy_with_logits, thalweg.squared_error):
+        assert thalweg.gradcheck(lambda a, f=loss: f(a, np.array(1.0), reduction=reduction), z)

@@ -123,9 +123,14 @@ class Optimizer:
                     f"{param.shape}"
                 )
             updates.append((position, grad))
+        self._apply(updates, lr)
+
+    def _apply(self, updates: list, lr: float) -> None:
+        """Run the formula for checked ``(position, grad)`` pairs; ``global_step += 1``."""
         flat = self._flat
         if flat is not None and len(updates) == len(self.params):
-            flat.update(self, [grad for _, grad in sorted(updates, key=_first)], lr)
+            updates.sort(key=_first)  # (already in order when they come from step())
+            flat.update(self, [grad for _, grad in updates], lr)
         else:
             for position, grad in updates:
                 self.update(self.params[position].data, grad, self.state[position], lr)
@@ -144,8 +149,13 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter from its ``.grad`` (skipping those without one)."""
-        self.apply_gradients([(p.grad, p) for p in self.params])
+        """Update every parameter from its ``.grad`` (skipping those without one).
+
+        The engine made each ``.grad`` with its parameter's shape, so none of
+        ``apply_gradients``' checks are needed here.
+        """
+        lr = self._schedule(self.global_step)
+        self._apply([(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None], lr)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -239,6 +249,8 @@ class FlatWeights:
         self.grads = np.empty_like(self.weights)
         self.views: list = []
         self.state: dict | None = None
+        self.scalar_keys: list = []
+        self.scalar_keys_known = False
         self.pack()
 
     @classmethod
@@ -274,13 +286,23 @@ class FlatWeights:
             self.state = self._state_from(optimizer.state)
         keys_before = len(self.state)
         optimizer.update(self.weights, self.grads, self.state, lr)
-        for position, part in enumerate(self.slices):
-            entries = optimizer.state[position]
-            for key, value in self.state.items():
-                if not isinstance(value, np.ndarray):
-                    entries[key] = value  # step counters and the like
-                elif len(self.state) != keys_before or key not in entries:
-                    entries[key] = value[part].reshape(self.shapes[position])
+        if len(self.state) != keys_before or not self.scalar_keys_known:
+            self._share_state(optimizer.state)
+        for key in self.scalar_keys:  # step counters and the like: copied each step
+            value = self.state[key]
+            for entries in optimizer.state:
+                entries[key] = value
+
+    def _share_state(self, per_param: list) -> None:
+        """Give each parameter's state views of its slices of the flat state arrays."""
+        self.scalar_keys = []
+        for key, value in self.state.items():
+            if isinstance(value, np.ndarray):
+                for position, part in enumerate(self.slices):
+                    per_param[position][key] = value[part].reshape(self.shapes[position])
+            else:
+                self.scalar_keys.append(key)
+        self.scalar_keys_known = True
 
     def _state_from(self, per_param: list) -> dict:
         """Flat state assembled from per-parameter state (after ``load_state_dict``)."""
@@ -294,4 +316,5 @@ class FlatWeights:
                 state[key] = value
         for entries in per_param:
             entries.clear()  # the views are recreated from the flat state
+        self.scalar_keys_known = False
         return state

@@ -39,7 +39,7 @@ def affine(x: np.ndarray, weight: np.ndarray, bias) -> np.ndarray:
         raise ShapeError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
         _check_matmul_shapes("linear", x.shape, weight.shape)
-    if bias is not None and np.shape(bias) != (weight.shape[1],):
+    if bias is not None and bias.shape != (weight.shape[1],):
         raise ShapeError(
             f"linear: bias of shape {np.shape(bias)} does not match weight {weight.shape}; "
             f"it must be ({weight.shape[1]},)"
@@ -102,7 +102,8 @@ class Linear(Function):
     __slots__ = ()
 
     def forward(self, x, weight, bias=None):
-        x, weight = np.asarray(x), np.asarray(weight)
+        if type(x) is not np.ndarray:  # a constant given as a list, say
+            x = np.asarray(x)
         self.saved = (x, weight)
         return affine(x, weight, bias)
 
@@ -138,8 +139,10 @@ class StandardizedLinear(Function):
     def forward(self, x, weight, bias, mean, scale):
         raw_weight = weight / scale[:, None]
         raw_bias = bias - mean @ raw_weight
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
         self.saved = (x, raw_weight, mean, scale)
-        return affine(np.asarray(x), raw_weight, raw_bias)
+        return affine(x, raw_weight, raw_bias)
 
     def backward(self, grad):
         x, raw_weight, mean, scale = self.saved

@@ -111,13 +111,21 @@ class BinaryCrossEntropyWithLogits(Function):
             )
         n = np.shape(logits)[0] if np.ndim(logits) else 1
         weight = _check_weight("binary_cross_entropy_with_logits", weight, n, logits.dtype)
-        abs_logits = np.abs(logits)
-        exp_neg_abs = np.exp(-abs_logits)
-        losses = np.maximum(logits, 0) - logits * targets + np.log1p(exp_neg_abs)
-        # σ(z) from the same exp(-|z|), overflow-free (see elementwise.stable_sigmoid).
-        inverse = 1 / (1 + exp_neg_abs)
-        sigmoid = np.where(logits >= 0, inverse, exp_neg_abs * inverse)
-        self.saved = (sigmoid - targets, logits, weight, reduction)
+        # (out= keeps even 0-d results arrays, so the in-place steps below work)
+        softplus_tail = np.abs(logits, out=np.empty_like(logits))  # -> log(1 + exp(-|z|))
+        np.negative(softplus_tail, out=softplus_tail)
+        np.exp(softplus_tail, out=softplus_tail)
+        np.log1p(softplus_tail, out=softplus_tail)
+        losses = np.maximum(logits, 0, out=np.empty_like(logits))
+        losses -= logits * targets
+        losses += softplus_tail
+        # σ(z) = (1 + tanh(z/2)) / 2: exact, overflow-free, four in-place passes.
+        residual = np.multiply(logits, 0.5, out=np.empty_like(logits))  # becomes σ(z) - y
+        np.tanh(residual, out=residual)
+        residual *= 0.5
+        residual += 0.5
+        residual -= targets
+        self.saved = (residual, logits, weight, reduction)
         return _reduce(losses, weight, reduction)
 
     def backward(self, grad):
