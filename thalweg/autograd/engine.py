@@ -121,15 +121,19 @@ def _deliver(leaf: Tensor, grad: np.ndarray, targets: dict | None, delivered: se
     and optimizers may modify it in place. A fresh array from an op's backward is adopted
     as is (no copy on the hot path); a view (reshape, transpose, broadcast) or an array
     already given to another leaf (``a + b`` sends one array to both) is copied first.
-    During backward the adopted array may still be on its way to other nodes, so later
-    contributions are added out of place, never into it.
+    During this backward the adopted array may still be on its way to other nodes, so
+    later contributions are added out of place, never into it; a ``.grad`` left by an
+    earlier backward is the leaf's alone, and gradients accumulate into it in place.
     """
     if targets is not None:
         if leaf in targets:
             targets[leaf] = grad if targets[leaf] is None else targets[leaf] + grad
         return
     if leaf.grad is not None:
-        leaf.grad = leaf.grad + grad.astype(leaf.data.dtype, copy=False)
+        if id(leaf.grad) in delivered or not leaf.grad.flags.writeable:
+            leaf.grad = leaf.grad + grad.astype(leaf.data.dtype, copy=False)
+        else:  # a .grad from an earlier backward is the leaf's own: add in place
+            leaf.grad += grad
         return
     if grad.dtype != leaf.data.dtype:
         grad = grad.astype(leaf.data.dtype)

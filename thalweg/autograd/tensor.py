@@ -288,6 +288,8 @@ class Tensor:
 
     # ----------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims: bool = False):
+        if axis is None and not keepdims:  # the usual loss.sum(): no options to pass
+            return reduce.Sum.apply(self)
         return reduce.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
