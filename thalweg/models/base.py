@@ -14,6 +14,7 @@ import inspect
 
 import numpy as np
 
+from thalweg.autograd.ops.elementwise import stable_sigmoid
 from thalweg.errors import DataError, NotFittedError
 from thalweg.metrics import r2
 from thalweg.models import validation
@@ -152,6 +153,24 @@ class ClassifierMixin:
                 "classes= on the first partial_fit"
             )
         return codes
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``, rows summing to 1.
+
+        From ``decision_function``'s logits: the sigmoid of one logit for two classes,
+        the softmax (shifted by the row maximum, so exp never overflows) for more.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = stable_sigmoid(scores)
+            return np.column_stack([1 - positive, positive])
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Log of ``predict_proba``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def score(self, X, y) -> float:
         """Accuracy: the fraction of samples whose predicted class equals ``y``."""

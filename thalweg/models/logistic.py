@@ -23,7 +23,6 @@ import numpy as np
 from thalweg import losses, nn
 from thalweg.autograd import engine
 from thalweg.autograd.creation import from_numpy
-from thalweg.autograd.ops.elementwise import stable_sigmoid
 from thalweg.models.base import ClassifierMixin, Estimator
 from thalweg.models.gradient_descent import sample_rows, train_module
 from thalweg.models.linear import Scaling
@@ -318,20 +317,6 @@ class LogisticRegression(ClassifierMixin, Estimator):
         X = self._validate_X(X, reset=False)
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape ``(n_samples, n_classes)``, rows summing to 1."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = stable_sigmoid(scores)
-            return np.column_stack([1 - positive, positive])
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        """Log of ``predict_proba``."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels (binary: probability of ``classes_[1]`` ≥ ``threshold``)."""

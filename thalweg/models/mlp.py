@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import losses, nn
-from thalweg.autograd.ops.elementwise import stable_sigmoid
 from thalweg.data import Standardizer
 from thalweg.models import validation
 from thalweg.models.base import ClassifierMixin, Estimator, RegressorMixin
@@ -272,15 +271,6 @@ class MLPClassifier(ClassifierMixin, _MLP):
         """Logits: ``(n,)`` for two classes, ``(n, n_classes)`` otherwise."""
         scores = self._forward(X).astype(np.float64)
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = stable_sigmoid(scores)
-            return np.column_stack([1 - positive, positive])
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class for each sample."""
