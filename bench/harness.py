@@ -488,3 +488,12 @@ def command_line() -> str:
 
 def now() -> str:
     return _datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def check_then_time(workers, entrants, label: str, steps: int, settings, table) -> Timing:
+    """Check that every contestant reaches the same loss after ``steps`` steps (the line
+    goes under ``table``), then time them interleaved."""
+    line = assert_close(label, workers.check(entrants, steps), rtol=1e-4)
+    print("  check", line, flush=True)
+    table.checks.append(line)
+    return workers.interleave(entrants, settings)

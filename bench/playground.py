@@ -173,12 +173,10 @@ def run(settings: harness.Settings) -> harness.Table:
         for optimizer in OPTIMIZERS:
             for batch in BATCHES:
                 entrants = contestants(optimizer, batch)
-                losses = workers.check(entrants, CHECK_STEPS)
                 label = f"playground {optimizer} batch {batch}, loss at step {CHECK_STEPS}"
-                line = harness.assert_close(label, losses, rtol=1e-4)
-                print("  check", line, flush=True)
-                table.checks.append(line)
-                timing = workers.interleave(entrants, settings)
+                timing = harness.check_then_time(
+                    workers, entrants, label, CHECK_STEPS, settings, table
+                )
                 vs_torch = timing.speed_ratio("thalweg", "pytorch")
                 vs_numpy = timing.speed_ratio("thalweg", "numpy")
                 table.rows.append(

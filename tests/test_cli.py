@@ -10,42 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from thalweg.cli import main
+from conftest import assert_one_line_error
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_REPORT = (ROOT / "thalweg" / "report" / "__init__.py").exists()
-needs_report = pytest.mark.skipif(not HAS_REPORT, reason="thalweg.report is not there yet")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys, tmp_path, monkeypatch):
-    """Run ``thalweg ARGS`` in-process, in a temporary folder."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
@@ -72,17 +43,6 @@ def people(path: Path, n: int = 90, seed: int = 0) -> Path:
 def wine(cli):
     assert cli("datasets", "export", "wine", "wine.csv").code == 0
     return Path("wine.csv")
-
-
-def assert_one_line_error(result: Result, *words: str) -> None:
-    assert result.code == 2, result.err
-    assert result.out == ""
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def no_temporary_files(folder: Path) -> bool:
@@ -336,7 +296,6 @@ def test_inspect_shows_architecture_parameters_settings_and_metrics(cli, wine):
 # ------------------------------------------------------------------------------ demo
 
 
-@needs_report
 def test_demo_learns_the_spiral_and_writes_the_report(cli):
     result = cli("demo", "--json")
     assert result.code == 0, result.err
@@ -529,7 +488,6 @@ def console_commands(page: Path) -> list[str]:
     return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
 
 
-@needs_report
 def test_every_command_in_docs_cli_md_runs(cli):
     commands = console_commands(ROOT / "docs" / "cli.md")
     assert len(commands) >= 8

@@ -2,52 +2,23 @@
 for real through the command line on small generated Parquet and CSV files."""
 
 import importlib.util
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import assert_one_line_error
 
-from thalweg.cli import main
 from thalweg.cli.holdout import TEST, TRAIN, VALIDATION, RowSplit, survey_chunks
 from thalweg.data import stream
 from thalweg.models.tabular import TabularModel
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_REPORT = (ROOT / "thalweg" / "report" / "__init__.py").exists()
-needs_report = pytest.mark.skipif(not HAS_REPORT, reason="thalweg.report is not there yet")
 needs_dask = pytest.mark.skipif(
     importlib.util.find_spec("distributed") is None, reason="needs thalweg[dask]"
 )
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys, tmp_path, monkeypatch):
-    """Run ``thalweg ARGS`` in-process, in a temporary folder."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args) -> Result:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def points_table(n: int = 3000, seed: int = 0) -> dict:
@@ -68,16 +39,6 @@ def write_parquet(path: Path, table: dict, row_group_size: int = 500) -> Path:
 @pytest.fixture
 def points(tmp_path) -> Path:
     return write_parquet(tmp_path / "points.parquet", points_table())
-
-
-def assert_one_line_error(result: Result, *words: str) -> None:
-    assert result.code == 2, result.err
-    assert result.out == ""
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: ") and "Traceback" not in result.err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 # ------------------------------------------------------------------------- --stream
@@ -202,7 +163,6 @@ def test_stream_early_stopping_watches_the_validation_rows(cli, points):
     assert "val_loss" in final
 
 
-@needs_report
 def test_stream_writes_the_report_from_the_held_out_rows(cli, points):
     result = cli(
         "train", points, "-t", "label", "--ignore", "price", "--stream", "--report", "r.html"

@@ -282,14 +282,13 @@ class LinearRegression(RegressorMixin, Estimator):
         if self.module_ is None:
             self.module_ = nn.Linear(X.shape[1], 1, weight_init="zeros")
             self.optimizer_ = None
-        inputs, target = self._training_pair(X, y)
         history, self.optimizer_ = train_module(
             self,
-            self.scaling_.model_on_raw_inputs(self.module_),
+            self.scaling_.model_on_raw_inputs(self.module_),  # no standardized copy of X
             losses.mse,
             [self.module_.weight],
-            inputs,
-            target,
+            X,
+            self.scaling_.target(y)[:, None],
             loss_kind="squared",
             epochs=epochs,
             batch_size=self.batch_size,
