@@ -23,6 +23,9 @@ thalweg                     scikit-learn
 ``mean_absolute_error``     ``mean_absolute_error``
 ``r2``                      ``r2_score``
 ``calibration_curve``       ``sklearn.calibration.calibration_curve``
+``adjusted_rand_score``     ``adjusted_rand_score``
+``silhouette_score``        ``silhouette_score`` (Euclidean)
+``silhouette_samples``      ``silhouette_samples`` (Euclidean)
 ==========================  =========================================
 
 Where scikit-learn warns and returns NaN because a metric is undefined (an ROC curve
@@ -34,6 +37,7 @@ whose message names the problem and the fix. Precision, recall and F1 return
 # One module per family of metrics; this package gathers their public names.
 from thalweg.metrics._checks import Average as Average  # type alias of the signatures
 from thalweg.metrics.classification import accuracy, confusion_matrix, f1, precision, recall
+from thalweg.metrics.clustering import adjusted_rand_score, silhouette_samples, silhouette_score
 from thalweg.metrics.probability import (
     PredictionBias,
     calibration_curve,
@@ -47,6 +51,7 @@ from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, 
 __all__ = [
     "PredictionBias",
     "accuracy",
+    "adjusted_rand_score",
     "average_precision",
     "calibration_curve",
     "confusion_matrix",
@@ -61,4 +66,6 @@ __all__ = [
     "recall",
     "roc_auc",
     "roc_curve",
+    "silhouette_samples",
+    "silhouette_score",
 ]

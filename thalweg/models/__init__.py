@@ -4,12 +4,14 @@
 """
 
 from thalweg.models import persistence
+from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression, Scaling
 from thalweg.models.logistic import ConvergenceWarning, LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
 
 ESTIMATORS = {
-    cls.__name__: cls for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor)
+    cls.__name__: cls
+    for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, KMeans)
 }
 
 
@@ -21,6 +23,8 @@ def load_model(path):
 __all__ = [
     "ESTIMATORS",
     "ConvergenceWarning",
+    "EmptyClusterWarning",
+    "KMeans",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",
