@@ -8,7 +8,13 @@ import warnings
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
+from thalweg.models import (
+    KMeans,
+    LinearRegression,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+)
 
 ESTIMATORS = [
     LinearRegression(),
@@ -17,6 +23,7 @@ ESTIMATORS = [
     LogisticRegression(solver="gd", seed=0, max_epochs=200),
     MLPClassifier(seed=0, max_epochs=50),
     MLPRegressor(seed=0, max_epochs=50),
+    KMeans(),  # default arguments: the checks set random_state themselves
 ]
 
 EXPECTED_FAILED: dict[str, dict[str, str]] = {}

@@ -205,7 +205,7 @@ class KMeans(TransformerMixin, Estimator):
             return kmeans_plusplus(X, self.n_clusters, rng, norms, origin)
         if isinstance(self.init, str):
             return random_rows(X, self.n_clusters, rng, origin)
-        given = np.asarray(self.init, dtype=np.float64)
+        given = np.array(self.init, dtype=np.float64)  # a copy: descent moves it in place
         return given if origin is None else given - origin
 
     # ------------------------------------------------------------------ fitting
