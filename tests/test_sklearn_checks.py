@@ -9,6 +9,7 @@ import warnings
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from thalweg.models import (
+    Autoencoder,
     KMeans,
     LinearRegression,
     LogisticRegression,
@@ -24,6 +25,7 @@ ESTIMATORS = [
     MLPClassifier(seed=0, max_epochs=50),
     MLPRegressor(seed=0, max_epochs=50),
     KMeans(),  # default arguments: the checks set random_state themselves
+    Autoencoder(),
 ]
 
 EXPECTED_FAILED: dict[str, dict[str, str]] = {}

@@ -4,6 +4,7 @@
 """
 
 from thalweg.models import persistence
+from thalweg.models.autoencoder import Autoencoder
 from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression, Scaling
 from thalweg.models.logistic import ConvergenceWarning, LogisticRegression
@@ -11,7 +12,14 @@ from thalweg.models.mlp import MLPClassifier, MLPRegressor
 
 ESTIMATORS = {
     cls.__name__: cls
-    for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, KMeans)
+    for cls in (
+        LinearRegression,
+        LogisticRegression,
+        MLPClassifier,
+        MLPRegressor,
+        KMeans,
+        Autoencoder,
+    )
 }
 
 
@@ -22,6 +30,7 @@ def load_model(path):
 
 __all__ = [
     "ESTIMATORS",
+    "Autoencoder",
     "ConvergenceWarning",
     "EmptyClusterWarning",
     "KMeans",

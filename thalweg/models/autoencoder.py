@@ -1,0 +1,286 @@
+"""Autoencoders: a neural network trained to predict its own input through a narrow code.
+
+An autoencoder is an MLP whose target is its input. The **encoder** (``hidden``
+layers, then a linear layer of ``code_size`` units) squeezes each row into a short
+*code*; the **decoder** (the hidden widths in reverse, then a linear layer as wide as
+the input) rebuilds the row from it. Trained to make the rebuilt row equal the
+original (squared error), the network must keep in the code what matters most about
+the rows, since nothing else gets through — unsupervised learning by gradient descent,
+on the same engine and training loop as every other model here::
+
+    code = encoder(x)            # (n, code_size): transform
+    x̂ = decoder(code)            # (n, n_features): inverse_transform
+    loss = mean((x̂ − x)²)        # "predict your own input"
+
+With a linear activation and one code layer it learns the same subspace as PCA; with
+nonlinear hidden layers it can follow curved structure PCA cannot. A row unlike the
+training rows is rebuilt badly: its **reconstruction error** (:meth:`Autoencoder.
+reconstruction_error`) is an anomaly score. With ``noise > 0`` it is a *denoising*
+autoencoder: Gaussian noise is added to the inputs while training, and the target stays
+the clean row, so the network must learn the structure rather than copy its input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thalweg import losses, nn
+from thalweg.autograd.creation import from_numpy
+from thalweg.data import Standardizer
+from thalweg.models.base import Estimator
+from thalweg.models.gradient_descent import train_module
+from thalweg.models.mlp import build_mlp
+from thalweg.models.transformer import TransformerMixin, check_random_state, seed_from
+from thalweg.train import predict_array
+
+
+class InputNoise(nn.Module):
+    """Adds Gaussian noise of standard deviation ``std`` to the input of ``net`` while
+    training (the identity in ``eval()`` mode): a denoising autoencoder's training view.
+
+    The noise is a constant to the graph (the input needs no gradient), drawn afresh
+    for every batch from ``rng``.
+    """
+
+    def __init__(self, net: nn.Module, std: float, rng: np.random.Generator):
+        super().__init__()
+        self.net = net
+        self.std = float(std)
+        self.rng = rng
+
+    def forward(self, x):
+        if self.training and self.std > 0:
+            noise = self.rng.normal(0.0, self.std, size=x.shape).astype(x.dtype)
+            x = x + from_numpy(noise)
+        return self.net(x)
+
+
+class Autoencoder(TransformerMixin, Estimator):
+    """A neural network that learns a short code for each row by rebuilding its input.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Widths of the encoder's hidden layers (the decoder mirrors them), e.g. ``(64,)``.
+    code_size : int
+        Width of the code: the number of columns :meth:`transform` returns.
+    activation : "relu", "tanh", "sigmoid" or "linear"
+        Nonlinearity between layers (the code and the output layers are linear).
+    optimizer : str
+        ``"adam"`` (default), ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
+        ``"rmsprop"``, ``"adamw"``.
+    learning_rate : "auto" or float
+        ``"auto"``: 0.01 for Adam/RMSProp, 0.1 for Adagrad, a curvature-based step for SGD.
+    batch_size : "auto", int or None
+        ``"auto"`` is ``min(200, n_samples)``; None is full batch.
+    max_epochs, tol, n_iter_no_change, early_stopping, validation_fraction
+        Stopping rules, as for :class:`~thalweg.models.MLPRegressor`: at most
+        ``max_epochs`` passes; stop when the loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs; with ``early_stopping``, hold out
+        ``validation_fraction`` of the rows and keep the weights that rebuild them best.
+    l1, l2 : float
+        Penalties on the weight matrices.
+    noise : float
+        Standard deviation of the Gaussian noise added to the (standardized) inputs
+        while training, the target staying the clean row: a denoising autoencoder.
+        0 (default): a plain one.
+    standardize : bool
+        Standardize the columns first (saved in ``scaler_``); the reconstruction error
+        is then measured in standard deviations of each column, so every column counts
+        alike whatever its unit.
+    random_state : None, int or numpy Generator
+        Seeds initialisation, shuffling and noise: the same int gives the same model.
+    verbose : int
+        1: a progress bar while training.
+
+    Attributes
+    ----------
+    module_ : thalweg.nn.Sequential
+        ``Sequential(encoder, decoder)``; also as ``encoder_`` and ``decoder_``.
+    scaler_, history_, n_iter_, loss_
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> t = rng.uniform(-1, 1, (300, 1))                    # one hidden factor...
+    >>> X = np.hstack([t, t**2, np.sin(3 * t), -t])          # ...behind four columns
+    >>> model = Autoencoder(hidden=(16,), code_size=1, activation="tanh", random_state=0)
+    >>> model.fit(X).transform(X).shape
+    (300, 1)
+    >>> bool(model.reconstruction_error(X).mean() < 0.05)
+    True
+    """
+
+    _estimator_type = ""
+
+    def __init__(
+        self,
+        hidden=(64,),
+        code_size: int = 8,
+        activation: str = "relu",
+        optimizer: str = "adam",
+        learning_rate="auto",
+        batch_size="auto",
+        max_epochs: int = 200,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        noise: float = 0.0,
+        standardize: bool = True,
+        random_state=None,
+        verbose: int = 0,
+    ):
+        self.hidden = hidden
+        self.code_size = code_size
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.l1 = l1
+        self.l2 = l2
+        self.noise = noise
+        self.standardize = standardize
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def seed(self) -> int | None:
+        """The int seed the training loop takes, drawn once per fit from ``random_state``."""
+        return getattr(self, "_seed", None)
+
+    def _hidden(self) -> tuple[int, ...]:
+        hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+        if any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden layer sizes must be positive, got {self.hidden}")
+        return tuple(int(h) for h in hidden)
+
+    def _check_params(self) -> None:
+        who = type(self).__name__
+        if not isinstance(self.code_size, int | np.integer) or self.code_size < 1:
+            raise ValueError(f"{who}: code_size must be a positive int, got {self.code_size!r}")
+        if not self.noise >= 0:
+            raise ValueError(f"{who}: noise must be >= 0, got {self.noise!r}")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y=None) -> Autoencoder:
+        """Train on the rows of ``X`` ``(n_samples, n_features)`` from fresh weights;
+        ``y`` is ignored (the target is ``X`` itself)."""
+        X = self._validate_X(X, reset=True)
+        return self._fit(X, self.max_epochs, first=True)
+
+    def partial_fit(self, X, y=None) -> Autoencoder:
+        """One epoch on these rows, continuing training (the first call fixes the
+        standardization from its rows)."""
+        first = not self._is_fitted()
+        X = self._validate_X(X, reset=first)
+        return self._fit(X, 1, first=first)
+
+    def _fit(self, X: np.ndarray, epochs: int, first: bool) -> Autoencoder:
+        self._check_params()
+        if first:
+            self._seed = seed_from(self.random_state)
+            rng = check_random_state(self._seed)
+            self.scaler_ = Standardizer(with_mean=self.standardize, with_std=self.standardize)
+            self.scaler_.fit(X)
+            hidden = self._hidden()
+            encoder = build_mlp(X.shape[1], hidden, self.code_size, self.activation, rng)
+            decoder = build_mlp(self.code_size, hidden[::-1], X.shape[1], self.activation, rng)
+            self.module_ = nn.Sequential(encoder, decoder)
+            self.optimizer_ = None
+            self._noise_rng = np.random.default_rng(rng.integers(2**63))
+        rows = self._features(X)
+        batch_size = min(200, len(rows)) if self.batch_size == "auto" else self.batch_size
+        model = self.module_
+        if self.noise > 0:  # the network sees noisy rows; the loss compares with clean ones
+            noise_rng = getattr(self, "_noise_rng", None) or np.random.default_rng(self.seed)
+            model = InputNoise(self.module_, self.noise, noise_rng)
+        history, self.optimizer_ = train_module(
+            self,
+            model,
+            losses.mse,
+            [m.weight for m in _linear_layers(self.module_)],
+            rows,
+            rows,
+            loss_kind="squared",
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=None if first else self.optimizer_,
+        )
+        self.module_.eval()
+        self.history_ = history
+        self.n_iter_ = (0 if first else self.n_iter_) + len(history)
+        self.loss_ = history.last("loss")
+        return self
+
+    def _features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
+        return self.scaler_.transform(X).astype(dtype)
+
+    # ------------------------------------------------------------------ using
+    @property
+    def encoder_(self) -> nn.Sequential:
+        """The trained encoder: ``(n, n_features) -> (n, code_size)``, standardized input."""
+        return self.module_[0]
+
+    @property
+    def decoder_(self) -> nn.Sequential:
+        """The trained decoder: ``(n, code_size) -> (n, n_features)``, standardized output."""
+        return self.module_[1]
+
+    def transform(self, X) -> np.ndarray:
+        """The code of every row: ``(n_samples, code_size)`` float64."""
+        X = self._validate_X(X, reset=False)
+        # Float64 through float32 weights: a row's code does not depend on its batch.
+        return predict_array(self.encoder_, self._features(X, np.float64)).astype(np.float64)
+
+    def inverse_transform(self, codes) -> np.ndarray:
+        """Rows rebuilt from codes ``(n_samples, code_size)``: ``(n_samples, n_features)``
+        in the units of the training data."""
+        self._check_fitted()
+        codes = np.asarray(codes, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape[1] != self.code_size:
+            from thalweg.errors import ShapeError
+
+            raise ShapeError(
+                f"{type(self).__name__}.inverse_transform: codes must have shape (n, "
+                f"{self.code_size}), got {codes.shape}"
+            )
+        rebuilt = predict_array(self.decoder_, codes).astype(np.float64)
+        return self.scaler_.inverse_transform(rebuilt)
+
+    def reconstruction_error(self, X) -> np.ndarray:
+        """Mean squared error of each row's reconstruction, ``(n_samples,)``: the anomaly
+        score (large: a row unlike the training rows). Measured in standardized units
+        (``standardize=True``), so every column counts alike."""
+        X = self._validate_X(X, reset=False)
+        rows = self._features(X, np.float64)
+        rebuilt = predict_array(self.module_, rows).astype(np.float64)
+        return np.mean((rebuilt - rows) ** 2, axis=1)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Minus each row's reconstruction error, ``(n_samples,)``: higher is more typical
+        (scikit-learn's convention for ``score_samples``)."""
+        return -self.reconstruction_error(X)
+
+    def score(self, X, y=None) -> float:
+        """Minus the mean reconstruction error of ``X`` (higher is better)."""
+        return float(np.mean(self.score_samples(X)))
+
+
+def _linear_layers(module: nn.Module) -> list[nn.Linear]:
+    """Every ``Linear`` layer inside ``module``, nested ``Sequential``s included."""
+    found = []
+    for child in module.children():
+        if isinstance(child, nn.Linear):
+            found.append(child)
+        else:
+            found.extend(_linear_layers(child))
+    return found
