@@ -31,21 +31,26 @@ from collections.abc import Iterator
 
 import numpy as np
 
-# Bytes of a block of rows plus its (k, rows) work arrays: about one core's L2 cache.
-# Big enough that NumPy's cost per call is small against the work; small enough that
-# the block is still cached when the sums read it again after the product.
-CHUNK_BYTES = 1 << 21
-MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 64, 16384
+# Bytes of a block of rows plus its (k, rows) work arrays: well inside one core's cache.
+CHUNK_BYTES = 1 << 20
+# OpenBLAS splits a product over its threads above m·n·k = 262,144 (65536 × its default
+# GEMM_MULTITHREAD_THRESHOLD of 4). Each block's products stay below that: a product
+# split over threads waits at a barrier, and on a busy machine one wait can cost a whole
+# scheduler time slice (measured here: 6× slower per row with another job running).
+SINGLE_THREAD_PRODUCT = 200_000
+MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 32, 8192
 
 
 def chunk_rows(n_features: int, n_centers: int, itemsize: int) -> int:
-    """Rows per block so that the block and its ``(k, rows)`` work arrays fit in cache.
+    """Rows per block: the block and its ``(k, rows)`` work arrays fit in cache, and its
+    products run on one thread.
 
     >>> chunk_rows(20, 8, 8)
-    5957
+    1250
     """
     per_row = (n_features + 3 * n_centers) * itemsize
-    return int(np.clip(CHUNK_BYTES // per_row, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+    rows = min(CHUNK_BYTES // per_row, SINGLE_THREAD_PRODUCT // (n_features * n_centers))
+    return int(np.clip(rows, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
 
 
 def blocks(X: np.ndarray, rows: int, offset: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
@@ -104,6 +109,18 @@ class NearestCenter:
         float64 (the sum of each centre's rows, offset subtracted) and ``counts`` ``(k,)``.
         Ties go to the lowest centre index, as ``argmin`` does.
         """
+        labels, sums, _ = self._scan(X, with_sums, with_distances=False)
+        if not with_sums:
+            return labels
+        return labels, sums, np.bincount(labels, minlength=self.k)
+
+    def assign_and_measure(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, distances)``: the nearest centre of every row and the exact squared
+        distance to it (float64, from the differences, no cancellation), in one pass."""
+        labels, _, distances = self._scan(X, with_sums=False, with_distances=True)
+        return labels, distances
+
+    def _scan(self, X: np.ndarray, with_sums: bool, with_distances: bool):
         n = len(X)
         rows = chunk_rows(self.d, self.k, self.dtype.itemsize)
         scores_buffer = np.empty(self.k * min(rows, n), self.dtype)
@@ -112,6 +129,8 @@ class NearestCenter:
         picked_buffer = np.empty(2 * min(rows, n), self.dtype)
         labels = np.empty(n, np.int64)
         sums = np.zeros((self.k, self.d)) if with_sums else None
+        distances = np.empty(n) if with_distances else None
+        centers = -0.5 * self.minus_twice  # the centres, in the rows' dtype
         for start, block in blocks(X, rows, self.offset):
             r = len(block)
             scores = scores_buffer[: self.k * r].reshape(self.k, r)
@@ -129,9 +148,12 @@ class NearestCenter:
             labels[start : start + r] = picked[0]
             if with_sums:
                 sums += onehot @ block
-        if not with_sums:
-            return labels
-        return labels, sums, np.bincount(labels, minlength=self.k)
+            if with_distances:  # while the block is still in cache
+                difference = block - centers[labels[start : start + r]]
+                distances[start : start + r] = np.einsum(
+                    "ij,ij->i", difference, difference, dtype=np.float64
+                )
+        return labels, sums, distances
 
 
 def _break_ties(scores: np.ndarray, onehot: np.ndarray, picked: np.ndarray) -> None:
@@ -277,13 +299,12 @@ def lloyd(
     total squared distance, or after ``max_iter`` rounds. A centre left with no rows is
     moved to the row farthest from its own centre (see :func:`relocate_empty`).
 
-    Returns ``(centers, labels, n_iter, n_relocated)``; ``labels`` always belong to the
-    returned centres (one more assignment is made when the loop stopped on ``tol``).
+    Returns ``(centers, labels, distances, n_iter, n_relocated)``: ``labels`` and the
+    exact squared ``distances`` belong to the returned centres (one last assignment).
     """
     centers = np.array(centers, dtype=np.float64)
     previous = None
     relocated = 0
-    strict = False
     iteration = 0
     while iteration < max_iter:
         iteration += 1
@@ -294,14 +315,13 @@ def lloyd(
         shift = float(((updated - centers) ** 2).sum())
         centers = updated
         if previous is not None and np.array_equal(labels, previous):
-            strict = True
-            break
+            break  # strict convergence: the next assignment would change nothing
         if shift <= tol:
             break
         previous = labels
-    if not strict:
-        labels = NearestCenter(centers, X.dtype, offset).assign(X)
-    return centers, labels, iteration, relocated
+    # The centres moved since the labels were made: assign once more, measuring inertia.
+    labels, distances = NearestCenter(centers, X.dtype, offset).assign_and_measure(X)
+    return centers, labels, distances, iteration, relocated
 
 
 def relocate_empty(X, centers, labels, sums, counts, offset=None) -> int:

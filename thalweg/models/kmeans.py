@@ -45,7 +45,6 @@ from thalweg.models.centers import (
     random_rows,
     reassign_low_counts,
     row_norms,
-    squared_distances_to,
 )
 from thalweg.models.transformer import TransformerMixin, check_random_state
 
@@ -214,12 +213,11 @@ class KMeans(TransformerMixin, Estimator):
         X = self._validate_X(X, reset=True)
         runs = self._check_params(*X.shape)
         rng = check_random_state(self.random_state)
-        origin, norms, spread = _origin_and_spread(X)
-        tol = self.tol * spread
         if self.algorithm == "lloyd":
-            self._fit_lloyd(X, runs, rng, norms, origin, tol)
+            origin, norms, spread = _origin_and_spread(X)
+            self._fit_lloyd(X, runs, rng, norms, origin, self.tol * spread)
         else:
-            self._fit_minibatch(X, runs, rng, origin, tol)
+            self._fit_minibatch(X, runs, rng)
         self._warn_if_fewer_distinct()
         return self
 
@@ -228,11 +226,11 @@ class KMeans(TransformerMixin, Estimator):
         relocated = 0
         for _ in range(runs):
             seeds = self._seeds(X, rng, norms, origin)
-            centers, labels, n_iter, moved = lloyd(
+            centers, labels, distances, n_iter, moved = lloyd(
                 X, seeds, max_iter=self.max_iter, tol=tol, offset=origin
             )
             relocated += moved
-            inertia = float(squared_distances_to(X, centers.astype(X.dtype), labels, origin).sum())
+            inertia = float(distances.sum())
             if best is None or inertia < best[0]:
                 best = (inertia, centers, labels, n_iter)
         inertia, centers, labels, n_iter = best
@@ -250,50 +248,47 @@ class KMeans(TransformerMixin, Estimator):
                 stacklevel=2,
             )
 
-    def _fit_minibatch(self, X, runs, rng, origin, tol) -> None:
+    def _fit_minibatch(self, X, runs, rng) -> None:
+        """Seeds from a sample, then steps on batches drawn at random (with replacement,
+        as scikit-learn does) until a stopping rule fires or ``max_iter`` epochs' worth
+        of rows were seen; then one pass for ``labels_`` and ``inertia_``."""
         n = len(X)
         batch_size = min(self.batch_size, n)
-        centers = self._best_seeds_on_sample(X, runs, rng, origin, batch_size)
+        sample = X[np.sort(rng.choice(n, min(n, max(3 * batch_size, 3 * self.n_clusters))))]
+        # The sample tells where the data lies and how spread it is: no pass over X.
+        origin, _, spread = _origin_and_spread(sample)
+        shift = None if origin is None else origin.astype(X.dtype)
+        centers = self._best_seeds_on_sample(sample, runs, rng, origin)
         counts = np.zeros(self.n_clusters, np.int64)
-        descent = _MiniBatchDescent(self, n, batch_size, tol, rng)
+        descent = _MiniBatchDescent(self, n, batch_size, self.tol * spread, rng)
         steps_per_epoch = -(-n // batch_size)
-        epochs = 0
-        while epochs < self.max_iter and not descent.converged:
-            order = rng.permutation(n)
-            for start in range(0, n, batch_size):
-                batch = X[order[start : start + batch_size]]
-                if origin is not None:
-                    batch -= origin.astype(X.dtype)
-                descent.step(batch, centers, counts)
-                if descent.converged:
-                    break
-            epochs += 1
+        while descent.steps < self.max_iter * steps_per_epoch and not descent.converged:
+            batch = X[rng.integers(0, n, batch_size)]
+            if shift is not None:
+                batch -= shift
+            descent.step(batch, centers, counts)
         self._set_fitted(centers, origin, X.dtype)
-        labels = NearestCenter(centers, X.dtype, origin).assign(X)
-        self.labels_ = labels
-        self.inertia_ = float(
-            squared_distances_to(X, centers.astype(X.dtype), labels, origin).sum()
-        )
+        self.labels_, distances = NearestCenter(centers, X.dtype, origin).assign_and_measure(X)
+        self.inertia_ = float(distances.sum())
         self.n_steps_ = descent.steps
         self.n_iter_ = -(-descent.steps // steps_per_epoch)
         self.counts_ = counts
         descent.warn_if_reassigned()
 
-    def _best_seeds_on_sample(self, X, runs, rng, origin, batch_size) -> np.ndarray:
-        """Seeds from a sample of ``3 × batch_size`` rows (scikit-learn's ``init_size``);
-        with several runs, the seeds whose inertia on that sample is lowest."""
-        size = min(len(X), max(3 * batch_size, 3 * self.n_clusters))
-        sample = X[np.sort(rng.choice(len(X), size, replace=False))]
+    def _best_seeds_on_sample(self, sample, runs, rng, origin) -> np.ndarray:
+        """Seeds from ``sample`` (scikit-learn's ``init_size`` rows); with several runs,
+        the seeds whose inertia on the sample is lowest. In shifted coordinates."""
         if origin is not None:
-            sample = sample - origin.astype(X.dtype)
+            sample = sample - origin.astype(sample.dtype)
         norms = row_norms(sample)
         best = None
         for _ in range(runs):
             seeds = np.asarray(self._seeds(sample, rng, norms, None), dtype=np.float64)
-            labels = NearestCenter(seeds, sample.dtype).assign(sample)
-            inertia = squared_distances_to(sample, seeds.astype(sample.dtype), labels).sum()
-            if best is None or inertia < best[0]:
-                best = (inertia, seeds)
+            if not isinstance(self.init, str) and origin is not None:
+                seeds = seeds - origin  # given centres are in the data's coordinates
+            _, distances = NearestCenter(seeds, sample.dtype).assign_and_measure(sample)
+            if best is None or distances.sum() < best[0]:
+                best = (distances.sum(), seeds)
         return best[1]
 
     def partial_fit(self, X, y=None) -> KMeans:
@@ -363,7 +358,7 @@ class KMeans(TransformerMixin, Estimator):
         dtype = sample.dtype
         origin = _far_origin(mean, spread, dtype)
         shift = None if origin is None else origin.astype(dtype)
-        centers = self._best_seeds_on_sample(sample, runs, rng, origin, len(sample))
+        centers = self._best_seeds_on_sample(sample, runs, rng, origin)
         counts = np.zeros(self.n_clusters, np.int64)
         descent = _MiniBatchDescent(self, n, batch_size, self.tol * spread, rng)
         passes = int(epochs if epochs is not None else getattr(stream, "epochs", 1))
@@ -381,9 +376,7 @@ class KMeans(TransformerMixin, Estimator):
         finder = NearestCenter(centers, dtype, origin)
         inertia = 0.0
         for X, _ in _one_pass(stream, rng):
-            X = np.asarray(X, dtype=dtype)
-            labels = finder.assign(X)
-            inertia += float(squared_distances_to(X, centers.astype(dtype), labels, origin).sum())
+            inertia += float(finder.assign_and_measure(np.asarray(X, dtype=dtype))[1].sum())
         self.inertia_ = inertia
         self.n_steps_ = descent.steps
         self.n_iter_ = done
@@ -444,9 +437,8 @@ class KMeans(TransformerMixin, Estimator):
     def score(self, X, y=None) -> float:
         """Minus the inertia of ``X``: ``−Σ‖x − nearest centre‖²`` (higher is better)."""
         X = self._validate_X(X, reset=False)
-        labels = NearestCenter(self._shifted_centers(), X.dtype, self.origin_).assign(X)
-        centers = self._shifted_centers().astype(X.dtype)
-        return -float(squared_distances_to(X, centers, labels, self.origin_).sum())
+        finder = NearestCenter(self._shifted_centers(), X.dtype, self.origin_)
+        return -float(finder.assign_and_measure(X)[1].sum())
 
 
 def _origin_and_spread(X: np.ndarray):
