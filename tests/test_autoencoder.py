@@ -6,7 +6,6 @@ import pytest
 import thalweg
 from thalweg.errors import ShapeError
 from thalweg.models import Autoencoder, load_model
-from thalweg.models.autoencoder import InputNoise
 
 
 def curve(n=400, seed=0):
@@ -53,12 +52,13 @@ def test_reconstruction_error_flags_rows_unlike_the_training_rows():
     assert model.reconstruction_error(off_curve).min() > np.quantile(typical, 0.99)
 
 
-def test_input_noise_is_added_only_while_training():
-    net = thalweg.nn.Identity()
-    layer = InputNoise(net, 0.5, np.random.default_rng(0))
-    x = thalweg.tensor(np.zeros((1000, 3), np.float32))
-    noisy = layer(x).data
-    assert 0.45 < noisy.std() < 0.55
+def test_gaussian_noise_is_added_only_while_training_and_passes_gradients():
+    layer = thalweg.nn.GaussianNoise(0.5, rng=0)
+    x = thalweg.tensor(np.zeros((1000, 3), np.float32), requires_grad=True)
+    noisy = layer(x)
+    assert 0.45 < noisy.data.std() < 0.55
+    noisy.sum().backward()
+    np.testing.assert_array_equal(x.grad, 1.0)  # d(x + noise)/dx = 1
     layer.eval()
     np.testing.assert_array_equal(layer(x).data, 0.0)
 
@@ -78,7 +78,8 @@ def test_a_denoising_autoencoder_pulls_noisy_rows_back_to_the_curve():
 
 def test_model_file_round_trip_and_partial_fit(tmp_path):
     X = curve()
-    model = Autoencoder(hidden=(8,), code_size=2, max_epochs=20, random_state=0).fit(X)
+    model = Autoencoder(hidden=(8,), code_size=2, max_epochs=20, noise=0.1, random_state=0)
+    model.fit(X)
     model.save(tmp_path / "ae.thalweg")
     loaded = load_model(tmp_path / "ae.thalweg")
     assert isinstance(loaded, Autoencoder) and loaded.code_size == 2

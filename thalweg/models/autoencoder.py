@@ -25,34 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import losses, nn
-from thalweg.autograd.creation import from_numpy
 from thalweg.data import Standardizer
 from thalweg.models.base import Estimator
 from thalweg.models.gradient_descent import train_module
 from thalweg.models.mlp import build_mlp
 from thalweg.models.transformer import TransformerMixin, check_random_state, seed_from
 from thalweg.train import predict_array
-
-
-class InputNoise(nn.Module):
-    """Adds Gaussian noise of standard deviation ``std`` to the input of ``net`` while
-    training (the identity in ``eval()`` mode): a denoising autoencoder's training view.
-
-    The noise is a constant to the graph (the input needs no gradient), drawn afresh
-    for every batch from ``rng``.
-    """
-
-    def __init__(self, net: nn.Module, std: float, rng: np.random.Generator):
-        super().__init__()
-        self.net = net
-        self.std = float(std)
-        self.rng = rng
-
-    def forward(self, x):
-        if self.training and self.std > 0:
-            noise = self.rng.normal(0.0, self.std, size=x.shape).astype(x.dtype)
-            x = x + from_numpy(noise)
-        return self.net(x)
 
 
 class Autoencoder(TransformerMixin, Estimator):
@@ -191,21 +169,13 @@ class Autoencoder(TransformerMixin, Estimator):
             rng = check_random_state(self._seed)
             self.scaler_ = Standardizer(with_mean=self.standardize, with_std=self.standardize)
             self.scaler_.fit(X)
-            hidden = self._hidden()
-            encoder = build_mlp(X.shape[1], hidden, self.code_size, self.activation, rng)
-            decoder = build_mlp(self.code_size, hidden[::-1], X.shape[1], self.activation, rng)
-            self.module_ = nn.Sequential(encoder, decoder)
+            self.module_ = self._build_module(X.shape[1], rng)
             self.optimizer_ = None
-            self._noise_rng = np.random.default_rng(rng.integers(2**63))
         rows = self._features(X)
         batch_size = min(200, len(rows)) if self.batch_size == "auto" else self.batch_size
-        model = self.module_
-        if self.noise > 0:  # the network sees noisy rows; the loss compares with clean ones
-            noise_rng = getattr(self, "_noise_rng", None) or np.random.default_rng(self.seed)
-            model = InputNoise(self.module_, self.noise, noise_rng)
         history, self.optimizer_ = train_module(
             self,
-            model,
+            self.module_,
             losses.mse,
             [m.weight for m in _linear_layers(self.module_)],
             rows,
@@ -220,6 +190,18 @@ class Autoencoder(TransformerMixin, Estimator):
         self.n_iter_ = (0 if first else self.n_iter_) + len(history)
         self.loss_ = history.last("loss")
         return self
+
+    def _build_module(self, n_features: int, rng: np.random.Generator) -> nn.Sequential:
+        """``Sequential(encoder, decoder)``; with ``noise``, the encoder starts with a
+        ``GaussianNoise`` layer (active only while training: the loss still compares
+        the output with the clean rows)."""
+        hidden = self._hidden()
+        encoder = build_mlp(n_features, hidden, self.code_size, self.activation, rng)
+        if self.noise > 0:
+            noise = nn.GaussianNoise(self.noise, rng=np.random.default_rng(rng.integers(2**63)))
+            encoder = nn.Sequential(noise, *encoder.layers)
+        decoder = build_mlp(self.code_size, hidden[::-1], n_features, self.activation, rng)
+        return nn.Sequential(encoder, decoder)
 
     def _features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
         return self.scaler_.transform(X).astype(dtype)
