@@ -197,3 +197,18 @@ def test_bad_settings_and_too_few_rows_are_clear_errors():
         warnings.simplefilter("ignore")
         with pytest.raises(DataError, match="NaN"):
             KMeans(1).fit([[np.nan, 1.0]])
+
+
+def test_select_k_finds_the_number_of_blobs_and_says_why():
+    from thalweg.models.k_selection import elbow, select_k
+
+    X, _ = make_blobs(600, 2, centers=4, cluster_std=0.5, random_state=9)
+    scan = select_k(X, range(2, 8), silhouette_rows=300)
+    assert scan.chosen == 4 and scan.sampled and scan.silhouette_rows == 300
+    assert "k=4 has the highest mean silhouette" in scan.reason
+    assert "sample of 300 of 600 rows" in scan.reason
+    assert scan.inertias == sorted(scan.inertias, reverse=True)  # more centres, less inertia
+    assert scan.models[4].n_clusters == 4
+    assert elbow([2, 3, 4, 5, 6], [50.0, 30.0, 5.0, 4.0, 3.5]) == 4
+    with pytest.raises(DataError, match="at least 2"):
+        select_k(X, [1, 2])
