@@ -202,7 +202,8 @@ def test_bad_settings_and_too_few_rows_are_clear_errors():
 def test_select_k_finds_the_number_of_blobs_and_says_why():
     from thalweg.models.k_selection import elbow, select_k
 
-    X, _ = make_blobs(600, 2, centers=4, cluster_std=0.5, random_state=9)
+    corners = [[0, 0], [10, 0], [0, 10], [10, 10]]
+    X, _ = make_blobs(600, 2, centers=corners, cluster_std=1.0, random_state=9)
     scan = select_k(X, range(2, 8), silhouette_rows=300)
     assert scan.chosen == 4 and scan.sampled and scan.silhouette_rows == 300
     assert "k=4 has the highest mean silhouette" in scan.reason
