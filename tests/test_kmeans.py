@@ -213,3 +213,17 @@ def test_select_k_finds_the_number_of_blobs_and_says_why():
     assert elbow([2, 3, 4, 5, 6], [50.0, 30.0, 5.0, 4.0, 3.5]) == 4
     with pytest.raises(DataError, match="at least 2"):
         select_k(X, [1, 2])
+
+
+def test_threaded_scans_give_the_single_threaded_answer(monkeypatch):
+    X, _ = make_blobs(20_000, 6, centers=5, random_state=10)
+    centers = X[:5].copy()
+    finder = kernels.NearestCenter(centers, X.dtype)
+    monkeypatch.setattr(kernels, "thread_count", lambda: 1)
+    one = finder.assign(X, with_sums=True)
+    monkeypatch.setattr(kernels, "thread_count", lambda: 4)
+    assert len(kernels.in_parallel(len(X), 100, lambda a, b: (a, b))) == 4
+    four = finder.assign(X, with_sums=True)
+    np.testing.assert_array_equal(one[0], four[0])
+    np.testing.assert_allclose(one[1], four[1], rtol=1e-12)
+    np.testing.assert_array_equal(one[2], four[2])

@@ -17,6 +17,15 @@ laid out ``(k, rows)`` so that the minimum over centres is ``k − 1`` element-w
 ``minimum``s of contiguous rows (fast), and the one-hot matrix ``scores == minimum``
 turns both the labels and the per-centre sums into two more small matrix products.
 
+Two cores, not one
+------------------
+Each product is kept small enough that OpenBLAS runs it on the calling thread (see
+``SINGLE_THREAD_PRODUCT``), and the rows are instead split into one contiguous range per
+core, each scanned block by block in its own thread (:func:`in_parallel`): NumPy and
+BLAS release the interpreter lock while they compute, so the threads run side by side,
+and nothing waits at a barrier per block. Per-centre sums come back per range and are
+added in range order, so the result does not depend on timing.
+
 Data far from the origin
 ------------------------
 The expansion subtracts large numbers when the rows sit far from the origin compared
@@ -27,7 +36,10 @@ centres live in the shifted coordinates. Nothing is copied whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -51,6 +63,51 @@ def chunk_rows(n_features: int, n_centers: int, itemsize: int) -> int:
     per_row = (n_features + 3 * n_centers) * itemsize
     rows = min(CHUNK_BYTES // per_row, SINGLE_THREAD_PRODUCT // (n_features * n_centers))
     return int(np.clip(rows, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+
+
+MAX_THREADS = 8  # ranges scanned side by side, at most (and never more than the cores)
+MIN_BLOCKS_PER_THREAD = 2  # a range smaller than this is not worth a thread
+
+
+def thread_count() -> int:
+    """Threads the scans use: the cores this process may run on, at most ``MAX_THREADS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, cores))
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_inside = threading.local()  # set in the pool's threads: a nested call runs inline
+
+
+def in_parallel(n: int, rows: int, work: Callable[[int, int], object], threads: int | None = None):
+    """Run ``work(start, stop)`` on contiguous ranges that cover ``range(n)``, each a
+    whole number of ``rows``-row blocks, one per thread; return the results in range
+    order.
+
+    >>> in_parallel(10, 2, lambda start, stop: (start, stop), threads=2)
+    [(0, 6), (6, 10)]
+    """
+    global _pool
+    threads = thread_count() if threads is None else threads
+    n_blocks = -(-n // rows)
+    parts = min(threads, n_blocks // MIN_BLOCKS_PER_THREAD)
+    if parts <= 1 or getattr(_inside, "flag", False):
+        return [work(0, n)]
+    per_part = -(-n_blocks // parts) * rows
+    bounds = [(start, min(start + per_part, n)) for start in range(0, n, per_part)]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=thread_count(),
+                thread_name_prefix="thalweg-centers",
+                initializer=lambda: setattr(_inside, "flag", True),
+            )
+    futures = [_pool.submit(work, start, stop) for start, stop in bounds]
+    return [future.result() for future in futures]
 
 
 def blocks(X: np.ndarray, rows: int, offset: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
@@ -123,16 +180,32 @@ class NearestCenter:
     def _scan(self, X: np.ndarray, with_sums: bool, with_distances: bool):
         n = len(X)
         rows = chunk_rows(self.d, self.k, self.dtype.itemsize)
-        scores_buffer = np.empty(self.k * min(rows, n), self.dtype)
-        onehot_buffer = np.empty_like(scores_buffer)
-        lowest_buffer = np.empty(min(rows, n), self.dtype)
-        picked_buffer = np.empty(2 * min(rows, n), self.dtype)
         labels = np.empty(n, np.int64)
-        sums = np.zeros((self.k, self.d)) if with_sums else None
         distances = np.empty(n) if with_distances else None
+
+        def scan_range(start: int, stop: int):
+            return self._scan_range(X, start, stop, rows, labels, distances, with_sums)
+
+        partial_sums = in_parallel(n, rows, scan_range)
+        sums = None
+        if with_sums:
+            sums = partial_sums[0]
+            for part in partial_sums[1:]:  # in range order: the same sum every run
+                sums += part
+        return labels, sums, distances
+
+    def _scan_range(self, X, first, last, rows, labels, distances, with_sums):
+        """Rows ``first:last`` block by block; fills ``labels`` (and ``distances``) there
+        and returns this range's per-centre sums (or None)."""
+        n = min(rows, last - first)
+        scores_buffer = np.empty(self.k * n, self.dtype)
+        onehot_buffer = np.empty_like(scores_buffer)
+        lowest_buffer = np.empty(n, self.dtype)
+        picked_buffer = np.empty(2 * n, self.dtype)
+        sums = np.zeros((self.k, self.d)) if with_sums else None
         centers = -0.5 * self.minus_twice  # the centres, in the rows' dtype
-        for start, block in blocks(X, rows, self.offset):
-            r = len(block)
+        for at, block in blocks(X[first:last], rows, self.offset):
+            start, r = first + at, len(block)
             scores = scores_buffer[: self.k * r].reshape(self.k, r)
             onehot = onehot_buffer[: self.k * r].reshape(self.k, r)
             lowest = lowest_buffer[:r]
@@ -148,12 +221,12 @@ class NearestCenter:
             labels[start : start + r] = picked[0]
             if with_sums:
                 sums += onehot @ block
-            if with_distances:  # while the block is still in cache
+            if distances is not None:  # while the block is still in cache
                 difference = block - centers[labels[start : start + r]]
                 distances[start : start + r] = np.einsum(
                     "ij,ij->i", difference, difference, dtype=np.float64
                 )
-        return labels, sums, distances
+        return sums
 
 
 def _break_ties(scores: np.ndarray, onehot: np.ndarray, picked: np.ndarray) -> None:
@@ -255,23 +328,28 @@ def _distances_to(
     buffer, written out once."""
     m = len(points)
     out = np.empty((m, len(X)), X.dtype)
-    totals = np.zeros(m)
     minus_twice = np.ascontiguousarray(-2.0 * points, dtype=X.dtype)
     point_norms = np.einsum("ij,ij->i", points, points).astype(X.dtype)[:, None]
     rows = chunk_rows(X.shape[1], m, X.dtype.itemsize)
-    buffer = np.empty(m * min(rows, len(X)), X.dtype)
-    for start, block in blocks(X, rows, offset):
-        stop = start + len(block)
-        part = buffer[: m * len(block)].reshape(m, len(block))
-        np.matmul(minus_twice, block.T, out=part)
-        part += norms[start:stop]
-        part += point_norms
-        np.maximum(part, 0, out=part)  # rounding can dip a zero distance below 0
-        if cap is not None:
-            np.minimum(part, cap[start:stop], out=part)
-        totals += part.sum(axis=1, dtype=np.float64)
-        out[:, start:stop] = part
-    return out, totals
+
+    def measure_range(first: int, last: int) -> np.ndarray:
+        totals = np.zeros(m)
+        buffer = np.empty(m * min(rows, last - first), X.dtype)
+        for at, block in blocks(X[first:last], rows, offset):
+            start = first + at
+            stop = start + len(block)
+            part = buffer[: m * len(block)].reshape(m, len(block))
+            np.matmul(minus_twice, block.T, out=part)
+            part += norms[start:stop]
+            part += point_norms
+            np.maximum(part, 0, out=part)  # rounding can dip a zero distance below 0
+            if cap is not None:
+                np.minimum(part, cap[start:stop], out=part)
+            totals += part.sum(axis=1, dtype=np.float64)
+            out[:, start:stop] = part
+        return totals
+
+    return out, np.sum(in_parallel(len(X), rows, measure_range), axis=0)
 
 
 def random_rows(X: np.ndarray, n_clusters: int, rng: np.random.Generator, offset=None):
