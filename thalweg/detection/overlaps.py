@@ -205,7 +205,8 @@ def _search_strips(index, center_x, center_y, width, height, loose, groups, boxe
 
     # One exact int64 sort key: the strip, then center y scaled to [0, 2^30].
     y_min = center_y.min()
-    scale = float(1 << _Y_BITS) / max(center_y.max() - y_min, 1e-300)
+    y_span = center_y.max() - y_min
+    scale = float(1 << _Y_BITS) / y_span if y_span > 1e-200 else 0.0  # all in a row: one key
     key = (strip << _CELL_SHIFT) + ((center_y - y_min) * scale).astype(np.int64)
     order = np.argsort(key)
     key, strip = key[order], strip[order]
