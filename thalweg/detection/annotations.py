@@ -58,7 +58,9 @@ def _columns_of(table, what: str) -> dict[str, np.ndarray]:
     )
 
 
-def as_box_table(table, what: str = "boxes", score: bool = False) -> dict[str, np.ndarray]:
+def as_box_table(
+    table, what: str = "boxes", score: bool = False, line_numbers=None
+) -> dict[str, np.ndarray]:
     """Check a box table and return it as a dict of arrays (coordinates as float64).
 
     Parameters
@@ -70,6 +72,8 @@ def as_box_table(table, what: str = "boxes", score: bool = False) -> dict[str, n
         How errors name the table (``"detections"``, ``"ground_truth"``, a file name).
     score : bool
         Require a ``score`` column (detections).
+    line_numbers : sequence of int, optional
+        The file line of each row, for errors about a file ("line 7" instead of "row 5").
 
     Returns
     -------
@@ -80,6 +84,10 @@ def as_box_table(table, what: str = "boxes", score: bool = False) -> dict[str, n
     a non-numeric or non-finite coordinate or score, ``x_max < x_min``, ``y_max < y_min``.
     """
     columns = _columns_of(table, what)
+
+    def where(row: int) -> str:
+        return f"line {line_numbers[row]}" if line_numbers is not None else f"row {row}"
+
     required = BOX_COLUMNS + (("score",) if score else ())
     missing = [name for name in required if name not in columns]
     if missing:
@@ -98,19 +106,19 @@ def as_box_table(table, what: str = "boxes", score: bool = False) -> dict[str, n
         except (TypeError, ValueError):
             row = _first_non_numeric(columns[name])
             raise DataError(
-                f"{what}: {name} of row {row} is {columns[name][row]!r}, not a number"
+                f"{what}, {where(row)}: {name} is {columns[name][row]!r}, not a number"
             ) from None
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{what}: {name} of row {row} is {values[row]}; it must be finite")
+            raise DataError(f"{what}, {where(row)}: {name} is {values[row]}; it must be finite")
         out[name] = values
     for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
         inverted = out[high] < out[low]
         if inverted.any():
             row = int(np.flatnonzero(inverted)[0])
             raise DataError(
-                f"{what}: row {row} has {high} ({out[high][row]:g}) < {low} "
+                f"{what}, {where(row)}: {high} ({out[high][row]:g}) < {low} "
                 f"({out[low][row]:g}); columns are x_min, y_min, x_max, y_max in pixels"
             )
     for name in ("image", "label"):
@@ -199,7 +207,7 @@ def read_boxes_csv(path) -> dict[str, np.ndarray]:
     for number, row in enumerate(rows[1:], start=2):
         if row and len(row) != len(header):
             raise DataError(
-                f"{path} line {number}: {len(row)} fields, but the header has {len(header)}"
+                f"{path}, line {number}: {len(row)} fields, but the header has {len(header)}"
             )
     columns = {name: [row[k].strip() for row in body] for k, name in enumerate(header)}
     line_of = [number for number, row in enumerate(rows[1:], start=2) if row]
@@ -212,21 +220,12 @@ def read_boxes_csv(path) -> dict[str, np.ndarray]:
                     numbers[k] = float(value)
                 except ValueError:
                     raise DataError(
-                        f"{path} line {line_of[k]}: {name} is {value!r}, not a number"
+                        f"{path}, line {line_of[k]}: {name} is {value!r}, not a number"
                     ) from None
             table[name] = numbers
         else:
             table[name] = np.asarray(values, dtype=str)
-    try:
-        return as_box_table(table, what=str(path), score="score" in table)
-    except DataError as error:
-        # as_box_table counts rows from 0; say the file's line instead
-        message = str(error)
-        for k in range(len(line_of)):
-            if f" row {k} " in message or message.endswith(f" row {k}"):
-                message = message.replace(f"row {k}", f"line {line_of[k]}", 1)
-                break
-        raise DataError(message) from None
+    return as_box_table(table, what=str(path), score="score" in table, line_numbers=line_of)
 
 
 def write_boxes_csv(path, table) -> None:
