@@ -134,7 +134,7 @@ def default_boxes(
     return boxes.astype(np.float32)
 
 
-def _gt_list(gt_boxes, op: str) -> list[np.ndarray]:
+def _gt_list(gt_boxes, op: str, check: bool = True) -> list[np.ndarray]:
     if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim == 3:
         gt_boxes = list(gt_boxes)
     if not isinstance(gt_boxes, (list, tuple)):
@@ -143,8 +143,9 @@ def _gt_list(gt_boxes, op: str) -> list[np.ndarray]:
             f"{type(gt_boxes).__name__}"
         )
     boxes = [as_boxes(g, op) for g in gt_boxes]
-    for g in boxes:
-        check_boxes(g, op)
+    if check:
+        for g in boxes:
+            check_boxes(g, op)
     return boxes
 
 
@@ -180,46 +181,52 @@ def match_anchors(anchors, gt_boxes, iou_threshold: float = 0.5) -> np.ndarray:
     """
     anchors = as_boxes(anchors, "match_anchors")
     check_boxes(anchors, "match_anchors")
-    gts = _gt_list(gt_boxes, "match_anchors")
-    threshold = np.float64(iou_threshold)
+    gts = _gt_list(gt_boxes, "match_anchors", check=False)
     n_images, n_anchors = len(gts), len(anchors)
-    most = max((len(g) for g in gts), default=0)
-    if most == 0 or n_anchors == 0:
-        return np.full((n_images, n_anchors), -1, np.int64)
+    counts = np.array([len(g) for g in gts], np.int64)
+    matches = np.full((n_images, n_anchors), -1, np.int64)
+    if not counts.sum() or n_anchors == 0:
+        return matches
+    boxes = np.concatenate(gts)
+    check_boxes(boxes, "match_anchors")
+    # Every image's boxes against the anchors in one blocked IoU: (total boxes, A).
+    iou = box_iou(boxes, anchors)
+    image_of = np.repeat(np.arange(n_images), counts)
+    slot_of = np.arange(len(boxes)) - np.repeat(np.cumsum(counts) - counts, counts)
 
-    # All images' boxes padded to G_max rows: one IoU call for the whole batch.
-    dtype = np.result_type(anchors.dtype, *(g.dtype for g in gts))
-    padded = np.zeros((n_images, most, 4), dtype)
-    valid = np.zeros((n_images, most), bool)
-    for b, g in enumerate(gts):
-        padded[b, : len(g)] = g
-        valid[b, : len(g)] = True
-    iou = box_iou(padded.reshape(-1, 4), anchors).reshape(n_images, most, n_anchors)
-    iou[~valid] = -1  # padding never wins
-
-    # Each anchor's best box: a running max over the few boxes (G_max is small), which
-    # keeps the first box on ties like argmax, without a strided reduction.
-    best_iou = iou[:, 0].copy()
-    best_box = np.zeros((n_images, n_anchors), np.int64)
-    for g in range(1, most):
-        better = iou[:, g] > best_iou
-        best_box[better] = g
-        np.maximum(best_iou, iou[:, g], out=best_iou)
-    matches = np.where(best_iou >= threshold, best_box, -1)
+    # Each anchor's best box: a running max over the box slots (an image has few boxes),
+    # which keeps the first box on ties, like argmax.
+    first = slot_of == 0
+    best_iou = np.full((n_images, n_anchors), -1, iou.dtype)
+    best_iou[image_of[first]] = iou[first]
+    matches[image_of[first]] = 0
+    for g in range(1, int(counts.max())):
+        rows = np.flatnonzero(slot_of == g)
+        images = image_of[rows]
+        better = iou[rows] > best_iou[images]
+        matches[images] = np.where(better, g, matches[images])
+        best_iou[images] = np.maximum(best_iou[images], iou[rows])
+    # IoU ≥ threshold, decided exactly: for float32 IoU, compare with the smallest float32
+    # not below the float64 threshold (no float64 copy of the (B, A) array needed).
+    matches[best_iou < _at_least(float(iou_threshold), best_iou.dtype)] = -1
 
     # Each box's best anchor, forced; in box order so a later box wins a shared anchor.
-    flat = iou.reshape(n_images * most, n_anchors)
-    best_anchor = flat.argmax(axis=1)
-    forced = valid.reshape(-1) & (flat[np.arange(len(flat)), best_anchor] > 0)
-    rows = np.flatnonzero(forced)
-    image, box, anchor = rows // most, rows % most, best_anchor[rows]
+    best_anchor = iou.argmax(axis=1)
+    forced = np.flatnonzero(iou[np.arange(len(boxes)), best_anchor] > 0)
+    target = image_of[forced] * n_anchors + best_anchor[forced]
     # Fancy assignment with repeated targets has no defined winner: keep the last
     # (highest box index) per (image, anchor) explicitly.
-    target = image * n_anchors + anchor
-    last = np.unique(target[::-1], return_index=True)[1]
-    last = len(target) - 1 - last
-    matches.reshape(-1)[target[last]] = box[last]
+    last = len(target) - 1 - np.unique(target[::-1], return_index=True)[1]
+    matches.reshape(-1)[target[last]] = slot_of[forced[last]]
     return matches
+
+
+def _at_least(threshold: float, dtype) -> np.generic:
+    """The smallest value of ``dtype`` that is ≥ ``threshold`` (x ≥ it ⟺ x ≥ threshold)."""
+    value = dtype.type(threshold)
+    if value < threshold:
+        value = np.nextafter(value, dtype.type(np.inf))
+    return value
 
 
 def encode(boxes, anchors, variances: Sequence[float] = (0.1, 0.2)) -> np.ndarray:
