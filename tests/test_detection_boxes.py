@@ -238,3 +238,30 @@ def test_iou_references_agree():  # the two test references are one definition
     rng = np.random.default_rng(0)
     a, b = random_boxes(rng, 5), random_boxes(rng, 6)
     np.testing.assert_allclose(iou_broadcast(a, b), iou_loops(a, b), rtol=1e-12)
+
+
+def test_detection_never_imports_the_engine_or_heavy_libraries():
+    # DESIGN.md, layer 2: detection is NumPy only (plus layer 0), never the autodiff engine
+    import ast
+    import sys
+    from pathlib import Path
+
+    import thalweg
+
+    allowed = ("thalweg.errors", "thalweg.files", "thalweg.backend", "thalweg.detection")
+    for path in (Path(thalweg.__file__).parent / "detection").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                if module.startswith("thalweg"):
+                    assert module.startswith(allowed), f"{path.name} imports {module}"
+                else:
+                    top = module.split(".")[0]
+                    assert top == "numpy" or top in sys.stdlib_module_names, (
+                        f"{path.name} imports {module}"
+                    )

@@ -277,11 +277,8 @@ def _evaluate_image(det_xywh, det_scores, gt_xywh, max_detections):
                 taken[a, t, best[a, t]] = True
                 matched[a, t, d] = True
                 ignored[a, t, d] = want_ignored
-        n_kept = (~gt_ignore).sum(axis=1)
-    else:
-        n_kept = (~gt_ignore).sum(axis=1)
     ignored |= ~matched & det_outside[:, None, :]
-    return det_scores, matched, ignored, n_kept
+    return det_scores, matched, ignored, (~gt_ignore).sum(axis=1)
 
 
 def _accumulate(results, max_dets):
@@ -357,6 +354,8 @@ def coco_evaluate(detections, ground_truth, max_detections: int = 100) -> dict:
     max_dets = (1, 10, int(max_detections))
     images = np.unique(np.concatenate([det["image"], gt["image"]]))
     classes = np.unique(gt["label"])
+    if not len(classes):
+        raise DataError("coco_evaluate: the ground truth has no boxes; there is nothing to find")
     det_xywh = _xywh(det)
     gt_xywh = _xywh(gt)
     det_image = np.searchsorted(images, det["image"])
