@@ -31,6 +31,7 @@ WORKLOADS = {
     "kmeans": "bench.kmeans",
     "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
+    "detection": "bench.detection",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads
