@@ -305,13 +305,13 @@ def logistic(epochs: int) -> LogisticRegression:
 
 def mlp(epochs: int) -> MLPClassifier:
     return MLPClassifier(
-        hidden=(64,), batch_size=None, learning_rate=0.01, max_epochs=epochs, tol=None, seed=0
+        hidden=(64,), batch_size=None, learning_rate=0.01, max_epochs=epochs, tol=None, random_state=0
     )
 
 
 def sgd_logistic(epochs: int) -> LogisticRegression:
     return LogisticRegression(
-        solver="gd", batch_size=4096, learning_rate=0.1, max_epochs=epochs, tol=None, seed=0
+        solver="gd", batch_size=4096, learning_rate=0.1, max_epochs=epochs, tol=None, random_state=0
     )
 
 

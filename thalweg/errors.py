@@ -45,3 +45,12 @@ class FileFormatError(ThalwegError, ValueError):
 
 class TrainingDivergedError(ThalwegError, FloatingPointError):
     """The training loss became NaN or Inf."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before it converged.
+
+    Estimators warn with a subclass of this and of scikit-learn's own
+    ``ConvergenceWarning`` when scikit-learn is loaded, so filters written for either
+    catch it.
+    """

@@ -38,6 +38,7 @@ Where the target is
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -200,7 +201,8 @@ class Stream:
     def map(self, fn) -> Stream:
         """A stream whose chunks are ``fn(X, y) -> (X', y')``, applied as they are read.
 
-        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out); it may overwrite
+        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out; :meth:`filter`
+        drops rows); it may overwrite
         ``X``, a fresh array the stream never reads again. Work done here is
         done once per chunk of ``read_rows`` rows, before shuffling, instead of once per
         batch: NumPy's per-call overhead is paid ``read_rows / batch_size`` times less
@@ -214,10 +216,30 @@ class Stream:
         >>> next(iter(doubled))[0].ravel().tolist()
         [0.0, 4.0, 8.0]
         """
-        mapped = Stream.__new__(Stream)
-        mapped.__dict__.update(self.__dict__)
+        mapped = copy.copy(self)
         mapped.transform = fn if self.transform is None else _Then(self.transform, fn)
         return mapped
+
+    def filter(self, keep, n_samples: int | None = None) -> Stream:
+        """A stream of the rows for which ``keep(X, y)`` (a boolean array, one per row of
+        a chunk) is True, decided as each chunk is read.
+
+        ``n_samples`` is the number of rows kept per epoch when the caller knows it (a
+        first pass counted them); otherwise None, as for a file of unknown length.
+        ``keep`` must give the same answer for a row on every pass (a seeded draw, a
+        test on its values), or epochs will differ in what they train on.
+
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+        >>> np.save(path, np.arange(8.0).reshape(4, 2))
+        >>> positive = stream(path, target=1, batch_size=4, shuffle_buffer=0).filter(
+        ...     lambda X, y: X[:, 0] > 2)
+        >>> next(iter(positive))[0].ravel().tolist(), positive.n_samples
+        ([4.0, 6.0], None)
+        """
+        kept = self.map(_KeepRows(keep))
+        kept.n_samples = n_samples
+        return kept
 
     def unbatched(self) -> Stream:
         """The same stream handing out its shuffled blocks (up to ``read_rows`` rows)
@@ -227,8 +249,7 @@ class Stream:
         thread (``Pipeline(stream.unbatched()).prefetch(k).batch(B)``): one hand-over
         between threads per block instead of one per batch.
         """
-        blocks = Stream.__new__(Stream)
-        blocks.__dict__.update(self.__dict__)
+        blocks = copy.copy(self)
         blocks.batch_size = None
         return blocks
 
@@ -294,6 +315,17 @@ class Stream:
             for X, y in reader.read(pieces, self.read_rows, self.dtype):
                 self.largest_chunk = max(self.largest_chunk, len(X))
                 yield (X, y) if self.transform is None else self.transform(X, y)
+
+
+class _KeepRows:
+    """``(X, y) -> (X[keep], y[keep])`` with ``keep = test(X, y)`` (a class, so it pickles)."""
+
+    def __init__(self, test):
+        self.test = test
+
+    def __call__(self, X, y):
+        keep = np.asarray(self.test(X, y), dtype=bool)
+        return X[keep], y[keep]
 
 
 class _Then:
