@@ -111,7 +111,9 @@ def make_model(name: str, batch_size: int, epochs: int):
         return LogisticRegression(
             solver="gd", batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
         )
-    return MLPClassifier(hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0)
+    return MLPClassifier(
+        hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
+    )
 
 
 class EpochCPU:

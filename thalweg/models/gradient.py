@@ -241,8 +241,11 @@ class GradientEstimator(Estimator):
         return self._random_seed()
 
     def begin_training(self, summary: DataSummary) -> None:
-        """Learn what a summary of the data says: its width and column names, the
-        classes of a classifier, and the preprocessing (:meth:`learn_encoding`)."""
+        """Start a fresh training from a summary of the data: forget any previous one
+        (``module_``, ``optimizer_``, ``history_``), then learn the data's width and column
+        names, the classes of a classifier, and the preprocessing (:meth:`learn_encoding`)."""
+        for stale in ("module_", "optimizer_", "history_"):
+            self.__dict__.pop(stale, None)
         self.n_features_in_ = summary.n_features
         if summary.feature_names is not None:
             self.feature_names_in_ = np.asarray(summary.feature_names, dtype=object)
@@ -309,6 +312,7 @@ class GradientEstimator(Estimator):
         self.optimizer_ = optimizer
         self.history_ = history
         self.n_iter_ = (getattr(self, "n_iter_", 0) if continued else 0) + len(history)
+        self.loss_ = history.last("loss")
         self.finish(module, history)
         if warn and not continued:
             self._warn_unless_converged(history)

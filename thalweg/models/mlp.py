@@ -116,9 +116,6 @@ class _MLP(GradientEstimator):
         """The network's input: ``X`` standardized by ``scaler_``."""
         return standardize(X, *self.scaler_.shift_and_scale())
 
-    def finish(self, module, history) -> None:
-        self.loss_ = history.last("loss")
-
     def _forward(self, X) -> np.ndarray:
         # Predict in float64: each row's output then does not depend on which other rows
         # share its batch (float32 BLAS kernels round differently by batch shape).
