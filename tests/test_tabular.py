@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from thalweg.data.columns import CATEGORICAL, NUMERIC, column_kinds, infer_task, typed_column
 from thalweg.errors import DataError, FileFormatError
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from thalweg.data.columns import CATEGORICAL, NUMERIC, column_kinds, infer_task, typed_column
 from thalweg.models.tabular import TabularModel
 
 

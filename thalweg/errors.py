@@ -39,6 +39,10 @@ class NotFittedError(ThalwegError, ValueError, AttributeError):
     """A model used before ``fit``."""
 
 
+class OptionError(ThalwegError, ValueError):
+    """Settings that cannot work (alone or together), e.g. ``stream=True`` with ``crosses=True``."""
+
+
 class FileFormatError(ThalwegError, ValueError):
     """A file that is not what it claims to be: not a thalweg file, truncated, corrupt."""
 

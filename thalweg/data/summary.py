@@ -47,6 +47,8 @@ class DataSummary:
         which ``learning_rate="auto"`` estimates the curvature of the loss.
     feature_names : list of str or None
         Column names, when the data had them.
+    sample_weight : ndarray (k,) or None
+        The weights of the ``sample`` rows, when the data's rows are weighted.
     """
 
     n_samples: int
@@ -57,6 +59,7 @@ class DataSummary:
     y_var: float | None = None
     classes: np.ndarray | None = None
     feature_names: list[str] | None = None
+    sample_weight: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -115,6 +118,8 @@ def summarize_arrays(
     else:
         x_mean, x_var = column_moments(rows, sample_weight=sample_weight)
     summary = DataSummary(len(rows), x_mean, x_var, sample)
+    if sample_weight is not None:
+        summary.sample_weight = sample_weight[::step]
     if task == "regressor":
         mean, var = column_moments(np.asarray(y, np.float64)[:, None], sample_weight=sample_weight)
         summary.y_mean, summary.y_var = float(mean[0]), float(var[0])

@@ -46,12 +46,13 @@ import numpy as np
 from thalweg import losses, nn
 from thalweg.data.summary import DataSummary, summarize_arrays, summarize_stream
 from thalweg.errors import ConvergenceWarning, DataError
+from thalweg.models import checks
 from thalweg.models.base import Estimator
 from thalweg.models.compat import sklearn_compatible
 from thalweg.train import Convergence, EarlyStopping, L1Proximal, fit
 from thalweg.train.optimizers import (
+    CURVATURE_SAMPLE,
     auto_learning_rate,
-    evenly_spaced_rows,
     largest_curvature,
     make_optimizer,
     mean_squared_norm,
@@ -159,6 +160,7 @@ class GradientEstimator(Estimator):
             seed=seed,
             epochs=self.max_epochs,
             sample=self.curvature_rows(summary.sample),
+            sample_weight=summary.sample_weight,
             callbacks=callbacks,
             validation=validation,
             resume=resume,
@@ -184,7 +186,12 @@ class GradientEstimator(Estimator):
         else:  # continue: a loaded model has no optimizer state and starts a fresh one
             module, optimizer = self.module_, getattr(self, "optimizer_", None)
         inputs, targets = self.encode(X, y)
-        sample = summary.sample if first else evenly_spaced_rows(X)
+        if first:
+            sample, sample_weight = summary.sample, summary.sample_weight
+        else:
+            step = max(1, len(X) // CURVATURE_SAMPLE)  # evenly spaced rows, as a summary's
+            sample = X[::step]
+            sample_weight = None if weight is None else weight[::step]
         history, optimizer = self._descend(
             module,
             inputs,
@@ -193,6 +200,7 @@ class GradientEstimator(Estimator):
             seed=seed,
             epochs=1,
             sample=self.curvature_rows(sample),
+            sample_weight=sample_weight,
             callbacks=callbacks,
             optimizer=optimizer,
         )
@@ -256,18 +264,23 @@ class GradientEstimator(Estimator):
         self.learn_encoding(summary)
 
     def training_optimizer(
-        self, module: nn.Module, sample: np.ndarray, batch_size: int | None, n_samples: int
+        self,
+        module: nn.Module,
+        sample: np.ndarray,
+        batch_size: int | None,
+        n_samples: int,
+        sample_weight: np.ndarray | None = None,
     ):
         """The optimizer this estimator's settings ask for, on ``module``'s parameters;
         ``learning_rate="auto"`` measures the curvature of ``sample`` (rows as the first
-        layer sees them)."""
+        layer sees them, weighted by ``sample_weight``)."""
         lr = self.learning_rate
         if lr == "auto":
             lr = auto_learning_rate(
                 self.optimizer,
                 self.loss_kind,
-                curvature=largest_curvature(sample),
-                per_example=mean_squared_norm(sample),
+                curvature=largest_curvature(sample, sample_weight),
+                per_example=mean_squared_norm(sample, sample_weight),
                 batch_size=batch_size,
                 n_samples=n_samples,
                 l2=getattr(self, "l2", 0.0),
@@ -347,6 +360,7 @@ class GradientEstimator(Estimator):
         seed: int,
         epochs: int,
         sample: np.ndarray,
+        sample_weight: np.ndarray | None = None,
         callbacks=(),
         validation=None,
         resume=None,
@@ -358,11 +372,16 @@ class GradientEstimator(Estimator):
         n_samples = n_samples if n_samples is not None else len(inputs)
         batch_size = inputs.batch_size if streaming else self._batch_size(n_samples)
         if optimizer is None:
-            optimizer = self.training_optimizer(module, sample, batch_size, n_samples)
+            optimizer = self.training_optimizer(
+                module, sample, batch_size, n_samples, sample_weight
+            )
         early = getattr(self, "early_stopping", False)
         if validation is not None:
             X_val, y_val = validation
-            X_val = self._validate_X(X_val, reset=False)
+            # Held-out rows are checked like predict's input, but without the column-name
+            # comparison: a stream's held-out sample is an array of the same columns.
+            X_val = checks.check_X(X_val, type(self).__name__)
+            checks.check_n_features(type(self).__name__, X_val, self.n_features_in_)
             y_val = self._validate_y(y_val, X_val.shape[0], reset=False)
             validation = self.encode(X_val, y_val)
         elif early and streaming:

@@ -254,7 +254,8 @@ class MLPRegressor(RegressorMixin, _MLP):
     --------
     >>> import numpy as np
     >>> X = np.linspace(-2, 2, 200).reshape(-1, 1); y = X[:, 0] ** 2
-    >>> model = MLPRegressor(hidden=(16,), activation="tanh", max_epochs=500, random_state=0)
+    >>> model = MLPRegressor(hidden=(16,), activation="tanh", max_epochs=500, tol=None,
+    ...                      random_state=0)
     >>> model.fit(X, y).score(X, y) > 0.95
     True
     """

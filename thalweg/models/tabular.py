@@ -33,6 +33,7 @@ How a column is typed (numeric or categorical, and what a stray value means) is
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -246,6 +247,12 @@ class TabularModel:
         >>> model.predict({"x": np.array([2.0])}).tolist()
         [5.0]
         """
+        names = getattr(estimator, "feature_names_in_", None)
+        if names is not None and [str(n) for n in names] != [str(c) for c in columns]:
+            raise DataError(
+                f"the estimator was fitted on columns {list(names)}, not {list(columns)}; "
+                "give the columns in the order it was fitted on"
+            )
         model = cls(type(estimator)(**estimator.get_params()))
         model.estimator_ = estimator
         model.target_ = target
@@ -405,13 +412,13 @@ class TabularModel:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
-        return self.estimator_.predict(self.transform(X))
+        return self._estimator_call("predict", self.transform(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities ``(n_rows, n_classes)`` (classifiers only)."""
         if not self.is_classifier:
             raise DataError("predict_proba needs a classifier; this model is a regressor")
-        return self.estimator_.predict_proba(self.transform(X))
+        return self._estimator_call("predict_proba", self.transform(X))
 
     def prediction_table(self, X: Any) -> dict[str, np.ndarray]:
         """Predictions as columns, one row per row of ``X``: ``prediction`` and, for a
@@ -422,12 +429,12 @@ class TabularModel:
         rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
         features = self.transform(rows)
         n = len(keep)
-        predicted = self.estimator_.predict(features)
+        predicted = self._estimator_call("predict", features)
         column = np.full(n, None, dtype=object) if self.is_classifier else np.full(n, np.nan)
         column[keep] = predicted.tolist() if self.is_classifier else predicted
         columns = {"prediction": column}
         if self.is_classifier:
-            probabilities = self.estimator_.predict_proba(features)
+            probabilities = self._estimator_call("predict_proba", features)
             for index, label in enumerate(self.classes_.tolist()):
                 values = np.full(n, np.nan)
                 values[keep] = probabilities[:, index]
@@ -439,7 +446,7 @@ class TabularModel:
         if isinstance(y, str):
             y = as_table(X)[y]
         labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
-        return self.estimator_.score(self.transform(X), self._label_array(labels))
+        return self._estimator_call("score", self.transform(X), self._label_array(labels))
 
     def evaluate(self, X: Any, y: Any) -> Evaluation:
         """Metrics on labelled rows (see :func:`thalweg.metrics.summary.evaluate_predictions`):
@@ -448,10 +455,18 @@ class TabularModel:
         features = self.transform(X)
         labels = np.asarray(y)
         if self.is_classifier:
-            probabilities = self.estimator_.predict_proba(features)
-            predicted = self.estimator_.predict(features)
+            probabilities = self._estimator_call("predict_proba", features)
+            predicted = self._estimator_call("predict", features)
             return evaluate_predictions(labels, predicted, probabilities, self.classes_)
-        return evaluate_predictions(labels, self.estimator_.predict(features))
+        return evaluate_predictions(labels, self._estimator_call("predict", features))
+
+    def _estimator_call(self, method: str, features: np.ndarray, *args):
+        """``estimator_.<method>(features, ...)``. The matrix has no column names, but its
+        columns are ``feature_names_out_`` by construction: an estimator fitted on named
+        columns elsewhere (``from_fitted``) need not warn that the names are missing."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return getattr(self.estimator_, method)(features, *args)
 
     def _check_fitted(self, attribute: str = "estimator_") -> None:
         if not hasattr(self, attribute):

@@ -13,7 +13,12 @@ from thalweg.train.callbacks import (
     NaNGuard,
     ProgressBar,
 )
-from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from thalweg.train.checkpoint import (
+    Checkpoint,
+    checkpoint_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from thalweg.train.history import History
 from thalweg.train.loop import (
     TrainingInterrupted,
@@ -38,6 +43,7 @@ __all__ = [
     "TrainingInterrupted",
     "TrainingState",
     "auto_learning_rate",
+    "checkpoint_fingerprint",
     "evaluate_loss",
     "fit",
     "gradient_step",

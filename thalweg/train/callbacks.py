@@ -150,12 +150,22 @@ class EarlyStopping(Callback):
 
 class Convergence(Callback):
     """Stop when the loss stops improving: for ``patience`` epochs in a row it has not
-    beaten its best value by more than ``tol`` (relative to the best when that is above 1).
+    beaten its best value by more than ``tol`` (times the best value, when that is
+    above 1).
 
     "Converged" means further epochs would not change the model meaningfully: the
-    stopping rule of scikit-learn's iterative estimators (``tol`` /
-    ``n_iter_no_change``). A mini-batch loss that wanders around its floor never improves
-    on its best by ``tol``, so noisy training stops too.
+    stopping rule of scikit-learn's iterative estimators (``tol`` / ``n_iter_no_change``:
+    no improvement on the best loss). Losses of thalweg's estimators are on standardized
+    targets, of order 1, so ``tol`` is nearly relative. A mini-batch loss that wanders
+    around its floor no longer sets new bests, so noisy training stops too.
+
+    >>> rule = Convergence(tol=0.01, patience=2)
+    >>> class State: stop = False; stop_reason = None
+    >>> state = State()
+    >>> for loss in [1.0, 0.5, 0.499, 0.501, 0.4995]:
+    ...     rule.on_epoch_end(state, {"loss": loss})
+    >>> state.stop, rule.best
+    (True, 0.499)
     """
 
     def __init__(self, tol: float = 1e-4, patience: int = 5, monitor: str = "loss"):

@@ -116,8 +116,9 @@ def evenly_spaced_rows(X: np.ndarray, count: int = CURVATURE_SAMPLE) -> np.ndarr
     return X[:: max(1, len(X) // count)]
 
 
-def largest_curvature(rows: np.ndarray, seed: int = 0) -> float:
-    """Largest eigenvalue of ``[X, 1]ᵀ[X, 1] / n`` for the rows given.
+def largest_curvature(rows: np.ndarray, sample_weight=None, seed: int = 0) -> float:
+    """Largest eigenvalue of ``[X, 1]ᵀ W [X, 1] / Σw`` for the rows given (``W``: the
+    rows' weights, 1 without ``sample_weight``).
 
     It bounds how sharply a linear model's squared loss curves, which bounds the
     learning rate full-batch gradient descent can take without diverging. A sample of
@@ -127,6 +128,9 @@ def largest_curvature(rows: np.ndarray, seed: int = 0) -> float:
     1.0
     """
     design = np.column_stack([np.asarray(rows, dtype=np.float64), np.ones(len(rows))])
+    if sample_weight is not None:  # a row of weight w counts as w rows
+        weight = np.asarray(sample_weight, np.float64)
+        design = design * np.sqrt(weight / weight.mean())[:, None]
     n, d = design.shape
     if d <= 512:  # small enough to form the d×d matrix and ask for its top eigenvalue
         return float(np.linalg.eigvalsh(design.T @ design / n)[-1])
@@ -141,11 +145,13 @@ def largest_curvature(rows: np.ndarray, seed: int = 0) -> float:
     return value
 
 
-def mean_squared_norm(rows: np.ndarray) -> float:
-    """The mean of ``‖[x, 1]‖² = ‖x‖² + 1`` over the rows: the curvature one example adds.
+def mean_squared_norm(rows: np.ndarray, sample_weight=None) -> float:
+    """The (weighted) mean of ``‖[x, 1]‖² = ‖x‖² + 1`` over the rows: the curvature one
+    example adds.
 
     >>> mean_squared_norm(np.array([[1.0, 1.0], [0.0, 0.0]]))
     2.0
     """
     rows = np.asarray(rows)
-    return float(np.mean(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))) + 1.0
+    norms = np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+    return float(np.average(norms, weights=sample_weight)) + 1.0
