@@ -1,8 +1,8 @@
 """scikit-learn's own estimator checks, run on every thalweg estimator with its default
 arguments (and on the other solvers), and scikit-learn's ensembles built on them.
 
-No check is skipped or expected to fail: docs/sklearn-compatibility.md says what each
-convention means here.
+No check is skipped or expected to fail: docs/models.md ("scikit-learn compatibility") says
+what each convention means here.
 """
 
 import warnings

@@ -204,7 +204,8 @@ class GradientEstimator(Estimator):
             callbacks=callbacks,
             optimizer=optimizer,
         )
-        return self.finish_training(module, history, optimizer, continued=not first)
+        # One epoch per call is the caller's rhythm, not a limit: no ConvergenceWarning.
+        return self.finish_training(module, history, optimizer, continued=not first, warn=False)
 
     def fit_stream(self, stream, *, epochs: int | None = None, validation=None, callbacks=()):
         """Learn from a stream of ``(X, y)`` batches too big for memory

@@ -57,6 +57,7 @@ from thalweg.data.columns import (
 from thalweg.errors import DataError, FileFormatError, NotFittedError
 from thalweg.files import read_container
 from thalweg.metrics.summary import Evaluation, evaluate_predictions
+from thalweg.models.base import ClassifierMixin
 
 __all__ = ["MISSING_POLICIES", "UNKNOWN_POLICIES", "TabularModel"]
 
@@ -141,7 +142,7 @@ class TabularModel:
     @property
     def is_classifier(self) -> bool:
         """Whether the wrapped estimator is a classifier."""
-        return getattr(self.estimator, "_estimator_type", "") == "classifier"
+        return isinstance(self.estimator, ClassifierMixin)
 
     @property
     def classes_(self) -> np.ndarray:
