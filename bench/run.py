@@ -32,6 +32,7 @@ WORKLOADS = {
     "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
     "detection": "bench.detection",
+    "input": "bench.input",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

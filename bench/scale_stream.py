@@ -109,9 +109,11 @@ def make_model(name: str, batch_size: int, epochs: int):
 
     if name == "logistic":
         return LogisticRegression(
-            solver="gd", batch_size=batch_size, max_epochs=epochs, tol=None, seed=0
+            solver="gd", batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
         )
-    return MLPClassifier(hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, seed=0)
+    return MLPClassifier(
+        hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
+    )
 
 
 class EpochCPU:

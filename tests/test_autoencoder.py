@@ -66,7 +66,13 @@ def test_gaussian_noise_is_added_only_while_training_and_passes_gradients():
 def test_a_denoising_autoencoder_pulls_noisy_rows_back_to_the_curve():
     X = curve(n=600)
     model = Autoencoder(
-        hidden=(32,), code_size=1, activation="tanh", noise=0.2, random_state=0
+        hidden=(32,),
+        code_size=1,
+        activation="tanh",
+        noise=0.2,
+        tol=None,
+        max_epochs=300,
+        random_state=0,
     ).fit(X)
     plain = Autoencoder(hidden=(32,), code_size=1, activation="tanh", random_state=0).fit(X)
     assert not np.allclose(model.transform(X), plain.transform(X))  # the noise was used
@@ -78,7 +84,9 @@ def test_a_denoising_autoencoder_pulls_noisy_rows_back_to_the_curve():
 
 def test_model_file_round_trip_and_partial_fit(tmp_path):
     X = curve()
-    model = Autoencoder(hidden=(8,), code_size=2, max_epochs=20, noise=0.1, random_state=0)
+    model = Autoencoder(
+        hidden=(8,), code_size=2, max_epochs=20, tol=None, noise=0.1, random_state=0
+    )
     model.fit(X)
     model.save(tmp_path / "ae.thalweg")
     loaded = load_model(tmp_path / "ae.thalweg")
@@ -88,3 +96,16 @@ def test_model_file_round_trip_and_partial_fit(tmp_path):
     model.partial_fit(X)  # one more epoch, same optimizer
     assert model.n_iter_ == epochs + 1
     assert model.loss_ != loss
+
+
+def test_fit_stream_on_rows_without_a_target(tmp_path):
+    from thalweg.data import stream
+
+    X = curve(n=2000)
+    np.save(tmp_path / "rows.npy", X)
+    rows = stream(tmp_path / "rows.npy", target=None, batch_size=100, seed=0, epochs=40)
+    model = Autoencoder(hidden=(16,), code_size=1, activation="tanh", random_state=0)
+    model.fit_stream(rows)
+    assert model.n_features_in_ == 4 and 1 < model.n_iter_ <= 40
+    np.testing.assert_allclose(model.scaler_.mean_, X.mean(axis=0), rtol=1e-5)
+    assert model.reconstruction_error(X).mean() < 0.05

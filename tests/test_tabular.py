@@ -4,16 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from thalweg.data.columns import CATEGORICAL, NUMERIC, column_kinds, infer_task, typed_column
 from thalweg.errors import DataError, FileFormatError
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from thalweg.models.tabular import (
-    CATEGORICAL,
-    NUMERIC,
-    TabularModel,
-    column_kinds,
-    infer_task,
-    typed_column,
-)
+from thalweg.models.tabular import TabularModel
 
 
 def text(*values):
@@ -183,7 +177,7 @@ def test_validation_rows_give_a_validation_loss_every_epoch():
     held_out = {k: v[80:] for k, v in table.items()}
     for estimator in (
         LogisticRegression(solver="gd", max_epochs=20),
-        MLPClassifier(max_epochs=5, seed=0),
+        MLPClassifier(max_epochs=5, random_state=0),
     ):
         model = TabularModel(estimator).fit(train, label[:80], validation=(held_out, label[80:]))
         history = model.estimator_.history_
@@ -203,7 +197,9 @@ def test_validation_rows_give_a_validation_loss_every_epoch():
 @pytest.mark.parametrize("missing", ["error", "mean"])
 def test_save_and_load_give_the_same_predictions(tmp_path, missing):
     table, label = mixed_table()
-    model = TabularModel(MLPClassifier(max_epochs=20, seed=0), missing=missing, crosses=True)
+    model = TabularModel(
+        MLPClassifier(max_epochs=20, random_state=0), missing=missing, crosses=True
+    )
     model.fit(table, label)
     path = tmp_path / "m.thalweg"
     model.save(path, metadata={"note": "hello"})

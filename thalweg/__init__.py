@@ -13,11 +13,13 @@ from thalweg.autograd import __all__ as _autograd_all
 from thalweg.backend import get_default_dtype, manual_seed, set_default_dtype
 from thalweg.errors import (
     AnomalyError,
+    ConvergenceWarning,
     DataError,
     DTypeError,
     FileFormatError,
     GraphError,
     NotFittedError,
+    OptionError,
     ShapeError,
     ThalwegError,
     TrainingDivergedError,
@@ -31,11 +33,13 @@ float64 = "float64"
 __all__ = [
     *_autograd_all,
     "AnomalyError",
+    "ConvergenceWarning",
     "DTypeError",
     "DataError",
     "FileFormatError",
     "GraphError",
     "NotFittedError",
+    "OptionError",
     "ShapeError",
     "ThalwegError",
     "TrainingDivergedError",
@@ -52,3 +56,29 @@ from thalweg import losses, nn, optim  # noqa: E402
 from thalweg.serialization import load, save  # noqa: E402
 
 __all__ += ["load", "losses", "nn", "optim", "save"]
+
+# Everything else loads on first use (PEP 562): ``import thalweg`` stays light, and
+# ``thalweg.models.LogisticRegression`` works without importing thalweg.models first.
+_LAZY_SUBMODULES = (
+    "data",
+    "datasets",
+    "distributed",
+    "io",
+    "metrics",
+    "models",
+    "plot",
+    "report",
+    "train",
+)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"thalweg.{name}")
+    raise AttributeError(f"module 'thalweg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBMODULES])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.cli.scoring import BETTER
+from thalweg.metrics.summary import BETTER
 
 METRIC_NAMES = {
     "accuracy": "accuracy",

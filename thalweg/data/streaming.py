@@ -40,6 +40,7 @@ Where the target is
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -204,7 +205,8 @@ class Stream:
     def map(self, fn) -> Stream:
         """A stream whose chunks are ``fn(X, y) -> (X', y')``, applied as they are read.
 
-        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out); it may overwrite
+        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out; :meth:`filter`
+        drops rows); it may overwrite
         ``X``, a fresh array the stream never reads again. Work done here is
         done once per chunk of ``read_rows`` rows, before shuffling, instead of once per
         batch: NumPy's per-call overhead is paid ``read_rows / batch_size`` times less
@@ -218,10 +220,30 @@ class Stream:
         >>> next(iter(doubled))[0].ravel().tolist()
         [0.0, 4.0, 8.0]
         """
-        mapped = Stream.__new__(Stream)
-        mapped.__dict__.update(self.__dict__)
+        mapped = copy.copy(self)
         mapped.transform = fn if self.transform is None else _Then(self.transform, fn)
         return mapped
+
+    def filter(self, keep, n_samples: int | None = None) -> Stream:
+        """A stream of the rows for which ``keep(X, y)`` (a boolean array, one per row of
+        a chunk) is True, decided as each chunk is read.
+
+        ``n_samples`` is the number of rows kept per epoch when the caller knows it (a
+        first pass counted them); otherwise None, as for a file of unknown length.
+        ``keep`` must give the same answer for a row on every pass (a seeded draw, a
+        test on its values), or epochs will differ in what they train on.
+
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+        >>> np.save(path, np.arange(8.0).reshape(4, 2))
+        >>> positive = stream(path, target=1, batch_size=4, shuffle_buffer=0).filter(
+        ...     lambda X, y: X[:, 0] > 2)
+        >>> next(iter(positive))[0].ravel().tolist(), positive.n_samples
+        ([4.0, 6.0], None)
+        """
+        kept = self.map(_KeepRows(keep))
+        kept.n_samples = n_samples
+        return kept
 
     def unbatched(self) -> Stream:
         """The same stream handing out its shuffled blocks (up to ``read_rows`` rows)
@@ -231,8 +253,7 @@ class Stream:
         thread (``Pipeline(stream.unbatched()).prefetch(k).batch(B)``): one hand-over
         between threads per block instead of one per batch.
         """
-        blocks = Stream.__new__(Stream)
-        blocks.__dict__.update(self.__dict__)
+        blocks = copy.copy(self)
         blocks.batch_size = None
         return blocks
 
@@ -271,7 +292,7 @@ class Stream:
                 return
             self._read_seconds += time.perf_counter() - started
             self._read_examples += len(batch[0])
-            yield batch if self.labelled else (batch[0], None)
+            yield _without_stand_in(batch)
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every row once, in file order, in chunks of at most ``read_rows`` rows.
@@ -279,8 +300,7 @@ class Stream:
         For passes where order does not matter (statistics for the preprocessing): no
         shuffle buffer, no re-batching.
         """
-        chunks = self._chunks(range(len(self.readers)), None)
-        return chunks if self.labelled else ((X, None) for X, _ in chunks)
+        return map(_without_stand_in, self._chunks(range(len(self.readers)), None))
 
     def input_stats(self) -> dict:
         """Cumulative time spent making batches and examples made (balance diagnostic)."""
@@ -307,6 +327,24 @@ class Stream:
 def _no_target(rows: int) -> np.ndarray:
     """The stand-in ``y`` of rows without a target: shape ``(rows, 0)``, no memory."""
     return np.empty((rows, 0), np.float32)
+
+
+def _without_stand_in(batch):
+    """``(X, None)`` for a batch whose ``y`` is the stand-in of :func:`_no_target` (a
+    ``map`` may have given rows without a target one, e.g. an autoencoder's)."""
+    X, y = batch
+    return (X, None) if y.ndim == 2 and y.shape[1] == 0 else batch
+
+
+class _KeepRows:
+    """``(X, y) -> (X[keep], y[keep])`` with ``keep = test(X, y)`` (a class, so it pickles)."""
+
+    def __init__(self, test):
+        self.test = test
+
+    def __call__(self, X, y):
+        keep = np.asarray(self.test(X, y), dtype=bool)
+        return X[keep], y[keep]
 
 
 class _Then:

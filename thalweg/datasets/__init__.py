@@ -15,11 +15,12 @@ from thalweg.datasets.playground import (
     spiral,
     xor,
 )
-from thalweg.datasets.registry import DatasetInfo, list_datasets, load
+from thalweg.datasets.registry import DatasetInfo, dataset_key, list_datasets, load
 
 __all__ = [
     "DatasetInfo",
     "circle",
+    "dataset_key",
     "gaussian",
     "gaussian_regression",
     "list_datasets",

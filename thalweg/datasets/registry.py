@@ -102,6 +102,15 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
 }
 
 
+def dataset_key(name: str) -> str:
+    """A dataset's name as the registry spells it: case-insensitive, ``-`` for ``_``.
+
+    >>> dataset_key(" Breast-Cancer")
+    'breast_cancer'
+    """
+    return str(name).strip().lower().replace("-", "_")
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Every dataset ``load`` knows: generators first, then bundled files.
 
@@ -121,7 +130,7 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
     >>> X.shape
     (20, 2)
     """
-    key = str(name).strip().lower().replace("-", "_")
+    key = dataset_key(name)
     if key not in _DATASETS:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")

@@ -35,9 +35,9 @@ whose message names the problem and the fix. Precision, recall and F1 return
 """
 
 # One module per family of metrics; this package gathers their public names.
-from thalweg.metrics._checks import Average as Average  # type alias of the signatures
 from thalweg.metrics.classification import accuracy, confusion_matrix, f1, precision, recall
 from thalweg.metrics.clustering import adjusted_rand_score, silhouette_samples, silhouette_score
+from thalweg.metrics.inputs import Average as Average  # type alias of the signatures
 from thalweg.metrics.probability import (
     PredictionBias,
     calibration_curve,

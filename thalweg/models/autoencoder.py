@@ -18,6 +18,11 @@ training rows is rebuilt badly: its **reconstruction error** (:meth:`Autoencoder
 reconstruction_error`) is an anomaly score. With ``noise > 0`` it is a *denoising*
 autoencoder: Gaussian noise is added to the inputs while training, and the target stays
 the clean row, so the network must learn the structure rather than copy its input.
+
+It is a :class:`~thalweg.models.GradientEstimator` with no target: ``encode`` returns the
+standardized rows as both the input and the target, and the base class does the rest
+(``fit``, ``partial_fit``, ``fit_stream``, sample weights, callbacks, checkpoints,
+early stopping, the optimizer and the learning rate).
 """
 
 from __future__ import annotations
@@ -25,15 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import losses, nn
-from thalweg.data import Standardizer
-from thalweg.models.base import Estimator
-from thalweg.models.gradient_descent import train_module
-from thalweg.models.mlp import build_mlp
-from thalweg.models.transformer import TransformerMixin, check_random_state, seed_from
+from thalweg.models.gradient import GradientEstimator, standardize
+from thalweg.models.mlp import build_mlp, hidden_widths
+from thalweg.models.transformer import TransformerMixin
 from thalweg.train import predict_array
 
 
-class Autoencoder(TransformerMixin, Estimator):
+class Autoencoder(TransformerMixin, GradientEstimator):
     """A neural network that learns a short code for each row by rebuilding its input.
 
     Parameters
@@ -91,6 +94,7 @@ class Autoencoder(TransformerMixin, Estimator):
     """
 
     _estimator_type = ""
+    loss_kind = "squared"
 
     def __init__(
         self,
@@ -130,81 +134,45 @@ class Autoencoder(TransformerMixin, Estimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @property
-    def seed(self) -> int | None:
-        """The int seed the training loop takes, drawn once per fit from ``random_state``."""
-        return getattr(self, "_seed", None)
+    # ------------------------------------------------------------------ the contract
+    def learn_encoding(self, summary) -> None:
+        on = self.standardize
+        self.scaler_ = summary.feature_scaler(with_mean=on, with_std=on)
 
-    def _hidden(self) -> tuple[int, ...]:
-        hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
-        if any(int(h) < 1 for h in hidden):
-            raise ValueError(f"hidden layer sizes must be positive, got {self.hidden}")
-        return tuple(int(h) for h in hidden)
+    def encode(self, X, y=None):
+        """The standardized rows, as the network's input and as its target (``y`` is
+        ignored: the target of an autoencoder is its input)."""
+        rows = standardize(X, *self.scaler_.shift_and_scale())
+        return rows, rows
 
-    def _check_params(self) -> None:
-        who = type(self).__name__
-        if not isinstance(self.code_size, int | np.integer) or self.code_size < 1:
-            raise ValueError(f"{who}: code_size must be a positive int, got {self.code_size!r}")
-        if not self.noise >= 0:
-            raise ValueError(f"{who}: noise must be >= 0, got {self.noise!r}")
-
-    # ------------------------------------------------------------------ training
-    def fit(self, X, y=None) -> Autoencoder:
-        """Train on the rows of ``X`` ``(n_samples, n_features)`` from fresh weights;
-        ``y`` is ignored (the target is ``X`` itself)."""
-        X = self._validate_X(X, reset=True)
-        return self._fit(X, self.max_epochs, first=True)
-
-    def partial_fit(self, X, y=None) -> Autoencoder:
-        """One epoch on these rows, continuing training (the first call fixes the
-        standardization from its rows)."""
-        first = not self._is_fitted()
-        X = self._validate_X(X, reset=first)
-        return self._fit(X, 1, first=first)
-
-    def _fit(self, X: np.ndarray, epochs: int, first: bool) -> Autoencoder:
-        self._check_params()
-        if first:
-            self._seed = seed_from(self.random_state)
-            rng = check_random_state(self._seed)
-            self.scaler_ = Standardizer(with_mean=self.standardize, with_std=self.standardize)
-            self.scaler_.fit(X)
-            self.module_ = self._build_module(X.shape[1], rng)
-            self.optimizer_ = None
-        rows = self._features(X)
-        batch_size = min(200, len(rows)) if self.batch_size == "auto" else self.batch_size
-        history, self.optimizer_ = train_module(
-            self,
-            self.module_,
-            losses.mse,
-            [m.weight for m in _linear_layers(self.module_)],
-            rows,
-            rows,
-            loss_kind="squared",
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=None if first else self.optimizer_,
-        )
-        self.module_.eval()
-        self.history_ = history
-        self.n_iter_ = (0 if first else self.n_iter_) + len(history)
-        self.loss_ = history.last("loss")
-        return self
-
-    def _build_module(self, n_features: int, rng: np.random.Generator) -> nn.Sequential:
+    def build_module(self, n_features: int, rng, dtype) -> nn.Sequential:
         """``Sequential(encoder, decoder)``; with ``noise``, the encoder starts with a
         ``GaussianNoise`` layer (active only while training: the loss still compares
         the output with the clean rows)."""
-        hidden = self._hidden()
-        encoder = build_mlp(n_features, hidden, self.code_size, self.activation, rng)
+        if not isinstance(self.code_size, int | np.integer) or self.code_size < 1:
+            raise ValueError(
+                f"Autoencoder: code_size must be a positive int, got {self.code_size!r}"
+            )
+        if not self.noise >= 0:
+            raise ValueError(f"Autoencoder: noise must be >= 0, got {self.noise!r}")
+        hidden = hidden_widths(self.hidden)
+        encoder = build_mlp(n_features, hidden, self.code_size, self.activation, rng, dtype)
         if self.noise > 0:
             noise = nn.GaussianNoise(self.noise, rng=np.random.default_rng(rng.integers(2**63)))
             encoder = nn.Sequential(noise, *encoder.layers)
-        decoder = build_mlp(self.code_size, hidden[::-1], n_features, self.activation, rng)
+        decoder = build_mlp(self.code_size, hidden[::-1], n_features, self.activation, rng, dtype)
         return nn.Sequential(encoder, decoder)
 
-    def _features(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
-        return self.scaler_.transform(X).astype(dtype)
+    def loss(self, output, target, sample_weight=None):
+        """Mean squared reconstruction error over rows and columns; with weights, each
+        row's mean squared error weighted (``Σ wᵢ·mseᵢ / n``)."""
+        if sample_weight is None:
+            return losses.mse(output, target)
+        total = losses.mse(output, target, weight=sample_weight, reduction="sum")
+        return total * (1.0 / target.size)
+
+    def _features(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
+        return standardize(X, *self.scaler_.shift_and_scale(), dtype)
 
     # ------------------------------------------------------------------ using
     @property
@@ -221,7 +189,7 @@ class Autoencoder(TransformerMixin, Estimator):
         """The code of every row: ``(n_samples, code_size)`` float64."""
         X = self._validate_X(X, reset=False)
         # Float64 through float32 weights: a row's code does not depend on its batch.
-        return predict_array(self.encoder_, self._features(X, np.float64)).astype(np.float64)
+        return predict_array(self.encoder_, self._features(X)).astype(np.float64)
 
     def inverse_transform(self, codes) -> np.ndarray:
         """Rows rebuilt from codes ``(n_samples, code_size)``: ``(n_samples, n_features)``
@@ -243,7 +211,7 @@ class Autoencoder(TransformerMixin, Estimator):
         score (large: a row unlike the training rows). Measured in standardized units
         (``standardize=True``), so every column counts alike."""
         X = self._validate_X(X, reset=False)
-        rows = self._features(X, np.float64)
+        rows = self._features(X)
         rebuilt = predict_array(self.module_, rows).astype(np.float64)
         return np.mean((rebuilt - rows) ** 2, axis=1)
 

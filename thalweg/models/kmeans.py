@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 
 from thalweg.errors import DataError
-from thalweg.models import validation
+from thalweg.models import checks
 from thalweg.models.base import Estimator
 from thalweg.models.centers import (
     NearestCenter,
@@ -46,7 +46,7 @@ from thalweg.models.centers import (
     reassign_low_counts,
     row_norms,
 )
-from thalweg.models.transformer import TransformerMixin, check_random_state
+from thalweg.models.transformer import TransformerMixin
 
 ALGORITHMS = ("lloyd", "minibatch")
 INITS = ("k-means++", "random")
@@ -183,7 +183,7 @@ class KMeans(TransformerMixin, Estimator):
                     f"{who}: init has shape {given.shape}; it must be (n_clusters, "
                     f"n_features) = ({self.n_clusters}, {n_features})"
                 )
-            validation.check_finite(given, who, "init")
+            checks.check_finite(given, who, "init")
         if self.n_init == "auto":
             return 10 if isinstance(self.init, str) and self.init == "random" else 1
         if not isinstance(self.n_init, int | np.integer) or self.n_init < 1:
@@ -212,7 +212,7 @@ class KMeans(TransformerMixin, Estimator):
         """Find the clusters of ``X`` ``(n_samples, n_features)``; ``y`` is ignored."""
         X = self._validate_X(X, reset=True)
         runs = self._check_params(*X.shape)
-        rng = check_random_state(self.random_state)
+        rng = np.random.default_rng(self._random_seed())
         if self.algorithm == "lloyd":
             origin, norms, spread = _origin_and_spread(X)
             self._fit_lloyd(X, runs, rng, norms, origin, self.tol * spread)
@@ -300,7 +300,7 @@ class KMeans(TransformerMixin, Estimator):
         X = self._validate_X(X, reset=first)
         if first:
             self._check_params(*X.shape)
-            self._rng = check_random_state(self.random_state)
+            self._rng = np.random.default_rng(self._random_seed())
             origin, norms, _ = _origin_and_spread(X)
             centers = np.asarray(self._seeds(X, self._rng, norms, origin), dtype=np.float64)
             self.counts_ = np.zeros(self.n_clusters, np.int64)
@@ -313,7 +313,7 @@ class KMeans(TransformerMixin, Estimator):
         counts = np.asarray(self.counts_, dtype=np.int64)
         inertia, _, labels = minibatch_step(batch, centers, counts)
         if (counts == 0).any():  # only duplicate rows can leave a seed without rows
-            rng = getattr(self, "_rng", None) or check_random_state(self.random_state)
+            rng = getattr(self, "_rng", None) or np.random.default_rng(self._random_seed())
             _warn_reassigned(reassign_low_counts(centers, counts, batch, rng, REASSIGNMENT_RATIO))
         self._set_fitted(centers, origin, X.dtype)
         self.counts_ = counts
@@ -344,7 +344,7 @@ class KMeans(TransformerMixin, Estimator):
         >>> sorted(round(float(x)) for x in model.cluster_centers_[:, 0])
         [0, 20]
         """
-        rng = check_random_state(self.random_state)
+        rng = np.random.default_rng(self._random_seed())
         batch_size = int(getattr(stream, "batch_size", None) or self.batch_size)
         sample_size = max(3 * batch_size, 3 * int(self.n_clusters))
         n, mean, spread, sample = _summarize_stream(stream, rng, sample_size, type(self).__name__)
@@ -472,15 +472,15 @@ def _one_pass(stream, rng):
 
 def _summarize_stream(stream, rng, sample_size: int, who: str):
     """One pass: ``(n, mean, spread, sample)`` with a uniform sample of rows (reservoir)."""
-    from thalweg.models.streaming import _Reservoir
+    from thalweg.data.holdout import Reservoir
 
     n, mean, square_sum, reservoir, dtype = 0, None, 0.0, None, None
     for X, _ in _one_pass(stream, rng):
-        X = validation.check_X(X, f"{who}.fit_stream")
+        X = checks.check_X(X, f"{who}.fit_stream")
         if reservoir is None:
-            reservoir = _Reservoir(sample_size, int(rng.integers(2**31)))
+            reservoir = Reservoir(sample_size, int(rng.integers(2**31)))
             mean, dtype = np.zeros(X.shape[1]), X.dtype
-        validation.check_n_features(who, X, len(mean))
+        checks.check_n_features(who, X, len(mean))
         # Running mean (Welford's merge of chunk means): no catastrophic cancellation.
         mean += (X.mean(axis=0, dtype=np.float64) - mean) * (len(X) / (n + len(X)))
         square_sum += float(np.einsum("ij,ij->", X, X, dtype=np.float64))
@@ -489,7 +489,7 @@ def _summarize_stream(stream, rng, sample_size: int, who: str):
     if not n:
         raise DataError(f"{who}.fit_stream: the stream is empty")
     spread = max(square_sum / n - float(mean @ mean), 0.0) / len(mean)
-    return n, mean, spread, reservoir.rows().astype(dtype)
+    return n, mean, spread, reservoir.X.astype(dtype)
 
 
 def _warn_reassigned(moved: int) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from thalweg.errors import DataError
-
 
 class TransformerMixin:
     """``fit_transform`` and the tags that tell scikit-learn this needs no target."""
@@ -31,26 +29,3 @@ class TransformerMixin:
             target_tags=TargetTags(required=False),
             transformer_tags=TransformerTags(preserves_dtype=list(self._preserves_dtype)),
         )
-
-
-def check_random_state(random_state) -> np.random.Generator:
-    """A generator from ``random_state``: None (fresh entropy), an int seed, a NumPy
-    ``Generator`` (used as is) or a legacy ``RandomState`` (seeds a new generator).
-
-    >>> bool(check_random_state(0).integers(10) == check_random_state(0).integers(10))
-    True
-    """
-    if random_state is None or isinstance(random_state, int | np.integer):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    raise DataError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
-
-
-def seed_from(random_state) -> int | None:
-    """An int seed for code that takes one (the training loop), drawn from ``random_state``."""
-    if random_state is None or isinstance(random_state, int | np.integer):
-        return None if random_state is None else int(random_state)
-    return int(check_random_state(random_state).integers(2**31))

@@ -1,10 +1,15 @@
-"""Metrics of a table model on labelled rows, computed with :mod:`thalweg.metrics`.
+"""The usual metrics of a model at once, with the predictions they came from.
 
 Classification: accuracy, precision, recall and F1 (of the positive class ``classes[1]``
 for two classes, macro-averaged over classes for more), ROC AUC (one-vs-rest for more
 than two classes) and log loss. Regression: MSE, RMSE, MAE and R². A metric that is
 undefined on the rows given (ROC AUC when only one class is present, R² of one row) is
 left out rather than reported as NaN.
+
+>>> import numpy as np
+>>> evaluation = evaluate_predictions(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+>>> round(evaluation.metrics["mae"], 4), BETTER["mae"]
+(0.3333, 'lower')
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thalweg import metrics
 from thalweg.errors import DataError
-from thalweg.models.tabular import TabularModel
+from thalweg.metrics.classification import accuracy, f1, precision, recall
+from thalweg.metrics.probability import log_loss
+from thalweg.metrics.ranking import roc_auc
+from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
 
-# Shown in tables and reports; "higher" or "lower" is better.
+__all__ = ["BETTER", "Evaluation", "evaluate_predictions"]
+
+# Which way each metric is better: shown beside it in tables and reports.
 BETTER = {
     "accuracy": "higher",
     "precision": "higher",
@@ -34,7 +43,7 @@ BETTER = {
 
 
 @dataclass
-class Scores:
+class Evaluation:
     """Metrics on some rows, with what they were computed from."""
 
     metrics: dict[str, float]
@@ -43,52 +52,43 @@ class Scores:
     y_score: np.ndarray | None  # (n, n_classes) probabilities, classifiers only
 
 
-def score(model: TabularModel, table: dict, y_true: np.ndarray) -> Scores:
-    """Predict ``table`` with ``model`` and compare with ``y_true`` (labels or values)."""
-    if model.is_classifier:
-        probabilities = model.predict_proba(table)
-        predicted = model.estimator_.predict(model.transform(table))
-        return Scores(
-            _classification(y_true, predicted, probabilities, model.classes_),
-            y_true,
-            predicted,
-            probabilities,
-        )
-    predicted = model.predict(table)
-    return Scores(_regression(y_true, predicted), y_true, predicted, None)
+def evaluate_predictions(y_true, y_pred, probabilities=None, classes=None) -> Evaluation:
+    """The metrics of predictions ``y_pred`` against ``y_true``: a classifier's when
+    ``probabilities`` ``(n, n_classes)`` and ``classes`` are given, else a regressor's."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if probabilities is None:
+        return Evaluation(_regression(y_true, y_pred), y_true, y_pred, None)
+    metrics = _classification(y_true, y_pred, probabilities, classes)
+    return Evaluation(metrics, y_true, y_pred, probabilities)
 
 
 def _classification(y_true, y_pred, probabilities, classes) -> dict[str, float]:
-    results = {"accuracy": metrics.accuracy(y_true, y_pred)}
+    results = {"accuracy": accuracy(y_true, y_pred)}
     labels = np.asarray(classes)
     if len(labels) == 2:
         # tolist(): a plain Python label from any array (text labels of a stream are objects)
         options = {"pos_label": labels.tolist()[1], "average": "binary"}
     else:
         options = {"labels": labels, "average": "macro"}
-    for name, fn in (
-        ("precision", metrics.precision),
-        ("recall", metrics.recall),
-        ("f1", metrics.f1),
-    ):
+    for name, fn in (("precision", precision), ("recall", recall), ("f1", f1)):
         _add(results, name, lambda fn=fn: fn(y_true, y_pred, **options))
     if len(labels) == 2:
-        _add(results, "roc_auc", lambda: metrics.roc_auc(y_true == labels[1], probabilities[:, 1]))
+        _add(results, "roc_auc", lambda: roc_auc(y_true == labels[1], probabilities[:, 1]))
     else:
         _add(
             results,
             "roc_auc",
-            lambda: metrics.roc_auc(y_true, probabilities, multi_class="ovr", labels=labels),
+            lambda: roc_auc(y_true, probabilities, multi_class="ovr", labels=labels),
         )
-    _add(results, "log_loss", lambda: metrics.log_loss(y_true, probabilities, labels=labels))
+    _add(results, "log_loss", lambda: log_loss(y_true, probabilities, labels=labels))
     return results
 
 
 def _regression(y_true, y_pred) -> dict[str, float]:
-    mse = float(metrics.mean_squared_error(y_true, y_pred))
+    mse = float(mean_squared_error(y_true, y_pred))
     results = {"mse": mse, "rmse": math.sqrt(mse)}
-    results["mae"] = float(metrics.mean_absolute_error(y_true, y_pred))
-    _add(results, "r2", lambda: metrics.r2(y_true, y_pred))
+    results["mae"] = float(mean_absolute_error(y_true, y_pred))
+    _add(results, "r2", lambda: r2(y_true, y_pred))
     return results
 
 

@@ -1,0 +1,93 @@
+"""``thalweg evaluate``: a trained model measured on new labelled rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thalweg.cli.common import JSON, QUIET, check_output, example, write_report
+from thalweg.cli.main import EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        epilog=example(
+            "thalweg evaluate model.thalweg wine.csv",
+            "thalweg evaluate model.thalweg new-wines.csv --report new-wines.html --json",
+        )
+    )(evaluate)
+
+
+def evaluate(
+    model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
+    data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
+    report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    quiet: Annotated[bool, QUIET] = False,
+    json_output: Annotated[bool, JSON] = False,
+) -> int:
+    """Measure a trained model on new labelled data (same columns, target included)."""
+    from thalweg.cli.display import Output
+    from thalweg.data.columns import missing_mask
+    from thalweg.io import read_table
+    from thalweg.models.tabular import TabularModel
+    from thalweg.report import table_model_report
+
+    if report is not None:
+        check_output(report, "--report", data)
+    model = TabularModel.load(model_file)
+    table = read_table(data)
+    rows, labels, kept = model.rows_with_targets(table)
+    evaluation = model.evaluate(rows, labels)
+
+    output = Output(quiet=quiet, json_mode=json_output)
+    skipped = int((~kept).sum())
+    output.line(
+        f"evaluated {int(kept.sum())} rows of {data}"
+        + (f" ({skipped} skipped: missing values)" if skipped else "")
+    )
+    output.metrics(evaluation.metrics, f"metrics on {Path(data).name}")
+    written = {}
+    if report is not None:
+        training = model.metadata_.get("training", {})
+        columns = [
+            {
+                "name": c["name"],
+                "type": c["kind"],
+                "missing": int(missing_mask(table[c["name"]]).sum()),
+            }
+            for c in model.columns_
+        ]
+        summary = {
+            "source": str(data),
+            "rows": len(kept),
+            "columns": columns,
+            "target": model.target_,
+            "splits": {"evaluated": int(kept.sum())},
+        }
+        built = table_model_report(
+            model,
+            evaluation,
+            title=f"{Path(data).name}: evaluating {Path(model_file).name}",
+            summary=summary,
+            seconds=float(training.get("seconds", 0.0)),
+            seed=training.get("seed"),
+            split_name=Path(data).name,
+            parts={"test": (rows, labels)},
+            target_values=labels,
+        )
+        written["report"] = write_report(report, built)
+    output.written(written)
+    output.json(
+        {
+            "command": "evaluate",
+            "model": str(model_file),
+            "data": str(data),
+            "rows": int(kept.sum()),
+            "skipped_rows": skipped,
+            "metrics": evaluation.metrics,
+            "written": written,
+        }
+    )
+    return EXIT_OK
