@@ -206,7 +206,7 @@ def test_select_k_finds_the_number_of_blobs_and_says_why():
     X, _ = make_blobs(600, 2, centers=corners, cluster_std=1.0, random_state=9)
     scan = select_k(X, range(2, 8), silhouette_rows=300)
     assert scan.chosen == 4 and scan.sampled and scan.silhouette_rows == 300
-    assert "k=4 has the highest mean silhouette" in scan.reason
+    assert scan.reason.startswith("the highest mean silhouette")
     assert "sample of 300 of 600 rows" in scan.reason
     assert scan.inertias == sorted(scan.inertias, reverse=True)  # more centres, less inertia
     assert scan.models[4].n_clusters == 4

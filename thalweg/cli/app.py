@@ -14,7 +14,17 @@ import importlib
 import typer
 
 # The commands, in the order ``thalweg --help`` lists them: modules of thalweg.cli.
-COMMANDS = ["train", "profile_input", "evaluate", "predict", "inspect_model", "demo", "datasets"]
+COMMANDS = [
+    "train",
+    "cluster",
+    "embed",
+    "profile_input",
+    "evaluate",
+    "predict",
+    "inspect_model",
+    "demo",
+    "datasets",
+]
 
 
 def build_app() -> typer.Typer:

@@ -36,7 +36,7 @@ class KSelection:
     silhouettes: list[float]
     chosen: int
     elbow: int
-    reason: str
+    reason: str  # why ``chosen``: "the highest mean silhouette, 0.62; next best k=…"
     silhouette_rows: int  # rows the silhouettes were computed on
     n_rows: int
     models: dict[int, KMeans] = field(repr=False, default_factory=dict)
@@ -103,7 +103,7 @@ def select_k(
     Returns
     -------
     KSelection
-        ``chosen`` (highest silhouette), ``elbow``, a sentence ``reason``, both curves,
+        ``chosen`` (highest silhouette), ``elbow``, ``reason`` (why, in words), both curves,
         and the fitted ``models`` by ``k``.
 
     Examples
@@ -144,7 +144,7 @@ def select_k(
     where = "" if rows == len(X) else f" (on a sample of {rows:,} of {len(X):,} rows)"
     ranked = sorted(zip(silhouettes, ks, strict=True), reverse=True)
     runner_up = f"; next best k={ranked[1][1]} at {ranked[1][0]:.3f}" if len(ranked) > 1 else ""
-    reason = f"k={best} has the highest mean silhouette, {max(silhouettes):.3f}{where}{runner_up}"
+    reason = f"the highest mean silhouette, {max(silhouettes):.3f}{where}{runner_up}"
     reason += (
         f"; the elbow of the inertia curve is also at k={bend}"
         if bend == best

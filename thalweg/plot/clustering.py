@@ -34,7 +34,7 @@ def plot_clusters(
     *,
     centers: np.ndarray | None = None,
     axis_names: tuple[str, str] = ("component 1", "component 2"),
-    title: str = "Clusters",
+    heading: str = "Clusters",
     max_points: int = 5000,
 ) -> Figure:
     """Rows as points in a 2-D view, coloured by cluster, centres as numbered markers.
@@ -47,6 +47,8 @@ def plot_clusters(
         Each row's cluster.
     centers : array (k, 2), optional
         The cluster centres in the same view.
+    heading : str
+        The figure's title (the count of rows drawn is added).
     max_points : int
         Draw at most this many points (a fixed random sample).
 
@@ -85,7 +87,7 @@ def plot_clusters(
             )
     axis.set_xlabel(_text(axis_names[0]))
     axis.set_ylabel(_text(axis_names[1]))
-    axis.set_title(f"{_text(title)} ({_shown(len(shown), len(points))} rows)")
+    axis.set_title(f"{_text(heading)} ({_shown(len(shown), len(points))} rows)")
     if len(clusters) <= 12:
         axis.legend(loc="best", markerscale=1.6, ncols=2 if len(clusters) > 6 else 1)
     return figure

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from thalweg import __version__
+from thalweg.errors import DataError
 from thalweg.files import atomic_write
 from thalweg.plot.clustering import plot_clusters, plot_k_selection
 from thalweg.report.figures import ReportFigure, _draw
@@ -74,6 +75,7 @@ class ClusterReportInput:
     feature_names: list[str]
     centroids: np.ndarray  # (k, len(feature_names))
     sizes: np.ndarray  # (k,) rows per cluster
+    overall: np.ndarray | None  # (len(feature_names),) the mean of all rows, to compare
     inertia: float
     view: np.ndarray  # (m, 2)
     view_labels: np.ndarray  # (m,)
@@ -122,7 +124,7 @@ def render_cluster_report(report: ClusterReportInput) -> str:
                 report.view_labels,
                 centers=report.view_centers,
                 axis_names=report.view_axes,
-                title=f"Clusters on {report.view_name}",
+                heading=f"Clusters on {report.view_name}",
             )
         ]
     }
@@ -234,18 +236,22 @@ def _sizes_section(report: ClusterReportInput) -> Html:
 
 
 def _centroids_section(report: ClusterReportInput) -> Html:
-    header = ["cluster", *report.feature_names]
-    rows = [
-        [f"cluster {index}", *(format_number(float(v)) for v in centre)]
-        for index, centre in enumerate(report.centroids)
-    ]
-    numeric = range(1, len(header))
-    body = element("div", table(header, rows, numeric=numeric), class_="scroll")
+    k = len(report.centroids)
+    header = ["column", *(f"cluster {index}" for index in range(k))]
+    if report.overall is not None:
+        header.append("all rows")
+    rows = []
+    for j, name in enumerate(report.feature_names):
+        row = [name, *(format_number(float(centre[j])) for centre in report.centroids)]
+        if report.overall is not None:
+            row.append(format_number(float(report.overall[j])))
+        rows.append(row)
+    body = element("div", table(header, rows, numeric=range(1, len(header))), class_="scroll")
     intro = (
         "Each cluster's centre: the mean of its rows, column by column, in the data's own "
         "units (a one-hot column's value is the share of the cluster's rows in that "
-        "category). Compare a row of this table with the others to read what sets a "
-        "cluster apart."
+        "category). Read a row across: where a cluster's value is far from the mean of "
+        "all rows, that column sets the cluster apart."
     )
     return section("centroids", "Centroids", intro, body)
 
@@ -312,3 +318,96 @@ def _model_section(report: ClusterReportInput) -> Html:
         class_="columns",
     )
     return section("model", "Model", "What was fitted, with which settings.", body)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def two_dimensional_view(
+    features: np.ndarray, centers: np.ndarray, *, view: str = "pca", random_state: int = 0
+):
+    """Rows and centres in two dimensions, for the report's picture.
+
+    ``view="pca"``: the first two principal components of the rows; ``"autoencoder"``:
+    the code of an :class:`~thalweg.models.Autoencoder` with ``code_size=2`` trained on
+    them. At most ``VIEW_ROWS`` rows are placed (a uniform sample).
+
+    Returns
+    -------
+    (rows, points, centre_points, name, axis_names)
+        The indices of the rows shown, their 2-D positions, the centres' positions, a
+        description of the view, and the two axis labels.
+    """
+    n = len(features)
+    rows = np.arange(n)
+    if n > VIEW_ROWS:
+        rows = np.sort(np.random.default_rng(random_state).choice(n, VIEW_ROWS, replace=False))
+    if view == "autoencoder":
+        from thalweg.models import Autoencoder
+
+        coder = Autoencoder(code_size=2, activation="tanh", tol=None, random_state=random_state)
+        coder.fit(features[rows] if n > 20 * VIEW_ROWS else features)
+        points, centre_points = coder.transform(features[rows]), coder.transform(centers)
+        name = "an autoencoder's 2-D code"
+        axes = ("code 0", "code 1")
+    elif view == "pca":
+        mean, components = principal_axes(features, 2, seed=random_state)
+        points = (features[rows] - mean) @ components.T
+        centre_points = (np.asarray(centers) - mean) @ components.T
+        name = "the first two principal components"
+        axes = ("principal component 1", "principal component 2")
+    else:
+        raise DataError(f"view must be 'pca' or 'autoencoder', got {view!r}")
+    return rows, points, centre_points, name, axes
+
+
+def cluster_report(result, *, title: str, source: str, view: str = "pca", random_state: int = 0):
+    """The report's input for a :class:`~thalweg.models.table_clustering.ClusterResult`:
+    the 2-D view, sizes, centroids in the data's units, the curves for choosing k."""
+    model, estimator = result.model, result.model.estimator_
+    centers = estimator.cluster_centers_
+    rows, points, centre_points, name, axes = two_dimensional_view(
+        result.features, centers, view=view, random_state=random_state
+    )
+    # Back to the data's units: numbers as they were, one-hot columns as shares.
+    centroids = model.scaler_.inverse_transform(centers)
+    notes = []
+    if result.summary.get("dropped_rows"):
+        notes.append(
+            f"{result.summary['dropped_rows']:,} row(s) with missing values were left out "
+            "(missing='drop')."
+        )
+    if len(rows) < len(result.features):
+        notes.append(f"The view shows a uniform sample of {len(rows):,} of the rows.")
+    settings = {
+        "k": result.k,
+        "algorithm": estimator.algorithm,
+        "n_init": estimator.n_init,
+        "random_state": estimator.random_state,
+        "missing": model.missing,
+        "columns standardized": "yes (every column counts alike)",
+        "ignored columns": result.summary.get("ignored") or None,
+    }
+    return ClusterReportInput(
+        title=title,
+        model_name=repr(estimator),
+        source=source,
+        n_rows=len(result.features),
+        seconds=result.seconds,
+        feature_names=list(model.feature_names_out_),
+        centroids=centroids,
+        sizes=result.sizes,
+        overall=model.scaler_.mean_,
+        inertia=float(estimator.inertia_),
+        view=points,
+        view_labels=result.labels[rows],
+        view_name=name,
+        view_axes=axes,
+        view_centers=centre_points,
+        silhouette=None if np.isnan(result.silhouette) else result.silhouette,
+        silhouette_rows=result.silhouette_rows,
+        selection=None if result.selection is None else result.selection.to_dict(),
+        seed=random_state,
+        settings=settings,
+        notes=notes,
+    )
