@@ -66,6 +66,7 @@ def cluster(
         typer.Option(
             "--k",
             "-k",
+            callback=k_values,
             help="Clusters: a number (3), or a range (2..10) to fit each k and pick the best "
             "by silhouette, showing the elbow and silhouette curves.",
         ),
@@ -127,7 +128,7 @@ def cluster(
     from thalweg.io import read_table
     from thalweg.models.table_clustering import cluster_table
 
-    ks = k_values(k)
+    ks = k  # parsed by k_values: (k,) or the range
     check_output(out, "--out", data)
     if report is not None:
         check_output(report, "--report", data)
