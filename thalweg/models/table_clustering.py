@@ -253,6 +253,7 @@ def embed_table(
     hidden: Sequence[int] = (64,),
     activation: str = "relu",
     max_epochs: int = 200,
+    tol: float | None = 1e-4,
     noise: float = 0.0,
     ignore: Sequence[str] = (),
     categorical: Sequence[str] = (),
@@ -269,7 +270,7 @@ def embed_table(
 
     >>> import numpy as np
     >>> t = np.linspace(-1, 1, 200)
-    >>> result = embed_table({"a": t, "b": t**2, "c": -t}, code_size=1, max_epochs=50)
+    >>> result = embed_table({"a": t, "b": t**2, "c": -t}, code_size=1, max_epochs=50, tol=None)
     >>> sorted(result.table)
     ['code_0', 'reconstruction_error']
     """
@@ -280,6 +281,7 @@ def embed_table(
         code_size=code_size,
         activation=activation,
         max_epochs=max_epochs,
+        tol=tol,
         noise=noise,
         random_state=random_state,
         verbose=verbose,
