@@ -227,3 +227,18 @@ def test_threaded_scans_give_the_single_threaded_answer(monkeypatch):
     np.testing.assert_array_equal(one[0], four[0])
     np.testing.assert_allclose(one[1], four[1], rtol=1e-12)
     np.testing.assert_array_equal(one[2], four[2])
+
+
+def test_a_forked_child_clusters_with_a_pool_of_its_own():
+    import multiprocessing
+
+    X, _ = make_blobs(60_000, 4, centers=3, random_state=11)  # enough rows for threads
+    parent = KMeans(3, random_state=0).fit(X)  # the parent's scans start the thread pool
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply_async(_fit_labels, (X,)).get(timeout=60)
+    np.testing.assert_array_equal(child, parent.labels_)
+
+
+def _fit_labels(X):
+    return KMeans(3, random_state=0).fit(X).labels_

@@ -83,6 +83,16 @@ _pool_lock = threading.Lock()
 _inside = threading.local()  # set in the pool's threads: a nested call runs inline
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def in_parallel(n: int, rows: int, work: Callable[[int, int], object], threads: int | None = None):
     """Run ``work(start, stop)`` on contiguous ranges that cover ``range(n)``, each a
     whole number of ``rows``-row blocks, one per thread; return the results in range
