@@ -45,11 +45,12 @@ import numpy as np
 
 # Bytes of a block of rows plus its (k, rows) work arrays: well inside one core's cache.
 CHUNK_BYTES = 1 << 20
-# OpenBLAS splits a product over its threads above m·n·k = 262,144 (65536 × its default
-# GEMM_MULTITHREAD_THRESHOLD of 4). Each block's products stay below that: a product
-# split over threads waits at a barrier, and on a busy machine one wait can cost a whole
-# scheduler time slice (measured here: 6× slower per row with another job running).
-SINGLE_THREAD_PRODUCT = 200_000
+# OpenBLAS runs a product on the calling thread while m·n·k < 2 × 262,144 (65536 × its
+# default GEMM_MULTITHREAD_THRESHOLD of 4, times two threads). Each block's products stay
+# below that: a product split over threads waits at a barrier, and on a busy machine one
+# wait can cost a whole scheduler time slice (measured here: 6× slower per row with
+# other jobs running). The cores are used by scanning ranges side by side instead.
+SINGLE_THREAD_PRODUCT = 400_000
 MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 32, 8192
 
 
@@ -58,7 +59,7 @@ def chunk_rows(n_features: int, n_centers: int, itemsize: int) -> int:
     products run on one thread.
 
     >>> chunk_rows(20, 8, 8)
-    1250
+    2500
     """
     per_row = (n_features + 3 * n_centers) * itemsize
     rows = min(CHUNK_BYTES // per_row, SINGLE_THREAD_PRODUCT // (n_features * n_centers))
@@ -163,6 +164,7 @@ class NearestCenter:
         self.dtype = np.dtype(dtype)
         self.k, self.d = centers.shape
         self.minus_twice = np.ascontiguousarray(-2.0 * centers, dtype=self.dtype)  # (k, d)
+        self.minus_twice_t = np.ascontiguousarray(self.minus_twice.T)  # (d, k)
         norms = np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
         self.norms = norms.astype(self.dtype)[:, None]  # (k, 1): added to every column
         self.offset = None if offset is None else np.asarray(offset, self.dtype)
@@ -220,8 +222,10 @@ class NearestCenter:
             onehot = onehot_buffer[: self.k * r].reshape(self.k, r)
             lowest = lowest_buffer[:r]
             picked = picked_buffer[: 2 * r].reshape(2, r)
-            # scores[c, i] = ‖c‖² − 2·c·x_i: the squared distance less ‖x_i‖².
-            np.matmul(self.minus_twice, block.T, out=scores)
+            # scores[c, i] = ‖c‖² − 2·c·x_i: the squared distance less ‖x_i‖². Written
+            # through its transpose: the same numbers, but BLAS's kernel for a thin
+            # right-hand side is about twice as fast as for a thin left-hand side.
+            np.matmul(block, self.minus_twice_t, out=scores.T)
             scores += self.norms
             np.minimum.reduce(scores, axis=0, out=lowest)
             np.equal(scores, lowest, out=onehot, casting="unsafe")  # 1.0 at the nearest
@@ -338,7 +342,7 @@ def _distances_to(
     buffer, written out once."""
     m = len(points)
     out = np.empty((m, len(X)), X.dtype)
-    minus_twice = np.ascontiguousarray(-2.0 * points, dtype=X.dtype)
+    minus_twice_t = np.ascontiguousarray(-2.0 * points.T, dtype=X.dtype)  # (d, m)
     point_norms = np.einsum("ij,ij->i", points, points).astype(X.dtype)[:, None]
     rows = chunk_rows(X.shape[1], m, X.dtype.itemsize)
 
@@ -349,7 +353,7 @@ def _distances_to(
             start = first + at
             stop = start + len(block)
             part = buffer[: m * len(block)].reshape(m, len(block))
-            np.matmul(minus_twice, block.T, out=part)
+            np.matmul(block, minus_twice_t, out=part.T)  # see NearestCenter._scan_range
             part += norms[start:stop]
             part += point_norms
             np.maximum(part, 0, out=part)  # rounding can dip a zero distance below 0
