@@ -242,3 +242,12 @@ def test_a_forked_child_clusters_with_a_pool_of_its_own():
 
 def _fit_labels(X):
     return KMeans(3, random_state=0).fit(X).labels_
+
+
+def test_partial_fit_reports_the_batch_against_the_moved_centres():
+    X, _ = make_blobs(300, 2, centers=3, random_state=12)
+    ours = KMeans(3, init=X[:3].copy(), n_init=1).partial_fit(X[:150]).partial_fit(X[150:])
+    theirs = MiniBatchKMeans(3, init=X[:3].copy(), n_init=1).partial_fit(X[:150])
+    theirs.partial_fit(X[150:])
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)

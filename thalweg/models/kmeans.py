@@ -295,7 +295,7 @@ class KMeans(TransformerMixin, Estimator):
         """One mini-batch step on the rows ``X`` (whatever ``algorithm`` says: Lloyd's
         needs all the rows at once). The first call seeds the centres from ``X``, which
         needs at least ``n_clusters`` rows; ``labels_`` and ``inertia_`` describe the
-        last batch."""
+        last batch, against the centres after the step."""
         first = not self._is_fitted()
         X = self._validate_X(X, reset=first)
         if first:
@@ -311,14 +311,15 @@ class KMeans(TransformerMixin, Estimator):
             centers = self._shifted_centers()
         batch = X if origin is None else X - origin.astype(X.dtype)
         counts = np.asarray(self.counts_, dtype=np.int64)
-        inertia, _, labels = minibatch_step(batch, centers, counts)
+        minibatch_step(batch, centers, counts)
         if (counts == 0).any():  # only duplicate rows can leave a seed without rows
             rng = getattr(self, "_rng", None) or np.random.default_rng(self._random_seed())
             _warn_reassigned(reassign_low_counts(centers, counts, batch, rng, REASSIGNMENT_RATIO))
         self._set_fitted(centers, origin, X.dtype)
         self.counts_ = counts
-        self.labels_ = labels
-        self.inertia_ = inertia
+        # The batch against the moved centres, as scikit-learn reports it.
+        self.labels_, distances = NearestCenter(centers, X.dtype).assign_and_measure(batch)
+        self.inertia_ = float(distances.sum())
         self.n_steps_ += 1
         self.n_iter_ += 1
         return self
