@@ -312,7 +312,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "may help)"
         )
     if result.balance is not None:
-        for line in balance_lines(result.balance):
+        for line in result.balance.lines():
             output.line(line)
     try:
         result.save(out, shlex.join(["thalweg", *invocation()]))
@@ -365,13 +365,3 @@ def _test_rows(result) -> str:
     if scored == rows:
         return f"{rows:,} held-out rows"
     return f"{scored:,} of {rows:,} held-out rows, a uniform sample"
-
-
-def balance_lines(balance) -> list[str]:
-    """The input balance as ``fit`` words it, with a long per-epoch list shortened."""
-    lines = str(balance).splitlines()
-    shares = [f"{u:.0%}" for u in balance.epoch_utilisation]
-    if len(shares) > 8:
-        short = f"  busy per epoch: {', '.join(shares[:3])}, ..., {', '.join(shares[-3:])}"
-        lines = [short if line.startswith("  busy per epoch:") else line for line in lines]
-    return lines

@@ -366,8 +366,7 @@ def descend(
     params = module.parameters()
     n = objective.n_samples
     steps = 1 if batch_size is None else max(1, math.ceil(n / batch_size))
-    sample = estimator.curvature_rows(summary.sample)
-    optimizer = estimator.training_optimizer(module, sample, batch_size, n)
+    optimizer = estimator.training_optimizer(module, summary.sample, batch_size, n)
     penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
 
     def step(index: int) -> tuple[float, int]:
