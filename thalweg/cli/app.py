@@ -788,3 +788,8 @@ def export(
 from thalweg.cli.runs import runs_app  # noqa: E402
 
 app.add_typer(runs_app, name="runs")
+
+from thalweg.cli.serve import EXAMPLE as _SERVE_EXAMPLE  # noqa: E402
+from thalweg.cli.serve import serve  # noqa: E402
+
+app.command(epilog=_SERVE_EXAMPLE)(serve)
