@@ -323,10 +323,8 @@ def is_feature_log(path: str | os.PathLike) -> bool:
 
 
 def read_feature_log(path: str | os.PathLike) -> FeatureLog:
-    """Read every completed file of a feature-log folder (or one file), in name order.
-
-    >>> # after `thalweg serve model.thalweg --log served/`:  # doctest: +SKIP
-    >>> log = read_feature_log("served")
+    """Read every completed file of a feature-log folder (or one file), in name order:
+    after ``thalweg serve model.thalweg --log served/``, ``read_feature_log("served")``.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

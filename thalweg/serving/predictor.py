@@ -28,11 +28,8 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model file, ready to predict tables.
-
-    >>> # predictor = Predictor("model.thalweg")  # doctest: +SKIP
-    >>> # predictor.predict({"x": np.array([1.0])}).predictions
-    """
+    """A loaded model file, ready to predict tables: ``Predictor("model.thalweg")
+    .predict({"x": np.array([1.0])}).predictions``."""
 
     def __init__(self, path: str | os.PathLike):
         from thalweg.tracking import file_sha256
