@@ -38,6 +38,12 @@ def serve(
     max_body: Annotated[
         int, typer.Option(min=1, metavar="MB", help="Largest request body accepted, in MiB.")
     ] = 16,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes sharing the port (a process uses one core at a time)."
+        ),
+    ] = 1,
 ) -> int:
     """Serve a model over HTTP: POST /predict (JSON rows or CSV), GET /model, GET /healthz.
 
@@ -63,6 +69,7 @@ def serve(
         log_dir=log,
         log_fraction=log_fraction,
         max_body_bytes=max_body * 1024 * 1024,
+        workers=workers,
         on_ready=lambda url: output.line(
             f"serving {model_file} on {url} (POST /predict, GET /model, GET /healthz){logging}; "
             "Ctrl-C stops"

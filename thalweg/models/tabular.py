@@ -667,6 +667,11 @@ class TabularModel:
         numeric column holding text, or a missing value the model's policy cannot fill
         raises a DataError.
         """
+        return self.typed_transform(X)[1]
+
+    def typed_transform(self, X: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(typed_columns(X), transform(X))`` in one pass: the inputs as the model read
+        them and the features it computed (what a server logs for each request)."""
         typed = self._typed_input(X)
         if self.missing != "mean":
             _raise_if_missing(
@@ -674,7 +679,7 @@ class TabularModel:
                 f"the model was trained with --missing {self.missing}, which cannot predict "
                 "such rows: fill them in (or train with --missing mean)",
             )
-        return self._matrix(self._fill(typed))
+        return typed, self._matrix(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""

@@ -212,6 +212,17 @@ def create_app(
     return app
 
 
+SETTINGS_VARIABLE = "THALWEG_SERVE_SETTINGS"
+
+
+def app_from_environment():
+    """The app of one worker process of ``thalweg serve --workers N``: its settings come
+    from the environment (JSON in ``$THALWEG_SERVE_SETTINGS``), set by the parent."""
+    import json
+
+    return create_app(**json.loads(os.environ[SETTINGS_VARIABLE]))
+
+
 def _batch(request_id, received_ms, extras, result, keep) -> LoggedBatch:
     """The rows of one request to log (``keep``: the sampled positions, None for all)."""
     if keep is None:

@@ -133,6 +133,7 @@ class FeatureLogger:
         self.files_written: list[Path] = []
         self._pending_rows = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()  # set by close(): write now, then stop
         self._lock = threading.Lock()
         self._closed = False
         self._error: BaseException | None = None
@@ -163,38 +164,31 @@ class FeatureLogger:
 
     # ------------------------------------------------------------- writer thread
     def _run(self) -> None:
-        batches: list[LoggedBatch] = []
-        last_flush = time.monotonic()
+        # Wake once per flush interval and take everything queued, rather than waking
+        # for every request: each wake-up would take the interpreter lock from the
+        # thread answering requests.
         stop = False
         while not stop:
-            timeout = max(0.0, self.flush_seconds - (time.monotonic() - last_flush))
-            try:
-                item = self._queue.get(timeout=timeout)
+            self._wake.wait(self.flush_seconds)
+            batches = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 if item is None:
                     stop = True
-                else:
-                    batches.append(item)
-                    while True:  # take whatever else is waiting, without blocking
-                        item = self._queue.get_nowait()
-                        if item is None:
-                            stop = True
-                            break
-                        batches.append(item)
-            except queue.Empty:
-                pass
-            due = time.monotonic() - last_flush >= self.flush_seconds
-            if batches and (due or stop or sum(len(b.rows) for b in batches) >= 10_000):
+                    break
+                batches.append(item)
+            if batches:
                 try:
                     self._write(batches)
                 except BaseException as error:  # a full disk: stop logging, keep serving
                     self._error = error
                     with self._lock:
-                        self.dropped_rows += sum(len(b.rows) for b in batches)
-                        self._pending_rows -= sum(len(b.rows) for b in batches)
-                batches = []
-                last_flush = time.monotonic()
-            elif not batches:
-                last_flush = time.monotonic()
+                        lost = sum(len(b.rows) for b in batches)
+                        self.dropped_rows += lost
+                        self._pending_rows -= lost
             if self._writer is not None and (
                 stop or time.monotonic() - self._file_started >= self.seconds_per_file
             ):
@@ -277,6 +271,7 @@ class FeatureLogger:
                 return
             self._closed = True
         self._queue.put(None)
+        self._wake.set()
         self._thread.join(timeout)
 
     def stats(self) -> dict:

@@ -48,8 +48,7 @@ class Predictor:
 
         Raises DataError, naming the column, for the mistakes ``thalweg predict`` reports.
         """
-        inputs = self.model.typed_columns(table)
-        features = self.model.transform(inputs)
+        inputs, features = self.model.typed_transform(table)
         estimator = self.model.estimator_
         if not self.classifier:
             return Prediction(inputs, features, estimator.predict(features), None)

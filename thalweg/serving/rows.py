@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,43 +25,57 @@ class BadRequest(ThalwegError, ValueError):
     status = 400
 
 
-class _Absent:
-    """Marks a field that a row does not have (None means JSON null: a missing value)."""
-
-
-ABSENT = _Absent()
 NUMBER_TYPES = {float, int, type(None)}
 SCALAR_TYPES = {float, int, str, bool, type(None)}
 
 
 def _columns(rows: list, columns: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+    names = [name for name, _ in columns]
+    try:  # every row's values in the model's column order, in one pass over the rows
+        records = list(map(operator.itemgetter(*names), rows))
+    except KeyError:
+        return _columns_one_by_one(rows, columns)  # says which row lacks which column
+    if len(names) == 1:
+        records = [(value,) for value in records]
+    matrix = np.empty((len(rows), len(names)), dtype=object)
+    matrix[:] = records
     table = {}
-    for name, kind in columns:
-        values = [row.get(name, ABSENT) for row in rows]
+    for j, (name, kind) in enumerate(columns):
+        values = matrix[:, j]
         types = set(map(type, values))
-        if _Absent in types:
-            lacking = [i for i, v in enumerate(values) if v is ABSENT]
-            if len(lacking) == len(rows):
-                needed = ", ".join(n for n, _ in columns)
-                raise DataError(
-                    f"the rows lack column {name!r} that the model was trained on; add it "
-                    f"(the model uses: {needed})"
-                )
+        if not types <= SCALAR_TYPES:
+            _refuse_nested(name, values)
+        if kind == "numeric" and types <= NUMBER_TYPES:
+            table[name] = np.array(values.tolist(), dtype=np.float64)  # null -> NaN (missing)
+        else:
+            table[name] = values
+    return table
+
+
+def _refuse_nested(name: str, values) -> None:
+    odd = next(type(v).__name__ for v in values if type(v) not in SCALAR_TYPES)
+    raise DataError(
+        f"column {name!r} holds a JSON {'object' if odd == 'dict' else 'array'}; "
+        "each value must be a number, text, true/false or null"
+    )
+
+
+def _columns_one_by_one(rows: list, columns: Sequence[tuple[str, str]]) -> dict:
+    """The slow path, for a body where some row lacks a column: name the row."""
+    for name, _ in columns:
+        lacking = [i for i, row in enumerate(rows) if name not in row]
+        if len(lacking) == len(rows):
+            needed = ", ".join(n for n, _ in columns)
+            raise DataError(
+                f"the rows lack column {name!r} that the model was trained on; add it "
+                f"(the model uses: {needed})"
+            )
+        if lacking:
             raise DataError(
                 f"row {lacking[0] + 1} lacks column {name!r} (the other rows have it); give "
                 "every row every column, null for a missing value"
             )
-        if not types <= SCALAR_TYPES:
-            odd = next(type(v).__name__ for v in values if type(v) not in SCALAR_TYPES)
-            raise DataError(
-                f"column {name!r} holds a JSON {'object' if odd == 'dict' else 'array'}; "
-                "each value must be a number, text, true/false or null"
-            )
-        if kind == "numeric" and types <= NUMBER_TYPES:
-            table[name] = np.array(values, dtype=np.float64)  # null -> NaN (missing)
-        else:
-            table[name] = np.array(values, dtype=object)
-    return table
+    raise AssertionError("a KeyError without a missing column")  # pragma: no cover
 
 
 def _extras(rows: list, names: set[str]) -> list[str | None] | None:

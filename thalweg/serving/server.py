@@ -77,34 +77,78 @@ def serve(
     log_dir: str | os.PathLike | None = None,
     log_fraction: float = 1.0,
     max_body_bytes: int | None = None,
+    workers: int = 1,
     on_ready: Callable[[str], None] = lambda line: None,
     **app_options,
 ) -> dict | None:
     """Serve ``model_path`` until SIGTERM or Ctrl-C; return the feature log's final
-    counters (None without a log)."""
+    counters (None without a log).
+
+    ``workers`` > 1 runs that many server processes on the one listening socket (a
+    Python process answers on one core at a time); each keeps its own feature-log files.
+    """
     import uvicorn
 
     from thalweg.serving.app import MAX_BODY_BYTES, create_app
 
-    app = create_app(
-        model_path,
-        log_dir=log_dir,
-        log_fraction=log_fraction,
-        max_body_bytes=max_body_bytes or MAX_BODY_BYTES,
+    settings = {
+        "model_path": str(model_path),
+        "log_dir": None if log_dir is None else str(log_dir),
+        "log_fraction": log_fraction,
+        "max_body_bytes": max_body_bytes or MAX_BODY_BYTES,
         **app_options,
-    )
-    config = uvicorn.Config(
-        app,
-        loop=_fastest("uvloop", "asyncio"),
-        http=_fastest("httptools", "h11"),
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-    )
+    }
+    options = {
+        "loop": _fastest("uvloop", "asyncio"),
+        "http": _fastest("httptools", "h11"),
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:
+        return _serve_with_workers(settings, options, host, port, workers, on_ready)
+    app = create_app(**settings)  # loads the model: a bad file fails before listening
     listening = _bind(host, port)
     server_class = _ready_reporting_server()
+    config = uvicorn.Config(app, **options)
     server = server_class(config, lambda: on_ready(f"http://{host}:{listening.getsockname()[1]}"))
     server.run(sockets=[listening])
     logger = app.state.feature_logger
     return None if logger is None else logger.stats()
+
+
+def _serve_with_workers(settings, options, host, port, workers, on_ready) -> dict | None:
+    import json
+    import time
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from thalweg.serving.app import SETTINGS_VARIABLE, create_app
+
+    create_app(**{**settings, "log_dir": None})  # check the model file here, once
+    os.environ[SETTINGS_VARIABLE] = json.dumps(settings)
+    config = uvicorn.Config(
+        "thalweg.serving.app:app_from_environment", factory=True, workers=workers, **options
+    )
+    listening = _bind(host, port)
+    started = time.time()
+    on_ready(f"http://{host}:{listening.getsockname()[1]} ({workers} worker processes)")
+    Multiprocess(config, sockets=[listening]).run()
+    if settings["log_dir"] is None:
+        return None
+    return _folder_stats(settings["log_dir"], started)
+
+
+def _folder_stats(folder: str, since: float) -> dict:
+    """Rows and files the workers completed in ``folder`` since ``since``."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from thalweg.serving.featurelog import LOG_PREFIX
+
+    files = [f for f in Path(folder).glob(f"{LOG_PREFIX}*.parquet") if f.stat().st_mtime >= since]
+    rows = sum(pq.read_metadata(f).num_rows for f in files)
+    return {"folder": folder, "logged_rows": rows, "dropped_rows": 0, "files": len(files)}
