@@ -793,3 +793,8 @@ from thalweg.cli.serve import EXAMPLE as _SERVE_EXAMPLE  # noqa: E402
 from thalweg.cli.serve import serve  # noqa: E402
 
 app.command(epilog=_SERVE_EXAMPLE)(serve)
+
+from thalweg.cli.skew import EXAMPLE as _SKEW_EXAMPLE  # noqa: E402
+from thalweg.cli.skew import skew  # noqa: E402
+
+app.command(epilog=_SKEW_EXAMPLE)(skew)
