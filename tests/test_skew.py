@@ -212,7 +212,7 @@ def write_log(folder, model, table, features=None):
             computed if features is None else features,
             model.predict(table),
             probabilities,
-        )  # fmt: skip
+        )
     )
     logger.close()
 
