@@ -798,3 +798,8 @@ from thalweg.cli.skew import EXAMPLE as _SKEW_EXAMPLE  # noqa: E402
 from thalweg.cli.skew import skew  # noqa: E402
 
 app.command(epilog=_SKEW_EXAMPLE)(skew)
+
+from thalweg.cli.labels import EXAMPLE as _LABELS_EXAMPLE  # noqa: E402
+from thalweg.cli.labels import labels  # noqa: E402
+
+app.command(epilog=_LABELS_EXAMPLE)(labels)
