@@ -67,7 +67,9 @@ def test_dawid_skene_equals_crowd_kit(seed):
         for given, row in enumerate(ours.classes):
             if row in errors.index:
                 np.testing.assert_allclose(matrix[given], errors.loc[row, ours.classes], atol=1e-9)
-    right = np.mean([label == truth[item] for item, label in zip(ours.items, ours.labels)])
+    right = np.mean(
+        [label == truth[item] for item, label in zip(ours.items, ours.labels, strict=True)]
+    )
     accuracy = ours.details["rater_accuracy"]
     assert right > 0.85 and accuracy["r0"] > accuracy["r3"]  # it finds the good rater
 
