@@ -15,7 +15,8 @@ metric              what it measures                                       flag 
                     (numeric) or categories plus "unseen" (categorical)
 ``ks``              Kolmogorov–Smirnov statistic (numeric)                 > 0.2
 ``mean_shift``      (new mean - training mean) / training std              |x| > 0.5
-``std_shift``       (new std - training std) / training std                |x| > 0.5
+``std_shift``       (new std - training std) / training std                x <= -0.5
+                                                                           or x >= 1
 ``missing_change``  new missing rate - training missing rate               |x| > 0.05
 ``unseen_share``    share of rows whose category training never saw        > 0.01
 ==================  =====================================================  =========
@@ -47,6 +48,7 @@ from thalweg.monitoring.profile import (
     standard_histogram,
 )
 
+METRICS = ("distance", "psi", "ks", "mean_shift", "std_shift", "missing_change", "unseen_share")
 # Below this many rows the sample is small enough for the metrics to move by chance.
 FEW_ROWS = 100
 
@@ -64,7 +66,9 @@ class SkewThresholds:
     psi: float = 0.25
     ks: float = 0.2
     mean_shift: float = 0.5
-    std_shift: float = 0.5
+    # The std halved or doubled (a ratio of 2 either way): heavy-tailed features swing
+    # by more than +/- 50 % between samples, so a symmetric 0.5 would flag them by chance.
+    std_ratio: float = 2.0
     missing_change: float = 0.05
     unseen_share: float = 0.01
 
@@ -183,18 +187,22 @@ def compare_column(
             _compare_numeric(result, training, present.astype(np.float64))
         else:
             _compare_categorical(result, training, present)
-    checks = [
-        ("distance", result.distance, result.threshold),
-        ("psi", result.psi, thresholds.psi),
-        ("ks", result.ks, thresholds.ks),
-        ("mean_shift", result.mean_shift, thresholds.mean_shift),
-        ("std_shift", result.std_shift, thresholds.std_shift),
-        ("missing_change", result.missing_change, thresholds.missing_change),
-        ("unseen_share", result.unseen_share, thresholds.unseen_share),
-    ]
-    result.flags = [
-        metric for metric, value, limit in checks if value is not None and abs(value) > limit
-    ]
+    limits = {
+        "distance": result.threshold,
+        "psi": thresholds.psi,
+        "ks": thresholds.ks,
+        "mean_shift": thresholds.mean_shift,
+        "missing_change": thresholds.missing_change,
+        "unseen_share": thresholds.unseen_share,
+    }
+    over = {
+        metric: getattr(result, metric) is not None and abs(getattr(result, metric)) > limit
+        for metric, limit in limits.items()
+    }
+    if result.std_shift is not None:
+        ratio = 1.0 + result.std_shift  # new std / training std
+        over["std_shift"] = ratio <= 1.0 / thresholds.std_ratio or ratio >= thresholds.std_ratio
+    result.flags = [metric for metric in METRICS if over.get(metric)]
     return result
 
 

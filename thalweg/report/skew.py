@@ -118,9 +118,10 @@ def skew_page(report: dict, *, model: str, data: str) -> str:
         f"divergence for numeric features, L-infinity distance for categorical ones; "
         f"per-feature thresholds: {thresholds['features'] or 'none'}), PSI > "
         f"{thresholds['psi']:g}, KS > {thresholds['ks']:g}, |mean shift| > "
-        f"{thresholds['mean_shift']:g} training sd, |std shift| > {thresholds['std_shift']:g} "
-        f"training sd, |missing Δ| > {thresholds['missing_change']:g}, unseen share > "
-        f"{thresholds['unseen_share']:g}."
+        f"{thresholds['mean_shift']:g} training sd, std shift ≤ "
+        f"{1 / thresholds['std_ratio'] - 1:g} or ≥ {thresholds['std_ratio'] - 1:g} training sd "
+        f"(the std halved or doubled), |missing Δ| > {thresholds['missing_change']:g}, "
+        f"unseen share > {thresholds['unseen_share']:g}."
     )
     notes = join(note(text) for text in report.get("notes", []))
     parts = [section("features", "Features", legend, join([notes, metrics_table]))]
