@@ -14,7 +14,19 @@ import importlib
 import typer
 
 # The commands, in the order ``thalweg --help`` lists them: modules of thalweg.cli.
-COMMANDS = ["train", "profile_input", "evaluate", "predict", "inspect_model", "demo", "datasets"]
+COMMANDS = [
+    "train",
+    "profile_input",
+    "evaluate",
+    "predict",
+    "inspect_model",
+    "demo",
+    "datasets",
+    "runs",
+    "serve",
+    "skew",
+    "labels",
+]
 
 
 def build_app() -> typer.Typer:

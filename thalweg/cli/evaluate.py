@@ -29,6 +29,7 @@ def evaluate(
 ) -> int:
     """Measure a trained model on new labelled data (same columns, target included)."""
     from thalweg.cli.display import Output
+    from thalweg.cli.recording import record_metrics
     from thalweg.data.columns import column_summary
     from thalweg.io import read_table
     from thalweg.models.tabular import TabularModel
@@ -48,6 +49,7 @@ def evaluate(
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
     output.metrics(evaluation.metrics, f"metrics on {Path(data).name}")
+    record_metrics(evaluation.metrics)
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})

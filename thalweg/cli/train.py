@@ -297,6 +297,7 @@ def train_and_show(
 
 def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     """Write the model (and report), then print what was learned and measured."""
+    from thalweg.cli.recording import record_metrics
     from thalweg.report import table_model_report
 
     estimator = result.model.estimator_
@@ -335,6 +336,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
         result.written["report"] = write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({_test_rows(result)})")
     output.written(result.written)
+    record_metrics(result.test.metrics, prefix="test_")
     balance = result.balance
     output.json(
         {

@@ -48,7 +48,7 @@ from thalweg.models import GradientEstimator
 from thalweg.models.base import ClassifierMixin
 from thalweg.models.compat import sklearn_compatible
 from thalweg.nn import layer_to_config
-from thalweg.train import History, NaNGuard, ProgressBar, TrainingState, run_epochs
+from thalweg.train import History, TrainingState, run_epochs, with_default_callbacks
 
 SOLVERS = ("auto", "gd", "sgd", "lbfgs")
 TRANSPORTS = ("tasks", "actors")
@@ -377,10 +377,9 @@ def descend(
         optimizer.apply_gradients(zip(split_flat(gradient, params), params, strict=True))
         return loss + penalty, count
 
-    verbose = getattr(estimator, "verbose", 0)
-    callbacks = [NaNGuard(), *estimator.training_callbacks(module)]
-    if verbose:
-        callbacks.append(ProgressBar(verbose))
+    callbacks = with_default_callbacks(
+        estimator.training_callbacks(module), verbose=getattr(estimator, "verbose", 0)
+    )
     batches = ShardBatches(objective, steps)
     state = TrainingState(
         model=module,
