@@ -69,7 +69,7 @@ def block(index: int, rows: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 def block_sizes(n: int, n_workers: int) -> list[int]:
     """Rows per block: blocks of at most BLOCK_ROWS, and at least one per worker."""
-    n_blocks = max(n_workers, -(-n // BLOCK_ROWS))
+    n_blocks = max(n_workers, math.ceil(n / BLOCK_ROWS))
     return [len(part) for part in np.array_split(np.arange(n), n_blocks)]
 
 

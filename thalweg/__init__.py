@@ -62,12 +62,17 @@ __all__ += ["load", "losses", "nn", "optim", "save"]
 _LAZY_SUBMODULES = (
     "data",
     "datasets",
+    "detection",
     "distributed",
     "io",
+    "labels",
     "metrics",
     "models",
+    "monitoring",
     "plot",
     "report",
+    "serving",
+    "tracking",
     "train",
 )
 

@@ -24,6 +24,10 @@ COMMANDS = [
     "inspect_model",
     "demo",
     "datasets",
+    "runs",
+    "serve",
+    "skew",
+    "labels",
 ]
 
 

@@ -74,23 +74,19 @@ def export(
 ) -> int:
     """Write a dataset as CSV: its feature columns, then a 'target' column."""
     from thalweg.cli.display import Output
-    from thalweg.datasets import dataset_key, list_datasets, load
+    from thalweg.datasets import load_table
     from thalweg.io import write_csv
 
     check_output(out, "OUT")
-    info = {d.name: d for d in list_datasets()}.get(dataset_key(name))
-    kwargs = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
-    if info is not None and info.source == "generator":
-        kwargs.setdefault("seed", 0)  # the same file every time unless asked otherwise
-    X, y, names = load(name, **kwargs)
-    table = {column: X[:, j] for j, column in enumerate(names)}
-    table["target"] = y
+    options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
+    table = load_table(name, **options)
     try:
         write_csv(out, table)
     except OSError as error:
         raise UserError(f"cannot write {out} ({error.strerror}); choose another path") from None
     Output().line(
-        f"wrote {out}: {len(y)} rows, {len(names)} features and a 'target' column "
+        f"wrote {out}: {len(table['target'])} rows, {len(table) - 1} features and a 'target' "
+        "column "
         f"(try: thalweg train {shlex.quote(str(out))} --target target)"
     )
     return EXIT_OK

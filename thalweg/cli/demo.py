@@ -68,7 +68,7 @@ def demo(
 
 def recipe(name: str):
     """``(table, options, source)`` for the demo on dataset ``name``."""
-    from thalweg.datasets import dataset_key, list_datasets, load
+    from thalweg.datasets import dataset_key, list_datasets, load_table
     from thalweg.errors import DataError
     from thalweg.models.auto import TrainOptions
 
@@ -77,14 +77,7 @@ def recipe(name: str):
     if key not in infos:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(infos)}")
     if infos[key].source == "generator":
-        X, y, names = load(key, **GENERATOR_DATA)
-        options = TrainOptions(target="target", **NETWORK)
         n, noise = GENERATOR_DATA["n"], GENERATOR_DATA["noise"]
         source = f"{key} (thalweg generator, n={n}, noise={noise})"
-    else:
-        X, y, names = load(key)
-        options = TrainOptions(target="target")
-        source = f"{key} (bundled with thalweg)"
-    table = {column: X[:, j] for j, column in enumerate(names)}
-    table["target"] = y
-    return table, options, source
+        return load_table(key, **GENERATOR_DATA), TrainOptions(target="target", **NETWORK), source
+    return load_table(key), TrainOptions(target="target"), f"{key} (bundled with thalweg)"

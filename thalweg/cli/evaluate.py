@@ -29,7 +29,8 @@ def evaluate(
 ) -> int:
     """Measure a trained model on new labelled data (same columns, target included)."""
     from thalweg.cli.display import Output
-    from thalweg.data.columns import missing_mask
+    from thalweg.cli.recording import record_metrics
+    from thalweg.data.columns import column_summary
     from thalweg.io import read_table
     from thalweg.models.tabular import TabularModel
     from thalweg.report import table_model_report
@@ -48,21 +49,15 @@ def evaluate(
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
     output.metrics(evaluation.metrics, f"metrics on {Path(data).name}")
+    record_metrics(evaluation.metrics)
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
-        columns = [
-            {
-                "name": c["name"],
-                "type": c["kind"],
-                "missing": int(missing_mask(table[c["name"]]).sum()),
-            }
-            for c in model.columns_
-        ]
+        kinds = {c["name"]: c["kind"] for c in model.columns_}
         summary = {
             "source": str(data),
             "rows": len(kept),
-            "columns": columns,
+            "columns": column_summary({name: table[name] for name in kinds}, kinds),
             "target": model.target_,
             "splits": {"evaluated": int(kept.sum())},
         }

@@ -58,8 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     from thalweg.cli.app import build_app
+    from thalweg.cli.recording import record_runs
 
-    command = typer.main.get_command(build_app())
+    app = build_app()
+    record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
+    command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     token = _ARGUMENTS.set(tuple(args))
     try:

@@ -297,6 +297,7 @@ def train_and_show(
 
 def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     """Write the model (and report), then print what was learned and measured."""
+    from thalweg.cli.recording import record_metrics
     from thalweg.report import table_model_report
 
     estimator = result.model.estimator_
@@ -312,7 +313,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "may help)"
         )
     if result.balance is not None:
-        for line in balance_lines(result.balance):
+        for line in result.balance.lines():
             output.line(line)
     try:
         result.save(out, shlex.join(["thalweg", *invocation()]))
@@ -335,6 +336,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
         result.written["report"] = write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({_test_rows(result)})")
     output.written(result.written)
+    record_metrics(result.test.metrics, prefix="test_")
     balance = result.balance
     output.json(
         {
@@ -365,13 +367,3 @@ def _test_rows(result) -> str:
     if scored == rows:
         return f"{rows:,} held-out rows"
     return f"{scored:,} of {rows:,} held-out rows, a uniform sample"
-
-
-def balance_lines(balance) -> list[str]:
-    """The input balance as ``fit`` words it, with a long per-epoch list shortened."""
-    lines = str(balance).splitlines()
-    shares = [f"{u:.0%}" for u in balance.epoch_utilisation]
-    if len(shares) > 8:
-        short = f"  busy per epoch: {', '.join(shares[:3])}, ..., {', '.join(shares[-3:])}"
-        lines = [short if line.startswith("  busy per epoch:") else line for line in lines]
-    return lines

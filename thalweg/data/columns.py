@@ -47,6 +47,7 @@ __all__ = [
     "NUMERIC",
     "as_table",
     "column_kinds",
+    "column_summary",
     "complete_rows",
     "fill_values",
     "infer_task",
@@ -404,3 +405,16 @@ def fill_values(typed: Mapping[str, np.ndarray]) -> dict[str, Any]:
             labels, counts = np.unique(present.astype(str), return_counts=True)
             fills[name] = str(labels[np.argmax(counts)])
     return fills
+
+
+def column_summary(columns: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> list[dict]:
+    """``[{"name", "type", "missing"}, ...]``: each column's kind and missing-value count
+    (what a report's data section shows).
+
+    >>> column_summary({"a": np.array([1.0, np.nan])}, {"a": NUMERIC})
+    [{'name': 'a', 'type': 'numeric', 'missing': 1}]
+    """
+    return [
+        {"name": name, "type": kinds[name], "missing": int(missing_mask(values).sum())}
+        for name, values in columns.items()
+    ]

@@ -15,7 +15,7 @@ from thalweg.datasets.playground import (
     spiral,
     xor,
 )
-from thalweg.datasets.registry import DatasetInfo, dataset_key, list_datasets, load
+from thalweg.datasets.registry import DatasetInfo, dataset_key, list_datasets, load, load_table
 
 __all__ = [
     "DatasetInfo",
@@ -28,6 +28,7 @@ __all__ = [
     "load_breast_cancer",
     "load_diabetes",
     "load_iris",
+    "load_table",
     "load_wine",
     "plane",
     "spiral",

@@ -48,7 +48,7 @@ from thalweg.models import GradientEstimator
 from thalweg.models.base import ClassifierMixin
 from thalweg.models.compat import sklearn_compatible
 from thalweg.nn import layer_to_config
-from thalweg.train import History, NaNGuard, ProgressBar, TrainingState, run_epochs
+from thalweg.train import History, TrainingState, run_epochs, with_default_callbacks
 
 SOLVERS = ("auto", "gd", "sgd", "lbfgs")
 TRANSPORTS = ("tasks", "actors")
@@ -366,8 +366,7 @@ def descend(
     params = module.parameters()
     n = objective.n_samples
     steps = 1 if batch_size is None else max(1, math.ceil(n / batch_size))
-    sample = estimator.curvature_rows(summary.sample)
-    optimizer = estimator.training_optimizer(module, sample, batch_size, n)
+    optimizer = estimator.training_optimizer(module, summary.sample, batch_size, n)
     penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
 
     def step(index: int) -> tuple[float, int]:
@@ -378,10 +377,9 @@ def descend(
         optimizer.apply_gradients(zip(split_flat(gradient, params), params, strict=True))
         return loss + penalty, count
 
-    verbose = getattr(estimator, "verbose", 0)
-    callbacks = [NaNGuard(), *estimator.training_callbacks(module)]
-    if verbose:
-        callbacks.append(ProgressBar(verbose))
+    callbacks = with_default_callbacks(
+        estimator.training_callbacks(module), verbose=getattr(estimator, "verbose", 0)
+    )
     batches = ShardBatches(objective, steps)
     state = TrainingState(
         model=module,

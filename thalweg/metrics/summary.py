@@ -25,7 +25,7 @@ from thalweg.metrics.probability import log_loss
 from thalweg.metrics.ranking import roc_auc
 from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
 
-__all__ = ["BETTER", "Evaluation", "evaluate_predictions"]
+__all__ = ["BETTER", "METRIC_NAMES", "Evaluation", "evaluate_predictions"]
 
 # Which way each metric is better: shown beside it in tables and reports.
 BETTER = {
@@ -39,6 +39,21 @@ BETTER = {
     "rmse": "lower",
     "mae": "lower",
     "r2": "higher",
+}
+
+
+# How each metric is named in words (tables, command-line output).
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "mse": "mean squared error",
+    "rmse": "root mean squared error",
+    "mae": "mean absolute error",
+    "r2": "R²",
 }
 
 

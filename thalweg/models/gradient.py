@@ -51,6 +51,7 @@ from thalweg.models.base import Estimator
 from thalweg.models.compat import sklearn_compatible
 from thalweg.train import Convergence, EarlyStopping, L1Proximal, fit
 from thalweg.train.optimizers import (
+    ADAPTIVE_DEFAULT_LR,
     CURVATURE_SAMPLE,
     auto_learning_rate,
     largest_curvature,
@@ -159,7 +160,7 @@ class GradientEstimator(Estimator):
             weight,
             seed=seed,
             epochs=self.max_epochs,
-            sample=self.curvature_rows(summary.sample),
+            sample=summary.sample,
             sample_weight=summary.sample_weight,
             callbacks=callbacks,
             validation=validation,
@@ -199,7 +200,7 @@ class GradientEstimator(Estimator):
             weight,
             seed=seed,
             epochs=1,
-            sample=self.curvature_rows(sample),
+            sample=sample,
             sample_weight=sample_weight,
             callbacks=callbacks,
             optimizer=optimizer,
@@ -232,7 +233,7 @@ class GradientEstimator(Estimator):
                 None,
                 seed=seed,
                 epochs=int(epochs if epochs is not None else getattr(stream, "epochs", 1)),
-                sample=self.curvature_rows(summary.sample),
+                sample=summary.sample,
                 callbacks=callbacks,
                 validation=validation,
                 n_samples=summary.n_samples,
@@ -272,16 +273,23 @@ class GradientEstimator(Estimator):
         n_samples: int,
         sample_weight: np.ndarray | None = None,
     ):
-        """The optimizer this estimator's settings ask for, on ``module``'s parameters;
-        ``learning_rate="auto"`` measures the curvature of ``sample`` (rows as the first
-        layer sees them, weighted by ``sample_weight``)."""
+        """The optimizer this estimator's settings ask for, on ``module``'s parameters.
+
+        ``learning_rate="auto"`` gives an adaptive optimizer its usual default, and plain
+        SGD (or momentum) the step ``1/L`` from the curvature of ``sample`` — raw rows
+        (weighted by ``sample_weight``), measured as the first layer sees them
+        (:meth:`curvature_rows`).
+        """
         lr = self.learning_rate
         if lr == "auto":
+            lr = ADAPTIVE_DEFAULT_LR.get(self.optimizer)
+        if lr is None:
+            rows = self.curvature_rows(sample)
             lr = auto_learning_rate(
                 self.optimizer,
                 self.loss_kind,
-                curvature=largest_curvature(sample, sample_weight),
-                per_example=mean_squared_norm(sample, sample_weight),
+                curvature=largest_curvature(rows, sample_weight),
+                per_example=mean_squared_norm(rows, sample_weight),
                 batch_size=batch_size,
                 n_samples=n_samples,
                 l2=getattr(self, "l2", 0.0),

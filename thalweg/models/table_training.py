@@ -36,8 +36,8 @@ from thalweg.data import train_val_test_split
 from thalweg.data.columns import (
     CATEGORICAL,
     NUMERIC,
+    column_summary,
     label_array,
-    missing_counts,
     missing_mask,
     raise_if_missing,
     target_values,
@@ -257,13 +257,7 @@ def _prepare(features: dict, target: np.ndarray, plan: Plan, options: TrainOptio
         )
     table = {name: values[keep] for name, values in typed.items()}
     table[options.target] = kept_labels
-    counts = missing_counts({**typed, options.target: labels})
-    columns = [
-        {"name": name, "type": kinds[name], "missing": counts.get(name, 0)} for name in typed
-    ]
-    columns.append(
-        {"name": options.target, "type": "target", "missing": counts.get(options.target, 0)}
-    )
+    columns = column_summary({**typed, options.target: labels}, {**kinds, options.target: "target"})
     summary = {
         "source": source,
         "rows": len(target),

@@ -65,6 +65,7 @@ from thalweg.errors import DataError, FileFormatError, NotFittedError
 from thalweg.files import read_container
 from thalweg.metrics.summary import Evaluation, evaluate_predictions
 from thalweg.models.base import ClassifierMixin
+from thalweg.monitoring.profile import prediction_profile, table_profile
 
 __all__ = ["MISSING_POLICIES", "UNKNOWN_POLICIES", "TabularModel"]
 
@@ -109,6 +110,13 @@ class TabularModel:
         Name of the target column, when ``fit`` was given one.
     n_dropped_ : int
         Rows ``fit`` dropped for missing values.
+    feature_statistics_ : dict of name -> profile
+        Each input column's training distribution (quantiles, histogram, mean, std,
+        missing rate, category counts; see :mod:`thalweg.monitoring.profile`), saved in
+        the model file, for ``thalweg skew``. None for a model file that predates it.
+    prediction_statistics_ : dict
+        The distribution of the model's predictions on its validation rows (or its
+        training rows, without validation).
     metadata_ : dict
         Extra metadata saved with the model (empty until saved or loaded).
     """
@@ -226,6 +234,9 @@ class TabularModel:
                 "no rows are left after dropping those with missing values; fill them in, "
                 "or use missing='mean'"
             )
+        # What the model learned from, kept for skew checks at serving time.
+        labelled = ~missing_mask(labels)
+        statistics = table_profile({k: v[labelled] for k, v in typed.items()}, kinds)
         typed = {name: values[keep] for name, values in typed.items()}
         labels = self._label_array(labels[keep])
         if self.is_classifier and len(np.unique(labels)) < 2:
@@ -241,9 +252,10 @@ class TabularModel:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)[keep]
         if validation is not None:
             validation = self._validation_rows(*validation)
+        features = self._estimator_input(typed)
         estimator = type(self.estimator)(**self.estimator.get_params())
         estimator.fit(
-            self._estimator_input(typed),
+            features,
             labels,
             sample_weight=sample_weight,
             callbacks=callbacks,
@@ -252,6 +264,11 @@ class TabularModel:
         )
         self.estimator_ = estimator
         self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        source, rows = ("validation", validation[0]) if validation else ("training", features)
+        self.prediction_statistics_ = prediction_profile(
+            self._estimator_call("predict", rows), self.is_classifier, source
+        )
         return self
 
     def _learn_columns(self, typed: dict[str, np.ndarray]) -> None:
@@ -280,6 +297,7 @@ class TabularModel:
         table = as_table(X)
         typed, kinds = typed_table(table, self.categorical)
         keep = np.ones(len(next(iter(typed.values()))), dtype=bool)
+        statistics = table_profile(typed, kinds)  # what it learned from, for skew checks
         if self.missing == "error":
             raise_if_missing(typed, "fill them in, or choose missing='drop' or missing='mean'")
         elif self.missing == "drop":
@@ -305,12 +323,18 @@ class TabularModel:
             "validation": None if validation is None else (self.transform(validation), None),
             "resume": resume,
         }
+        features = self._estimator_input(typed)
         estimator = type(self.estimator)(**self.estimator.get_params())
-        estimator.fit(
-            self._estimator_input(typed), **{k: v for k, v in extras.items() if v is not None}
-        )
+        estimator.fit(features, **{k: v for k, v in extras.items() if v is not None})
         self.estimator_ = estimator
         self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        # Clusters are labels, profiled like a classifier's; an autoencoder predicts nothing.
+        self.prediction_statistics_ = (
+            prediction_profile(self._estimator_call("predict", features), True, "training")
+            if self.task == "clustering"
+            else None
+        )
         return self
 
     def _estimator_input(self, typed: dict[str, np.ndarray]) -> np.ndarray:
@@ -345,6 +369,7 @@ class TabularModel:
         model.feature_names_out_ = [str(name) for name in columns]
         model.n_dropped_ = 0
         model.metadata_ = {}
+        model.feature_statistics_ = model.prediction_statistics_ = None  # not profiled
         return model
 
     def _check_options(self) -> None:
@@ -436,6 +461,12 @@ class TabularModel:
             for c in self.columns_
         }
 
+    def typed_columns(self, X: Any) -> dict[str, np.ndarray]:
+        """The model's input columns of ``X``, typed as the model reads them: float64
+        (NaN missing) for numeric columns, text labels (None missing) for categorical
+        ones. Raises DataError for a missing column or text in a numeric one."""
+        return self._typed_input(X)
+
     def complete_rows(self, X: Any) -> np.ndarray:
         """True for rows with no missing value in the columns the model uses."""
         return complete_rows(self._typed_input(X))
@@ -490,6 +521,11 @@ class TabularModel:
         numeric column holding text, or a missing value the model's policy cannot fill
         raises a DataError.
         """
+        return self.typed_transform(X)[1]
+
+    def typed_transform(self, X: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(typed_columns(X), transform(X))`` in one pass: the inputs as the model read
+        them and the features it computed (what a server logs for each request)."""
         typed = self._typed_input(X)
         if self.missing != "mean":
             raise_if_missing(
@@ -497,7 +533,7 @@ class TabularModel:
                 f"the model was trained with missing={self.missing!r}, which cannot predict "
                 "such rows: fill them in (or train with missing='mean')",
             )
-        return self._estimator_input(self._fill(typed))
+        return typed, self._estimator_input(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
@@ -602,6 +638,10 @@ class TabularModel:
             "encoder": self.encoder_.to_config() if self.encoder_ is not None else None,
             "scaler": self.scaler_.to_config() if getattr(self, "scaler_", None) else None,
             "feature_names_out": self.feature_names_out_,
+            "statistics": {
+                "features": getattr(self, "feature_statistics_", None),
+                "predictions": getattr(self, "prediction_statistics_", None),
+            },
         }
 
     def save(self, path, metadata: dict | None = None) -> None:
@@ -653,6 +693,9 @@ class TabularModel:
             model.scaler_ = preprocessor_from_config(scaler) if scaler else None
             model.feature_names_out_ = list(config["feature_names_out"])
             model.n_dropped_ = 0
+            statistics = config.get("statistics") or {}  # absent in older model files
+            model.feature_statistics_ = statistics.get("features")
+            model.prediction_statistics_ = statistics.get("predictions")
         except (KeyError, TypeError, ValueError) as error:
             raise FileFormatError(f"{path}: the model file is damaged ({error!r})") from None
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}

@@ -28,8 +28,10 @@ from thalweg.train.loop import (
     gradient_step,
     predict_array,
     run_epochs,
+    with_default_callbacks,
 )
 from thalweg.train.optimizers import auto_learning_rate, make_optimizer
+from thalweg.train.tracking import Tracking
 
 __all__ = [
     "Callback",
@@ -40,6 +42,7 @@ __all__ = [
     "L1Proximal",
     "NaNGuard",
     "ProgressBar",
+    "Tracking",
     "TrainingInterrupted",
     "TrainingState",
     "auto_learning_rate",
@@ -52,4 +55,5 @@ __all__ = [
     "predict_array",
     "run_epochs",
     "save_checkpoint",
+    "with_default_callbacks",
 ]

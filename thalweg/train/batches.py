@@ -197,6 +197,16 @@ class InputBalance:
         tips.append(".prefetch(k) overlaps making batches with training but cannot fix a shortfall")
         return "data-bound: " + "; ".join(tips)
 
+    def lines(self, epochs_shown: int = 8) -> list[str]:
+        """:meth:`__str__` as lines, with a per-epoch list longer than ``epochs_shown``
+        cut to its first and last three epochs."""
+        lines = str(self).splitlines()
+        shares = [f"{u:.0%}" for u in self.epoch_utilisation]
+        if len(shares) > epochs_shown:
+            short = f"  busy per epoch: {', '.join(shares[:3])}, ..., {', '.join(shares[-3:])}"
+            lines = [short if line.startswith("  busy per epoch:") else line for line in lines]
+        return lines
+
     def __str__(self) -> str:
         wait = 1 - self.utilisation
         lines = [

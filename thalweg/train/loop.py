@@ -39,10 +39,12 @@ from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
+from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from thalweg.train.history import History
+from thalweg.train.tracking import Tracking
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
 
@@ -331,7 +333,7 @@ def fit(
     state = TrainingState(
         model=model,
         optimizer=optimizer,
-        callbacks=_with_default_callbacks(callbacks, nan_guard, verbose),
+        callbacks=with_default_callbacks(callbacks, nan_guard, verbose),
         history=History(record_steps),
         epochs=epochs,
         batch_size=source.batch_size,
@@ -394,12 +396,18 @@ def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fr
     return ArrayBatches(X, y, batch_size, shuffle, *weight), validation
 
 
-def _with_default_callbacks(callbacks, nan_guard: bool, verbose: int) -> list:
+def with_default_callbacks(callbacks, nan_guard: bool = True, verbose: int = 0) -> list:
+    """``callbacks`` and the ones every training gets: a :class:`NaNGuard` first (unless
+    ``nan_guard=False``), a :class:`ProgressBar` with ``verbose``, and — inside
+    ``thalweg.tracking.start_run(...)`` — :class:`Tracking`, which logs the learning
+    curves to the run."""
     callbacks = list(callbacks)
     if nan_guard and not any(isinstance(c, NaNGuard) for c in callbacks):
         callbacks.insert(0, NaNGuard())
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(verbose))
+    if not any(isinstance(c, Tracking) for c in callbacks) and active_run() is not None:
+        callbacks.append(Tracking())  # inside start_run(...): keep the learning curves
     return callbacks
 
 
