@@ -150,3 +150,20 @@ def test_cluster_report_renders_in_headless_chromium(tmp_path):
     finally:
         browser.close()
     check_page("clusters", page, expected_images=2)
+
+
+def test_the_model_server_predicts_clusters_and_refuses_an_autoencoder(tmp_path):
+    from thalweg.errors import DataError
+    from thalweg.models.table_clustering import cluster_table, embed_table
+    from thalweg.serving.predictor import Predictor
+
+    table, truth = blob_table(n=150)
+    del table["id"], table["blob"]
+    cluster_table(table, k=3).save(tmp_path / "k.thalweg")
+    predictor = Predictor(tmp_path / "k.thalweg")
+    answer = predictor.predict(table)
+    assert adjusted_rand_score(truth, answer.predictions) >= 0.95
+    assert predictor.describe()["task"] == "clustering"
+    embed_table(table, code_size=1, max_epochs=5, tol=None).save(tmp_path / "ae.thalweg")
+    with pytest.raises(DataError, match="thalweg predict"):
+        Predictor(tmp_path / "ae.thalweg")
