@@ -45,6 +45,12 @@ DaskSolver = Literal["gd", "lbfgs", "sgd"]
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
+THRESHOLD = typer.Option(
+    callback=parse.threshold,
+    help="Two-class models: predict the second class when its probability is at least "
+    "this (default: the most probable class, i.e. 0.5).",
+    show_default=False,
+)
 
 
 def _example(*lines: str) -> str:
@@ -476,25 +482,28 @@ def profile_input(
     epilog=_example(
         "thalweg evaluate model.thalweg wine.csv",
         "thalweg evaluate model.thalweg new-wines.csv --report new-wines.html --json",
+        "thalweg evaluate model.thalweg cancer.csv --threshold 0.3",
     )
 )
 def evaluate(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
     data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
     """Measure a trained model on new labelled data (same columns, target included)."""
     from thalweg.cli import reporting
     from thalweg.cli.display import Output
-    from thalweg.cli.scoring import score
+    from thalweg.cli.scoring import check_threshold, score
     from thalweg.io import read_table
     from thalweg.models.tabular import TabularModel, missing_mask, target_values
 
     if report is not None:
         _check_output(report, "--report", data)
     model = TabularModel.load(model_file)
+    check_threshold(model, threshold)
     table = read_table(data)
     target = model.target_
     if target not in table:
@@ -510,7 +519,7 @@ def evaluate(
         raise DataError(f"{data} has no row with a target and all the model's columns filled in")
     rows = {name: values[keep] for name, values in table.items()}
     labels = np.asarray(labels[keep].tolist()) if labels.dtype == object else labels[keep]
-    scores = score(model, rows, labels)
+    scores = score(model, rows, labels, threshold)
 
     output = Output(quiet=quiet, json_mode=json_output)
     skipped = int((~keep).sum())
@@ -518,7 +527,8 @@ def evaluate(
         f"evaluated {int(keep.sum())} rows of {data}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
-    output.metrics(scores.metrics, f"metrics on {Path(data).name}")
+    at = "" if threshold is None else f" (threshold {threshold:g})"
+    output.metrics(scores.metrics, f"metrics on {Path(data).name}{at}")
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
@@ -556,6 +566,7 @@ def evaluate(
             "data": str(data),
             "rows": int(keep.sum()),
             "skipped_rows": skipped,
+            "threshold": threshold,
             "metrics": scores.metrics,
             "written": written,
         }
@@ -570,6 +581,7 @@ def evaluate(
     epilog=_example(
         "thalweg predict model.thalweg wine.csv -o predictions.csv",
         "thalweg predict model.thalweg wine.csv | head",
+        "thalweg predict model.thalweg cancer.csv --threshold 0.3 -o flagged.csv",
     )
 )
 def predict(
@@ -579,6 +591,7 @@ def predict(
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),
     ] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
 ) -> int:
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
@@ -586,24 +599,29 @@ def predict(
     column per class. Extra columns in the data are ignored; a missing one is an error.
     """
     from thalweg.cli.display import Output
+    from thalweg.cli.scoring import check_threshold, predict_labels
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel
 
     if output_path is not None:
         _check_output(output_path, "--output", data)
     model = TabularModel.load(model_file)
+    check_threshold(model, threshold)
     table = read_table(data)
     n = len(next(iter(table.values())))
     keep = model.complete_rows(table) if model.missing == "drop" else np.ones(n, dtype=bool)
     rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
     features = model.transform(rows)
     predictions = {}
-    predicted = model.estimator_.predict(features)
+    if model.is_classifier:
+        probabilities = model.estimator_.predict_proba(features)
+        predicted = predict_labels(model, probabilities, threshold)
+    else:
+        predicted = model.estimator_.predict(features)
     column = np.full(n, None, dtype=object) if model.is_classifier else np.full(n, np.nan)
     column[keep] = predicted.tolist() if model.is_classifier else predicted
     predictions["prediction"] = column
     if model.is_classifier:
-        probabilities = model.estimator_.predict_proba(features)
         for index, label in enumerate(model.classes_.tolist()):
             values = np.full(n, np.nan)
             values[keep] = probabilities[:, index]

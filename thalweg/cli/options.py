@@ -87,3 +87,10 @@ def penalty(value: float) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"{value!r}: a penalty must be 0 or a positive number")
     return value
+
+
+def threshold(value: float | None) -> float | None:
+    """A decision threshold on a probability: a number from 0 to 1 (None: the model's)."""
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+        raise typer.BadParameter(f"{value!r}: a threshold is a probability, from 0 to 1 (e.g. 0.3)")
+    return value
