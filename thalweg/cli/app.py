@@ -70,7 +70,14 @@ def _example(*lines: str) -> str:
     )
 )
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file, one row per example; or a URL (s3://, gs://, "
+            "az://, hdfs://, https://).",
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
     model: Annotated[
         Model,
@@ -233,14 +240,14 @@ def train(
     return _train_and_show(
         table,
         options,
-        source=str(data),
+        source=parse.shown(data),
         data_identity=file_identity(data),
         out=out,
         report=report,
         resume=resume,
         quiet=quiet,
         json_output=json_output,
-        title=f"{Path(data).name}: predicting {target}",
+        title=f"{data.name}: predicting {target}",
     )
 
 
@@ -266,7 +273,7 @@ def _train_and_show(
     from thalweg.train import TrainingInterrupted
 
     output = Output(quiet=quiet, json_mode=json_output)
-    command = shlex.join(["thalweg", *invocation()])
+    command = _command_line()
     try:
         result = run_training(
             table,
@@ -330,7 +337,7 @@ def _train_and_show(
 
 
 def _train_at_scale_and_show(
-    data: Path, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
+    data, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
 ) -> int:
     """Train with --stream or --dask (see :mod:`thalweg.cli.scale`); print the results."""
     from dataclasses import asdict
@@ -348,7 +355,7 @@ def _train_at_scale_and_show(
     if result.balance is not None:
         for line in scaled.balance_lines(result.balance):
             output.line(line)
-    scaled.save(result, out, options, scale, shlex.join(["thalweg", *invocation()]))
+    scaled.save(result, out, options, scale, _command_line())
     held_out = result.held_out
     scored, test_rows = held_out["test_rows_scored"], held_out["test_rows"]
     if report is not None:
@@ -356,7 +363,7 @@ def _train_at_scale_and_show(
         built = reporting.report_input(
             result.model,
             result.test,
-            title=f"{Path(data).name}: predicting {options.target}",
+            title=f"{data.name}: predicting {options.target}",
             summary=result.summary,
             seconds=result.seconds,
             seed=options.seed,
@@ -391,11 +398,19 @@ def _train_at_scale_and_show(
     return EXIT_OK
 
 
+def _command_line() -> str:
+    """The command as typed, for model files and messages: URLs redacted (a password or
+    a signed query in a data URL must not reach a file or a terminal log)."""
+    from thalweg.data.filesystems import redact
+
+    return shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
+
+
 def _check_output(path: Path, option: str, data: Path | None = None) -> None:
     """Fail before training, not after, when an output cannot be written."""
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    if data is not None and path.resolve() == Path(data).resolve():
+    if isinstance(data, Path) and path.resolve() == data.resolve():
         raise UserError(f"{option} {path} is the input data file; choose another name")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -434,7 +449,13 @@ def _say(line: str) -> None:
     ),
 )
 def profile_input(
-    data: Annotated[Path, typer.Argument(help="Parquet or CSV file, or a folder of them.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Parquet or CSV file, or a folder of them (local, or a URL such as s3://).",
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Rows per batch (default 256, as --stream).")
@@ -487,7 +508,13 @@ def profile_input(
 )
 def evaluate(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Labelled data with the model's target column (a path or a URL).",
+        ),
+    ],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
     threshold: Annotated[float | None, THRESHOLD] = None,
     quiet: Annotated[bool, QUIET] = False,
@@ -508,7 +535,8 @@ def evaluate(
     target = model.target_
     if target not in table:
         raise DataError(
-            f"{data} has no column {target!r}, the target the model predicts; its columns are: "
+            f"{parse.shown(data)} has no column {target!r}, the target the model predicts; "
+            "its columns are: "
             f"{', '.join(table)} (to predict without targets, use thalweg predict)"
         )
     labels = target_values(target, table[target], model.is_classifier)
@@ -516,7 +544,9 @@ def evaluate(
     if model.missing == "drop":
         keep &= model.complete_rows(table)
     if not keep.any():
-        raise DataError(f"{data} has no row with a target and all the model's columns filled in")
+        raise DataError(
+            f"{parse.shown(data)} has no row with a target and all the model's columns filled in"
+        )
     rows = {name: values[keep] for name, values in table.items()}
     labels = np.asarray(labels[keep].tolist()) if labels.dtype == object else labels[keep]
     scores = score(model, rows, labels, threshold)
@@ -524,16 +554,16 @@ def evaluate(
     output = Output(quiet=quiet, json_mode=json_output)
     skipped = int((~keep).sum())
     output.line(
-        f"evaluated {int(keep.sum())} rows of {data}"
+        f"evaluated {int(keep.sum())} rows of {parse.shown(data)}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
     at = "" if threshold is None else f" (threshold {threshold:g})"
-    output.metrics(scores.metrics, f"metrics on {Path(data).name}{at}")
+    output.metrics(scores.metrics, f"metrics on {data.name}{at}")
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
         summary = {
-            "source": str(data),
+            "source": parse.shown(data),
             "rows": len(keep),
             "columns": [
                 {
@@ -549,11 +579,11 @@ def evaluate(
         built = reporting.report_input(
             model,
             scores,
-            title=f"{Path(data).name}: evaluating {Path(model_file).name}",
+            title=f"{data.name}: evaluating {Path(model_file).name}",
             summary=summary,
             seconds=float(training.get("seconds", 0.0)),
             seed=training.get("seed"),
-            split_name=Path(data).name,
+            split_name=data.name,
             parts={"test": (rows, labels)},
             target_values=labels,
         )
@@ -563,7 +593,7 @@ def evaluate(
         {
             "command": "evaluate",
             "model": str(model_file),
-            "data": str(data),
+            "data": parse.shown(data),
             "rows": int(keep.sum()),
             "skipped_rows": skipped,
             "threshold": threshold,
@@ -586,7 +616,13 @@ def evaluate(
 )
 def predict(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Rows to predict; columns are matched by name.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Rows to predict, a path or a URL; columns are matched by name.",
+        ),
+    ],
     output_path: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),

@@ -367,7 +367,12 @@ def fingerprint(data_identity: str, options: TrainOptions) -> str:
 
 
 def file_identity(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
+    """The SHA-256 of a file's bytes; for a URL, its size and modification time (reading
+    a remote file twice to hash it would double the transfer)."""
+    from thalweg.data.filesystems import is_url, locate
+
+    if is_url(str(path)):
+        return hashlib.sha256(locate(str(path)).identity().encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
