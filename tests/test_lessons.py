@@ -111,7 +111,7 @@ def test_balanced_training_shows_the_class_mix_and_explains_the_bias():
     y = np.array([0] * 90 + [1] * 10)
     counts = {0: 500, 1: 500}
     page = text_of(sections_of(report_of(y, np.full(100, 0.45), [0, 1], counts=counts)))
-    assert "trained on (balanced)" in page
+    assert "trained on" in page and "Training drew balanced batches" in page
     assert "balanced batches" in page and "Usual causes" not in page
 
 

@@ -121,6 +121,14 @@ def train(
     crosses: Annotated[
         bool, typer.Option("--crosses", help="Add squares and products of numeric columns.")
     ] = False,
+    balance: Annotated[
+        bool,
+        typer.Option(
+            "--balance",
+            help="Train on class-balanced batches (every class equally often; rare rows "
+            "kept, common ones thinned each epoch). The report shows the mix trained on.",
+        ),
+    ] = False,
     missing: Annotated[
         Missing,
         typer.Option(
@@ -225,6 +233,7 @@ def train(
         ignore=ignore,
         split=split,
         seed=seed,
+        balance=balance,
     )
     check_options(options, scale, resume=resume)
     _check_output(out, "--out", data)
@@ -302,6 +311,10 @@ def _train_and_show(
     history = getattr(result.model.estimator_, "history_", None)
     if history is not None and history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
+    if result.trained_class_counts:
+        total = sum(result.trained_class_counts.values()) or 1
+        mix = ", ".join(f"{k!r} {n / total:.0%}" for k, n in result.trained_class_counts.items())
+        output.line(f"balanced batches: trained on {total:,} rows over all epochs ({mix})")
     if report is not None:
         built = reporting.report_input(
             result.model,
@@ -312,6 +325,7 @@ def _train_and_show(
             seed=options.seed,
             parts=result.parts,
             target_values=result.all_labels,
+            trained_class_counts=result.trained_class_counts,
         )
         result.written["report"] = _write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({result.splits['test']} rows)")
@@ -329,6 +343,7 @@ def _train_and_show(
             "epochs_run": int(getattr(result.model.estimator_, "n_iter_", 0)),
             "stop_reason": getattr(history, "stop_reason", None),
             "seconds": round(result.seconds, 3),
+            "trained_class_counts": result.trained_class_counts,
             "metrics": {"test": result.test.metrics},
             "written": result.written,
         }

@@ -125,6 +125,7 @@ def check_options(options: TrainOptions, scale: ScaleOptions, resume: bool = Fal
     refused = {
         "--crosses": options.crosses,
         "--categorical": bool(options.categorical),
+        "--balance": options.balance,
         f"--missing {options.missing}": options.missing != "error",
     }
     for name, given in refused.items():

@@ -205,7 +205,7 @@ def _class_balance(report: ReportInput) -> Html:
         header += ["all rows", "share"]
     header += [f"{report.split_name} split", "share"]
     if trained_counts is not None:
-        header += ["trained on (balanced)", "share"]
+        header += ["trained on", "share"]
     rows = []
     for i, label in enumerate(classes):
         row: list[object] = [label]
@@ -218,7 +218,10 @@ def _class_balance(report: ReportInput) -> Html:
             row += [format_number(counts[i]), bar]
         rows.append(row)
     numeric = [i for i in range(1, len(header)) if i % 2 == 1]
-    parts = [element("h3", "Class balance"), table(header, rows, numeric=numeric)]
+    parts = [
+        element("h3", "Class balance"),
+        element("div", table(header, rows, numeric=numeric), class_="scroll"),
+    ]
     if trained_counts is not None:
         parts.append(
             element(
