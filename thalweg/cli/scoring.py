@@ -23,6 +23,7 @@ from thalweg.models.tabular import TabularModel
 # Shown in tables and reports; "higher" or "lower" is better.
 BETTER = {
     "accuracy": "higher",
+    "baseline_accuracy": "(majority class: accuracy's bar)",
     "precision": "higher",
     "recall": "higher",
     "f1": "higher",
