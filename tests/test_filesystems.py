@@ -291,7 +291,8 @@ def test_no_secret_reaches_the_model_file_the_report_or_the_output(cli, aws, tmp
     assert result.code == 0, result.err
     evaluated = cli("evaluate", out / "m.thalweg", url, "--json")
     predicted = cli("predict", out / "m.thalweg", url, "-o", out / "p.csv")
-    written = everything_written(out)
+    written = everything_written(tmp_path)  # the model, report, predictions, run store
+    assert list(tmp_path.glob("*.sqlite"))  # the runs were recorded, redacted
     for secret in (SECRET_IN_URL, aws["AWS_SECRET_ACCESS_KEY"]):
         for text in (result.out, result.err, evaluated.out, predicted.out, predicted.err):
             assert secret not in text
