@@ -778,3 +778,10 @@ def export(
         f"(try: thalweg train {shlex.quote(str(out))} --target target)"
     )
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------ playground
+
+from thalweg.cli import playground as _playground  # noqa: E402 - its own module, one line here
+
+_playground.register(app)
