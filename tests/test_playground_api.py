@@ -443,3 +443,33 @@ def test_the_command_has_help_with_an_example(cli):
     result = cli("playground", "--help")
     assert result.code == 0 and "$ thalweg playground" in result.out
     assert "--no-browser" in result.out and "--port" in result.out and "--host" in result.out
+
+
+# ------------------------------------------------------------------ exports
+
+
+def test_exports_download_a_model_for_thalweg_predict_and_a_script_that_retrains(
+    server, cli, tmp_path
+):
+    session = server.create(dataset="circle", hidden=[3], features=["x1sq", "x2sq"], seed=8)["id"]
+    trained = server.request("POST", f"/api/sessions/{session}/step", {"epochs": 10}).json
+    model = server.request("GET", f"/api/sessions/{session}/export/model")
+    assert model.status == 200
+    assert 'filename="playground-circle-epoch10.thalweg"' in model.headers["content-disposition"]
+    (tmp_path / "model.thalweg").write_bytes(model.body)
+    (tmp_path / "points.csv").write_text("x1,x2\n0,0\n5,5\n-4.5,0.5\n")
+    result = cli("predict", "model.thalweg", "points.csv")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == "prediction,probability_0,probability_1"
+    assert [line.split(",")[0] for line in result.out.splitlines()[1:]] == ["1", "0", "0"]
+    script = server.request("GET", f"/api/sessions/{session}/export/python")
+    assert script.status == 200 and script.headers["content-type"].startswith("text/x-python")
+    (tmp_path / "retrain.py").write_bytes(script.body)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "retrain.py")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    expected = (
+        f"epoch 10: train loss {trained['train_loss']:.6f}, test loss {trained['test_loss']:.6f}"
+    )
+    assert expected in done.stdout
