@@ -29,6 +29,7 @@ WORKLOADS = {
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "memory": "bench.memory",
+    "playground-server": "bench.playground_server",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

@@ -453,3 +453,30 @@ def test_the_exported_script_of_an_upload_reads_the_file_beside_it(tmp_path):
     script.write_text(python_script(run))
     out = run_script(script)
     assert f"train loss {run.train_loss:.6f}, test loss {run.test_loss:.6f}" in out
+
+
+def test_every_exercise_link_in_the_docs_is_a_valid_run():
+    import re
+    from pathlib import Path
+    from urllib.parse import unquote
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "playground.md"
+    links = re.findall(r"http://127\.0\.0\.1:8765/#([^)\s]+)", page.read_text())
+    assert len(links) >= 12
+    numbers = {"noise", "train_fraction", "batch_size", "learning_rate", "regularization_rate"}
+    for link in links:
+        raw = {}
+        for part in link.split("&"):  # as the page's parseHash reads it
+            key, value = (unquote(s) for s in part.split("=", 1))
+            if key in ("discretize", "show_test"):
+                continue
+            if key == "features":
+                raw[key] = value.split(",")
+            elif key == "hidden":
+                raw[key] = [int(v) for v in value.split(",")] if value else []
+            elif key == "seed":
+                raw[key] = int(value)
+            else:
+                raw[key] = float(value) if key in numbers else value
+        config = normalize_config(raw)
+        assert config.seed == raw["seed"], link

@@ -87,7 +87,7 @@
     generation: 0, // bumps with every new session; late replies of old ones are dropped
   };
   // Read by the tests and the benchmark (frames drawn, last epoch, ...).
-  const stats = { framesReceived: 0, framesDrawn: 0, epoch: 0, trainLoss: null, testLoss: null,
+  const stats = { framesReceived: 0, framesDrawn: 0, drawMilliseconds: 0, epoch: 0, trainLoss: null, testLoss: null,
     sessionId: null, startedAt: performance.now(), errors: [] };
   window.thalwegPlayground = { stats, page };
 
@@ -329,7 +329,11 @@
     page.drawScheduled = false;
     const frame = page.pending;
     page.pending = null;
-    if (frame) drawFrame(frame);
+    if (frame) {
+      const started = performance.now();
+      drawFrame(frame);
+      stats.drawMilliseconds += performance.now() - started;
+    }
     while (page.unacknowledged > 0) { // the server may send the next frames now
       page.unacknowledged -= 1;
       send({ type: "ack" });
@@ -748,15 +752,28 @@
       for (const node of page.network.nodes) {
         if (node.map < h.n_maps) paint(node.canvas, frame.maps.subarray(node.map * t, (node.map + 1) * t), h.thumbnail);
       }
+      // Touch the SVG only where a link looks different: repainting costs more than this.
       for (const link of page.network.links) {
         const w = frame.parameters[link.offset];
         link.value = w;
-        link.path.setAttribute("stroke", cssColour(w));
-        link.path.setAttribute("stroke-width", String(1 + 9 * Math.min(Math.abs(w) / 5, 1)));
+        const stroke = cssColour(w);
+        const width = (1 + 9 * Math.min(Math.abs(w) / 5, 1)).toFixed(1);
+        if (stroke !== link.stroke) {
+          link.path.setAttribute("stroke", stroke);
+          link.stroke = stroke;
+        }
+        if (width !== link.width) {
+          link.path.setAttribute("stroke-width", width);
+          link.width = width;
+        }
       }
       for (const bias of page.network.biases) {
         bias.value = frame.parameters[bias.offset];
-        bias.square.style.background = cssColour(bias.value);
+        const colour = cssColour(bias.value);
+        if (colour !== bias.colour) {
+          bias.square.style.background = colour;
+          bias.colour = colour;
+        }
       }
     }
     showNumbers(h);
