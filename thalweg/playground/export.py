@@ -55,7 +55,7 @@ def _trained_estimator(run: PlaygroundRun):
     settings = {
         "hidden": config.hidden,
         "activation": config.activation,
-        "optimizer": "sgd",
+        "optimizer": config.optimizer,
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,
         "max_epochs": 1,
@@ -72,6 +72,13 @@ def _trained_estimator(run: PlaygroundRun):
         estimator = MLPRegressor(**settings)
         estimator.fit(inputs, codes * data.target_scale + data.target_offset)
         estimator.y_mean_, estimator.y_scale_ = data.target_offset, data.target_scale
+    # Record how the run really trained (the model file keeps these parameters).
+    rate = config.regularization_rate if config.regularization != "none" else 0.0
+    estimator.set_params(
+        max_epochs=max(run.epoch, 1),
+        l1=rate if config.regularization == "l1" else 0.0,
+        l2=0.5 * rate if config.regularization == "l2" else 0.0,  # l2·Σw² = rate·½Σw²
+    )
     targets = [m for m in estimator.module_.layers if isinstance(m, nn.Linear)]
     if [t.weight.shape for t in targets] != [s.weight.shape for s in run.linear_layers]:
         raise AssertionError("the exported network's layers differ from the run's")

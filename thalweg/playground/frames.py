@@ -54,7 +54,7 @@ def quantize(values: np.ndarray) -> np.ndarray:
 
 def dequantize(cells: np.ndarray) -> np.ndarray:
     """The value each byte stands for (the inverse of :func:`quantize` up to rounding)."""
-    q = np.asarray(cells, dtype=np.float32)
+    q = np.asarray(cells, dtype=np.float64)
     return np.where(q >= 128, q - 128.0, q - 127.0) / 127.0
 
 
