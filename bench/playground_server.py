@@ -67,7 +67,8 @@ class ServerProcess:
             headers={"content-type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=60) as reply:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(request, timeout=60) as reply:
             return json.loads(reply.read())["id"]
 
     def stop(self) -> None:
@@ -82,7 +83,8 @@ def play(server: ServerProcess, session: str, epochs_per_frame: int, seconds: fl
 
     from thalweg.playground.frames import decode_frame
 
-    with connect(f"ws://127.0.0.1:{server.port}/api/sessions/{session}/stream") as socket:
+    url = f"ws://127.0.0.1:{server.port}/api/sessions/{session}/stream"
+    with connect(url, proxy=None) as socket:
         socket.recv(timeout=30)
         socket.send(json.dumps({"type": "ack"}))
         socket.send(json.dumps({"type": "play", "epochs_per_frame": epochs_per_frame}))

@@ -10,6 +10,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+# Requests go straight to the local server, never through a proxy from the environment.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 @dataclass
 class Reply:
@@ -64,7 +67,7 @@ class Server:
             data = data.encode()
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with DIRECT.open(request, timeout=60) as response:
                 return Reply(response.status, dict(response.headers), response.read())
         except urllib.error.HTTPError as error:
             return Reply(error.code, dict(error.headers), error.read())
@@ -74,11 +77,14 @@ class Server:
         assert reply.status == 200, reply.body
         return reply.json
 
-    def websocket(self, session_id: str):
+    def websocket(self, session_id: str, **options):
         from websockets.sync.client import connect
 
         return connect(
-            f"ws://127.0.0.1:{self.port}/api/sessions/{session_id}/stream", open_timeout=20
+            f"ws://127.0.0.1:{self.port}/api/sessions/{session_id}/stream",
+            open_timeout=20,
+            proxy=None,  # straight to this machine, whatever the environment says
+            **options,
         )
 
 

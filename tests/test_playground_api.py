@@ -203,6 +203,19 @@ def test_an_unknown_session_is_a_404_everywhere(server):
     assert socket.close_code == 4404
 
 
+def test_another_sites_page_cannot_open_the_stream(server):
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+
+    session = server.create(seed=1)["id"]
+    with pytest.raises(InvalidStatus) as refused:  # the handshake is refused
+        with server.websocket(session, additional_headers=Headers(Origin="http://evil.example")):
+            pass
+    assert refused.value.response.status_code == 403
+    with server.websocket(session, additional_headers=Headers(Origin=server.url)) as socket:
+        assert decode_frame(socket.recv(timeout=20))["epoch"] == 0
+
+
 def test_state_has_the_data_the_network_the_history_and_a_heat_map(server):
     session = server.create(dataset="xor", seed=5, hidden=[3])["id"]
     server.request("POST", f"/api/sessions/{session}/step", {"epochs": 4})
@@ -407,12 +420,12 @@ def test_thalweg_playground_serves_until_sigterm_and_warns_about_0_0_0_0():
             line = process.stdout.readline()
             assert line.startswith("thalweg playground: http://127.0.0.1:"), line
             url = line.split()[2].rstrip("/")
-            import urllib.request
+            from playground_server import DIRECT
 
             deadline = time.monotonic() + 20
             while True:
                 try:
-                    with urllib.request.urlopen(url + "/healthz", timeout=5) as reply:
+                    with DIRECT.open(url + "/healthz", timeout=5) as reply:
                         assert json.loads(reply.read()) == {"status": "ok"}
                         break
                 except OSError:
