@@ -480,6 +480,9 @@ def create_app(
     async def too_many(request: Request, error: Exception) -> Response:
         return error_response(str(error), 429)
 
+    async def conflict(request: Request, error: Exception) -> Response:
+        return error_response(str(error), 409)
+
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 404:
             return error_response(
@@ -544,6 +547,7 @@ def create_app(
             UploadError: client_error,
             UnknownSession: not_found,
             TooManySessions: too_many,
+            export.NothingToExport: conflict,
             HTTPException: http_error,
             Exception: internal_error,
         },

@@ -27,10 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from thalweg import __version__, nn
+from thalweg.errors import ThalwegError
 from thalweg.playground.config import BUILTIN_DATASETS
 from thalweg.playground.run import PlaygroundRun
 
-__all__ = ["model_file_bytes", "model_filename", "python_script", "script_filename"]
+__all__ = [
+    "NothingToExport",
+    "model_file_bytes",
+    "model_filename",
+    "python_script",
+    "script_filename",
+]
 
 MAX_HISTORY_ROWS = 2000
 
@@ -61,7 +68,6 @@ def _trained_estimator(run: PlaygroundRun):
         "max_epochs": 1,
         "tol": None,
         "standardize": False,
-        "seed": config.seed,
     }
     if config.is_classification:
         classes = np.asarray(data.classes)
@@ -100,12 +106,46 @@ def _trained_estimator(run: PlaygroundRun):
     estimator.history_ = history
     estimator.n_iter_ = run.epoch
     estimator.loss_ = run.train_loss
+    _check_same_predictions(run, estimator, inputs[:256])
     return estimator
 
 
+def _check_same_predictions(run: PlaygroundRun, estimator, inputs: np.ndarray) -> None:
+    """Refuse to write a model file that would predict other numbers than the run shows."""
+    import thalweg
+
+    drawn = run.node_values(thalweg.tensor(inputs.astype(np.float32)))[-1][:, 0]
+    if run.config.is_classification:
+        expected = (drawn.astype(np.float64) + 1) / 2  # P(class 1); see the module docstring
+        got = estimator.predict_proba(inputs)[:, 1]
+    else:
+        expected = drawn * run.data.target_scale + run.data.target_offset
+        got = estimator.predict(inputs)
+    finite = np.isfinite(expected)
+    scale = max(1.0, float(np.abs(expected[finite]).max(initial=0.0)))
+    if not np.allclose(got[finite], expected[finite], rtol=1e-4, atol=1e-4 * scale):
+        raise AssertionError(
+            "the exported estimator does not predict what the playground's network computes "
+            "(a bug in thalweg.playground.export: please report it)"
+        )
+
+
+class NothingToExport(ThalwegError, ValueError):
+    """The run has no usable network to save (its weights are not numbers)."""
+
+
 def model_file_bytes(run: PlaygroundRun) -> bytes:
-    """The run's network as a ``.thalweg`` model file (safetensors + JSON), as bytes."""
+    """The run's network as a ``.thalweg`` model file (safetensors + JSON), as bytes.
+
+    Raises NothingToExport when the run diverged (its weights are NaN or infinite).
+    """
     from thalweg.models.tabular import TabularModel
+
+    if not np.isfinite(run.flat_parameters()).all():
+        raise NothingToExport(
+            f"the run diverged: at epoch {run.epoch} its weights are not numbers, so there is "
+            "no model to save; lower the learning rate, reset and train again"
+        )
 
     data = run.data
     estimator = _trained_estimator(run)
