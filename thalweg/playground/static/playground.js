@@ -168,6 +168,8 @@
   // ---------------------------------------------------------------- sessions
   async function newSession(raw, { fallback = false } = {}) {
     const generation = ++page.generation;
+    page.lastFrame = null;
+    page.pending = null;
     pause(false);
     const old = page.sessionId;
     closeSocket();
@@ -217,6 +219,7 @@
     drawHeatmapFromState(state);
     updateExports();
     openSocket(created.id, generation);
+    stats.readySession = created.id; // drawn, in the address, its stream opening
   }
 
   function configWith(changes) {
@@ -461,6 +464,8 @@
       drawPoints();
     });
     $("error-close").addEventListener("click", clearError);
+    $("export-model").addEventListener("click", download);
+    $("export-python").addEventListener("click", download);
     $("upload").addEventListener("change", () => {
       const file = $("upload").files[0];
       if (file) uploadFile(file, {});
@@ -909,6 +914,38 @@
       context.fillStyle = cssColour((x / (canvas.width - 1)) * 2 - 1);
       context.fillRect(x, 0, 1, canvas.height);
     }
+  }
+
+  // Downloads go through fetch, so that a refusal (a diverged run has no model) is shown
+  // in the page instead of being saved as a file.
+  async function download(event) {
+    event.preventDefault();
+    const link = event.currentTarget;
+    let response;
+    try {
+      response = await fetch(link.href);
+    } catch (error) {
+      showError("the playground server does not answer (is `thalweg playground` still running?)");
+      return;
+    }
+    if (!response.ok) {
+      let message = `the server answered ${response.status}`;
+      try {
+        message = (await response.json()).error || message;
+      } catch (error) { /* keep the status */ }
+      showError(`Cannot download: ${message}`);
+      return;
+    }
+    const disposition = response.headers.get("content-disposition") || "";
+    const match = /filename="([^"]+)"/.exec(disposition);
+    const url = URL.createObjectURL(await response.blob());
+    const anchor = document.createElement("a");
+    anchor.href = url;
+    anchor.download = match ? match[1] : "download";
+    document.body.appendChild(anchor);
+    anchor.click();
+    anchor.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
   function updateExports() {
