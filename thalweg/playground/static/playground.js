@@ -902,7 +902,7 @@
       const note = document.createElement("span");
       note.textContent = `x: ${columns[0]}, y: ${columns[1]} (rescaled onto -5…5)`;
       note.style.left = "0px";
-      note.style.top = "-14px";
+      note.style.top = "316px";
       axes.appendChild(note);
     }
   }
