@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+CONTROLS = ("play", "step", "reset", "epoch", "train-loss", "test-loss", "heatmap", "add-layer")
+CONTROLS += ("remove-layer", "fast-forward", "speed", "upload", "diagnosis", "export-model")
 GOOD_CSV = "size,weight,fruit\n" + "".join(
     f"{s},{w},{'melon' if s + w > 10 else 'plum'}\n" for s in range(1, 9) for w in range(2, 8)
 )
@@ -128,6 +130,8 @@ def test_the_page_trains_the_spiral_with_added_layers(server, browser):
     tab = Page(browser, server.url + "/#seed=5")  # a fixed seed: the same run every time
     try:
         assert tab.errors == []
+        for testid in (*CONTROLS, *(f"dataset-{name}" for name in ("circle", "xor", "gauss"))):
+            assert tab.page.query_selector(f"[data-testid={testid}]"), testid
         tab.new_session("dataset-spiral")
         tab.new_session("add-layer")
         assert "dataset=spiral" in tab.page.url and "hidden=4%2C2%2C2" in tab.page.url
