@@ -29,6 +29,7 @@ WORKLOADS = {
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "memory": "bench.memory",
+    "detection": "bench.detection",
     "playground-server": "bench.playground_server",
 }
 
