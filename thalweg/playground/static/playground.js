@@ -181,8 +181,9 @@
       showError(`Could not start the run: ${error.message}`);
       if (fallback) {
         await newSession({}); // a bad link still opens the playground, with its defaults
-      } else if (!page.sessionId && page.config) {
-        await newSession(page.config);
+      } else if (old && page.config) {
+        syncControls(); // the menus go back to the run that still is
+        openSocket(old, generation);
       }
       return;
     }
