@@ -30,6 +30,7 @@ WORKLOADS = {
     "linear": "bench.linear",
     "memory": "bench.memory",
     "detection": "bench.detection",
+    "playground-server": "bench.playground_server",
     "input": "bench.input",
 }
 

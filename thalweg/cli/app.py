@@ -26,6 +26,7 @@ COMMANDS = [
     "serve",
     "skew",
     "labels",
+    "playground",
 ]
 
 
