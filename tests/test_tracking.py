@@ -278,13 +278,13 @@ def test_a_failed_or_interrupted_command_is_recorded_as_such(cli, tmp_path, monk
     failed = cli("runs", "show", "1", "--json").json
     assert failed["status"] == "failed" and "nope" in failed["error"]
 
-    from thalweg.cli import training
+    from thalweg.models import table_training
     from thalweg.train import TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         raise TrainingInterrupted("training interrupted at epoch 2, step 1")
 
-    monkeypatch.setattr(training, "train", interrupted)
+    monkeypatch.setattr(table_training, "train_table", interrupted)
     assert cli("train", "wine.csv", "--target", "target").code == 130
     assert cli("runs", "show", "2", "--json").json["status"] == "interrupted"
 

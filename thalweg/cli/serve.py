@@ -17,6 +17,10 @@ EXAMPLE = (
 )
 
 
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXAMPLE)(serve)
+
+
 def serve(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
