@@ -77,9 +77,10 @@ def serve(
     )
     if stats is not None:
         dropped = f", {stats['dropped_rows']:,} dropped" if stats["dropped_rows"] else ""
+        failed = f" (logging stopped: {stats['error']})" if stats.get("error") else ""
         output.line(
             f"stopped; feature log: {stats['logged_rows']:,} rows in {stats['files']} "
-            f"file(s) in {log}/{dropped}"
+            f"file(s) in {log}/{dropped}{failed}"
         )
     else:
         output.line("stopped")

@@ -29,6 +29,7 @@ responses or filling memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -44,15 +45,17 @@ import numpy as np
 from thalweg.errors import DataError, FileFormatError
 
 LOG_PREFIX = "features-"
+SUMMARY_PREFIX = ".summary-"  # a worker process's final counters (serve --workers)
 
 
 @dataclass
 class LoggedBatch:
-    """One request's rows to log (already sampled)."""
+    """Rows to log (already sampled): one request's, or those of several requests
+    predicted together (then ``request_id`` and ``time_ms`` hold one value per row)."""
 
-    request_id: int
-    time_ms: int
-    rows: np.ndarray  # positions in the request (int32)
+    request_id: int | np.ndarray
+    time_ms: int | np.ndarray
+    rows: np.ndarray  # positions in their requests (int32)
     inputs: dict[str, np.ndarray]
     extras: list[str | None] | None
     features: np.ndarray  # (rows, n_features)
@@ -77,6 +80,9 @@ class FeatureLogger:
         Stored in every file's Parquet metadata (model path and hash, thalweg version).
     rows_per_file, seconds_per_file : when to start a new file.
     max_pending_rows : rows that may wait for the disk before new ones are dropped.
+    summary : when stopped, also write the final counters to a hidden
+        ``.summary-<start>-<pid>.json`` in ``folder`` (how ``thalweg serve --workers N``
+        learns what each worker process logged and dropped).
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class FeatureLogger:
         seconds_per_file: float = 300.0,
         max_pending_rows: int = 1_000_000,
         flush_seconds: float = 1.0,
+        summary: bool = False,
     ):
         import pyarrow as pa
 
@@ -111,6 +118,7 @@ class FeatureLogger:
         self.seconds_per_file = seconds_per_file
         self.max_pending_rows = max_pending_rows
         self.flush_seconds = flush_seconds
+        self.summary = summary
         self.metadata = {k: str(v) for k, v in (metadata or {}).items()}
         fields = [
             pa.field("request_id", pa.int64()),
@@ -137,6 +145,7 @@ class FeatureLogger:
         self._lock = threading.Lock()
         self._closed = False
         self._error: BaseException | None = None
+        self.last_bad_batch: str | None = None  # the last batch that could not be logged
         self._writer = None
         self._temporary: Path | None = None
         self._file_started = 0.0
@@ -181,28 +190,75 @@ class FeatureLogger:
                     break
                 batches.append(item)
             if batches:
-                try:
-                    self._write(batches)
-                except BaseException as error:  # a full disk: stop logging, keep serving
-                    self._error = error
-                    with self._lock:
-                        lost = sum(len(b.rows) for b in batches)
-                        self.dropped_rows += lost
-                        self._pending_rows -= lost
+                self._write_or_count(batches)
             if self._writer is not None and (
                 stop or time.monotonic() - self._file_started >= self.seconds_per_file
             ):
-                self._finish_file()
+                try:
+                    self._finish_file()
+                except Exception as error:  # pragma: no cover - the disk failed at close
+                    self._error = error
+        if self.summary:
+            self._write_summary()
+
+    def _write_or_count(self, batches: list[LoggedBatch]) -> None:
+        """Write ``batches``; rows that cannot be written are counted as dropped.
+
+        A batch that cannot be turned into a table (a value Parquet cannot hold) is
+        dropped alone, and logging goes on. A failing disk (full, removed) stops the
+        logging for good, counted and reported in ``/healthz``: the server keeps
+        answering.
+        """
+        try:
+            tables = [self._table(batches)]
+        except Exception:  # some batch's values: find which, keep the others
+            tables = []
+            for batch in batches:
+                try:
+                    tables.append(self._table([batch]))
+                except Exception as error:
+                    self.last_bad_batch = f"{type(error).__name__}: {error}"
+                    self._count_lost(len(batch.rows))
+        for index, table in enumerate(tables):
+            try:
+                self._write(table)
+            except Exception as error:  # the disk: stop logging, keep serving
+                self._error = error
+                self._count_lost(sum(t.num_rows for t in tables[index:]))
+                self._abandon_file()
+                return
+
+    def _write_summary(self) -> None:
+        final = self.folder / f"{SUMMARY_PREFIX}{self._stamp}-{os.getpid()}.json"
+        temporary = final.with_name(final.name + ".tmp")
+        with contextlib.suppress(OSError):
+            temporary.write_text(json.dumps(self.stats()))
+            os.replace(temporary, final)
+
+    def _count_lost(self, rows: int) -> None:
+        with self._lock:
+            self.dropped_rows += rows
+            self._pending_rows -= rows
+
+    def _abandon_file(self) -> None:
+        """After a write error: close what can be closed; the rows of the open file
+        that reached the disk stay in its temporary file, which is kept for a person."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
 
     def _table(self, batches: list[LoggedBatch]):
         import pyarrow as pa
 
         columns = {
             "request_id": np.concatenate(
-                [np.full(len(b.rows), b.request_id, dtype=np.int64) for b in batches]
+                [np.broadcast_to(np.asarray(b.request_id, np.int64), len(b.rows)) for b in batches]
             ),
             "time": pa.array(
-                np.concatenate([np.full(len(b.rows), b.time_ms, dtype=np.int64) for b in batches]),
+                np.concatenate(
+                    [np.broadcast_to(np.asarray(b.time_ms, np.int64), len(b.rows)) for b in batches]
+                ),
                 type=pa.timestamp("ms", tz="UTC"),
             ),
             "row": np.concatenate([b.rows for b in batches]).astype(np.int32),
@@ -231,10 +287,9 @@ class FeatureLogger:
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _write(self, batches: list[LoggedBatch]) -> None:
+    def _write(self, table) -> None:
         import pyarrow.parquet as pq
 
-        table = self._table(batches)
         start = 0
         while start < table.num_rows:
             if self._writer is None:
@@ -284,6 +339,7 @@ class FeatureLogger:
                 "pending_rows": self._pending_rows,
                 "files": len(self.files_written),
                 "error": None if self._error is None else str(self._error),
+                "last_bad_batch": self.last_bad_batch,
             }
 
 
