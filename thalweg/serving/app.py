@@ -28,6 +28,7 @@ own writes them.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import sys
@@ -42,7 +43,7 @@ from thalweg.serving import jsonio
 from thalweg.serving.batching import MicroBatcher
 from thalweg.serving.featurelog import FeatureLogger, LoggedBatch
 from thalweg.serving.predictor import Predictor
-from thalweg.serving.rows import BadRequest, table_from_csv, table_from_json
+from thalweg.serving.rows import BadRequest, as_arrays, json_values, table_from_csv
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 LENIENT_JSON = ("application/x-www-form-urlencoded", "text/plain")
@@ -98,8 +99,7 @@ def create_app(
         one_line = " ".join(message.split())
         return json_response(jsonio.dumps({"error": one_line}), status)
 
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+    async def read_body(request: Request, declared: str | None) -> bytes:
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             raise _PayloadTooLarge()
         chunks, size = [], 0
@@ -111,15 +111,16 @@ def create_app(
         return b"".join(chunks)
 
     def answer_all(requests: list[ParsedRequest]) -> list[bytes | ThalwegError]:
-        """Predict several parsed requests in one model call; each gets its answer, or
-        the error its own rows caused (then each is predicted alone, to say which)."""
+        """Predict several parsed JSON requests in one model call; each gets its answer,
+        or the error its own rows caused (then each is predicted alone, to say which)."""
         if len(requests) == 1:
             return [answer_one(requests[0])]
-        table = {
-            name: np.concatenate([r.table[name] for r in requests]) for name in requests[0].table
+        joined = {
+            name: list(itertools.chain.from_iterable(r.values[name] for r in requests))
+            for name, _ in predictor.columns
         }
         try:
-            result = predictor.predict(table)
+            result = predictor.predict(as_arrays(joined, predictor.columns))
         except ThalwegError:  # some request's rows are wrong: find whose
             return [answer_one(r) for r in requests]
         ends = np.cumsum([r.count for r in requests])
@@ -131,7 +132,10 @@ def create_app(
 
     def answer_one(request: ParsedRequest) -> bytes | ThalwegError:
         try:
-            result = predictor.predict(request.table)
+            table = request.values
+            if not request.typed:
+                table = as_arrays(table, predictor.columns)
+            result = predictor.predict(table)
         except ThalwegError as mistake:
             return mistake
         log([request], result)
@@ -150,10 +154,11 @@ def create_app(
         logger.log(_batch(requests, ids, result, keep))
 
     def parse(body: bytes, is_csv: bool, received_ms: int) -> ParsedRequest:
-        table, extras, count = (table_from_csv if is_csv else table_from_json)(
-            body, predictor.columns
-        )
-        return ParsedRequest(table, extras, count, received_ms)
+        if is_csv:
+            table, extras, count = table_from_csv(body, predictor.columns)
+            return ParsedRequest(table, True, extras, count, received_ms)
+        values, extras, count = json_values(body, predictor.columns)
+        return ParsedRequest(values, False, extras, count, received_ms)
 
     def parse_and_answer(body: bytes, is_csv: bool, received_ms: int) -> bytes | ThalwegError:
         return answer_one(parse(body, is_csv, received_ms))
@@ -162,7 +167,7 @@ def create_app(
 
     async def predict(request: Request) -> Response:
         received_ms = time.time_ns() // 1_000_000
-        content_type = request.headers.get("content-type", "application/json")
+        content_type, declared = _content_headers(request.scope)
         media = content_type.split(";")[0].strip().lower()
         # curl's default (form) and text/plain are read as JSON: a forgotten header is
         # not worth a refusal when the body parses.
@@ -173,7 +178,7 @@ def create_app(
                 '({"rows": [...]} or {"columns": {...}}) or text/csv',
             )
         try:
-            body = await read_body(request)
+            body = await read_body(request, declared)
         except _PayloadTooLarge:
             return error(
                 413,
@@ -183,8 +188,10 @@ def create_app(
         counters["requests"] += 1
         is_csv = media == "text/csv"
         try:
-            if len(body) < SMALL_BODY_BYTES:  # small: parse here, predict with its neighbours
+            if len(body) < SMALL_BODY_BYTES and not is_csv:  # predicted with its neighbours
                 answer = await batcher.submit(parse(body, is_csv, received_ms))
+            elif len(body) < SMALL_BODY_BYTES:
+                answer = parse_and_answer(body, is_csv, received_ms)
             else:  # large: parse and predict in a thread, the loop answers the others
                 answer = await run_in_threadpool(parse_and_answer, body, is_csv, received_ms)
             if isinstance(answer, ThalwegError):
@@ -243,6 +250,11 @@ def create_app(
                 summary=log_summary,
             )
             app.state.feature_logger = logger
+        # Everything loaded so far lives as long as the server: keep it out of the
+        # garbage collector's full passes, which would otherwise walk it (a pause of
+        # milliseconds, felt by every request in flight).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:  # SIGTERM or Ctrl-C: uvicorn stops taking requests, then this runs
@@ -274,11 +286,25 @@ def app_from_environment():
     return create_app(**json.loads(os.environ[SETTINGS_VARIABLE]))
 
 
+def _content_headers(scope) -> tuple[str, str | None]:
+    """``(content type, content length)`` from the raw ASGI headers (Starlette's
+    ``request.headers`` builds a whole mapping per request to read two of them)."""
+    content_type, length = "application/json", None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length":
+            length = value.decode("latin-1")
+    return content_type, length
+
+
 @dataclass
 class ParsedRequest:
-    """One parsed request: its table, extra fields, row count and arrival time."""
+    """One parsed request: its columns' values (as parsed from JSON, or ``typed``:
+    arrays, from CSV), extra fields, row count and arrival time."""
 
-    table: dict[str, np.ndarray]
+    values: dict
+    typed: bool
     extras: list[str | None] | None
     count: int
     received_ms: int

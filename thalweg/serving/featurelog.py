@@ -46,6 +46,7 @@ from thalweg.errors import DataError, FileFormatError
 
 LOG_PREFIX = "features-"
 SUMMARY_PREFIX = ".summary-"  # a worker process's final counters (serve --workers)
+CHUNK_ROWS = 65_536  # rows turned into one Arrow table at a time by the writer
 
 
 @dataclass
@@ -96,10 +97,11 @@ class FeatureLogger:
         rows_per_file: int = 100_000,
         seconds_per_file: float = 300.0,
         max_pending_rows: int = 1_000_000,
-        flush_seconds: float = 1.0,
+        flush_seconds: float = 0.25,
         summary: bool = False,
     ):
         import pyarrow as pa
+        import pyarrow.parquet
 
         self.folder = Path(folder)
         try:
@@ -175,11 +177,12 @@ class FeatureLogger:
     def _run(self) -> None:
         # Wake once per flush interval and take everything queued, rather than waking
         # for every request: each wake-up would take the interpreter lock from the
-        # thread answering requests.
+        # thread answering requests. What was queued is written in chunks of at most
+        # CHUNK_ROWS rows: a backlog never becomes one huge table in memory.
         stop = False
         while not stop:
             self._wake.wait(self.flush_seconds)
-            batches = []
+            chunk, rows = [], 0
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -188,9 +191,13 @@ class FeatureLogger:
                 if item is None:
                     stop = True
                     break
-                batches.append(item)
-            if batches:
-                self._write_or_count(batches)
+                chunk.append(item)
+                rows += len(item.rows)
+                if rows >= CHUNK_ROWS:
+                    self._write_or_count(chunk)
+                    chunk, rows = [], 0
+            if chunk:
+                self._write_or_count(chunk)
             if self._writer is not None and (
                 stop or time.monotonic() - self._file_started >= self.seconds_per_file
             ):
@@ -251,15 +258,11 @@ class FeatureLogger:
     def _table(self, batches: list[LoggedBatch]):
         import pyarrow as pa
 
+        counts = [len(b.rows) for b in batches]
         columns = {
-            "request_id": np.concatenate(
-                [np.broadcast_to(np.asarray(b.request_id, np.int64), len(b.rows)) for b in batches]
-            ),
+            "request_id": _per_row([b.request_id for b in batches], counts),
             "time": pa.array(
-                np.concatenate(
-                    [np.broadcast_to(np.asarray(b.time_ms, np.int64), len(b.rows)) for b in batches]
-                ),
-                type=pa.timestamp("ms", tz="UTC"),
+                _per_row([b.time_ms for b in batches], counts), type=pa.timestamp("ms", tz="UTC")
             ),
             "row": np.concatenate([b.rows for b in batches]).astype(np.int32),
         }
@@ -267,12 +270,15 @@ class FeatureLogger:
             values = np.concatenate([b.inputs[name] for b in batches])
             if kind == "numeric":
                 columns[f"input.{name}"] = values.astype(np.float64)
-            else:
-                columns[f"input.{name}"] = pa.array(values.tolist(), type=pa.string())
-        extras: list = []
-        for b in batches:
-            extras += b.extras if b.extras is not None else [None] * len(b.rows)
-        columns["input_extra"] = pa.array(extras, type=pa.string())
+            else:  # text labels, None for missing
+                columns[f"input.{name}"] = pa.array(values, type=pa.string())
+        if all(b.extras is None for b in batches):
+            columns["input_extra"] = pa.nulls(sum(counts), type=pa.string())
+        else:
+            extras: list = []
+            for b in batches:
+                extras += b.extras if b.extras is not None else [None] * len(b.rows)
+            columns["input_extra"] = pa.array(extras, type=pa.string())
         features = np.concatenate([b.features for b in batches]).astype(np.float64)
         for j, name in enumerate(self.feature_names):
             columns[f"feature.{name}"] = np.ascontiguousarray(features[:, j])
@@ -280,7 +286,10 @@ class FeatureLogger:
         if self.classes is None:
             columns["prediction"] = predictions.astype(np.float64)
         else:
-            columns["prediction"] = pa.array([str(p) for p in predictions.tolist()], pa.string())
+            # str() of each distinct label (what the training statistics use), per row
+            distinct, codes = np.unique(predictions, return_inverse=True)
+            text = np.asarray([str(label) for label in distinct.tolist()], dtype=object)
+            columns["prediction"] = pa.array(text[codes.reshape(-1)], type=pa.string())
             probabilities = np.concatenate([b.probabilities for b in batches])
             for j, label in enumerate(self.classes):
                 columns[f"probability.{label}"] = np.ascontiguousarray(probabilities[:, j])
@@ -297,7 +306,10 @@ class FeatureLogger:
                 name = f"{LOG_PREFIX}{self._stamp}-{os.getpid()}-{self._files:05d}.parquet"
                 self._temporary = self.folder / f".{name}.tmp"
                 self._final = self.folder / name
-                self._writer = pq.ParquetWriter(self._temporary, self.schema)
+                # Dictionary encoding pays for text (few distinct labels), not for
+                # measurements (every value distinct): it would double the writing time.
+                text = [f.name for f in self.schema if f.type == "string"]
+                self._writer = pq.ParquetWriter(self._temporary, self.schema, use_dictionary=text)
                 self._file_started = time.monotonic()
                 self._file_rows = 0
             room = self.rows_per_file - self._file_rows
@@ -341,6 +353,19 @@ class FeatureLogger:
                 "error": None if self._error is None else str(self._error),
                 "last_bad_batch": self.last_bad_batch,
             }
+
+
+def _per_row(values: list, counts: list[int]) -> np.ndarray:
+    """int64 per row from per-batch values, each a number (for all of its rows) or an
+    array (one per row)."""
+    if all(np.ndim(v) == 0 for v in values):
+        return np.repeat(np.asarray(values, dtype=np.int64), counts)
+    return np.concatenate(
+        [
+            np.full(n, v, dtype=np.int64) if np.ndim(v) == 0 else np.asarray(v, np.int64)
+            for v, n in zip(values, counts, strict=True)
+        ]
+    )
 
 
 @dataclass

@@ -59,7 +59,7 @@ def _float(value: float | int | None) -> float:
         return np.inf if value > 0 else -np.inf
 
 
-def _column(name: str, kind: str, values: list) -> np.ndarray:
+def _column(name: str, kind: str, values: Sequence) -> np.ndarray:
     """One column's JSON values as an array: float64 when they are all numbers (or null)
     for a numeric column, else an object array for the model's checks to type."""
     types = set(map(type, values))
@@ -76,7 +76,7 @@ def _column(name: str, kind: str, values: list) -> np.ndarray:
     return array
 
 
-def _columns_of_rows(rows: list, columns: Columns) -> dict[str, np.ndarray]:
+def _values_of_rows(rows: list, columns: Columns) -> dict[str, Sequence]:
     names = [name for name, _ in columns]
     try:  # every row's values in the model's column order, in one pass over the rows
         records = list(map(operator.itemgetter(*names), rows))
@@ -84,10 +84,7 @@ def _columns_of_rows(rows: list, columns: Columns) -> dict[str, np.ndarray]:
         _name_the_missing_column(rows, columns)
         raise
     by_column = [records] if len(names) == 1 else zip(*records, strict=True)
-    return {
-        name: _column(name, kind, list(values))
-        for (name, kind), values in zip(columns, by_column, strict=True)
-    }
+    return dict(zip(names, by_column, strict=True))
 
 
 def _name_the_missing_column(rows: list, columns: Columns) -> None:
@@ -132,8 +129,8 @@ def _from_rows(rows, columns: Columns):
     if not all(type(row) is dict for row in rows):
         index = next(i for i, row in enumerate(rows) if not isinstance(row, dict))
         raise BadRequest(f'row {index + 1} of "rows" is not an object {{column: value}}')
-    table = _columns_of_rows(rows, columns)
-    return table, _extras_of_rows(rows, {name for name, _ in columns}), len(rows)
+    values = _values_of_rows(rows, columns)
+    return values, _extras_of_rows(rows, {name for name, _ in columns}), len(rows)
 
 
 def _from_columns(data, columns: Columns):
@@ -157,24 +154,19 @@ def _from_columns(data, columns: Columns):
             f"the columns lack {', '.join(repr(a) for a in absent)} that the model was "
             f"trained on; add them (the model uses: {needed})"
         )
-    table = {name: _column(name, kind, lists[name]) for name, kind in columns}
-    return table, _extras_of_columns(lists, {name for name, _ in columns}, count), count
+    values = {name: lists[name] for name, _ in columns}
+    return values, _extras_of_columns(lists, {name for name, _ in columns}, count), count
 
 
-def table_from_json(
+def json_values(
     body: bytes, columns: Columns
-) -> tuple[dict[str, np.ndarray], list[str | None] | None, int]:
-    """``(table, extras, rows)`` from ``{"rows": [{...}, ...]}`` or ``{"columns": {...}}``.
+) -> tuple[dict[str, Sequence], list[str | None] | None, int]:
+    """``(values, extras, rows)`` from ``{"rows": [...]}`` or ``{"columns": {...}}``:
+    each model column's values as parsed, not yet typed (see :func:`as_arrays`).
 
     ``extras``: per row, the fields the model does not use (an id, say) as JSON text,
-    or None when no row has any.
-
-    >>> table, extras, n = table_from_json(b'{"rows": [{"x": 1.5, "id": 7}]}', [("x", "numeric")])
-    >>> table["x"].tolist(), extras, n
-    ([1.5], ['{"id": 7}'], 1)
-    >>> table, extras, n = table_from_json(b'{"columns": {"x": [1.5, null]}}', [("x", "numeric")])
-    >>> table["x"].tolist(), extras, n
-    ([1.5, nan], None, 2)
+    or None when no row has any. Raises BadRequest for a body of the wrong shape,
+    DataError for a missing column.
     """
     try:
         document = jsonio.loads(body)
@@ -185,6 +177,32 @@ def table_from_json(
     if "rows" in document:
         return _from_rows(document["rows"], columns)
     return _from_columns(document["columns"], columns)
+
+
+def as_arrays(values: dict[str, Sequence], columns: Columns) -> dict[str, np.ndarray]:
+    """Parsed JSON values as the model's table: float64 columns where a numeric column
+    holds numbers (null: NaN), object columns otherwise (the model's checks type them);
+    a JSON array or object as a value is a DataError naming the column.
+
+    The values of several requests can be joined first, to type them all at once.
+    """
+    return {name: _column(name, kind, values[name]) for name, kind in columns}
+
+
+def table_from_json(
+    body: bytes, columns: Columns
+) -> tuple[dict[str, np.ndarray], list[str | None] | None, int]:
+    """``(table, extras, rows)`` from ``{"rows": [{...}, ...]}`` or ``{"columns": {...}}``.
+
+    >>> table, extras, n = table_from_json(b'{"rows": [{"x": 1.5, "id": 7}]}', [("x", "numeric")])
+    >>> table["x"].tolist(), extras, n
+    ([1.5], ['{"id": 7}'], 1)
+    >>> table, extras, n = table_from_json(b'{"columns": {"x": [1.5, null]}}', [("x", "numeric")])
+    >>> table["x"].tolist(), extras, n
+    ([1.5, nan], None, 2)
+    """
+    values, extras, count = json_values(body, columns)
+    return as_arrays(values, columns), extras, count
 
 
 def table_from_csv(
