@@ -67,19 +67,25 @@ def _sample(values: np.ndarray) -> np.ndarray:
 
 def standard_histogram(values: np.ndarray) -> dict:
     """TFDV's standard histogram of present values: ``{"edges", "counts"}``, 10
-    equal-width buckets between min and max; a single point bucket ``[v, v]`` when
-    every value is ``v``; empty for no values.
+    equal-width buckets between the finite min and max; a single point bucket ``[v, v]``
+    when every finite value is ``v``; empty for none; plus ``"infinite"``, the count of
+    -inf and +inf values, when there are any (TFDV's infinite buckets).
 
     >>> standard_histogram(np.array([0.0, 0.5, 10.0]))["counts"]
     [2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    >>> standard_histogram(np.array([1.0, np.inf]))
+    {'edges': [1.0, 1.0], 'counts': [1.0], 'infinite': 1}
     """
+    finite = np.isfinite(values)
+    infinite = {"infinite": int(len(values) - finite.sum())} if not finite.all() else {}
+    values = values[finite]
     if len(values) == 0:
-        return {"edges": [], "counts": []}
+        return {"edges": [], "counts": [], **infinite}
     low, high = float(values.min()), float(values.max())
     if low == high:
-        return {"edges": [low, high], "counts": [float(len(values))]}
+        return {"edges": [low, high], "counts": [float(len(values))], **infinite}
     counts, edges = np.histogram(values, bins=HISTOGRAM_BUCKETS, range=(low, high))
-    return {"edges": [_round(e) for e in edges], "counts": [float(c) for c in counts]}
+    return {"edges": [_round(e) for e in edges], "counts": [float(c) for c in counts], **infinite}
 
 
 def decile_bins(values: np.ndarray) -> dict:
