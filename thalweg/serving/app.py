@@ -32,6 +32,7 @@ import gc
 import itertools
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ def create_app(
     predictor = Predictor(model_path)
     counters = {"requests": 0, "rows": 0, "errors": 0}
     request_ids = itertools.count(1)
+    counting = threading.Lock()
     rng = np.random.default_rng(seed)
     logger: FeatureLogger | None = None
     started = time.time()
@@ -143,9 +145,10 @@ def create_app(
 
     def log(requests: list[ParsedRequest], result) -> None:
         """Count the rows, give each request its id, queue the sampled rows for the log."""
-        ids = [next(request_ids) for _ in requests]
         count = sum(r.count for r in requests)
-        counters["rows"] += count
+        with counting:  # the event loop and worker threads both get here
+            ids = [next(request_ids) for _ in requests]
+            counters["rows"] += count
         if logger is None or log_fraction <= 0:
             return
         keep = None if log_fraction >= 1 else np.flatnonzero(rng.random(count) < log_fraction)
