@@ -290,3 +290,15 @@ def test_infinite_values_are_compared_as_tfdv_does_not_crash(model):
     expected = jensenshannon([1, 0], [100 / 102, 2 / 102], base=2) ** 2
     assert compared.distance == pytest.approx(expected, abs=1e-6)
     assert compared.mean_shift == pytest.approx(0.0, abs=1e-9)  # over the finite values
+
+
+def test_quantiles_of_a_long_periodic_column_see_every_phase(monkeypatch):
+    # Evenly spaced rows of a column alternating 0, 1 saw only the zeros: the profile
+    # said "all 0" and the same data was flagged as skewed (KS 0.5).
+    from thalweg.monitoring import profile
+
+    monkeypatch.setattr(profile, "MAX_SORTED", 1000)
+    values = np.where(np.arange(1999) % 2 == 0, 0.0, 1.0)  # step 2 between sampled rows
+    training = column_profile(values, "numeric")
+    assert training["quantiles"][25] == 0.0 and training["quantiles"][75] == 1.0
+    assert compare_column("x", training, values[:500]).flags == []

@@ -9,7 +9,7 @@ numeric
     ``count``, ``missing``, ``missing_rate``, ``mean``, ``std`` (population), ``min``,
     ``max``, ``zeros``; ``quantiles``: the 0, 1, ..., 100th percentiles (actual data
     values, NumPy's ``inverted_cdf``, so a two-valued column keeps its two values);
-    (from at most :data:`MAX_SORTED` evenly spaced rows of a longer column);
+    (from a random sample of :data:`MAX_SORTED` rows of a longer column);
     ``histogram``: TensorFlow Data Validation's *standard histogram*, 10 equal-width
     buckets from min to max (one point bucket when min == max); ``psi``: the training
     deciles as bin edges and the training share of each bin.
@@ -58,11 +58,13 @@ def _missing(values: np.ndarray) -> np.ndarray:
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
-    """At most :data:`MAX_SORTED` evenly spaced values: quantiles of a big column from a
-    sample (off by about 1 / sqrt(MAX_SORTED) in rank), every other statistic exact."""
+    """At most :data:`MAX_SORTED` values drawn at random (a fixed seed, so a profile is
+    reproducible): quantiles of a big column from a sample (off by about
+    1 / sqrt(MAX_SORTED) in rank), every other statistic exact. Not evenly spaced
+    rows: those see a single phase of a periodic column (every other row, say)."""
     if len(values) <= MAX_SORTED:
         return values
-    return values[np.linspace(0, len(values) - 1, MAX_SORTED).astype(np.int64)]
+    return values[np.random.default_rng(0).integers(0, len(values), MAX_SORTED)]
 
 
 def standard_histogram(values: np.ndarray) -> dict:
