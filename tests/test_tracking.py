@@ -366,3 +366,26 @@ def test_runs_record_the_data_as_read_and_not_an_old_output(cli, tmp_path, monke
     assert cli("train", "wine.csv", "--target", "target", "--epochs", "2", "-q").code == 0
     (data,) = cli("runs", "show", "3", "--json").json["data"]
     assert data["sha256"] == original and data["changed_during_run"] is True
+
+
+def test_a_store_locked_too_long_is_one_clear_error_and_training_goes_on(tmp_path, monkeypatch):
+    from thalweg.tracking.run import Run
+
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setattr(store_module, "WAIT_FOR_LOCK_SECONDS", 0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    with RunStore(path) as store:
+        run = Run(store, store.create_run("training"))
+        blocker.execute("BEGIN EXCLUSIVE")  # another process writing, for a long time
+        try:
+            with pytest.raises(RunStoreError, match="locked by another process"):
+                store.create_run("late")
+            # a training whose epochs cannot be recorded warns and goes on
+            X = np.linspace(-1, 1, 20, dtype=np.float32).reshape(-1, 1)
+            model = nn.Linear(1, 1, rng=0)
+            with pytest.warns(UserWarning, match="could not record"):
+                fit(model, losses.mse, optim.SGD(model.parameters(), lr=0.1), X, 2 * X,
+                    epochs=2, verbose=0, callbacks=[Tracking(run)])  # fmt: skip
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
