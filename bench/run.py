@@ -32,6 +32,7 @@ WORKLOADS = {
     "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
     "detection": "bench.detection",
+    "playground-server": "bench.playground_server",
     "input": "bench.input",
 }
 

@@ -203,3 +203,47 @@ def test_importing_thalweg_gives_submodules_lazily_and_stays_light():
     assert loaded == "[]" and name == "LogisticRegression"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         thalweg.nope  # noqa: B018
+
+
+def rare_positives(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=n) > 1.5).astype(int)  # about 7 % positives
+    return X, y
+
+
+def test_fit_batches_trains_on_the_factorys_batches_of_the_encoded_rows():
+    from thalweg.data.balancing import BalancedBatches
+
+    X, y = rare_positives()
+    calls = []
+    balanced = BalancedBatches(seed=0)
+
+    def factory(inputs, targets, batch_size):
+        calls.append((inputs.shape, targets.shape, batch_size))
+        return balanced(inputs, targets, batch_size)
+
+    settings = {"solver": "gd", "batch_size": 64, "max_epochs": 30, "tol": None, "random_state": 0}
+    model = LogisticRegression(**settings).fit(X, y, batches=factory)
+    plain = LogisticRegression(**settings).fit(X, y)
+    assert calls == [((600, 2), (600, 1), 64)]  # once, encoded: one 0/1 column
+    counts = balanced.class_counts()
+    assert counts[1.0] / sum(counts.values()) == pytest.approx(0.5, abs=0.08)
+    # Trained on a 50:50 mix, the model's probabilities follow that mix, not the data's.
+    assert model.predict_proba(X)[:, 1].mean() > 2 * plain.predict_proba(X)[:, 1].mean()
+    assert model.n_iter_ == 30 and not hasattr(model, "_fit_extras")
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda: LogisticRegression(solver="gd"), {"sample_weight": np.ones(600)}, "sample_weight"),
+        (lambda: LogisticRegression(solver="gd", class_weight="balanced"), {}, "class_weight"),
+        (lambda: LogisticRegression(), {}, "solver='gd'"),
+        (lambda: LinearRegression(), {}, "solver='gd'"),
+    ],
+)
+def test_fit_batches_is_refused_where_it_cannot_apply(make, extra, message):
+    X, y = rare_positives()
+    with pytest.raises(ValueError, match=message):
+        make().fit(X, y, batches=lambda inputs, targets, batch_size: None, **extra)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from thalweg.data.columns import CATEGORICAL, NUMERIC, column_kinds, infer_task, typed_column
-from thalweg.errors import DataError, FileFormatError
+from thalweg.errors import DataError, FileFormatError, OptionError
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from thalweg.models.tabular import TabularModel
 
@@ -189,6 +189,30 @@ def test_validation_rows_give_a_validation_loss_every_epoch():
         )
         assert np.isfinite(model.estimator_.history_["val_loss"]).all()
     assert not hasattr(model.estimator_, "_fit_extras")
+
+
+def test_a_threshold_decides_predictions_and_metrics_and_balanced_batches_reach_the_estimator():
+    from thalweg.data.balancing import BalancedBatches
+
+    table, label = mixed_table()
+    balanced = BalancedBatches(seed=0)
+    model = TabularModel(LogisticRegression(solver="gd", max_epochs=5, tol=None))
+    model.fit(table, label, batches=balanced)
+    assert sum(balanced.class_counts().values()) > 0  # trained on the factory's batches
+    yes = model.predict_proba(table)[:, 1]
+    strict = model.prediction_table(table, threshold=0.9)["prediction"]
+    assert strict.tolist() == np.where(yes >= 0.9, "yes", "no").tolist()
+    evaluation = model.evaluate(table, label, threshold=0.9)
+    assert evaluation.threshold == 0.9
+    assert evaluation.metrics["accuracy"] == pytest.approx(np.mean(strict == label))
+    assert evaluation.metrics["baseline_accuracy"] == pytest.approx(
+        max(np.mean(label == "yes"), np.mean(label == "no"))
+    )
+    regressor = TabularModel(LinearRegression()).fit(table, table["x"] * 2)
+    with pytest.raises(OptionError, match=r"threshold=0\.5 applies to classifiers"):
+        regressor.evaluate(table, table["x"] * 2, threshold=0.5)
+    with pytest.raises(OptionError, match="from 0 to 1"):
+        model.prediction_table(table, threshold=1.5)
 
 
 # ------------------------------------------------------------------------ model files

@@ -1,5 +1,5 @@
 """The ``thalweg`` command line (layer 5): train, profile-input, evaluate, predict, inspect,
-demo, datasets.
+demo, datasets, runs, serve, skew, labels, playground.
 
 Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
 
@@ -9,7 +9,9 @@ Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
 * ``app.py``: the commands, one module each (``train.py``, ``profile_input.py``,
   ``evaluate.py``, ``predict.py``, ``inspect_model.py``, ``demo.py``, ``datasets.py``),
   registered in one list;
-* ``common.py``, ``options.py``, ``display.py``: shared options, parsing and printing.
+* ``common.py``, ``options.py``, ``display.py``: shared options, parsing and printing;
+* ``runs.py``, ``serve.py``, ``skew.py``, ``labels.py`` (with ``recording.py``, which
+  records every train and evaluate), ``playground.py``: the infrastructure commands.
 
 Each command parses, calls the library and displays: the work is in
 :mod:`thalweg.models.table_training`, :mod:`thalweg.models.tabular`,

@@ -28,6 +28,7 @@ COMMANDS = [
     "serve",
     "skew",
     "labels",
+    "playground",
 ]
 
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
 import typer
 
-from thalweg.cli.main import UserError
+from thalweg.cli import options as parse
+from thalweg.cli.main import UserError, invocation
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
+THRESHOLD = typer.Option(
+    callback=parse.threshold,
+    help="Two-class models: predict the second class when its probability is at least "
+    "this (default: the most probable class, i.e. 0.5).",
+    show_default=False,
+)
 
 
 def example(*lines: str) -> str:
@@ -19,11 +27,20 @@ def example(*lines: str) -> str:
     return "Example:\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
 
 
-def check_output(path: Path, option: str, data: Path | None = None) -> None:
-    """Fail before working, not after, when an output cannot be written."""
+def command_line() -> str:
+    """The command as typed, for model files and messages: URLs redacted (a password or
+    a signed query in a data URL must not reach a file or a terminal log)."""
+    from thalweg.data.filesystems import redact
+
+    return shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
+
+
+def check_output(path: Path, option: str, data=None) -> None:
+    """Fail before working, not after, when an output cannot be written (``data``: the
+    input, a local ``Path`` or a URL, which an output must not overwrite)."""
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    if data is not None and path.resolve() == Path(data).resolve():
+    if isinstance(data, Path) and path.resolve() == data.resolve():
         raise UserError(f"{option} {path} is the input data file; choose another name")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.common import JSON, QUIET, check_output, example, write_report
+from thalweg.cli import options as parse
+from thalweg.cli.common import JSON, QUIET, THRESHOLD, check_output, example, write_report
 from thalweg.cli.main import EXIT_OK
 
 
@@ -16,14 +17,22 @@ def register(app: typer.Typer) -> None:
         epilog=example(
             "thalweg evaluate model.thalweg wine.csv",
             "thalweg evaluate model.thalweg new-wines.csv --report new-wines.html --json",
+            "thalweg evaluate model.thalweg cancer.csv --threshold 0.3",
         )
     )(evaluate)
 
 
 def evaluate(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Labelled data with the model's target column (a path or a URL).",
+        ),
+    ],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -38,24 +47,26 @@ def evaluate(
     if report is not None:
         check_output(report, "--report", data)
     model = TabularModel.load(model_file)
+    model.check_threshold(threshold)  # before reading the data
     table = read_table(data)
     rows, labels, kept = model.rows_with_targets(table)
-    evaluation = model.evaluate(rows, labels)
+    evaluation = model.evaluate(rows, labels, threshold=threshold)
 
     output = Output(quiet=quiet, json_mode=json_output)
     skipped = int((~kept).sum())
     output.line(
-        f"evaluated {int(kept.sum())} rows of {data}"
+        f"evaluated {int(kept.sum())} rows of {parse.shown(data)}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
-    output.metrics(evaluation.metrics, f"metrics on {Path(data).name}")
+    at = "" if threshold is None else f" (threshold {threshold:g})"
+    output.metrics(evaluation.metrics, f"metrics on {data.name}{at}")
     record_metrics(evaluation.metrics)
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
         kinds = {c["name"]: c["kind"] for c in model.columns_}
         summary = {
-            "source": str(data),
+            "source": parse.shown(data),
             "rows": len(kept),
             "columns": column_summary({name: table[name] for name in kinds}, kinds),
             "target": model.target_,
@@ -64,11 +75,11 @@ def evaluate(
         built = table_model_report(
             model,
             evaluation,
-            title=f"{Path(data).name}: evaluating {Path(model_file).name}",
+            title=f"{data.name}: evaluating {Path(model_file).name}",
             summary=summary,
             seconds=float(training.get("seconds", 0.0)),
             seed=training.get("seed"),
-            split_name=Path(data).name,
+            split_name=data.name,
             parts={"test": (rows, labels)},
             target_values=labels,
         )
@@ -78,9 +89,10 @@ def evaluate(
         {
             "command": "evaluate",
             "model": str(model_file),
-            "data": str(data),
+            "data": parse.shown(data),
             "rows": int(kept.sum()),
             "skipped_rows": skipped,
+            "threshold": threshold,
             "metrics": evaluation.metrics,
             "written": written,
         }

@@ -44,6 +44,8 @@ PARAMETER_FLAGS = {
         "solver",
         "shuffle_buffer",
         "resume",
+        "balance",
+        "threshold",
     )
 } | {"max_epochs": "--epochs", "random_state": "--seed"}
 

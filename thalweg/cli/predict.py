@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.common import check_output, example, say
+from thalweg.cli import options as parse
+from thalweg.cli.common import THRESHOLD, check_output, example, say
 from thalweg.cli.main import EXIT_OK, UserError
 
 
@@ -17,17 +18,25 @@ def register(app: typer.Typer) -> None:
         epilog=example(
             "thalweg predict model.thalweg wine.csv -o predictions.csv",
             "thalweg predict model.thalweg wine.csv | head",
+            "thalweg predict model.thalweg cancer.csv --threshold 0.3 -o flagged.csv",
         )
     )(predict)
 
 
 def predict(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Rows to predict; columns are matched by name.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Rows to predict, a path or a URL; columns are matched by name.",
+        ),
+    ],
     output_path: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),
     ] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
 ) -> int:
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
@@ -44,7 +53,8 @@ def predict(
     if output_path is not None:
         check_output(output_path, "--output", data)
     model = TabularModel.load(model_file)
-    predictions = model.prediction_table(read_table(data))
+    model.check_threshold(threshold)  # before reading the data
+    predictions = model.prediction_table(read_table(data), threshold=threshold)
     first = next(iter(predictions.values()))  # "prediction", "cluster" or "code_0"
     empty = int(missing_mask(first).sum())
     if empty:

@@ -5,7 +5,6 @@ The measurement and the advice are :mod:`thalweg.data.stream_profile`'s.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,7 +25,13 @@ def register(app: typer.Typer) -> None:
 
 
 def profile_input(
-    data: Annotated[Path, typer.Argument(help="Parquet or CSV file, or a folder of them.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Parquet or CSV file, or a folder of them (local, or a URL such as s3://).",
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Rows per batch (default 256, as --stream).")

@@ -7,7 +7,6 @@ into :class:`~thalweg.models.auto.TrainOptions`, and shows and writes what came 
 
 from __future__ import annotations
 
-import shlex
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -17,7 +16,15 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import JSON, QUIET, check_output, example, say, write_report
+from thalweg.cli.common import (
+    JSON,
+    QUIET,
+    check_output,
+    command_line,
+    example,
+    say,
+    write_report,
+)
 from thalweg.cli.main import EXIT_INTERRUPTED, EXIT_OK, UserError, invocation
 
 Model = Literal["auto", "linear", "logistic", "mlp"]
@@ -42,7 +49,14 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file, one row per example; or a URL (s3://, gs://, "
+            "az://, hdfs://, https://).",
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
     model: Annotated[
         Model,
@@ -85,6 +99,14 @@ def train(
     ] = False,
     crosses: Annotated[
         bool, typer.Option("--crosses", help="Add squares and products of numeric columns.")
+    ] = False,
+    balance: Annotated[
+        bool,
+        typer.Option(
+            "--balance",
+            help="Train on class-balanced batches (every class equally often; rare rows "
+            "kept, common ones thinned each epoch). The report shows the mix trained on.",
+        ),
     ] = False,
     missing: Annotated[
         Missing,
@@ -189,6 +211,7 @@ def train(
         dask=dask,
         solver=solver,
         shuffle_buffer=shuffle_buffer,
+        balance=balance,
     )
     check_options(options, resume=resume)
     check_output(out, "--out", data)
@@ -215,15 +238,15 @@ def train(
         return train_and_show(
             read_table(data),
             options,
-            source=str(data),
+            source=parse.shown(data),
             fingerprint=data_fingerprint(file_digest(data), options),
             out=out,
             report=report,
             resume=resume,
             output=output,
-            title=f"{Path(data).name}: predicting {target}",
+            title=f"{data.name}: predicting {target}",
         )
-    show(result, output, out=out, report=report, title=f"{Path(data).name}: predicting {target}")
+    show(result, output, out=out, report=report, title=f"{data.name}: predicting {target}")
     return EXIT_OK
 
 
@@ -267,7 +290,7 @@ def train_and_show(
     from thalweg.models.table_training import train_table
     from thalweg.train import TrainingInterrupted
 
-    command = shlex.join(["thalweg", *invocation()])
+    command = command_line()
     checkpoint = checkpoint_path(out)
     try:
         with _convergence_shown_by_us():
@@ -315,8 +338,13 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     if result.balance is not None:
         for line in result.balance.lines():
             output.line(line)
+    if result.trained_class_counts:
+        counts = result.trained_class_counts
+        total = sum(counts.values()) or 1
+        mix = ", ".join(f"{k!r} {n / total:.0%}" for k, n in counts.items())
+        output.line(f"balanced batches: trained on {total:,} rows over all epochs ({mix})")
     try:
-        result.save(out, shlex.join(["thalweg", *invocation()]))
+        result.save(out, command_line())
     except OSError as error:  # disk full, permissions: the old file (if any) is untouched
         raise UserError(
             f"cannot write the model to {out} ({error.strerror or error}); any file already "
@@ -332,6 +360,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             seed=result.options.seed,
             parts=result.parts,
             target_values=result.target_values,
+            trained_class_counts=result.trained_class_counts,
         )
         result.written["report"] = write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({_test_rows(result)})")
@@ -354,6 +383,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "stop_reason": getattr(history, "stop_reason", None),
             "seconds": round(result.seconds, 3),
             "input_balance": {**asdict(balance), "advice": balance.advice} if balance else None,
+            "trained_class_counts": result.trained_class_counts,
             "metrics": {"test": result.test.metrics},
             "written": result.written,
         }

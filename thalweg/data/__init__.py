@@ -6,6 +6,7 @@ a stream (``holdout.py``); the summary an estimator learns its preprocessing fro
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
 """
 
+from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.holdout import Reservoir, RowSplit
 from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
@@ -19,11 +20,13 @@ from thalweg.data.streaming import Stream, stream
 from thalweg.data.summary import DataSummary, summarize_arrays, summarize_stream
 
 __all__ = [
+    "PLAYGROUND_FEATURES",
     "DataSummary",
     "FeatureCrosses",
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
+    "PlaygroundFeatures",
     "Reservoir",
     "RowSplit",
     "Standardizer",

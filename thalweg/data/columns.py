@@ -100,6 +100,8 @@ def missing_mask(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return np.isnan(values)
     if values.dtype.kind == "O":
+        if set(map(type, values.tolist())) == {str}:  # text only, the common case: fast
+            return np.zeros(len(values), dtype=bool)
         return np.fromiter(
             (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
             dtype=bool,
@@ -220,7 +222,10 @@ def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
     """
     values = np.asarray(values)
     if kind == CATEGORICAL:
-        return np.asarray([_category_label(v) for v in values.tolist()], dtype=object)
+        items = values.tolist()
+        if set(map(type, items)) == {str}:  # labels already as text, the common case: fast
+            return np.asarray(items, dtype=object)
+        return np.asarray([_category_label(v) for v in items], dtype=object)
     if values.dtype.kind in "iuf":
         numbers = values.astype(np.float64)
     else:

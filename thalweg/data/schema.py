@@ -3,13 +3,15 @@
 Training on data that is never loaded whole (a stream, a Dask cluster) must decide its
 features from the files' metadata: :func:`data_files` lists the Parquet or CSV files of
 a path, :func:`column_types` says what each column of one holds (a Parquet footer or a
-CSV header and first block: cheap).
+CSV header and first block: cheap). Paths may be URLs of object stores (``s3://``,
+``gs://``, ``az://``, ``hdfs://``; see :mod:`thalweg.data.filesystems`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from thalweg.data.filesystems import Location, is_url, locate, open_for_reading
 from thalweg.errors import FileFormatError, OptionError
 
 __all__ = ["STREAMABLE_SUFFIXES", "column_types", "data_files", "dtype_kind"]
@@ -17,13 +19,21 @@ __all__ = ["STREAMABLE_SUFFIXES", "column_types", "data_files", "dtype_kind"]
 STREAMABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-def data_files(path) -> list[Path]:
-    """The files to read: ``path`` itself, or the Parquet/CSV files of a folder (sorted)."""
-    path = Path(path)
+def data_files(path) -> list:
+    r"""The files to read: ``path`` itself, or the Parquet/CSV files of a folder (sorted).
+
+    Local files come back as ``Path``s; a URL's (``s3://bucket/data/``, see
+    :mod:`thalweg.data.filesystems`) as :class:`~thalweg.data.filesystems.Location`\ s.
+    """
+    path = locate(path) if is_url(path) else Path(path)
     if not path.exists():
-        raise FileFormatError(f"{path}: no such file or folder; check the path")
+        check = "the URL" if isinstance(path, Location) else "the path"
+        raise FileFormatError(f"{path}: no such file or folder; check {check}")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in STREAMABLE_SUFFIXES)
+        if isinstance(path, Location):
+            files = path.files(STREAMABLE_SUFFIXES)
+        else:
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in STREAMABLE_SUFFIXES)
         if not files:
             raise FileFormatError(f"{path}: the folder holds no .parquet, .pq or .csv files")
         return files
@@ -36,21 +46,27 @@ def data_files(path) -> list[Path]:
 
 
 def column_types(path) -> dict[str, str]:
-    """Each column of a Parquet or CSV file: ``"number"``, or what it holds instead
+    """Each column of a Parquet or CSV file (a path, a URL or a
+    :class:`~thalweg.data.filesystems.Location`): ``"number"``, or what it holds instead
     (``"text"``, ``"true/false"``, ``"only missing"``, an Arrow type name)."""
     import pyarrow as pa
 
-    path = Path(path)
+    path = locate(path) if is_url(path) else path
+    path = path if isinstance(path, Location) else Path(path)
     try:
         if path.suffix.lower() == ".csv":
             from pyarrow import csv
 
-            with csv.open_csv(path) as reader:
+            with (
+                open_for_reading(path, random_access=False) as source,
+                csv.open_csv(source) as reader,
+            ):
                 schema = reader.schema
         else:
             import pyarrow.parquet as pq
 
-            schema = pq.read_schema(path)
+            with open_for_reading(path) as source:
+                schema = pq.read_schema(source)
     except (pa.ArrowInvalid, OSError) as error:
         raise FileFormatError(f"{path}: not a readable file ({error})") from None
 

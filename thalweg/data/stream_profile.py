@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from thalweg.data.filesystems import open_for_reading, redact
 from thalweg.data.pipeline import InputProfile, format_duration
 
 BUFFERS_MEASURED = 8  # read this many buffers' worth of rows, so filling one is amortized
@@ -42,7 +43,8 @@ def layout(files: list[Path]) -> Layout:
     rows = groups = largest = 0
     codecs, dictionary = set(), False
     for path in files:
-        metadata = pq.read_metadata(path)
+        with open_for_reading(path) as source:
+            metadata = pq.read_metadata(source)
         rows += metadata.num_rows
         groups += metadata.num_row_groups
         for index in range(metadata.num_row_groups):
@@ -177,7 +179,7 @@ def as_json(measured: InputProfile, stored: Layout, tips: list[str], data: Path)
     """The measurement, the layout and the advice as JSON-able data."""
     return {
         "command": "profile-input",  # what thalweg profile-input --json prints
-        "data": str(data),
+        "data": redact(str(data)),  # a URL without its password or signed query
         "profile": asdict(measured),
         "layout": asdict(stored),
         "advice": tips,

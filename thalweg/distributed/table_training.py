@@ -15,6 +15,7 @@ from glob import glob
 
 import numpy as np
 
+from thalweg.data.filesystems import is_url, locate, redact
 from thalweg.data.holdout import (
     TEST,
     TRAIN,
@@ -48,15 +49,15 @@ def train_on_cluster(
     verbose: int = 0,
     on_line: Callable[[str], None] = lambda line: None,
 ) -> TrainResult:
-    """Survey the partitions of ``data`` (a Parquet or CSV file, folder or glob) on the
-    cluster ``options.dask``, train there on the training rows, measure the test rows.
+    """Survey the partitions of ``data`` (a Parquet or CSV file, folder or glob; local or
+    a URL such as ``s3://bucket/data/``, which each worker reads itself) on the cluster
+    ``options.dask``, train there on the training rows, measure the test rows.
     """
     from thalweg import distributed
 
     distributed.parse_spec(options.dask)  # a malformed spec fails before anything starts
-    if not glob(str(data)):
-        raise FileFormatError(f"{data}: no such file, folder or glob match; check the path")
-    frame = distributed.read_table(data)
+    _check_exists(data)
+    frame = distributed.read_table(str(data))
     kinds = {name: dtype_kind(dtype) for name, dtype in frame.dtypes.items()}
     features = numeric_features(kinds, options)
     frame = frame[[*features, options.target]]
@@ -110,13 +111,29 @@ def train_on_cluster(
         model=model,
         plan=plan,
         test=model.evaluate(test_rows, labels),
-        summary=numeric_summary(str(data), features, options, split_counts),
+        summary=numeric_summary(redact(str(data)), features, options, split_counts),
         seconds=seconds,
         parts={"test": (test_rows, labels)},
         target_values=labels,
         options=options,
         held_out=held_out,
     )
+
+
+def _check_exists(data) -> None:
+    """Fail at once, in one line, when ``data`` (a path, a glob or a URL) names nothing."""
+    if is_url(str(data)):
+        location = locate(str(data))
+        if any(c in location.path for c in "*?["):
+            # file:// URLs are read by pyarrow's local filesystem (no fsspec one)
+            found = (location.fsspec.glob if location.fsspec else glob)(location.path)
+        else:
+            found = location.exists()
+        if not found:
+            raise FileFormatError(f"{location}: no such file, folder or glob match; check the URL")
+        return
+    if not glob(str(data)):
+        raise FileFormatError(f"{data}: no such file, folder or glob match; check the path")
 
 
 def _keep(frame, features, target, split: RowSplit, fraction: float = 1.0, classify=False):

@@ -23,6 +23,9 @@ thalweg                     scikit-learn
 ``mean_absolute_error``     ``mean_absolute_error``
 ``r2``                      ``r2_score``
 ``calibration_curve``       ``sklearn.calibration.calibration_curve``
+``majority_baseline``       ``DummyClassifier(strategy="most_frequent")``
+``threshold_table``         ``precision_score`` etc. of ``y_score >= t``
+``apply_threshold``         ``FixedThresholdClassifier``'s decision rule
 ``adjusted_rand_score``     ``adjusted_rand_score``
 ``silhouette_score``        ``silhouette_score`` (Euclidean)
 ``silhouette_samples``      ``silhouette_samples`` (Euclidean)
@@ -35,28 +38,49 @@ whose message names the problem and the fix. Precision, recall and F1 return
 """
 
 # One module per family of metrics; this package gathers their public names.
-from thalweg.metrics.classification import accuracy, confusion_matrix, f1, precision, recall
+from thalweg.metrics.classification import (
+    MajorityBaseline,
+    accuracy,
+    confusion_matrix,
+    f1,
+    majority_baseline,
+    precision,
+    recall,
+)
 from thalweg.metrics.clustering import adjusted_rand_score, silhouette_samples, silhouette_score
 from thalweg.metrics.inputs import Average as Average  # type alias of the signatures
 from thalweg.metrics.probability import (
     PredictionBias,
     calibration_curve,
+    class_prediction_bias,
     log_loss,
     prediction_bias,
 )
 from thalweg.metrics.ranking import average_precision, precision_recall_curve, roc_auc, roc_curve
 from thalweg.metrics.regression import MultiOutput as MultiOutput  # type alias of the signatures
 from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
+from thalweg.metrics.thresholds import (
+    DEFAULT_THRESHOLDS,
+    ThresholdTable,
+    apply_threshold,
+    threshold_table,
+)
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
+    "MajorityBaseline",
     "PredictionBias",
+    "ThresholdTable",
     "accuracy",
     "adjusted_rand_score",
+    "apply_threshold",
     "average_precision",
     "calibration_curve",
+    "class_prediction_bias",
     "confusion_matrix",
     "f1",
     "log_loss",
+    "majority_baseline",
     "mean_absolute_error",
     "mean_squared_error",
     "precision",
@@ -68,4 +92,5 @@ __all__ = [
     "roc_curve",
     "silhouette_samples",
     "silhouette_score",
+    "threshold_table",
 ]

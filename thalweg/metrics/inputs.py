@@ -135,7 +135,8 @@ def checked_sample_weight(
     return weight
 
 
-def _check_same_label_kind(metric: str, name_a: str, a: np.ndarray, name_b: str, b: np.ndarray):
+def check_same_label_kind(metric: str, name_a: str, a: np.ndarray, name_b: str, b: np.ndarray):
+    """Both label arrays hold strings, or both hold numbers."""
     if _is_string(a) != _is_string(b):
         string_name, number_name = (name_a, name_b) if _is_string(a) else (name_b, name_a)
         raise DataError(
@@ -149,7 +150,7 @@ def label_pair(metric: str, y_true: ArrayLike, y_pred: ArrayLike):
     y_true = class_labels(metric, "y_true", y_true)
     y_pred = class_labels(metric, "y_pred", y_pred)
     check_lengths(metric, y_true=y_true, y_pred=y_pred)
-    _check_same_label_kind(metric, "y_true", y_true, "y_pred", y_pred)
+    check_same_label_kind(metric, "y_true", y_true, "y_pred", y_pred)
     return y_true, y_pred
 
 
@@ -160,7 +161,7 @@ def checked_labels(metric: str, labels: ArrayLike, y_true: np.ndarray) -> np.nda
         raise DataError(f"{metric}: labels is empty; pass at least one label, or labels=None")
     if np.unique(labels).size != labels.size:
         raise DataError(f"{metric}: labels has repeated entries; pass each label once")
-    _check_same_label_kind(metric, "labels", labels, "y_true", y_true)
+    check_same_label_kind(metric, "labels", labels, "y_true", y_true)
     return labels
 
 

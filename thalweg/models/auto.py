@@ -91,6 +91,7 @@ class TrainOptions:
     dask: str | None = None
     solver: str | None = None  # with dask: "gd", "sgd" or "lbfgs"
     shuffle_buffer: int | None = None  # with stream: rows mixed at a time
+    balance: bool = False  # class-balanced batches (in memory, classification)
 
     @property
     def mode(self) -> str:
@@ -170,6 +171,11 @@ def check_options(options: TrainOptions, resume: bool = False) -> None:
     if options.mode == "memory":
         return
     flag = "stream=True" if options.stream else f"dask={options.dask!r}"
+    if options.balance:
+        raise OptionError(
+            f"balance=True is not available with {flag}: balanced batches are drawn from "
+            f"rows in memory; train in memory (without {flag}), or leave it out"
+        )
     if resume:
         raise OptionError(
             f"resume=True is not available with {flag}: Ctrl-C stops it without a "

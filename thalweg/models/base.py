@@ -211,15 +211,13 @@ class ClassifierMixin:
         """Labels checked; on ``reset`` learn ``classes_`` (sorted), from ``classes`` when
         given (then ``y`` may hold just one of them: a first ``partial_fit`` batch)."""
         who = type(self).__name__
+        if reset and classes is None:
+            y = checks.check_y_classification(y, n_samples, who)
+            self.classes_ = checks.unique_labels(y)  # every label of y is a class
+            return y
+        y = checks.check_y_classification(y, n_samples, who, min_classes=1)
         if reset:
-            if classes is None:
-                y = checks.check_y_classification(y, n_samples, who)
-                self.classes_ = checks.unique_labels(y)
-            else:
-                y = checks.check_y_classification(y, n_samples, who, min_classes=1)
-                self.classes_ = checks.check_classes(classes, who)
-        else:
-            y = checks.check_y_classification(y, n_samples, who, min_classes=1)
+            self.classes_ = checks.check_classes(classes, who)
         checks.check_known_labels(y, self.classes_, who)
         return y
 
@@ -231,9 +229,7 @@ class ClassifierMixin:
         >>> Labels().encode_labels(np.array(["yes", "no"])).tolist()
         [1, 0]
         """
-        y = np.asarray(y)
-        checks.check_known_labels(y, self.classes_, type(self).__name__)
-        return np.searchsorted(self.classes_, y)
+        return checks.label_codes(np.asarray(y), self.classes_, type(self).__name__)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, *, callbacks=()):
         """One epoch on this batch, continuing from the current weights. Pass every

@@ -231,16 +231,27 @@ def check_classes(classes, who: str) -> np.ndarray:
     return values
 
 
-def check_known_labels(y: np.ndarray, classes: np.ndarray, who: str) -> None:
-    """Raise when ``y`` holds labels outside ``classes``."""
-    codes = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
-    unknown = classes[codes] != y
+def label_codes(y: np.ndarray, classes: np.ndarray, who: str) -> np.ndarray:
+    """The index of each label of ``y`` in the sorted ``classes``; a label that is not
+    among them raises a DataError naming it."""
+    codes = np.searchsorted(classes, y)
+    if not codes.size:
+        return codes
+    if codes.max() < len(classes) and (classes[codes] == y).all():
+        return codes
+    unknown = classes[np.minimum(codes, len(classes) - 1)] != y
     if unknown.any():
         raise DataError(
             f"{who}: y contains labels not in the classes learned first "
             f"({sorted(set(np.asarray(y)[unknown].tolist()))[:5]}); pass every class in "
             "classes= on the first partial_fit"
         )
+    return codes
+
+
+def check_known_labels(y: np.ndarray, classes: np.ndarray, who: str) -> None:
+    """Raise when ``y`` holds labels outside ``classes``."""
+    label_codes(y, classes, who)
 
 
 def class_weights(class_weight, classes: np.ndarray, codes: np.ndarray, sample_weight, who: str):

@@ -24,9 +24,12 @@ A fit then flows the same way whatever the data (arrays, a stream, a Dask cluste
 
 Extras travel through ``fit`` as scikit-learn passes metadata, never as hidden
 attributes: ``fit(X, y, *, sample_weight=None, callbacks=(), validation=None,
-resume=None)``. ``validation=(X_val, y_val)`` are raw rows, encoded like the training
-rows; ``callbacks`` run before the estimator's own (convergence, early stopping, the L1
-step); ``resume`` continues from a checkpoint of the same fit.
+resume=None, batches=None)``. ``validation=(X_val, y_val)`` are raw rows, encoded like
+the training rows; ``callbacks`` run before the estimator's own (convergence, early
+stopping, the L1 step); ``resume`` continues from a checkpoint of the same fit;
+``batches(inputs, targets, batch_size) -> batch source`` replaces the shuffled
+mini-batches of the encoded rows (class-balanced batches:
+:class:`thalweg.data.balancing.BalancedBatches`).
 
 Other trainers (:mod:`thalweg.distributed`) drive the same estimator through four public
 steps — :meth:`~GradientEstimator.begin_training`,
@@ -132,7 +135,17 @@ class GradientEstimator(Estimator):
         )
 
     # ================================================================ fitting
-    def fit(self, X, y=None, *, sample_weight=None, callbacks=(), validation=None, resume=None):
+    def fit(
+        self,
+        X,
+        y=None,
+        *,
+        sample_weight=None,
+        callbacks=(),
+        validation=None,
+        resume=None,
+        batches=None,
+    ):
         """Train from fresh weights on ``X`` (n, d) and ``y`` (n,).
 
         Parameters
@@ -146,7 +159,34 @@ class GradientEstimator(Estimator):
             watches (instead of holding out ``validation_fraction`` of ``X``).
         resume : path, optional
             A checkpoint of this same fit (``thalweg.train.Checkpoint``) to continue from.
+        batches : callable, optional
+            ``batches(inputs, targets, batch_size) -> batch source`` (anything
+            ``thalweg.train.fit`` takes: ``epoch_batches``, ``batch_size``,
+            ``n_samples``), called once with the encoded training rows; its batches
+            replace the shuffled mini-batches, e.g. class-balanced ones
+            (:class:`thalweg.data.balancing.BalancedBatches`). Not with ``sample_weight``
+            or ``class_weight`` (the batches decide how often each row counts).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from thalweg.data.balancing import BalancedBatches
+        >>> from thalweg.models import LogisticRegression
+        >>> X = np.linspace(-1, 1, 200)[:, None]; y = (X[:, 0] > 0.8).astype(int)
+        >>> balanced = BalancedBatches(seed=0)
+        >>> model = LogisticRegression(solver="gd", max_epochs=5, tol=None, random_state=0)
+        >>> model = model.fit(X, y, batches=balanced)
+        >>> counts = balanced.class_counts()  # by encoded target: 1.0 is the class 1
+        >>> bool(abs(counts[1.0] / sum(counts.values()) - 0.5) < 0.1)  # 10 % of rows, 50 % of steps
+        True
         """
+        if batches is not None and (
+            sample_weight is not None or getattr(self, "class_weight", None) is not None
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.fit: batches= decides how often each row is trained "
+                "on; leave out sample_weight and class_weight (or batches)"
+            )
         X, y, weight = self._validate_training_data(X, y, sample_weight, reset=True)
         summary = self.summarize(X, y, weight)
         self.learn_encoding(summary)
@@ -165,6 +205,7 @@ class GradientEstimator(Estimator):
             callbacks=callbacks,
             validation=validation,
             resume=resume,
+            batches=batches,
         )
         return self.finish_training(module, history, optimizer)
 
@@ -375,8 +416,12 @@ class GradientEstimator(Estimator):
         resume=None,
         optimizer=None,
         n_samples: int | None = None,
+        batches=None,
     ):
-        """Gradient descent with this estimator's settings; ``(history, optimizer)``."""
+        """Gradient descent with this estimator's settings; ``(history, optimizer)``.
+
+        ``batches(inputs, targets, batch_size)``, when given, turns the encoded rows
+        into the batch source trained on (see :meth:`fit`)."""
         streaming = hasattr(inputs, "epoch_batches")
         n_samples = n_samples if n_samples is not None else len(inputs)
         batch_size = inputs.batch_size if streaming else self._batch_size(n_samples)
@@ -384,6 +429,10 @@ class GradientEstimator(Estimator):
             optimizer = self.training_optimizer(
                 module, sample, batch_size, n_samples, sample_weight
             )
+        method = "fit_stream" if streaming else "fit"
+        if batches is not None and not streaming:
+            inputs, targets = batches(inputs, targets, batch_size or n_samples), None
+            streaming = True
         early = getattr(self, "early_stopping", False)
         if validation is not None:
             X_val, y_val = validation
@@ -395,7 +444,7 @@ class GradientEstimator(Estimator):
             validation = self.encode(X_val, y_val)
         elif early and streaming:
             raise ValueError(
-                f"{type(self).__name__}.fit_stream: early_stopping needs held-out data; pass "
+                f"{type(self).__name__}.{method}: early_stopping needs held-out data; pass "
                 "validation=(X_val, y_val)"
             )
         history = fit(

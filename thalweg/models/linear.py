@@ -186,12 +186,28 @@ class LinearRegression(RegressorMixin, StandardizedLinearModel):
         return self.solver
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, *, sample_weight=None, callbacks=(), validation=None, resume=None):
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        callbacks=(),
+        validation=None,
+        resume=None,
+        batches=None,
+    ):
         """Learn ``coef_`` and ``intercept_`` from ``X`` (n, d) and ``y`` (n,).
 
         See :meth:`GradientEstimator.fit <thalweg.models.GradientEstimator.fit>` for
-        ``sample_weight``, ``callbacks``, ``validation`` and ``resume``.
+        ``sample_weight``, ``callbacks``, ``validation``, ``resume`` and ``batches``
+        (``batches`` needs gradient descent: ``solver="gd"``).
         """
+        if batches is not None and self._chosen_solver() != "gd":
+            raise ValueError(
+                "LinearRegression: batches= replaces the mini-batches of gradient descent; "
+                "the closed form takes every row at once: use solver='gd'"
+            )
         if self._chosen_solver() == "gd":
             return super().fit(
                 X,
@@ -200,6 +216,7 @@ class LinearRegression(RegressorMixin, StandardizedLinearModel):
                 callbacks=callbacks,
                 validation=validation,
                 resume=resume,
+                batches=batches,
             )
         # The closed form's one pass over X would carry any NaN into its sums, so it
         # checks those afterwards instead of scanning X first.

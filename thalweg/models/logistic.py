@@ -122,15 +122,31 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
         return "logistic" if self.n_outputs() == 1 else "softmax"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, *, sample_weight=None, callbacks=(), validation=None, resume=None):
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        callbacks=(),
+        validation=None,
+        resume=None,
+        batches=None,
+    ):
         """Learn the coefficients from ``X`` (n, d) and class labels ``y`` (n,).
 
         See :meth:`GradientEstimator.fit <thalweg.models.GradientEstimator.fit>` for
-        ``sample_weight``, ``callbacks``, ``validation`` and ``resume`` (the last three
-        apply to ``solver="gd"``; L-BFGS ignores them).
+        ``sample_weight``, ``callbacks``, ``validation``, ``resume`` and ``batches``
+        (``callbacks``, ``validation`` and ``resume`` apply to ``solver="gd"``; L-BFGS
+        ignores them; ``batches`` needs ``solver="gd"``).
         """
         if self.solver not in ("lbfgs", "gd"):
             raise ValueError(f"solver must be 'lbfgs' or 'gd', got {self.solver!r}")
+        if batches is not None and self.solver != "gd":
+            raise ValueError(
+                "LogisticRegression: batches= replaces the mini-batches of gradient descent; "
+                "L-BFGS takes every row at each step: use solver='gd'"
+            )
         if self.l1 and self.solver == "lbfgs":
             raise ValueError(
                 "LogisticRegression: l1 is not differentiable at 0, which L-BFGS needs; "
@@ -144,6 +160,7 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
                 callbacks=callbacks,
                 validation=validation,
                 resume=resume,
+                batches=batches,
             )
         X, y, weight = self._validate_training_data(X, y, sample_weight, reset=True)
         self.learn_encoding(self.summarize(X, y, weight))

@@ -43,6 +43,7 @@ from thalweg.data.columns import (
     target_values,
     typed_table,
 )
+from thalweg.data.filesystems import is_url, locate, redact
 from thalweg.data.holdout import PART_NAMES, TEST, TRAIN, RowSplit, WholeNumberLabels, as_labels
 from thalweg.errors import DataError, OptionError
 from thalweg.metrics.summary import Evaluation
@@ -98,6 +99,9 @@ class TrainResult:
         How rows were held out when the data was never loaded whole.
     balance : InputBalance or None
         Whether a streamed run waited for its input.
+    trained_class_counts : dict or None
+        With ``options.balance``: class -> rows trained on over all epochs (the class mix
+        of the balanced batches).
     """
 
     model: TabularModel
@@ -111,6 +115,7 @@ class TrainResult:
     held_out: dict | None = None
     balance: object = None
     written: dict = field(default_factory=dict)
+    trained_class_counts: dict | None = None
 
     def training_record(self, command: str = "") -> dict:
         """The ``training`` entry of the model file's metadata."""
@@ -127,6 +132,9 @@ class TrainResult:
             "seconds": round(self.seconds, 3),
             "epochs_run": int(getattr(estimator, "n_iter_", 0)),
             "stop_reason": getattr(history, "stop_reason", None),
+            "trained_class_counts": None
+            if self.trained_class_counts is None
+            else {str(k): v for k, v in self.trained_class_counts.items()},
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "thalweg_version": __version__,
         }
@@ -182,6 +190,7 @@ def train_table(
     parts = _split(prepared, plan, options)
     if resume:
         _check_resumable(checkpoint, fingerprint)
+    balanced = _balanced_batches(plan, options)
     on_line(plan.describe())  # after the checks, so bad input shows only its error
     categorical = [name for name, kind in prepared.kinds.items() if kind == CATEGORICAL]
     model = TabularModel(
@@ -203,8 +212,14 @@ def train_table(
         validation=validation,
         callbacks=callbacks,
         resume=checkpoint if resume else None,
+        batches=balanced,
     )
     seconds = time.perf_counter() - started
+    trained_counts = None
+    if balanced is not None:
+        # The loop saw encoded labels (0..k-1): name them by class for the report.
+        classes = model.classes_.tolist()
+        trained_counts = {classes[int(k)]: n for k, n in balanced.class_counts().items()}
     test_rows, test_labels = parts["test"]
     splits = {name: len(labels) for name, (_, labels) in parts.items()}
     return TrainResult(
@@ -216,7 +231,22 @@ def train_table(
         parts=parts,
         target_values=prepared.labels,
         options=options,
+        trained_class_counts=trained_counts,
     )
+
+
+def _balanced_batches(plan: Plan, options: TrainOptions):
+    """With ``options.balance``: class-balanced batches (equal shares), else None."""
+    if not options.balance:
+        return None
+    from thalweg.data.balancing import BalancedBatches
+
+    if plan.task != "classification":
+        raise OptionError(
+            "balance=True resamples classes, but this is regression; leave it out (or pass "
+            "task='classification')"
+        )
+    return BalancedBatches("equal", seed=options.seed)
 
 
 @dataclass
@@ -316,7 +346,10 @@ def data_fingerprint(data_identity: str, options: TrainOptions) -> str:
 
 
 def file_digest(path) -> str:
-    """The SHA-256 of a file's bytes."""
+    """The SHA-256 of a file's bytes; for a URL, of its size and modification time
+    (reading a remote file twice to hash it would double the transfer)."""
+    if is_url(path):
+        return hashlib.sha256(locate(path).identity().encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -464,7 +497,7 @@ def train_stream(
         model=model,
         plan=plan,
         test=model.evaluate(test_rows, labels),
-        summary=numeric_summary(str(data), features, options, split_counts),
+        summary=numeric_summary(redact(str(data)), features, options, split_counts),
         seconds=seconds,
         parts={"test": (test_rows, labels)},
         target_values=labels,

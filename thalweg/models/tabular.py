@@ -61,8 +61,9 @@ from thalweg.data.columns import (
     typed_column,
     typed_table,
 )
-from thalweg.errors import DataError, FileFormatError, NotFittedError
+from thalweg.errors import DataError, FileFormatError, NotFittedError, OptionError
 from thalweg.files import read_container
+from thalweg.metrics import apply_threshold
 from thalweg.metrics.summary import Evaluation, evaluate_predictions
 from thalweg.models.base import ClassifierMixin
 from thalweg.monitoring.profile import prediction_profile, table_profile
@@ -195,6 +196,7 @@ class TabularModel:
         validation: tuple[Any, Any] | None = None,
         callbacks: Sequence = (),
         resume=None,
+        batches=None,
     ) -> TabularModel:
         """Learn the column handling and the estimator from a table.
 
@@ -214,6 +216,11 @@ class TabularModel:
             Extra callbacks for the training loop (a ``Checkpoint``, say).
         resume : path, optional
             Continue from a checkpoint of this same fit.
+        batches : callable, optional
+            ``(X, y, batch_size) -> batch source`` replacing the shuffled mini-batches of
+            the encoded rows (gradient descent only), e.g. class-balanced batches
+            (:class:`thalweg.data.balancing.BalancedBatches`); passed to the estimator's
+            ``fit`` (:meth:`thalweg.models.GradientEstimator.fit`).
         """
         self._check_options()
         if not self.is_supervised:
@@ -261,6 +268,7 @@ class TabularModel:
             callbacks=callbacks,
             validation=validation,
             resume=resume,
+            batches=batches,
         )
         self.estimator_ = estimator
         self.metadata_ = {}
@@ -545,12 +553,47 @@ class TabularModel:
             raise DataError("predict_proba needs a classifier; this model is a regressor")
         return self._estimator_call("predict_proba", self.transform(X))
 
-    def prediction_table(self, X: Any) -> dict[str, np.ndarray]:
+    def check_threshold(self, threshold: float | None) -> None:
+        """Refuse a decision ``threshold`` that cannot apply: it needs a classifier with
+        two classes (one probability to cut) and a number from 0 to 1. None (the most
+        probable class wins) always applies."""
+        if threshold is None:
+            return
+        if not (np.isfinite(threshold) and 0 <= threshold <= 1):
+            raise OptionError(
+                f"threshold={threshold!r} is not a probability; give a number from 0 to 1 "
+                "(e.g. threshold=0.3)"
+            )
+        if not self.is_classifier:
+            raise OptionError(
+                f"threshold={threshold:g} applies to classifiers; this model does "
+                f"{self.task}: leave it out"
+            )
+        classes = self.classes_.tolist()
+        if len(classes) != 2:
+            raise OptionError(
+                f"threshold={threshold:g} applies to a model with two classes; this one has "
+                f"{len(classes)} ({', '.join(map(repr, classes[:5]))}), where the most "
+                "probable class wins: leave it out"
+            )
+
+    def _decide(self, features: np.ndarray, threshold: float | None):
+        """``(labels, probabilities)`` of a classifier: ``classes_[1]`` where its
+        probability reaches ``threshold``, else the estimator's own rule."""
+        probabilities = self._estimator_call("predict_proba", features)
+        if threshold is None:
+            return self._estimator_call("predict", features), probabilities
+        return apply_threshold(probabilities[:, 1], threshold, classes=self.classes_), probabilities
+
+    def prediction_table(self, X: Any, threshold: float | None = None) -> dict[str, np.ndarray]:
         """Predictions as columns, one row per row of ``X``: ``prediction`` and, for a
         classifier, ``probability_<label>`` for each class; for a clustering, the
         ``cluster`` of each row; for an autoencoder, its code (``code_0``, ``code_1``,
         …) and ``reconstruction_error``. Rows the model cannot predict
-        (:meth:`predictable_rows`) are left empty (None or NaN)."""
+        (:meth:`predictable_rows`) are left empty (None or NaN). A two-class model
+        predicts ``classes_[1]`` where its probability is at least ``threshold``, when
+        one is given (see :meth:`check_threshold`)."""
+        self.check_threshold(threshold)
         keep = self.predictable_rows(X)
         table = as_table(X)
         rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
@@ -558,12 +601,14 @@ class TabularModel:
         n = len(keep)
         if not self.is_supervised:
             return self._unsupervised_columns(features, keep)
-        predicted = self._estimator_call("predict", features)
+        if self.is_classifier:
+            predicted, probabilities = self._decide(features, threshold)
+        else:
+            predicted = self._estimator_call("predict", features)
         column = np.full(n, None, dtype=object) if self.is_classifier else np.full(n, np.nan)
         column[keep] = predicted.tolist() if self.is_classifier else predicted
         columns = {"prediction": column}
         if self.is_classifier:
-            probabilities = self._estimator_call("predict_proba", features)
             for index, label in enumerate(self.classes_.tolist()):
                 values = np.full(n, np.nan)
                 values[keep] = probabilities[:, index]
@@ -598,16 +643,19 @@ class TabularModel:
         labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
         return self._estimator_call("score", self.transform(X), self._label_array(labels))
 
-    def evaluate(self, X: Any, y: Any) -> Evaluation:
+    def evaluate(self, X: Any, y: Any, threshold: float | None = None) -> Evaluation:
         """Metrics on labelled rows (see :func:`thalweg.metrics.summary.evaluate_predictions`):
-        accuracy, precision, recall, F1, ROC AUC and log loss for a classifier; MSE, RMSE,
-        MAE and R² for a regressor; with the predictions they came from."""
+        accuracy, the majority-class baseline, precision, recall, F1, ROC AUC and log loss
+        for a classifier; MSE, RMSE, MAE and R² for a regressor; with the predictions they
+        came from. A two-class model decides at ``threshold`` when one is given."""
+        self.check_threshold(threshold)
         features = self.transform(X)
         labels = np.asarray(y)
         if self.is_classifier:
-            probabilities = self._estimator_call("predict_proba", features)
-            predicted = self._estimator_call("predict", features)
-            return evaluate_predictions(labels, predicted, probabilities, self.classes_)
+            predicted, probabilities = self._decide(features, threshold)
+            return evaluate_predictions(
+                labels, predicted, probabilities, self.classes_, threshold=threshold
+            )
         return evaluate_predictions(labels, self._estimator_call("predict", features))
 
     def _estimator_call(self, method: str, features: np.ndarray, *args):

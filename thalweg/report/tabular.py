@@ -61,10 +61,13 @@ def table_model_report(
     split_name: str = "test",
     parts: dict | None = None,
     target_values: np.ndarray | None = None,
+    trained_class_counts: dict | None = None,
 ) -> ReportInput:
     """A ReportInput for a fitted TabularModel measured as ``evaluation`` (on the split
     ``split_name``). ``parts`` maps split names to ``(table, labels)`` (a two-column
-    model draws its surface over the ``train`` and ``test`` points)."""
+    model draws its surface over the ``train`` and ``test`` points).
+    ``trained_class_counts`` (class -> rows) is the mix trained on when training drew
+    balanced batches."""
     estimator = model.estimator_
     params = {k: v for k, v in estimator.get_params().items() if k != "verbose"}
     shown = type(estimator)(**{**estimator.get_params(), "verbose": 0})
@@ -93,4 +96,6 @@ def table_model_report(
         surface=_surface(model, parts or {}),
         split_name=split_name,
         target_values=target_values,
+        threshold=evaluation.threshold,
+        trained_class_counts=trained_class_counts,
     )

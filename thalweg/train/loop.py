@@ -359,7 +359,8 @@ def fit(
     )
     # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
     history.input_balance = InputBalance.measure(history.rows, source, stats_before)
-    if verbose and history.input_balance and not isinstance(source, ArrayBatches):
+    in_memory = isinstance(source, ArrayBatches) or getattr(source, "in_memory", False)
+    if verbose and history.input_balance and not in_memory:
         print(history.input_balance, file=sys.stderr)
     return history
 
