@@ -48,8 +48,10 @@ from typing import Any
 import numpy as np
 
 from thalweg.data import FeatureCrosses, OneHotEncoder
+from thalweg.data.preprocessing import PREPROCESSOR_CONFIG
 from thalweg.errors import DataError, FileFormatError
-from thalweg.files import read_container
+from thalweg.files import open_container
+from thalweg.schema import ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
 
 __all__ = [
     "CATEGORICAL",
@@ -73,6 +75,26 @@ UNKNOWN_POLICIES = ("other", "error")
 MAX_CLASSES = 20
 # A text column is "numbers with typos" when more than this share of its values are numbers.
 NUMERIC_MAJORITY = 0.5
+
+#: The ``tabular`` section of a model file (written by :meth:`TabularModel.to_config`).
+TABULAR_CONFIG = Record(
+    required={
+        "target": Optional(Text()),
+        "task": Text(choices=("classification", "regression")),
+        "columns": ListOf(
+            Record(required={"name": Text(), "kind": Text(choices=(NUMERIC, CATEGORICAL))}),
+            min_items=1,
+        ),
+        "categorical": ListOf(Text()),
+        "missing": Text(choices=MISSING_POLICIES),
+        "unknown": Text(choices=UNKNOWN_POLICIES),
+        "fill_values": MapOf(OneOf(Number(finite=True), Text())),
+        "crosses": Optional(PREPROCESSOR_CONFIG),
+        "encoder": Optional(PREPROCESSOR_CONFIG),
+        "feature_names_out": ListOf(Text()),
+    },
+    name="column handling",
+)
 
 
 # --------------------------------------------------------------------------- tables
@@ -707,45 +729,94 @@ class TabularModel:
 
     @classmethod
     def load(cls, path) -> TabularModel:
-        """Read a model written by :meth:`save`; nothing in the file is executed."""
-        from thalweg.data import preprocessor_from_config
-        from thalweg.models import load_model
+        """Read a model written by :meth:`save`; nothing in the file is executed.
 
-        _, meta = read_container(path)
-        if meta.get("kind") != "estimator" or "tabular" not in meta:
-            kind = meta.get("kind")
-            what = "a model without column information" if kind == "estimator" else repr(kind)
-            raise FileFormatError(
-                f"{path} is a thalweg file but holds {what}, not a model trained on a table; "
-                "pass a model file written by `thalweg train`"
-            )
-        estimator = load_model(path)
-        try:
+        The whole header is checked first (:data:`TABULAR_CONFIG` and the estimator's
+        schema in :mod:`thalweg.models.persistence`), then the column handling against
+        the estimator it feeds; a damaged file raises a one-line FileFormatError.
+        """
+        from thalweg.data import preprocessor_from_config
+        from thalweg.models import ESTIMATORS, Scaling
+        from thalweg.models.persistence import build_estimator, model_header
+
+        with open_container(path) as container:
+            meta = container.metadata
+            if meta.get("kind") != "estimator" or "tabular" not in meta:
+                kind = meta.get("kind")
+                what = "a model without column information" if kind == "estimator" else repr(kind)
+                raise FileFormatError(
+                    f"{path} is a thalweg file but holds {what}, not a model trained on a "
+                    "table; pass a model file written by `thalweg train`"
+                )
+            check(meta, model_header(ESTIMATORS, {"tabular": TABULAR_CONFIG}), str(path))
             config = meta["tabular"]
-            model = cls(
-                type(estimator)(**estimator.get_params()),
-                categorical=config["categorical"],
-                missing=config["missing"],
-                unknown=config["unknown"],
-                crosses=config["crosses"] is not None,
+            source = f"{path} is damaged"
+            _check_tabular_config(config, source)
+            estimator = build_estimator(container, meta, ESTIMATORS, {"Scaling": Scaling})
+        model = cls(
+            type(estimator)(**estimator.get_params()),
+            categorical=config["categorical"],
+            missing=config["missing"],
+            unknown=config["unknown"],
+            crosses=config["crosses"] is not None,
+        )
+        if model.is_classifier != (config["task"] == "classification"):
+            raise FileFormatError(
+                f"{source}: its column handling is for {config['task']}, but its model is a "
+                f"{type(estimator).__name__}"
             )
-            model.estimator_ = estimator
-            model.target_ = config["target"]
-            model.columns_ = [dict(c) for c in config["columns"]]
-            model.fill_values_ = dict(config["fill_values"])
-            model.crosses_ = (
-                preprocessor_from_config(config["crosses"]) if config["crosses"] else None
+        model.estimator_ = estimator
+        model.target_ = config["target"]
+        model.columns_ = [dict(c) for c in config["columns"]]
+        model.fill_values_ = dict(config["fill_values"])
+        model.crosses_ = (
+            preprocessor_from_config(config["crosses"], str(path)) if config["crosses"] else None
+        )
+        model.encoder_ = (
+            preprocessor_from_config(config["encoder"], str(path)) if config["encoder"] else None
+        )
+        model.feature_names_out_ = list(config["feature_names_out"])
+        model.n_dropped_ = 0
+        if model._output_names() != model.feature_names_out_:
+            raise FileFormatError(f"{source}: its feature names do not match its columns")
+        if len(model.feature_names_out_) != estimator.n_features_in_:
+            raise FileFormatError(
+                f"{source}: its columns make {len(model.feature_names_out_)} features, but its "
+                f"model takes {estimator.n_features_in_}"
             )
-            model.encoder_ = (
-                preprocessor_from_config(config["encoder"]) if config["encoder"] else None
-            )
-            model.feature_names_out_ = list(config["feature_names_out"])
-            model.n_dropped_ = 0
-        except (KeyError, TypeError, ValueError) as error:
-            raise FileFormatError(f"{path}: the model file is damaged ({error!r})") from None
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}
         model.metadata_ = {k: v for k, v in meta.items() if k not in skip}
         return model
+
+
+def _check_tabular_config(config: dict, source: str) -> None:
+    """The column handling is consistent: unique columns, a fill value of the right kind
+    for known columns only, an encoder exactly for the categorical columns and feature
+    crosses for the numeric ones."""
+    names = [c["name"] for c in config["columns"]]
+    if len(set(names)) != len(names):
+        raise FileFormatError(f"{source}: a column is listed twice")
+    kinds = {c["name"]: c["kind"] for c in config["columns"]}
+    for name, value in config["fill_values"].items():
+        if name not in kinds:
+            raise FileFormatError(f"{source}: a fill value is given for unknown column {name!r}")
+        if (kinds[name] == NUMERIC) == isinstance(value, str):
+            raise FileFormatError(f"{source}: the fill value of column {name!r} has the wrong type")
+    counts = {
+        "encoder": (sum(k == CATEGORICAL for k in kinds.values()), "OneHotEncoder"),
+        "crosses": (sum(k == NUMERIC for k in kinds.values()), "FeatureCrosses"),
+    }
+    for key, (count, expected_class) in counts.items():
+        part = config[key]
+        if part is None:
+            if key == "encoder" and count:
+                raise FileFormatError(f"{source}: it has categorical columns but no encoder")
+            continue
+        state = part["state"]
+        if part["class"] != expected_class or state is None or state["n_features_in_"] != count:
+            raise FileFormatError(
+                f"{source}: its {key} should be a fitted {expected_class} of {count} column(s)"
+            )
 
 
 def _stack(typed: dict[str, np.ndarray], names: list[str], dtype) -> np.ndarray:

@@ -19,10 +19,17 @@ import math
 import time
 
 from thalweg.errors import TrainingDivergedError
+from thalweg.schema import Integer, Json, MapOf, Number, Optional, Record, Schema
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
+
+    ``state_schema`` describes what ``state_dict`` returns (arrays aside); a checkpoint's
+    saved state is checked against it before ``load_state_dict`` sees it.
+    """
+
+    state_schema: Schema = MapOf(Json(max_depth=4), max_items=1000)
 
     def on_train_begin(self, state) -> None:
         pass
@@ -136,6 +143,16 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_weights is not None and state.stop:
             state.model.load_state_dict(self.best_weights)
 
+    state_schema = Record(
+        required={
+            "best": Optional(Number()),
+            "best_epoch": Optional(Integer(minimum=0)),
+            "wait": Integer(minimum=0),
+        },
+        optional={"best_weights": MapOf(Json(max_depth=1))},  # arrays, stored beside
+        name="early-stopping state",
+    )
+
     def state_dict(self):
         state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
         if self.best_weights is not None:
@@ -175,6 +192,11 @@ class Convergence(Callback):
                     f"for {self.patience} epochs"
                 )
         self.previous = value
+
+    state_schema = Record(
+        required={"previous": Optional(Number()), "calm_epochs": Integer(minimum=0)},
+        name="convergence state",
+    )
 
     def state_dict(self):
         return {"previous": self.previous, "calm_epochs": self.calm_epochs}

@@ -16,6 +16,19 @@ from __future__ import annotations
 
 import math
 
+from thalweg.schema import Integer, ListOf, MapOf, Number, Optional, Record, Text
+
+#: What :meth:`History.to_dict` writes (checked when a model file or checkpoint is read).
+HISTORY_DATA = Record(
+    optional={
+        "rows": ListOf(MapOf(Optional(Number()), max_items=1000)),
+        "step_losses": Optional(ListOf(Number())),
+        "stop_reason": Optional(Text(max_length=1000)),
+        "best_epoch": Optional(Integer(minimum=0)),
+    },
+    name="a training history",
+)
+
 
 class History:
     """Per-epoch training records, optional per-step losses, and why training stopped."""
