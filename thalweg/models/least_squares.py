@@ -71,7 +71,8 @@ def solve_least_squares(
     shift_y = float(y[:1024].mean(dtype=np.float64))
     precision = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
     while True:
-        total = _block_sums(X, y, shift_x, shift_y, precision)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            total = _block_sums(X, y, shift_x, shift_y, precision)
         if not np.isfinite(total).all():  # NaN or infinity in X (unchecked so far)
             check_finite(X, "LinearRegression", "X")  # raises, naming the column
             raise DataError(
@@ -92,6 +93,11 @@ def solve_least_squares(
             x_scale, y_scale = np.ones(d), 1.0
         gram /= n * np.outer(x_scale, x_scale)  # ZᵀZ/n
         cross /= n * x_scale * y_scale  # Zᵀy/n
+        if not (np.isfinite(gram).all() and np.isfinite(cross).all()):
+            check_finite(X, "LinearRegression", "X")  # a value whose square overflows
+            raise DataError(
+                "LinearRegression: the sums of squares overflowed; rescale the features"
+            )
 
         eigenvalues = np.linalg.eigvalsh(gram)
         smallest, largest = eigenvalues[0] + l2, eigenvalues[-1] + l2

@@ -51,6 +51,7 @@ from thalweg.data import FeatureCrosses, OneHotEncoder
 from thalweg.data.preprocessing import PREPROCESSOR_CONFIG
 from thalweg.errors import DataError, FileFormatError
 from thalweg.files import open_container
+from thalweg.models.validation import HUGE
 from thalweg.schema import ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
 
 __all__ = [
@@ -112,7 +113,7 @@ def as_table(X: Any) -> dict[str, np.ndarray]:
         )
     table = {}
     for name in X.keys():
-        values = np.asarray(X[name])
+        values = _column_array(X[name])
         if values.ndim != 1:
             raise DataError(f"column {name!r} has shape {values.shape}; each column must be 1-D")
         table[str(name)] = values
@@ -124,14 +125,35 @@ def as_table(X: Any) -> dict[str, np.ndarray]:
     return table
 
 
+def is_missing_value(value: Any) -> bool:
+    """None, NaN, or pandas' ``NA``/``NaT`` (recognised without importing pandas)."""
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or type(value).__name__ in ("NAType", "NaTType")
+    )
+
+
+def _column_array(column: Any) -> np.ndarray:
+    """A column as a NumPy array; a pandas nullable numeric column (``Int64``,
+    ``Float64``) becomes float64 with NaN where it holds ``NA``."""
+    dtype = getattr(column, "dtype", None)
+    if hasattr(column, "to_numpy") and getattr(dtype, "kind", "O") in "iuf":
+        na_value = getattr(dtype, "na_value", None)
+        if na_value is not None and type(na_value).__name__ == "NAType":
+            return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(column)
+
+
 def missing_mask(values: np.ndarray) -> np.ndarray:
-    """True where a value is missing: NaN in a float column, None or NaN in an object one."""
+    """True where a value is missing: NaN in a float column; None, NaN or pandas' NA in
+    an object one."""
     values = np.asarray(values)
     if values.dtype.kind == "f":
         return np.isnan(values)
     if values.dtype.kind == "O":
         return np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
+            (is_missing_value(v) for v in values.tolist()),
             dtype=bool,
             count=len(values),
         )
@@ -161,7 +183,7 @@ def _numbers_in_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parsed = np.full(len(values), np.nan)
     ok = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values.tolist()):
-        if value is None or (isinstance(value, float) and value != value):
+        if is_missing_value(value):
             continue
         key = (type(value), value)
         if key not in cache:
@@ -232,7 +254,7 @@ def column_kinds(
 
 def _category_label(value: Any) -> str | None:
     """One spelling per category: ``1``, ``1.0`` and ``"1"`` are all ``"1"``."""
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing_value(value):
         return None
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -273,6 +295,15 @@ def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
         raise DataError(
             f"column {name!r}, row {row + 1} is infinite ({numbers[row]}); replace it with a "
             "finite number or empty the cell (a missing value)"
+        )
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(numbers) >= HUGE
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise DataError(
+            f"column {name!r}, row {row + 1} holds {numbers[row]:g}; values this large "
+            "(magnitude 1e154 or more) overflow when squared: rescale the column (divide it "
+            "by a power of ten, or take its logarithm)"
         )
     return numbers
 

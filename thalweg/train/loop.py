@@ -31,7 +31,7 @@ from thalweg import backend
 from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
-from thalweg.errors import DataError, ShapeError
+from thalweg.errors import DataError, ShapeError, ThalwegError
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -41,7 +41,12 @@ EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during ``fit``: the loop stopped between two steps (weights consistent)."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during ``fit``: the loop stopped between two steps
+    (weights consistent). ``signal_number`` says which signal it was."""
+
+    def __init__(self, message: str = "", signal_number: int = signal.SIGINT):
+        super().__init__(message)
+        self.signal_number = signal_number
 
 
 @dataclass
@@ -218,19 +223,29 @@ def fit(
     for callback in callbacks:
         callback.on_train_begin(state)
     try:
-        with _stop_on_ctrl_c() as interrupted:
+        with _stop_on_signals() as interrupted:
             _run_epochs(state, rng, source, validation, metric_fns, interrupted)
-    except TrainingInterrupted:
+    except TrainingInterrupted as stop:
+        signum = stop.signal_number
+        where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
         checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
         for checkpoint in checkpoints:
-            save_checkpoint(checkpoint.path, state)
-        where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
+            try:
+                save_checkpoint(checkpoint.path, state, run_id=checkpoint.run_id)
+            except (OSError, ThalwegError) as error:
+                reason = getattr(error, "strerror", None) or str(error)
+                raise TrainingInterrupted(
+                    f"training interrupted at {where}, but the checkpoint could not be saved "
+                    f"to {checkpoint.path} ({reason}); this run cannot be resumed",
+                    signum,
+                ) from None
         if checkpoints:
             raise TrainingInterrupted(
                 f"training interrupted at {where}; checkpoint saved to {checkpoints[0].path}; "
-                f"resume with fit(..., resume={str(checkpoints[0].path)!r})"
+                f"resume with fit(..., resume={str(checkpoints[0].path)!r})",
+                signum,
             ) from None
-        raise TrainingInterrupted(f"training interrupted at {where}") from None
+        raise TrainingInterrupted(f"training interrupted at {where}", signum) from None
     finally:
         for callback in callbacks:
             if isinstance(callback, ProgressBar):
@@ -286,7 +301,7 @@ def _run_epochs(state, rng, source, validation, metric_fns, interrupted) -> None
             for callback in callbacks:
                 callback.on_batch_end(state, loss_value)
             if interrupted():
-                raise TrainingInterrupted
+                raise TrainingInterrupted("", interrupted())
 
         seconds = time.perf_counter() - state.epoch_started
         examples = state.epoch_examples - epoch_examples_before
@@ -354,27 +369,39 @@ def _as_arrays(X, y, dtype) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+# Signals that stop training between two steps, with a checkpoint: Ctrl-C, `kill`
+# (SIGTERM, what schedulers and `docker stop` send) and a closed terminal (SIGHUP).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
-def _stop_on_ctrl_c():
-    """Turn the first Ctrl-C into a flag the loop checks between steps.
+def _stop_on_signals():
+    """Turn the first Ctrl-C, SIGTERM or SIGHUP into a flag the loop checks between steps.
 
     Stopping between steps (not in the middle of an update) keeps the weights and the
     optimizer state consistent, so the checkpoint saved on interrupt can be resumed. A
-    second Ctrl-C interrupts immediately.
+    second signal interrupts immediately. The flag's value is the signal's number.
     """
-    pressed = []
+    received: list[int] = []
 
     def handler(signum, frame):
-        if pressed:
+        if received:
             raise KeyboardInterrupt
-        pressed.append(True)
+        received.append(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave Ctrl-C alone
-        yield lambda: False
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread: leave the signals alone
+        for number, old in previous.items():
+            signal.signal(number, old)
+        yield lambda: 0
         return
     try:
-        yield lambda: bool(pressed)
+        yield lambda: received[0] if received else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
