@@ -119,6 +119,8 @@ def destination(path) -> Path:
     folder, a device, a FIFO or a socket.
     """
     path = Path(path)
+    if path.name in ("", ".", "..") or str(path).endswith(os.sep):
+        raise OutputPathError(f"{path} is a folder; give a file name, e.g. {path / 'out'}")
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = target.stat().st_mode
@@ -207,18 +209,16 @@ writing it would destroy it: choose another name
                     f"{shown} is inside {what} ({source}), which this command reads; "
                     "write it somewhere else"
                 )
-        _check_folder(shown, resolved)
+        _check_folder(shown, target)
     return chosen
 
 
 def _check_folder(shown: str, path: Path) -> None:
     """The nearest existing folder above ``path`` must be a writable folder."""
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        if folder.is_symlink():
-            break  # a dangling link: mkdir will report it
+    while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent  # atomic_write creates missing folders below this one
-    if not folder.is_dir():
+    if not folder.is_dir() or (os.path.exists(path.parent) and not path.parent.is_dir()):
         raise OutputPathError(
             f"cannot write {shown}: {folder} is a file, not a folder; choose another path"
         )

@@ -108,13 +108,17 @@ class Integer(Schema):
 
 
 class Number(Schema):
-    """A number (integer or float); ``finite=True`` refuses NaN and infinities."""
+    """A number (integer or float); ``finite=True`` refuses NaN and infinities;
+    ``minimum`` is allowed, ``below`` is not."""
 
-    def __init__(self, finite: bool = False, minimum: float | None = None):
-        self.finite, self.minimum = finite, minimum
+    def __init__(
+        self, finite: bool = False, minimum: float | None = None, below: float | None = None
+    ):
+        self.finite, self.minimum, self.below = finite, minimum, below
         self.expected = "a finite number" if finite else "a number"
-        if minimum is not None:
-            self.expected += f" (>= {minimum})"
+        bounds = [f">= {minimum}" if minimum is not None else "", f"< {below}" if below else ""]
+        if any(bounds):
+            self.expected += f" ({', '.join(b for b in bounds if b)})"
 
     def check(self, value, where, depth):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -122,6 +126,8 @@ class Number(Schema):
         if self.finite and not math.isfinite(value):
             self._fail(where, value)
         if self.minimum is not None and not value >= self.minimum:
+            self._fail(where, value)
+        if self.below is not None and not value < self.below:
             self._fail(where, value)
 
 

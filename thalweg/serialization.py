@@ -28,41 +28,85 @@ from thalweg.files import check_tensors, header_schema, open_container, write_co
 from thalweg.nn.layers import LAYER_CONFIG, layer_from_config, layer_to_config, parameter_shapes
 from thalweg.nn.module import Module
 from thalweg.optim.optimizer import Optimizer
-from thalweg.optim.schedules import SCHEDULES
 from thalweg.schema import (
     Boolean,
     Integer,
-    Json,
     ListOf,
     MapOf,
+    Null,
     Number,
     OneOf,
     Optional,
     Record,
+    Tagged,
     Text,
     check,
 )
 
 # --------------------------------------------------------------------------- schemas
 
+_RATE = Number(finite=True, minimum=0)
+_STEPS = Integer(minimum=1)
+
+
+def _schedule(**fields) -> Record:
+    return Record(required={"class": Text(), **fields}, name="a schedule")
+
+
 #: A learning rate: a number, or a schedule ``{"class": "StepDecay", "lr": ..., ...}``.
 LEARNING_RATE = OneOf(
-    Number(finite=True),
-    Record(
-        required={"class": Text(choices=sorted(SCHEDULES))},
-        extra=OneOf(Number(finite=True), Boolean()),
-        name="a schedule",
+    _RATE,
+    Tagged(
+        "class",
+        {
+            "Constant": _schedule(lr=_RATE),
+            "StepDecay": _schedule(lr=_RATE, drop=_RATE, every=_STEPS),
+            "ExponentialDecay": Record(
+                required={
+                    "class": Text(),
+                    "lr": _RATE,
+                    "decay_rate": _RATE,
+                    "decay_steps": _STEPS,
+                },
+                optional={"staircase": Boolean()},
+                name="a schedule",
+            ),
+            "InverseScaling": _schedule(lr=_RATE, power=_RATE, decay_steps=_STEPS),
+            "CosineDecay": _schedule(lr=_RATE, decay_steps=_STEPS, alpha=Number(finite=True)),
+        },
     ),
 )
 _POSITION = Text(pattern=r"[0-9]{1,9}")
+_FRACTION = Number(finite=True, minimum=0, below=1)
+
+#: The optimizers' hyperparameters, typed (an optimizer accepts its own subset).
+HYPERPARAMETERS = {
+    "momentum": Number(finite=True, minimum=0, below=1.0001),
+    "nesterov": Boolean(),
+    "weight_decay": _RATE,
+    "beta1": _FRACTION,
+    "beta2": _FRACTION,
+    "rho": _FRACTION,
+    "eps": Number(finite=True, minimum=1e-300),
+    "initial_accumulator": _RATE,
+}
 
 #: The JSON part of an optimizer's state (arrays are stored as ``state.{position}.{key}``).
 OPTIMIZER_FIELDS = {
     "class": Text(max_length=200),
     "global_step": Integer(minimum=0),
     "lr": LEARNING_RATE,
-    "hyperparameters": MapOf(OneOf(Number(finite=True), Boolean()), max_items=100),
-    "scalar_state": MapOf(MapOf(Json(max_depth=4), max_items=100), key=_POSITION),
+    "hyperparameters": Record(
+        optional=HYPERPARAMETERS, extra=OneOf(Number(finite=True), Boolean())
+    ),
+    "scalar_state": MapOf(
+        Record(
+            optional={"step": Integer(minimum=0)},
+            extra=OneOf(Number(finite=True), Boolean(), Null()),
+            name="a parameter's state",
+        ),
+        key=_POSITION,
+    ),
 }
 MODULE_HEADER = header_schema(
     "module",
@@ -221,12 +265,44 @@ def check_optimizer_state(
             raise FileFormatError(
                 f"{source} holds state for parameter {position}, but the optimizer has {count}"
             )
-        shape = optimizer.params[position].shape
-        if info.shape not in (tuple(shape), ()) and info.dtype.kind == "f":
+        parameter = optimizer.params[position]
+        if info.shape != tuple(parameter.shape) or info.dtype != parameter.dtype:
             raise FileFormatError(
-                f"{source} is damaged: optimizer array {name} has shape {info.shape}, but "
-                f"parameter {position} has shape {tuple(shape)}"
+                f"{source} is damaged: optimizer array {name} is {info.dtype} of shape "
+                f"{info.shape}, but parameter {position} is {parameter.dtype} of shape "
+                f"{tuple(parameter.shape)}"
             )
+
+
+def trial_optimizer_step(optimizer: Optimizer, state: dict, source: str) -> None:
+    """Load ``state`` into a twin of ``optimizer`` (same class and hyperparameters, over
+    copies of its parameters) and take one step with zero gradients: state that the
+    optimizer's own code cannot use (a missing counter, a value of the wrong kind) is
+    refused here, with one line, instead of failing in the middle of training.
+
+    The optimizer itself is not touched.
+    """
+    from thalweg.nn.module import Parameter
+
+    clones = [Parameter(np.array(p.data)) for p in optimizer.params]
+    for clone in clones:
+        clone.grad = np.zeros_like(clone.data)
+    hyperparameters = {name: getattr(optimizer, name) for name in optimizer.hyperparameters}
+    try:
+        twin = type(optimizer)(clones, lr=optimizer.lr, **hyperparameters)
+    except (TypeError, ValueError):
+        return  # an optimizer built some other way: its own load_state_dict must do
+    try:
+        twin.load_state_dict(
+            {**state, "state": {k: dict(v) for k, v in state.get("state", {}).items()}}
+        )
+        with np.errstate(all="ignore"):
+            twin.step()
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as error:
+        raise FileFormatError(
+            f"{source} is damaged: its {type(optimizer).__name__} state cannot be used "
+            f"({type(error).__name__}: {error})"
+        ) from None
 
 
 def load(path, into=None):
@@ -267,6 +343,7 @@ def load(path, into=None):
                 )
             check_optimizer_state(container, meta, into)
             state = optimizer_state_from_container(container.read_all(), meta)
+            trial_optimizer_step(into, state, source)
             try:
                 into.load_state_dict(state)
             except (ValueError, TypeError) as error:

@@ -414,7 +414,9 @@ def _write_report(path: Path, built) -> Path:
 def _say(line: str) -> None:
     import sys
 
-    print(line, file=sys.stderr, flush=True)
+    from thalweg.terminal import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 # -------------------------------------------------------------------- profile-input

@@ -103,7 +103,9 @@ def _one_line(message: str) -> str:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from thalweg.terminal import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 @contextmanager

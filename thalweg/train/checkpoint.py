@@ -43,9 +43,10 @@ from thalweg.serialization import (
     check_optimizer_state,
     optimizer_state_from_container,
     optimizer_to_container,
+    trial_optimizer_step,
 )
 from thalweg.train.callbacks import Callback
-from thalweg.train.history import HISTORY_DATA, History
+from thalweg.train.history import History, history_schema
 
 #: A NumPy bit generator's state (``rng.bit_generator.state``).
 RNG_STATE = Record(
@@ -68,7 +69,8 @@ CHECKPOINT_HEADER = header_schema(
         "epoch_examples": Integer(minimum=0),
         "n_samples": Optional(Integer(minimum=0)),
         "batch_size": Optional(Integer(minimum=1)),
-        "history": HISTORY_DATA,
+        # the loop's own rows: InputBalance and the progress bar read these columns
+        "history": history_schema(("epoch", "loss", "seconds", "data_seconds", "examples")),
         "callbacks": ListOf(
             Record(required={"class": Text(max_length=200), "state": Json(max_depth=6)}),
             max_items=1000,
@@ -194,10 +196,12 @@ def load_checkpoint(path, state) -> None:
             raise FileFormatError(
                 f"{path} is damaged: its random state is invalid ({error})"
             ) from None
-    state.model.load_state_dict(model_state)
-    state.optimizer.load_state_dict(
-        optimizer_state_from_container(optimizer_arrays, meta["optimizer"], "optimizer.")
+    optimizer_state = optimizer_state_from_container(
+        optimizer_arrays, meta["optimizer"], "optimizer."
     )
+    trial_optimizer_step(state.optimizer, optimizer_state, str(path))
+    state.model.load_state_dict(model_state)
+    state.optimizer.load_state_dict(optimizer_state)
     state.epoch = meta["epoch"]
     state.batch_in_epoch = meta["batch_in_epoch"]
     state.epoch_rng_state = rng_state
