@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.errors import DataError, FileFormatError
+from thalweg.errors import DataError, FileFormatError, ResourceLimitError
 from thalweg.files import atomic_write, check_input_file
 from thalweg.limits import check_memory
 
@@ -197,7 +197,7 @@ def _csv_source(path: Path):
     except (OSError, EOFError, ValueError) as error:
         raise FileFormatError(f"{path} is not a valid {suffix} file ({error})") from None
     if buffer.tell() > limit:
-        raise DataError(
+        raise ResourceLimitError(
             f"{path} expands to more than {format_bytes(limit)} when decompressed, more than "
             f"this machine's memory allows to read whole; {STREAM_HINT}"
         )

@@ -53,12 +53,25 @@ def printable(text) -> str:
     return _UNSAFE.sub(_escape, str(text))
 
 
+# A Rich tag (Rich's own rule, from rich.markup) or a lone "[", with the backslashes
+# before it: Rich reads "\\[" as "[" even outside a tag.
+_BRACKET = re.compile(r"(\\*)(\[(?:[a-z#/@][^[]*?\])?)")
+
+
+def _escape_bracket(match: re.Match) -> str:
+    backslashes, bracket = match.groups()
+    if len(bracket) > 1:  # a tag: keep the backslashes, then escape the tag
+        return f"{backslashes}{backslashes}\\{bracket}"
+    return f"{backslashes}\\{bracket}" if backslashes else bracket
+
+
 def rich_text(text) -> str:
-    """:func:`printable` text with Rich markup escaped, for a Rich table cell or title.
+    """:func:`printable` text with Rich markup escaped, for a Rich table cell or title
+    (printed by a console made with ``emoji=False``, so ``:smile:`` stays text).
+
+    Unlike ``rich.markup.escape``, every backslash and bracket comes out as written.
 
     >>> rich_text("[/bold]")
     '\\\\[/bold]'
     """
-    from rich.markup import escape
-
-    return escape(printable(text))
+    return _BRACKET.sub(_escape_bracket, printable(text))

@@ -65,7 +65,8 @@ class Output:
         self.quiet = quiet
         self.json_mode = json_mode
         # soft_wrap: long lines (paths, column lists) are not cut at the terminal width
-        self.console = Console(highlight=False, soft_wrap=True)
+        # emoji=False: ":smile:" in a column name is text, not an emoji
+        self.console = Console(highlight=False, soft_wrap=True, emoji=False)
         if not self.console.is_terminal:
             self.console.width = 120  # piped or logged: room for tables, no terminal to fit
 

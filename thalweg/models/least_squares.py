@@ -73,8 +73,11 @@ def solve_least_squares(
     while True:
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
             total = _block_sums(X, y, shift_x, shift_y, precision)
-        if not np.isfinite(total).all():  # NaN or infinity in X (unchecked so far)
+        # NaN or infinity in X (unchecked so far), or a value whose square (nearly)
+        # overflows: a sum of squares beyond 1e306. Either way, find and name it.
+        if not np.isfinite(total).all() or (np.diag(total)[:d] >= 1e306).any():
             check_finite(X, "LinearRegression", "X")  # raises, naming the column
+        if not np.isfinite(total).all():
             raise DataError(
                 "LinearRegression: the sums of squares overflowed; rescale the features"
             )
