@@ -7,7 +7,6 @@ never printed here: :func:`thalweg.cli.main.main` turns them into one line and e
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,7 +15,7 @@ import numpy as np
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.main import EXIT_INTERRUPTED, EXIT_OK, UserError, invocation
+from thalweg.cli.main import EXIT_OK, UserError, invocation
 from thalweg.errors import DataError
 
 app = typer.Typer(
@@ -44,6 +43,11 @@ Unknown = Literal["other", "error"]
 DaskSolver = Literal["gd", "lbfgs", "sgd"]
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
+ENCODING = typer.Option(
+    "--encoding",
+    help="Text encoding of a CSV/TSV file: utf-8 (default), latin-1, cp1252, ...",
+    show_default=False,
+)
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
 
 
@@ -138,7 +142,9 @@ def train(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the split, initialisation and shuffling.")
+    ] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         "model.thalweg"
     ),
@@ -176,6 +182,7 @@ def train(
             min=0, help="With --stream: rows shuffled at a time (default 16384; 0: file order)."
         ),
     ] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -214,16 +221,17 @@ def train(
         seed=seed,
     )
     check_options(options, scale, resume=resume)
-    _check_output(out, "--out", data)
-    if report is not None:
-        _check_output(report, "--report", data)
-        if report.resolve() == out.resolve():
-            raise UserError(f"--report and --out are both {out}; give them different names")
+    _check_paths({"--out": out, "--report": report}, {"the data file": data}, out)
     if stream or dask is not None:
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UserError(
+                "--encoding applies when the file is read whole; --stream and --dask read "
+                "UTF-8 only: convert the file to UTF-8 (or to Parquet) first"
+            )
         return _train_at_scale_and_show(
             data, options, scale, out=out, report=report, quiet=quiet, json_output=json_output
         )
-    table = read_table(data)
+    table = read_table(data, encoding=encoding)
     return _train_and_show(
         table,
         options,
@@ -255,8 +263,9 @@ def _train_and_show(
     """Train (see :mod:`thalweg.cli.training`), write the report, print the results."""
     from thalweg.cli import reporting
     from thalweg.cli.display import Output
-    from thalweg.cli.training import checkpoint_path
+    from thalweg.cli.training import settle_checkpoint, write_model
     from thalweg.cli.training import train as run_training
+    from thalweg.files import write_together
     from thalweg.train import TrainingInterrupted
 
     output = Output(quiet=quiet, json_mode=json_output)
@@ -274,22 +283,15 @@ def _train_and_show(
             command=command,
         )
     except TrainingInterrupted as interruption:
-        where = str(interruption).split(";")[0]
-        checkpoint = checkpoint_path(out)
-        if not resumable:  # the demo is quick: start it again rather than resume it
-            checkpoint.unlink(missing_ok=True)
-            _say(f"{where}; nothing was written: run {command} again")
-            return EXIT_INTERRUPTED
-        again = command if "--resume" in invocation() else f"{command} --resume"
-        _say(f"{where}; checkpoint saved to {checkpoint}; resume with: {again}")
-        return EXIT_INTERRUPTED
+        return _interrupted(interruption, command, resumable)
 
     if result.model.n_dropped_ or result.summary["dropped_rows"]:
         output.line(f"dropped {result.summary['dropped_rows']} row(s) with missing values")
     history = getattr(result.model.estimator_, "history_", None)
     if history is not None and history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
-    if report is not None:
+    built = None
+    if report is not None:  # built before anything is written: if it fails, nothing is
         built = reporting.report_input(
             result.model,
             result.test,
@@ -300,7 +302,12 @@ def _train_and_show(
             parts=result.parts,
             target_values=result.all_labels,
         )
-        result.written["report"] = _write_report(report, built)
+    with write_together():  # the model and the report: both, or neither
+        write_model(result, out)
+        if built is not None:
+            result.written["report"] = _write_report(report, built)
+    for line in settle_checkpoint(result, out):
+        output.line(line)
     output.metrics(result.test.metrics, f"test metrics ({result.splits['test']} rows)")
     output.written(result.written)
     output.json(
@@ -323,6 +330,23 @@ def _train_and_show(
     return EXIT_OK
 
 
+def _interrupted(interruption, command: str, resumable: bool) -> int:
+    """What to say when training was interrupted; the exit code (128 + the signal)."""
+    where = f"training interrupted at {interruption.where}" if interruption.where else ""
+    code = 128 + int(interruption.signal_number)
+    checkpoint = interruption.checkpoint
+    if checkpoint is None:  # it could not be saved: the interruption says why
+        _say(str(interruption).split("; resume with")[0])
+        return code
+    if not resumable:  # the demo is quick: start it again rather than resume it
+        Path(checkpoint).unlink(missing_ok=True)
+        _say(f"{where}; nothing was written: run {command} again")
+        return code
+    again = command if "--resume" in invocation() else f"{command} --resume"
+    _say(f"{where}; checkpoint saved to {checkpoint}; resume with: {again}")
+    return code
+
+
 def _train_at_scale_and_show(
     data: Path, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
 ) -> int:
@@ -342,10 +366,12 @@ def _train_at_scale_and_show(
     if result.balance is not None:
         for line in scaled.balance_lines(result.balance):
             output.line(line)
-    scaled.save(result, out, options, scale, shlex.join(["thalweg", *invocation()]))
+    from thalweg.files import write_together
+
     held_out = result.held_out
     scored, test_rows = held_out["test_rows_scored"], held_out["test_rows"]
-    if report is not None:
+    built = None
+    if report is not None:  # built before anything is written: if it fails, nothing is
         table, labels = result.test_rows
         built = reporting.report_input(
             result.model,
@@ -357,7 +383,10 @@ def _train_at_scale_and_show(
             parts={"test": (table, labels)},
             target_values=labels,
         )
-        result.written["report"] = _write_report(report, built)
+    with write_together():  # the model and the report: both, or neither
+        scaled.save(result, out, options, scale, shlex.join(["thalweg", *invocation()]))
+        if built is not None:
+            result.written["report"] = _write_report(report, built)
     sampled = f"{scored:,} of {test_rows:,} held-out rows, a uniform sample"
     title = f"{test_rows:,} held-out rows" if scored == test_rows else sampled
     output.metrics(result.test.metrics, f"test metrics ({title})")
@@ -385,19 +414,19 @@ def _train_at_scale_and_show(
     return EXIT_OK
 
 
-def _check_output(path: Path, option: str, data: Path | None = None) -> None:
-    """Fail before training, not after, when an output cannot be written."""
-    if path.is_dir():
-        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    if data is not None and path.resolve() == Path(data).resolve():
-        raise UserError(f"{option} {path} is the input data file; choose another name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # atomic_write creates missing folders below this one
-    if not os.access(folder, os.W_OK):
-        raise UserError(
-            f"cannot write {option} {path}: {folder} is not writable; choose another path"
-        )
+def _check_paths(outputs: dict, inputs: dict, out: Path | None = None) -> None:
+    """Before any work: every output can be written, and none is an input (compared by
+    resolved path and by file identity: see :func:`thalweg.files.check_outputs`).
+
+    ``out``, for a command that trains, adds the checkpoints beside it to the inputs.
+    """
+    from thalweg.files import check_outputs
+
+    check_outputs(outputs, inputs)  # first: --out itself is a file name
+    if out is not None:
+        from thalweg.cli.training import checkpoint_path
+
+        check_outputs(outputs, {**inputs, "the checkpoint beside --out": checkpoint_path(out)})
 
 
 def _write_report(path: Path, built) -> Path:
@@ -449,7 +478,7 @@ def profile_input(
         str | None,
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,name."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the reading order.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the reading order.")] = 0,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
     """Measure how fast --stream training's input makes batches, with no model: rows/s,
@@ -484,6 +513,7 @@ def evaluate(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
     data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -494,10 +524,9 @@ def evaluate(
     from thalweg.io import read_table
     from thalweg.models.tabular import TabularModel, missing_mask, target_values
 
-    if report is not None:
-        _check_output(report, "--report", data)
+    _check_paths({"--report": report}, {"the model file": model_file, "the data file": data})
     model = TabularModel.load(model_file)
-    table = read_table(data)
+    table = read_table(data, encoding=encoding)
     target = model.target_
     if target not in table:
         raise DataError(
@@ -581,6 +610,7 @@ def predict(
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),
     ] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
 ) -> int:
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
@@ -591,10 +621,9 @@ def predict(
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel
 
-    if output_path is not None:
-        _check_output(output_path, "--output", data)
+    _check_paths({"--output": output_path}, {"the model file": model_file, "the data file": data})
     model = TabularModel.load(model_file)
-    table = read_table(data)
+    table = read_table(data, encoding=encoding)
     n = len(next(iter(table.values())))
     keep = model.complete_rows(table) if model.missing == "drop" else np.ones(n, dtype=bool)
     rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
@@ -676,7 +705,7 @@ def demo(
 
     table, options, source = recipe(name)
     out, report = out_dir / f"{options_name(name)}.thalweg", out_dir / "report.html"
-    _check_output(out, "--out-dir")
+    _check_paths({"--out-dir": out, "the report": report}, {})
     return _train_and_show(
         table,
         options,
@@ -756,14 +785,16 @@ def export(
     noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed (generators only; default 0).")
+    ] = None,
 ) -> int:
     """Write a dataset as CSV: its feature columns, then a 'target' column."""
     from thalweg.cli.display import Output
     from thalweg.datasets import list_datasets, load
     from thalweg.io import write_csv
 
-    _check_output(out, "OUT")
+    _check_paths({"OUT": out}, {})
     info = {d.name: d for d in list_datasets()}.get(options_name(name))
     kwargs = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
     if info is not None and info.source == "generator":

@@ -31,8 +31,8 @@ from thalweg import __version__
 from thalweg.cli.main import UserError
 from thalweg.cli.scoring import Scores, score
 from thalweg.data import train_val_test_split
-from thalweg.errors import DataError
-from thalweg.files import read_container
+from thalweg.errors import DataError, ThalwegError
+from thalweg.files import read_metadata
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from thalweg.models.tabular import (
     CATEGORICAL,
@@ -44,7 +44,9 @@ from thalweg.models.tabular import (
     target_values,
     typed_column,
 )
+from thalweg.schema import Record, Text
 from thalweg.train import Callback, Checkpoint
+from thalweg.train.checkpoint import checkpoint_run_id
 
 ESTIMATORS = {
     ("regression", "linear"): LinearRegression,
@@ -108,6 +110,9 @@ class TrainResult:
     summary: dict
     parts: dict[str, tuple[dict, np.ndarray]]  # split name -> (table, labels)
     all_labels: np.ndarray
+    metadata: dict = field(default_factory=dict)  # saved with the model (training, metrics)
+    checkpoint: Path | None = None  # where Ctrl-C saved (or would have saved) this run
+    resumed: bool = False
     written: dict[str, Path] = field(default_factory=dict)
 
 
@@ -322,6 +327,8 @@ class RunFingerprint(Callback):
     checkpoint; resuming compares it with the current run's.
     """
 
+    state_schema = Record(required={"fingerprint": Text(max_length=200)}, name="a fingerprint")
+
     def __init__(self, fingerprint: str, path: Path):
         self.fingerprint = fingerprint
         self.path = path
@@ -341,20 +348,60 @@ def check_checkpoint(path: Path, run_id: str) -> None:
     """Before resuming: the checkpoint exists and this same run (data, options) saved it."""
     if not path.exists():
         raise UserError(f"there is no checkpoint {path} to resume from; run without --resume")
-    _, meta = read_container(path)
-    if meta.get("kind") != "checkpoint":
-        raise UserError(f"{path} is not a training checkpoint; delete it and run without --resume")
-    saved = [c["state"] for c in meta.get("callbacks", []) if c.get("class") == "RunFingerprint"]
-    if not saved or saved[0].get("fingerprint") != run_id:
+    if saved_run_id(path) != run_id:
         raise UserError(
             f"the checkpoint {path} was saved by a run with other data or options; resume "
             "with the same command (only --epochs may change), or delete it to start over"
         )
 
 
+def saved_run_id(path: Path) -> str | None:
+    """The fingerprint of the run that saved the checkpoint at ``path`` (None if it is
+    not a readable checkpoint): its ``run_id``, or, in older checkpoints, the state of
+    its :class:`RunFingerprint` callback."""
+    run_id = checkpoint_run_id(path)
+    if run_id is not None:
+        return run_id
+    try:
+        meta = read_metadata(path)
+    except ThalwegError:
+        return None
+    if meta.get("kind") != "checkpoint" or not isinstance(meta.get("callbacks"), list):
+        return None
+    for callback in meta["callbacks"]:
+        if isinstance(callback, dict) and callback.get("class") == "RunFingerprint":
+            state = callback.get("state")
+            fingerprint = state.get("fingerprint") if isinstance(state, dict) else None
+            return fingerprint if isinstance(fingerprint, str) else None
+    return None
+
+
 def checkpoint_path(out: Path) -> Path:
     """Where Ctrl-C saves the training state: next to the model file."""
     return out.with_name(out.name + ".checkpoint")
+
+
+def own_checkpoint_path(out: Path, run_id: str) -> Path:
+    """Where this run's checkpoint goes when another run's is at :func:`checkpoint_path`
+    (a checkpoint belongs to the run that saved it: it is never overwritten)."""
+    return out.with_name(f"{out.name}.{run_id[:8]}.checkpoint")
+
+
+def checkpoint_for(out: Path, run_id: str, resume: bool) -> Path:
+    """The checkpoint this run resumes from (``resume``) and saves to on Ctrl-C.
+
+    The usual place, :func:`checkpoint_path`, unless a checkpoint of another run is
+    there: then :func:`own_checkpoint_path`. Resuming looks in both for this run's.
+    """
+    usual, own = checkpoint_path(out), own_checkpoint_path(out, run_id)
+    if resume:
+        for candidate in (usual, own):
+            if candidate.exists() and saved_run_id(candidate) == run_id:
+                return candidate
+        return usual  # check_checkpoint says what is wrong with it
+    if usual.exists() and saved_run_id(usual) != run_id:
+        return own
+    return usual
 
 
 def fingerprint(data_identity: str, options: TrainOptions) -> str:
@@ -389,15 +436,16 @@ def train(
 ) -> TrainResult:
     """Run steps 1-6 of the module docstring; return what was learned and measured.
 
-    Raises ``thalweg.train.TrainingInterrupted`` on Ctrl-C, after saving a checkpoint at
-    :func:`checkpoint_path` ``(out)``.
+    Raises ``thalweg.train.TrainingInterrupted`` on Ctrl-C (SIGTERM, SIGHUP), after
+    saving a checkpoint at :func:`checkpoint_for` ``(out, ...)``. Writes nothing else:
+    :func:`write_model` writes the model file (with the report, if any: together).
     """
     features, target = select_columns(table, options)
     plan = plan_model(options, target)
     prepared = prepare(features, target, plan, options, source)
     parts = split(prepared, plan, options)
-    checkpoint = checkpoint_path(out)
     run_id = fingerprint(data_identity, options)
+    checkpoint = checkpoint_for(out, run_id, resume)
     if resume:
         check_checkpoint(checkpoint, run_id)
     on_plan(announce(plan))  # after the checks, so a bad input prints only its error
@@ -411,7 +459,7 @@ def train(
     )
     callbacks = [
         RunFingerprint(run_id, checkpoint),
-        Checkpoint(checkpoint, every=sys.maxsize),  # saved on Ctrl-C only
+        Checkpoint(checkpoint, every=sys.maxsize, run_id=run_id),  # saved on Ctrl-C only
     ]
     train_table, _ = parts["train"]
     validation = (parts["validation"][0], options.target) if "validation" in parts else None
@@ -443,14 +491,6 @@ def train(
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "thalweg_version": __version__,
     }
-    try:
-        model.save(out, {"training": training, "metrics": {"test": test.metrics}})
-    except OSError as error:  # disk full, permissions: the old file (if any) is untouched
-        raise UserError(
-            f"cannot write the model to {out} ({error.strerror or error}); any file already "
-            "there is unchanged: free some space or choose another --out"
-        ) from None
-    checkpoint.unlink(missing_ok=True)  # the model file supersedes it
     return TrainResult(
         model=model,
         plan=plan,
@@ -460,5 +500,37 @@ def train(
         summary=summary,
         parts=parts,
         all_labels=prepared.labels,
-        written={"model": out},
+        metadata={"training": training, "metrics": {"test": test.metrics}},
+        checkpoint=checkpoint,
+        resumed=resume,
     )
+
+
+def write_model(result: TrainResult, out: Path) -> None:
+    """Write the trained model to ``out`` (atomically; inside
+    :func:`thalweg.files.write_together` it is committed with the other outputs)."""
+    try:
+        result.model.save(out, result.metadata)
+    except OSError as error:  # disk full, permissions: the old file (if any) is untouched
+        raise UserError(
+            f"cannot write the model to {out} ({error.strerror or error}); any file already "
+            "there is unchanged: free some space or choose another --out"
+        ) from None
+    result.written["model"] = out
+
+
+def settle_checkpoint(result: TrainResult, out: Path) -> list[str]:
+    """After the model file is written: delete the checkpoint this run resumed from
+    (the model supersedes it); keep every other, which belongs to another run. Returns
+    a line for each checkpoint kept."""
+    if result.resumed:
+        result.checkpoint.unlink(missing_ok=True)
+    kept = []
+    for checkpoint in dict.fromkeys([checkpoint_path(out), result.checkpoint]):
+        if checkpoint.exists():
+            kept.append(
+                f"kept the checkpoint {checkpoint}: this run did not resume from it (it "
+                "belongs to the run that saved it: resume that run with --resume, or "
+                "delete it)"
+            )
+    return kept

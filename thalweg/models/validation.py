@@ -101,7 +101,7 @@ def check_finite(array: np.ndarray, who: str, what: str) -> None:
         return
     # The largest and smallest values are NaN when any value is, infinite when any is,
     # and beyond ±HUGE when any is: two passes, no temporary arrays.
-    high, low = np.max(array), np.min(array)
+    high, low = float(np.max(array)), float(np.min(array))
     if -HUGE < low and high < HUGE:
         return
     if np.isfinite(array).all():

@@ -42,11 +42,20 @@ EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM, SIGHUP) during ``fit``: the loop stopped between two steps
-    (weights consistent). ``signal_number`` says which signal it was."""
+    (weights consistent). ``signal_number`` says which signal it was, ``where`` where
+    training stopped, ``checkpoint`` the checkpoint saved (None if none was)."""
 
-    def __init__(self, message: str = "", signal_number: int = signal.SIGINT):
+    def __init__(
+        self,
+        message: str = "",
+        signal_number: int = signal.SIGINT,
+        where: str = "",
+        checkpoint: Path | None = None,
+    ):
         super().__init__(message)
         self.signal_number = signal_number
+        self.where = where
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -238,14 +247,17 @@ def fit(
                     f"training interrupted at {where}, but the checkpoint could not be saved "
                     f"to {checkpoint.path} ({reason}); this run cannot be resumed",
                     signum,
+                    where,
                 ) from None
         if checkpoints:
             raise TrainingInterrupted(
                 f"training interrupted at {where}; checkpoint saved to {checkpoints[0].path}; "
                 f"resume with fit(..., resume={str(checkpoints[0].path)!r})",
                 signum,
+                where,
+                checkpoints[0].path,
             ) from None
-        raise TrainingInterrupted(f"training interrupted at {where}", signum) from None
+        raise TrainingInterrupted(f"training interrupted at {where}", signum, where) from None
     finally:
         for callback in callbacks:
             if isinstance(callback, ProgressBar):
