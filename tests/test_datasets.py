@@ -258,11 +258,14 @@ def test_importing_data_tools_does_not_import_pandas():
 
 def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
     # Layer 2 rule from DESIGN.md: data tools never need the autodiff engine. They may use
-    # layer 0 (thalweg.files: atomic writes) and pyarrow, the file reader thalweg depends on.
+    # layer 0 (thalweg.files: atomic writes; thalweg.schema: header checks; thalweg.limits:
+    # memory checks) and pyarrow, the file reader thalweg depends on.
     allowed_thalweg = (
         "thalweg.errors",
         "thalweg.backend",
         "thalweg.files",
+        "thalweg.schema",
+        "thalweg.limits",
         "thalweg.data",
         "thalweg.datasets",
     )

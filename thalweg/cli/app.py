@@ -533,7 +533,12 @@ def evaluate(
             f"{data} has no column {target!r}, the target the model predicts; its columns are: "
             f"{', '.join(table)} (to predict without targets, use thalweg predict)"
         )
-    labels = target_values(target, table[target], model.is_classifier)
+    # Labels read the way training read them: a model whose classes are text takes
+    # "1", "2", "x" as text labels.
+    text_classes = model.is_classifier and model.classes_.dtype.kind in "OUS"
+    labels = target_values(
+        target, table[target], model.is_classifier, labels_from_text=text_classes
+    )
     keep = ~missing_mask(labels)
     if model.missing == "drop":
         keep &= model.complete_rows(table)
@@ -549,6 +554,8 @@ def evaluate(
         f"evaluated {int(keep.sum())} rows of {data}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
+    for note in scores.notes:
+        _say(f"warning: {note}")
     output.metrics(scores.metrics, f"metrics on {Path(data).name}")
     written = {}
     if report is not None:
@@ -588,6 +595,7 @@ def evaluate(
             "rows": int(keep.sum()),
             "skipped_rows": skipped,
             "metrics": scores.metrics,
+            "notes": scores.notes,
             "written": written,
         }
     )
@@ -647,7 +655,14 @@ def predict(
     if output_path is None:
         import sys
 
+        from thalweg.terminal import printable
+
+        # On a terminal the CSV is read by a person: labels from the file are shown
+        # escaped. Into a pipe or a file it goes as it is (it is data).
+        on_terminal = sys.stdout.isatty()
         for chunk in table_to_csv(predictions):
+            if on_terminal:
+                chunk = "\n".join(printable(line) for line in chunk.split("\n"))
             sys.stdout.write(chunk)
         sys.stdout.flush()
         return EXIT_OK

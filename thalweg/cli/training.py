@@ -136,6 +136,11 @@ def select_columns(table: dict, options: TrainOptions) -> tuple[dict, np.ndarray
         raise UserError(
             f"--ignore lists the target {options.target!r}; the target cannot be ignored"
         )
+    if options.target in options.categorical:
+        raise UserError(
+            f"--categorical lists the target {options.target!r}, but it applies to input "
+            "columns; to read the target's values as class labels, pass --task classification"
+        )
     features = {
         name: values
         for name, values in table.items()
@@ -227,7 +232,12 @@ def prepare(
                 f"column {name!r} is empty: all {len(values)} values are missing; remove it "
                 f"from the file or pass --ignore {name}"
             )
-    labels = target_values(options.target, target, plan.task == "classification")
+    labels = target_values(
+        options.target,
+        target,
+        plan.task == "classification",
+        labels_from_text=options.task == "classification",
+    )
     counts = missing_counts({**typed, options.target: labels})
     if counts and options.missing == "error":
         listed = ", ".join(f"{name} ({count})" for name, count in counts.items())
@@ -302,10 +312,12 @@ def split(
         rare = [(c, k) for c, k in rare if k < len(options.split)]
         if rare:
             shown = ", ".join(f"{c!r} ({k} row{'s' if k > 1 else ''})" for c, k in rare[:5])
+            fix = "add rows, or drop or merge rare classes"
+            if len(options.split) == 3:
+                fix += ", or use two splits (--split 0.8,0.2)"
             raise DataError(
                 f"each class needs at least {len(options.split)} rows, one per split, but "
-                f"class {shown} has fewer; add rows, drop or merge rare classes, or use two "
-                "splits (--split 0.8,0.2)"
+                f"class {shown} has fewer; {fix}"
             )
     parts = train_val_test_split(
         rows, fractions=options.split, stratify=stratify, seed=options.seed

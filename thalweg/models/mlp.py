@@ -15,6 +15,7 @@ import numpy as np
 
 from thalweg import losses, nn
 from thalweg.data import Standardizer
+from thalweg.limits import check_network_size
 from thalweg.models import validation
 from thalweg.models.base import ClassifierMixin, Estimator, RegressorMixin
 from thalweg.models.gradient_descent import train_module
@@ -36,6 +37,7 @@ def build_mlp(n_inputs: int, hidden, n_outputs: int, activation: str, rng) -> nn
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     widths = [n_inputs, *hidden, n_outputs]
+    check_network_size(widths)  # before allocating: --hidden 100000,100000 is 37 GiB
     weight_init = "he_uniform" if activation == "relu" else "glorot_uniform"
     layers: list[nn.Module] = []
     for i in range(len(widths) - 1):

@@ -202,7 +202,25 @@ def _bad_value_error(name: str, row: int, value: Any) -> DataError:
     )
 
 
+class _MixedColumn(Exception):
+    """A text column of mostly numbers with a stray value (which the caller words)."""
+
+    def __init__(self, row: int, value: Any):
+        super().__init__(row, value)
+        self.row, self.value = row, value
+
+
+def _target_error(name: str, mixed: _MixedColumn, hint: str = "") -> DataError:
+    return DataError(
+        f"target {name!r} holds numbers, but row {mixed.row} holds {mixed.value!r}, which is "
+        f"not a number; fix it or empty the cell (a row without a target is left out with "
+        f"--missing drop){hint}"
+    )
+
+
 def _kind_of(name: str, values: np.ndarray) -> str:
+    """NUMERIC or CATEGORICAL (the rule of the module docstring); raises _MixedColumn
+    for mostly numbers with a stray text value."""
     kind = values.dtype.kind
     if kind in "iuf":
         return NUMERIC
@@ -225,8 +243,15 @@ def _kind_of(name: str, values: np.ndarray) -> str:
         return NUMERIC
     if numbers > NUMERIC_MAJORITY * present:
         row = int(np.flatnonzero(~ok & ~missing)[0])
-        raise _bad_value_error(name, row + 1, values[row])
+        raise _MixedColumn(row + 1, values[row])
     return CATEGORICAL
+
+
+def _feature_kind(name: str, values: np.ndarray) -> str:
+    try:
+        return _kind_of(name, values)
+    except _MixedColumn as mixed:
+        raise _bad_value_error(name, mixed.row, mixed.value) from None
 
 
 def column_kinds(
@@ -247,7 +272,7 @@ def column_kinds(
             f"{', '.join(table)}"
         )
     return {
-        name: CATEGORICAL if name in forced else _kind_of(name, np.asarray(values))
+        name: CATEGORICAL if name in forced else _feature_kind(name, np.asarray(values))
         for name, values in table.items()
     }
 
@@ -263,12 +288,14 @@ def _category_label(value: Any) -> str | None:
     return str(value)
 
 
-def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
+def typed_column(name: str, values: np.ndarray, kind: str, trained: bool = False) -> np.ndarray:
     """A column converted for ``kind``: float64 (NaN missing) for numeric, an object
     array of ``str`` (None missing) for categorical.
 
-    A numeric column given as text is parsed; a value that is not a number, or an
-    infinite one, raises a DataError naming its row.
+    A numeric column given as text is parsed; a value that is not a number, an infinite
+    one, or one whose square overflows (magnitude 1e154 or more) raises a DataError
+    naming its row. ``trained``: the column's kind was fixed by a trained model (the
+    error then says so, instead of suggesting to declare it categorical).
     """
     values = np.asarray(values)
     if kind == CATEGORICAL:
@@ -288,6 +315,12 @@ def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
                     "column the model was trained on"
                 )
             row = int(np.flatnonzero(bad)[0])
+            if trained:
+                raise DataError(
+                    f"column {name!r} held numbers in training, but row {row + 1} holds "
+                    f"{values[row]!r}, which is not a number; fix it or empty the cell (a "
+                    "missing value)"
+                )
             raise _bad_value_error(name, row + 1, values[row])
     infinite = np.isinf(numbers)
     if infinite.any():
@@ -337,7 +370,11 @@ def infer_task(name: str, values: np.ndarray) -> tuple[str, str]:
             f"target {name!r} is empty: all {len(values)} values are missing; pick another "
             "--target column"
         )
-    kind = _kind_of(name, values)
+    try:
+        kind = _kind_of(name, values)
+    except _MixedColumn as mixed:
+        hint = "; or pass --task classification to read every value as a class label"
+        raise _target_error(name, mixed, hint) from None
     if kind == CATEGORICAL:
         labels = typed_column(name, values, CATEGORICAL)[~missing]
         distinct = sorted(set(labels.tolist()))
@@ -370,21 +407,34 @@ def _list_classes(classes: Sequence[str]) -> str:
     return f"{len(classes)} classes: {shown}{more}"
 
 
-def target_values(name: str, values: np.ndarray, classification: bool) -> np.ndarray:
+def target_values(
+    name: str, values: np.ndarray, classification: bool, labels_from_text: bool = False
+) -> np.ndarray:
     """The target as the estimator wants it: labels (``str`` or ``int64``) for
     classification, float64 for regression; missing entries come back as NaN / None
-    and are found with :func:`missing_mask`."""
+    and are found with :func:`missing_mask`.
+
+    ``labels_from_text``: for classification, a column of numbers with stray text
+    values (``1, 2, "x"``) is read as text labels (``"1", "2", "x"``) instead of being
+    refused (``--task classification`` asks for that).
+    """
     values = np.asarray(values)
     missing = missing_mask(values)
+    try:
+        kind = _kind_of(name, values)
+    except _MixedColumn as mixed:
+        if not (classification and labels_from_text):
+            raise _target_error(name, mixed) from None
+        kind = CATEGORICAL
     if not classification:
-        if _kind_of(name, values) == CATEGORICAL:
+        if kind == CATEGORICAL:
             example = values[~missing][0]
             raise DataError(
                 f"target {name!r} holds text (e.g. {example!r}) but regression needs numbers; "
                 "use a classifier (--model logistic or mlp) or fix the column"
             )
         return typed_column(name, values, NUMERIC)
-    if _kind_of(name, values) == CATEGORICAL:
+    if kind == CATEGORICAL:
         return typed_column(name, values, CATEGORICAL)
     numbers = typed_column(name, values, NUMERIC)
     present = numbers[~missing]
@@ -678,7 +728,9 @@ class TabularModel:
                 f"was trained on; add them (the model uses: {needed})"
             )
         return {
-            c["name"]: typed_column(c["name"], np.asarray(table[c["name"]]), c["kind"])
+            c["name"]: typed_column(
+                c["name"], np.asarray(table[c["name"]]), c["kind"], trained=True
+            )
             for c in self.columns_
         }
 
