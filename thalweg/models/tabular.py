@@ -206,6 +206,7 @@ class _MixedColumn(Exception):
     """A text column of mostly numbers with a stray value (which the caller words)."""
 
     def __init__(self, row: int, value: Any):
+        value = value.item() if isinstance(value, np.generic) else value
         super().__init__(row, value)
         self.row, self.value = row, value
 
@@ -596,7 +597,8 @@ class TabularModel:
                     f"column {name!r} is empty: all {len(values)} values are missing; remove "
                     f"it from the data (--ignore {name})"
                 )
-        labels = target_values(target or "target", y, self.is_classifier)
+        # a classifier was chosen: its labels are labels, even "1", "2" and "x" together
+        labels = target_values(target or "target", y, self.is_classifier, labels_from_text=True)
         keep = ~missing_mask(labels)
         if self.missing == "error":
             _raise_if_missing(
@@ -664,7 +666,9 @@ class TabularModel:
         table = as_table(X_val)
         if isinstance(y_val, str):
             y_val = table.pop(y_val)
-        labels = target_values(self.target_ or "target", np.asarray(y_val), self.is_classifier)
+        labels = target_values(
+            self.target_ or "target", np.asarray(y_val), self.is_classifier, labels_from_text=True
+        )
         keep = ~missing_mask(labels)
         if self.missing == "drop":
             keep &= self.complete_rows(table)
@@ -773,7 +777,9 @@ class TabularModel:
         """Accuracy (classifiers) or R² (regressors) on a table and its targets."""
         if isinstance(y, str):
             y = as_table(X)[y]
-        labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
+        labels = target_values(
+            self.target_ or "target", np.asarray(y), self.is_classifier, labels_from_text=True
+        )
         labels = _labels_array(labels) if self.is_classifier else labels.astype(np.float64)
         return self.estimator_.score(self.transform(X), labels)
 
