@@ -9,6 +9,7 @@ or change its stored arrays; the table below adds the named cases of issue 10.
 """
 
 import copy
+import io
 import json
 import math
 import struct
@@ -88,12 +89,29 @@ def loads_or_refuses(path, sample=None):
     # What loaded must work, or refuse input with a ThalwegError.
     params = set(model.estimator_.get_params())
     assert set(vars(model.estimator_)) <= params | set(FITTED_ATTRIBUTES)
+    shown = inspect_text(model, path)
+    assert "\x1b" not in shown
     try:
         predicted = model.predict(sample if sample is not None else table(5, seed=1))
     except ThalwegError:
         return model
     assert len(predicted) == 5
     return model
+
+
+def inspect_text(model, path) -> str:
+    """What ``thalweg inspect`` prints for ``model``, as plain text."""
+    from rich.console import Console
+
+    from thalweg.cli import inspection
+    from thalweg.cli.display import Output
+
+    output = Output()
+    output.console = Console(file=io.StringIO(), width=120, color_system=None, emoji=False)
+    info = inspection.summary(model, path)
+    inspection.show(info, output)
+    json.dumps(info, default=str)  # what --json prints
+    return output.console.file.getvalue()
 
 
 # --------------------------------------------------------------------- generated
@@ -551,3 +569,43 @@ def test_named_damaged_checkpoints_are_refused_in_one_line(checkpoint, tmp_path,
 
 def test_an_intact_checkpoint_still_resumes(checkpoint):
     assert resume_or_refuse(checkpoint)
+
+
+def test_ctrl_c_when_the_checkpoint_cannot_be_written_says_so(tmp_path):
+    import os
+    import signal
+
+    from thalweg.train import Callback, TrainingInterrupted
+
+    class PressCtrlC(Callback):
+        def on_batch_end(self, state, loss):
+            if state.batch_in_epoch == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    blocked = tmp_path / "run.checkpoint"
+    blocked.mkdir()  # a folder where the checkpoint should go
+    X, y = checkpoint_data()
+    model, optimizer = small_model()
+    with pytest.raises(TrainingInterrupted, match="could not be saved") as caught:
+        fit(
+            model,
+            thalweg.losses.mse,
+            optimizer,
+            X,
+            y,
+            epochs=2,
+            batch_size=4,
+            verbose=0,
+            callbacks=[PressCtrlC(), Checkpoint(blocked)],
+        )
+    assert caught.value.checkpoint is None
+    assert blocked.is_dir() and not list(blocked.iterdir())
+
+
+def test_saving_an_estimator_to_a_folder_is_a_one_line_error(tmp_path):
+    from thalweg.errors import OutputPathError
+
+    model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+    with pytest.raises(OutputPathError, match="is a folder"):
+        model.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
