@@ -252,6 +252,7 @@ def test_size_options_are_checked_against_memory_before_allocating(work, capsys,
     monkeypatch.setenv("THALWEG_MEMORY_LIMIT", "1G")
     code, _out, err = run(capsys, "train", "data.csv", "-t", "y", "--hidden", "100000,100000")
     assert code == 2 and "hidden 100000,100000" in err and "limit" in err
+    assert _out == ""  # refused before the plan is announced
     big = str(10**12)
     stream = ["train", "data.csv", "-t", "y", "--stream", "--ignore", "color"]
     code, _out, err = run(capsys, *stream, "--shuffle-buffer", big)

@@ -60,8 +60,12 @@ SUFFIXES = {
 }
 
 
-# Memory a table needs per byte of CSV text, roughly (numbers shrink, text grows).
-CSV_MEMORY_FACTOR = 3
+# Memory one cell of a table takes while it is read, typed and split (Arrow's column, the
+# NumPy column, the typed copy, the split's copy; a text cell's Python string): measured,
+# a CSV of 50 million rows "1,2" peaks at 28 bytes a cell just to be read.
+CELL_BYTES = 48
+# Memory a table needs per byte of Parquet (its uncompressed row groups).
+PARQUET_MEMORY_FACTOR = 4
 STREAM_HINT = "train with --stream (thalweg.data.stream), which reads it piece by piece"
 
 
@@ -166,55 +170,63 @@ _ENCODING_FIX = (
 )
 
 
+def _bytes_per_csv_byte(sample: bytes) -> float:
+    """Memory per byte of CSV text, from the cells per byte of a sample (short cells
+    cost more per byte than long ones)."""
+    cells = sample.count(b",") + sample.count(b"\t") + sample.count(b"\n")
+    return max(CELL_BYTES * cells / max(len(sample), 1), 2.0)
+
+
 def _csv_source(path: Path):
     """What pyarrow reads: the path, or for a compressed file its decompressed bytes,
     read piece by piece and refused past the memory limit (a few kilobytes of gzip can
     expand to gigabytes)."""
     import pyarrow as pa
 
+    from thalweg.limits import MEMORY_FRACTION, available_memory, format_bytes
+
     size = path.stat().st_size
     suffix = path.suffix.lower()
     if suffix not in (".gz", ".bz2"):
+        with open(path, "rb") as handle:
+            sample = handle.read(1 << 16)
+        _refuse_nul(sample, path)
         check_memory(
-            CSV_MEMORY_FACTOR * size, f"reading {path} ({size:,} bytes) whole", STREAM_HINT
+            _bytes_per_csv_byte(sample) * size,
+            f"reading {path} ({format_bytes(size)} of CSV) whole",
+            STREAM_HINT,
         )
-        _refuse_binary(path)
         return str(path)
     import bz2
     import gzip
 
-    from thalweg.limits import MEMORY_FRACTION, available_memory, format_bytes
-
-    limit = int(MEMORY_FRACTION * available_memory() / CSV_MEMORY_FACTOR)
     opener = gzip.open if suffix == ".gz" else bz2.open
     buffer = io.BytesIO()
+    budget = MEMORY_FRACTION * available_memory()
+    limit = None
     try:
         with opener(path, "rb") as stream:
             while block := stream.read(1 << 20):
                 buffer.write(block)
+                if limit is None:  # from the first megabyte: what a byte will cost
+                    limit = int(budget / _bytes_per_csv_byte(block))
                 if buffer.tell() > limit:
                     break
     except (OSError, EOFError, ValueError) as error:
         raise FileFormatError(f"{path} is not a valid {suffix} file ({error})") from None
-    if buffer.tell() > limit:
+    if limit is not None and buffer.tell() > limit:
         raise ResourceLimitError(
-            f"{path} expands to more than {format_bytes(limit)} when decompressed, more than "
-            f"this machine's memory allows to read whole; {STREAM_HINT}"
+            f"{path} expands to more than {format_bytes(limit)} of CSV when decompressed, more "
+            f"than this machine's memory allows to read whole; {STREAM_HINT}"
         )
     data = buffer.getvalue()
-    if b"\x00" in data[:4096]:
-        raise FileFormatError(
-            f"{path} is not UTF-8 text (it contains NUL bytes: binary data or UTF-16); "
-            "save the data as UTF-8 CSV"
-        )
+    _refuse_nul(data[:4096], path)
     return pa.BufferReader(data)
 
 
-def _refuse_binary(path: Path) -> None:
+def _refuse_nul(start: bytes, path: Path) -> None:
     """A CSV never contains NUL bytes; a binary file renamed to .csv does."""
-    with open(path, "rb") as handle:
-        start = handle.read(4096)
-    if b"\x00" in start:
+    if b"\x00" in start[:4096]:
         raise FileFormatError(
             f"{path} is not UTF-8 text (it contains NUL bytes: binary data or UTF-16); "
             "save the data as UTF-8 CSV"
@@ -234,7 +246,7 @@ def _read_parquet(path: Path) -> Table:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise FileFormatError(f"{path} is not a readable Parquet file ({message})") from None
     expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-    check_memory(CSV_MEMORY_FACTOR * expanded, f"reading {path} whole", STREAM_HINT)
+    check_memory(PARQUET_MEMORY_FACTOR * expanded, f"reading {path} whole", STREAM_HINT)
     try:
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:

@@ -33,6 +33,7 @@ from thalweg.cli.scoring import Scores, score
 from thalweg.data import train_val_test_split
 from thalweg.errors import DataError, ThalwegError
 from thalweg.files import read_metadata
+from thalweg.limits import check_network_size
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from thalweg.models.tabular import (
     CATEGORICAL,
@@ -460,10 +461,13 @@ def train(
     checkpoint = checkpoint_for(out, run_id, resume)
     if resume:
         check_checkpoint(checkpoint, run_id)
+    estimator = build_estimator(plan, options, verbose)
+    if plan.family == "mlp":  # at least one input per column: --hidden 100000,100000 fails here
+        check_network_size([len(prepared.kinds), *estimator._hidden(), 1])
     on_plan(announce(plan))  # after the checks, so a bad input prints only its error
     categorical = [name for name, kind in prepared.kinds.items() if kind == CATEGORICAL]
     model = TabularModel(
-        build_estimator(plan, options, verbose),
+        estimator,
         categorical=categorical,
         missing=options.missing,
         unknown=options.unknown,
