@@ -29,6 +29,7 @@ WORKLOADS = {
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "memory": "bench.memory",
+    "detection": "bench.detection",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads
