@@ -262,12 +262,13 @@ def test_a_killed_runs_temporary_is_removed_by_the_next_write(tmp_path):
 def test_a_live_runs_temporary_and_other_files_are_kept(tmp_path):
     target = tmp_path / "model.thalweg"
     live = tmp_path / f".model.thalweg.{os.getppid()}-abcdefgh.tmp"  # a running process
-    other = tmp_path / ".other.thalweg.1-abcdefgh.tmp"
+    other = tmp_path / f".other.thalweg.{2**22 + 7}-abcdefgh.tmp"  # another destination
     mine = tmp_path / ".model.thalweg.not-a-temporary"
     for path in (live, other, mine):
         path.write_text("x")
     assert remove_stale_temporaries(target) == []
     assert live.exists() and other.exists() and mine.exists()
+    assert remove_stale_temporaries(target, whole_folder=True) == [other]  # pid is gone
 
 
 # ----------------------------------------------------------------- inputs

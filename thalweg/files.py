@@ -6,7 +6,7 @@ Rules that hold for every file thalweg writes (see ``docs/security.md``):
   (``.NAME.PID-RANDOM.tmp``), are flushed to disk, and the temporary file is renamed
   over the destination. A crash or Ctrl-C at any moment leaves either the old file or
   the new one, never half of one. Temporary files left by a killed run (its process is
-  gone) are removed by the next write to the same destination.
+  gone) are removed by the next run that writes into the same folder.
 * **Only regular files are replaced.** A destination that is a folder, a device
   (``/dev/null``), a FIFO or a socket is refused: renaming over it would turn a device
   into a plain file. A **symbolic link is written through**: the file it points to is
@@ -31,6 +31,7 @@ import contextlib
 import contextvars
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -235,17 +236,24 @@ def _temporary_prefix(target: Path) -> str:
     return f".{target.name}."
 
 
-def remove_stale_temporaries(path) -> list[Path]:
+# A temporary file of atomic_write: ".NAME.PID-RANDOM.tmp" (RANDOM is mkstemp's 8 chars).
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)-[a-z0-9_]{8}\.tmp")
+# Folders whose stale temporaries this process has removed already: each is scanned once
+# per process (a cache of thousands of shards must not list its folder at every write).
+_CLEANED_FOLDERS: set[str] = set()
+
+
+def remove_stale_temporaries(path, whole_folder: bool = False) -> list[Path]:
     """Delete hidden temporary files that killed runs left beside ``path``.
 
     A temporary is ``.NAME.PID-RANDOM.tmp``; it is stale when process PID no longer
-    exists, or (any temporary of that name, e.g. from another machine sharing the
-    folder) when it is older than :data:`STALE_TEMPORARY_SECONDS`. Returns the files
+    exists, or when it is older than :data:`STALE_TEMPORARY_SECONDS` (one from another
+    machine sharing the folder). Only those of ``path`` are removed, or, with
+    ``whole_folder``, those of every destination in its folder. Returns the files
     removed.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    prefix = _temporary_prefix(target)
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -253,20 +261,17 @@ def remove_stale_temporaries(path) -> list[Path]:
         return removed
     now = time.time()
     for entry in entries:
-        name = entry.name
-        if not (name.startswith(prefix) and name.endswith(".tmp")):
+        found = _TEMPORARY.fullmatch(entry.name)
+        if found is None or (not whole_folder and found.group("name") != target.name):
             continue
-        middle = name[len(prefix) : -len(".tmp")]
-        pid_text = middle.split("-", 1)[0]
         try:
             if not entry.is_file(follow_symlinks=False):
                 continue
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        stale = age > STALE_TEMPORARY_SECONDS
-        if not stale and "-" in middle and pid_text.isdigit():
-            stale = int(pid_text) != os.getpid() and not _process_exists(int(pid_text))
+        pid = int(found.group("pid"))
+        stale = age > STALE_TEMPORARY_SECONDS or (pid != os.getpid() and not _process_exists(pid))
         if stale:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
@@ -396,7 +401,10 @@ def atomic_write(path, mode: str = "wb"):
     target = destination(shown)
     folder = target.parent if str(target.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
+    key = os.path.realpath(folder)
+    if key not in _CLEANED_FOLDERS:  # once per folder and process: see remove_stale_...
+        _CLEANED_FOLDERS.add(key)
+        remove_stale_temporaries(target, whole_folder=True)
     fd, temporary = tempfile.mkstemp(
         prefix=f"{_temporary_prefix(target)}{os.getpid()}-", suffix=".tmp", dir=folder
     )
