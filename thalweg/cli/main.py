@@ -125,7 +125,9 @@ def _run(args: list[str]) -> int:
     import typer
 
     from thalweg.cli.app import app
+    from thalweg.cli.recording import record_runs
 
+    record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
     command = typer.main.get_command(app)
     exits = tuple({typer.Exit, *_click_classes("Exit")})
     aborts = tuple({typer.Abort, *_click_classes("Abort")})

@@ -52,6 +52,13 @@ from thalweg.data.preprocessing import PREPROCESSOR_CONFIG
 from thalweg.errors import DataError, FileFormatError
 from thalweg.files import open_container
 from thalweg.models.validation import HUGE
+from thalweg.monitoring.profile import (
+    COLUMN_PROFILE,
+    PREDICTION_PROFILE,
+    check_profile_shapes,
+    prediction_profile,
+    table_profile,
+)
 from thalweg.schema import ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
 
 __all__ = [
@@ -93,6 +100,18 @@ TABULAR_CONFIG = Record(
         "crosses": Optional(PREPROCESSOR_CONFIG),
         "encoder": Optional(PREPROCESSOR_CONFIG),
         "feature_names_out": ListOf(Text()),
+    },
+    optional={
+        # training-time profiles (thalweg.monitoring); absent in older model files
+        "statistics": Optional(
+            Record(
+                optional={
+                    "features": Optional(MapOf(COLUMN_PROFILE)),
+                    "predictions": Optional(PREDICTION_PROFILE),
+                },
+                name="training statistics",
+            )
+        )
     },
     name="column handling",
 )
@@ -496,6 +515,13 @@ class TabularModel:
         Name of the target column, when ``fit`` was given one.
     n_dropped_ : int
         Rows ``fit`` dropped for missing values.
+    feature_statistics_ : dict of name -> profile
+        Each input column's training distribution (quantiles, histogram, mean, std,
+        missing rate, category counts; see :mod:`thalweg.monitoring.profile`), saved in
+        the model file, for ``thalweg skew``. None for a model file that predates it.
+    prediction_statistics_ : dict
+        The distribution of the model's predictions on its validation rows (or its
+        training rows, without validation).
     metadata_ : dict
         Extra metadata saved with the model (empty until saved or loaded).
     """
@@ -613,6 +639,8 @@ class TabularModel:
                 "no rows are left after dropping those with missing values; fill them in, "
                 "or use --missing mean"
             )
+        # What the model learned from, kept for skew checks at serving time.
+        statistics = table_profile({k: v[~missing_mask(labels)] for k, v in typed.items()}, kinds)
         typed = {name: values[keep] for name, values in typed.items()}
         labels = labels[keep]
         labels = _labels_array(labels) if self.is_classifier else labels.astype(np.float64)
@@ -640,6 +668,7 @@ class TabularModel:
 
         estimator = type(self.estimator)(**self.estimator.get_params())
         extras: dict[str, Any] = {"callbacks": list(callbacks), "resume": resume}
+        X_val = None
         if validation is not None:
             X_val, y_val = self._validation_rows(*validation)
             extras["validation"] = lambda fitted: _validation_arrays(fitted, X_val, y_val)
@@ -652,6 +681,11 @@ class TabularModel:
             del estimator._fit_extras
         self.estimator_ = estimator
         self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        source, rows = ("validation", X_val) if X_val is not None else ("training", features)
+        self.prediction_statistics_ = prediction_profile(
+            estimator.predict(rows), self.is_classifier, source
+        )
         return self
 
     def _check_options(self) -> None:
@@ -738,6 +772,12 @@ class TabularModel:
             for c in self.columns_
         }
 
+    def typed_columns(self, X: Any) -> dict[str, np.ndarray]:
+        """The model's input columns of ``X``, typed as the model reads them: float64
+        (NaN missing) for numeric columns, text labels (None missing) for categorical
+        ones. Raises DataError for a missing column or text in a numeric one."""
+        return self._typed_input(X)
+
     def complete_rows(self, X: Any) -> np.ndarray:
         """True for rows with no missing value in the columns the model uses."""
         typed = self._typed_input(X)
@@ -754,6 +794,11 @@ class TabularModel:
         numeric column holding text, or a missing value the model's policy cannot fill
         raises a DataError.
         """
+        return self.typed_transform(X)[1]
+
+    def typed_transform(self, X: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(typed_columns(X), transform(X))`` in one pass: the inputs as the model read
+        them and the features it computed (what a server logs for each request)."""
         typed = self._typed_input(X)
         if self.missing != "mean":
             _raise_if_missing(
@@ -761,7 +806,7 @@ class TabularModel:
                 f"the model was trained with --missing {self.missing}, which cannot predict "
                 "such rows: fill them in (or train with --missing mean)",
             )
-        return self._matrix(self._fill(typed))
+        return typed, self._matrix(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
@@ -804,6 +849,10 @@ class TabularModel:
             "crosses": self.crosses_.to_config() if self.crosses_ is not None else None,
             "encoder": self.encoder_.to_config() if self.encoder_ is not None else None,
             "feature_names_out": self.feature_names_out_,
+            "statistics": {
+                "features": getattr(self, "feature_statistics_", None),
+                "predictions": getattr(self, "prediction_statistics_", None),
+            },
         }
 
     def save(self, path, metadata: dict | None = None) -> None:
@@ -873,6 +922,9 @@ class TabularModel:
                 f"{source}: its columns make {len(model.feature_names_out_)} features, but its "
                 f"model takes {estimator.n_features_in_}"
             )
+        statistics = config.get("statistics") or {}  # absent in older model files
+        model.feature_statistics_ = statistics.get("features")
+        model.prediction_statistics_ = statistics.get("predictions")
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}
         model.metadata_ = {k: v for k, v in meta.items() if k not in skip}
         return model
@@ -891,6 +943,22 @@ def _check_tabular_config(config: dict, source: str) -> None:
             raise FileFormatError(f"{source}: a fill value is given for unknown column {name!r}")
         if (kinds[name] == NUMERIC) == isinstance(value, str):
             raise FileFormatError(f"{source}: the fill value of column {name!r} has the wrong type")
+    statistics = config.get("statistics") or {}
+    features = statistics.get("features") or {}
+    for name, profile in features.items():
+        if kinds.get(name) != profile["kind"]:
+            raise FileFormatError(
+                f"{source}: its statistics describe a {profile['kind']} column {name!r}, "
+                "which is not one of its columns of that kind"
+            )
+    profiles = [
+        *features.values(),
+        *([statistics["predictions"]] if statistics.get("predictions") else []),
+    ]
+    for profile in profiles:
+        problem = check_profile_shapes(profile)
+        if problem:
+            raise FileFormatError(f"{source}: a column profile is inconsistent: {problem}")
     counts = {
         "encoder": (sum(k == CATEGORICAL for k in kinds.values()), "OneHotEncoder"),
         "crosses": (sum(k == NUMERIC for k in kinds.values()), "FeatureCrosses"),
