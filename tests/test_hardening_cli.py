@@ -58,6 +58,7 @@ def work(trained, tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "fifo.thalweg")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THALWEG_RUNS", "off")  # the run store is tested on its own below
     return tmp_path
 
 
@@ -168,6 +169,15 @@ def test_each_case_is_exit_0_or_one_line_and_changes_no_other_file(work, capsys,
         return
     assert_one_line_error(type("R", (), {"code": code, "out": out, "err": err}), *words)
     assert after == before
+
+
+def test_the_run_store_is_never_an_output(work, capsys, monkeypatch):
+    monkeypatch.delenv("THALWEG_RUNS")
+    assert run(capsys, "evaluate", "model.thalweg", "data.csv")[0] == 0
+    store = (work / "thalweg-runs.sqlite").read_bytes()
+    code, _out, err = run(capsys, "train", "data.csv", "-t", "y", "-o", "thalweg-runs.sqlite")
+    assert code == 2 and "is the run store this command reads" in err
+    assert (work / "thalweg-runs.sqlite").read_bytes()[:16] == store[:16]
 
 
 # ------------------------------------------------------------------ messages (section 4)

@@ -423,7 +423,11 @@ def _check_paths(outputs: dict, inputs: dict, out: Path | None = None) -> None:
     ``out``, for a command that trains, adds the checkpoints beside it to the inputs.
     """
     from thalweg.files import check_outputs
+    from thalweg.tracking import active_run
 
+    run = active_run()
+    if run is not None:  # the run store this command records into is an input too
+        inputs = {**inputs, "the run store": run.store.path}
     check_outputs(outputs, inputs)  # first: --out itself is a file name
     if out is not None:
         from thalweg.cli.training import checkpoint_path

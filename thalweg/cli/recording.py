@@ -87,8 +87,9 @@ def recorded(command, name: str):
                 written = _record_files(run, paths, before)
             if not run.store.get_run(run.id)["metrics"]:
                 run.log_metrics(_model_metrics(written))
-            if code == EXIT_INTERRUPTED:
-                run.finish("interrupted", "interrupted (Ctrl-C)")
+            if isinstance(code, int) and code >= EXIT_INTERRUPTED:  # 128 + the signal
+                how = "Ctrl-C" if code == EXIT_INTERRUPTED else f"signal {code - 128}"
+                run.finish("interrupted", f"interrupted ({how})")
         return code
 
     run_and_record.__signature__ = signature.replace(
