@@ -180,6 +180,21 @@ def test_the_run_store_is_never_an_output(work, capsys, monkeypatch):
     assert (work / "thalweg-runs.sqlite").read_bytes()[:16] == store[:16]
 
 
+def test_a_fifo_or_a_device_as_data_is_refused_and_never_read_with_runs_recorded(work):
+    env = {key: value for key, value in os.environ.items() if key != "THALWEG_RUNS"}
+    for data in ("pipe.csv", "zero.csv"):  # reading either would block or never end
+        finished = subprocess.run(
+            [sys.executable, "-m", "thalweg", "train", data, "-t", "y"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert finished.returncode == 2, finished.stderr
+        assert "not a regular file" in finished.stderr
+
+
 # ------------------------------------------------------------------ messages (section 4)
 
 

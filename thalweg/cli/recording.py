@@ -170,9 +170,14 @@ def _model_metrics(paths: list[Path]) -> dict:
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
-    """``(size, mtime)`` of a file or folder, or None if it does not exist."""
+    """``(size, mtime)`` of a file or folder, or None if it does not exist or is neither
+    (a FIFO or a device is never fingerprinted: reading it could block or never end)."""
+    import stat as kinds
+
     try:
         stat = path.stat()
     except OSError:
+        return None
+    if not (kinds.S_ISREG(stat.st_mode) or kinds.S_ISDIR(stat.st_mode)):
         return None
     return stat.st_size, stat.st_mtime_ns
