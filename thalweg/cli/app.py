@@ -855,3 +855,9 @@ from thalweg.cli.labels import EXAMPLE as _LABELS_EXAMPLE  # noqa: E402
 from thalweg.cli.labels import labels  # noqa: E402
 
 app.command(epilog=_LABELS_EXAMPLE)(labels)
+
+# ------------------------------------------------------------------------ playground
+
+from thalweg.cli import playground as _playground  # noqa: E402 - its own module, one line here
+
+_playground.register(app)
