@@ -70,9 +70,16 @@ def describe(value) -> str:
     return type(value).__name__
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
 def _join(where: str, key) -> str:
+    """The dotted path of ``key`` inside ``where``; a key that is not a plain name (it
+    came from the file: it may hold anything) is shown quoted and escaped."""
     if isinstance(key, int):
         return f"{where}[{key}]"
+    if not _NAME.fullmatch(str(key)):
+        return f"{where}[{str(key)[:40]!a}]"
     return f"{where}.{key}" if where else str(key)
 
 
@@ -278,8 +285,12 @@ class Tagged(Schema):
     """A table whose ``tag`` field picks which of ``variants`` describes the rest."""
 
     def __init__(self, tag: str, variants: Mapping[str, Schema]):
-        self.tag, self.variants = tag, dict(variants)
-        self.expected = f"a table whose {tag!r} is one of {', '.join(map(repr, self.variants))}"
+        # kept as given (not copied): a registry that grows later is seen by this schema
+        self.tag, self.variants = tag, variants
+
+    @property
+    def expected(self) -> str:
+        return f"a table whose {self.tag!r} is one of {', '.join(map(repr, self.variants))}"
 
     def check(self, value, where, depth):
         if not isinstance(value, dict):

@@ -190,9 +190,13 @@ def preprocessor_from_config(config: dict[str, Any], source: str = "the config")
     if name not in _Transformer._registry:
         known = ", ".join(sorted(_Transformer._registry))
         raise FileFormatError(f"unknown preprocessing class {name!r}; known: {known}")
-    if name in PREPROCESSOR_CONFIG.variants:
-        check(config, PREPROCESSOR_CONFIG, source)
-        _check_consistent(config, source)
+    if name not in PREPROCESSOR_SCHEMAS:
+        raise FileFormatError(
+            f"{source}: preprocessing class {name!r} has no schema in "
+            "thalweg.data.preprocessing.PREPROCESSOR_SCHEMAS, so it cannot be read from a file"
+        )
+    check(config, PREPROCESSOR_CONFIG, source)
+    _check_consistent(config, source)
     return _Transformer._registry[name].from_config(config)
 
 
@@ -230,61 +234,60 @@ _BASE_STATE = {"n_features_in_": Integer(minimum=1, maximum=MAX_COLUMNS)}
 _NAMES = {"feature_names_in_": Optional(ListOf(Text()))}
 _CATEGORY = OneOf(Text(), Number(finite=True), Boolean())
 
-#: What ``to_config`` writes for each built-in transformer (checked before rebuilding).
-PREPROCESSOR_CONFIG = Tagged(
-    "class",
-    {
-        "Standardizer": Record(
-            required={
-                "class": Text(),
-                "params": Record(optional={"with_mean": Boolean(), "with_std": Boolean()}),
-                "state": Optional(
-                    Record(
-                        required={
-                            **_BASE_STATE,
-                            "mean_": ListOf(Number(finite=True)),
-                            "var_": ListOf(Number(finite=True, minimum=0)),
-                            "scale_": ListOf(Number(finite=True, minimum=1e-300)),
-                            "n_samples_seen_": Integer(minimum=0),
-                        },
-                        optional=_NAMES,
-                    )
-                ),
-            }
-        ),
-        "OneHotEncoder": Record(
-            required={
-                "class": Text(),
-                "params": Record(
-                    optional={
-                        "handle_unknown": Text(choices=("error", "other")),
-                        "dtype": Text(choices=("float32", "float64")),
-                    }
-                ),
-                "state": Optional(
-                    Record(
-                        required={**_BASE_STATE, "categories_": ListOf(ListOf(_CATEGORY))},
-                        optional=_NAMES,
-                    )
-                ),
-            }
-        ),
-        "FeatureCrosses": Record(
-            required={
-                "class": Text(),
-                "params": Record(
-                    optional={"pairs": Boolean(), "squares": Boolean(), "sines": Boolean()}
-                ),
-                "state": Optional(
-                    Record(
-                        required={**_BASE_STATE, "n_features_out_": Integer(minimum=1)},
-                        optional=_NAMES,
-                    )
-                ),
-            }
-        ),
-    },
-)
+#: What ``to_config`` writes, by transformer class (checked before rebuilding). A
+#: transformer defined elsewhere adds its own entry (see ``thalweg.data.features``).
+PREPROCESSOR_SCHEMAS: dict = {
+    "Standardizer": Record(
+        required={
+            "class": Text(),
+            "params": Record(optional={"with_mean": Boolean(), "with_std": Boolean()}),
+            "state": Optional(
+                Record(
+                    required={
+                        **_BASE_STATE,
+                        "mean_": ListOf(Number(finite=True)),
+                        "var_": ListOf(Number(finite=True, minimum=0)),
+                        "scale_": ListOf(Number(finite=True, minimum=1e-300)),
+                        "n_samples_seen_": Integer(minimum=0),
+                    },
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+    "OneHotEncoder": Record(
+        required={
+            "class": Text(),
+            "params": Record(
+                optional={
+                    "handle_unknown": Text(choices=("error", "other")),
+                    "dtype": Text(choices=("float32", "float64")),
+                }
+            ),
+            "state": Optional(
+                Record(
+                    required={**_BASE_STATE, "categories_": ListOf(ListOf(_CATEGORY))},
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+    "FeatureCrosses": Record(
+        required={
+            "class": Text(),
+            "params": Record(
+                optional={"pairs": Boolean(), "squares": Boolean(), "sines": Boolean()}
+            ),
+            "state": Optional(
+                Record(
+                    required={**_BASE_STATE, "n_features_out_": Integer(minimum=1)},
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+}
+PREPROCESSOR_CONFIG = Tagged("class", PREPROCESSOR_SCHEMAS)
 
 
 def _as_2d(X: Any, who: str, *, numeric: bool) -> np.ndarray:

@@ -960,19 +960,24 @@ def _check_tabular_config(config: dict, source: str) -> None:
         if problem:
             raise FileFormatError(f"{source}: a column profile is inconsistent: {problem}")
     counts = {
-        "encoder": (sum(k == CATEGORICAL for k in kinds.values()), "OneHotEncoder"),
-        "crosses": (sum(k == NUMERIC for k in kinds.values()), "FeatureCrosses"),
+        "encoder": (sum(k == CATEGORICAL for k in kinds.values()), ("OneHotEncoder",)),
+        # the numeric columns' features: crosses, or the Playground's features of two
+        "crosses": (
+            sum(k == NUMERIC for k in kinds.values()),
+            ("FeatureCrosses", "PlaygroundFeatures"),
+        ),
     }
-    for key, (count, expected_class) in counts.items():
+    for key, (count, classes) in counts.items():
         part = config[key]
         if part is None:
             if key == "encoder" and count:
                 raise FileFormatError(f"{source}: it has categorical columns but no encoder")
             continue
         state = part["state"]
-        if part["class"] != expected_class or state is None or state["n_features_in_"] != count:
+        if part["class"] not in classes or state is None or state["n_features_in_"] != count:
             raise FileFormatError(
-                f"{source}: its {key} should be a fitted {expected_class} of {count} column(s)"
+                f"{source}: its {key} should be a fitted {' or '.join(classes)} of {count} "
+                "column(s)"
             )
 
 
