@@ -31,6 +31,7 @@ WORKLOADS = {
     "memory": "bench.memory",
     "detection": "bench.detection",
     "playground-server": "bench.playground_server",
+    "input": "bench.input",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

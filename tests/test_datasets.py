@@ -260,8 +260,9 @@ def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
     # Layer 2 rule from DESIGN.md: data tools never need the autodiff engine. They may use
     # layer 0 (thalweg.files: atomic writes; thalweg.schema: header checks; thalweg.limits:
     # memory checks), pyarrow (the file reader thalweg depends on), the NumPy-only
-    # detection package (its box CSV format, for the detection scenes), and Pillow (to
-    # write images, imported when writing).
+    # detection package (its box CSV format, for the detection scenes), Pillow (to write
+    # images, imported when writing), and fsspec (object stores, imported only when a URL
+    # is read: thalweg.data.filesystems).
     allowed_thalweg = (
         "thalweg.errors",
         "thalweg.backend",
@@ -286,6 +287,7 @@ def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
                 if top == "thalweg":
                     assert module.startswith(allowed_thalweg), f"{path.name} imports {module}"
                 else:
-                    assert top in ("numpy", "pyarrow", "PIL") or top in sys.stdlib_module_names, (
+                    allowed = ("numpy", "pyarrow", "PIL", "fsspec")
+                    assert top in allowed or top in sys.stdlib_module_names, (
                         f"{path.name} imports {module}"
                     )

@@ -48,7 +48,9 @@ def saved(tmp_path_factory):
     data = table()
     labels = np.where(data["size"] + (data["color"] == "red") > 0.3, "yes", "no")
     files = {}
-    mlp = TabularModel(MLPClassifier(hidden=(4,), max_epochs=3, seed=0), crosses=True)
+    mlp = TabularModel(
+        MLPClassifier(hidden=(4,), max_epochs=3, tol=None, random_state=0), crosses=True
+    )
     mlp.fit(data, labels).save(folder / "mlp.thalweg", {"training": {"seed": 0}})
     files["mlp"] = folder / "mlp.thalweg"
     logistic = TabularModel(LogisticRegression(), missing="mean").fit(data, labels)
@@ -103,13 +105,14 @@ def inspect_text(model, path) -> str:
     """What ``thalweg inspect`` prints for ``model``, as plain text."""
     from rich.console import Console
 
-    from thalweg.cli import inspection
     from thalweg.cli.display import Output
+    from thalweg.cli.inspect_model import show
+    from thalweg.models.inspection import describe
 
     output = Output()
     output.console = Console(file=io.StringIO(), width=120, color_system=None, emoji=False)
-    info = inspection.summary(model, path)
-    inspection.show(info, output)
+    info = describe(model, path)
+    show(info, output)
     json.dumps(info, default=str)  # what --json prints
     return output.console.file.getvalue()
 

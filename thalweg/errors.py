@@ -39,6 +39,10 @@ class NotFittedError(ThalwegError, ValueError, AttributeError):
     """A model used before ``fit``."""
 
 
+class OptionError(ThalwegError, ValueError):
+    """Settings that cannot work (alone or together), e.g. ``stream=True`` with ``crosses=True``."""
+
+
 class FileFormatError(ThalwegError, ValueError):
     """A file that is not what it claims to be: not a thalweg file, truncated, corrupt."""
 
@@ -60,3 +64,12 @@ class PartialWriteError(ThalwegError, RuntimeError):
 class ResourceLimitError(ThalwegError, MemoryError):
     """A request (an option, a declared shape, a decompressed file) that would need more
     memory than this machine has; the message gives the limit and the way around it."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before it converged.
+
+    Estimators warn with a subclass of this and of scikit-learn's own
+    ``ConvergenceWarning`` when scikit-learn is loaded, so filters written for either
+    catch it.
+    """

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.filesystems import is_url, read_through_local_copy
 from thalweg.errors import DataError, FileFormatError, ResourceLimitError
 from thalweg.files import atomic_write, check_input_file
 from thalweg.limits import check_memory
@@ -80,6 +81,10 @@ def read_table(path, encoding: str = "utf-8") -> Table:
     ``feature_names`` (1-D text) and any other 1-D arrays such as ``y``; ``X``'s columns
     are named by ``feature_names``, else ``x1``, ``x2``, ...
 
+    ``path`` may also be a URL (``s3://``, ``gs://``, ``az://``, ``hdfs://``,
+    ``https://``): the file is copied to a temporary local file and read from there
+    (see :mod:`thalweg.data.filesystems`).
+
     Raises
     ------
     DataError
@@ -88,6 +93,8 @@ def read_table(path, encoding: str = "utf-8") -> Table:
         The file cannot be read, is empty, is not valid CSV/Parquet/NPZ, or has an
         unknown extension.
     """
+    if is_url(path):
+        return read_through_local_copy(path, lambda local: read_table(local, encoding))
     path = Path(path)
     kind = _file_kind(path)
     _check_readable(path)
@@ -315,7 +322,7 @@ def _binary_as_text(name: str, column, path: Path) -> np.ndarray:
             raise FileFormatError(
                 f"{path}: column {name!r}, row {row} holds the byte 0x{byte:02x}, which is not "
                 f"UTF-8 text; {_ENCODING_FIX}"
-                if path.suffix.lower() not in (".parquet", ".pq")
+                if Path(str(path)).suffix.lower() not in (".parquet", ".pq")
                 else f"{path}: column {name!r} holds binary data (row {row} is not UTF-8 "
                 "text); thalweg reads numbers and text: convert the column or remove it"
             ) from None

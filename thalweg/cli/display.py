@@ -19,21 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.cli.scoring import BETTER
+from thalweg.metrics.summary import BETTER, METRIC_NAMES
 from thalweg.terminal import printable, rich_text
-
-METRIC_NAMES = {
-    "accuracy": "accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "f1": "F1",
-    "roc_auc": "ROC AUC",
-    "log_loss": "log loss",
-    "mse": "mean squared error",
-    "rmse": "root mean squared error",
-    "mae": "mean absolute error",
-    "r2": "R²",
-}
 
 
 def format_number(value) -> str:

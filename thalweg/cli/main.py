@@ -14,15 +14,19 @@ exit   meaning
 
 Typer parses the options; its own usage errors (an unknown option, a value that is not
 one of the choices) are caught here too and printed as one line instead of Click's
-multi-line box. The command is invoked here rather than through Typer's ``main``,
-which would turn Ctrl-C into a silent exit 130 and a closed pipe into exit 1.
+multi-line box. Library messages name parameters (``missing='mean'``); they are printed
+with the command line's flags (``--missing mean``, see :mod:`thalweg.cli.flags`).
 
-Signals: from the first line of :func:`main`, Ctrl-C, SIGTERM and SIGHUP interrupt the
-command as a ``KeyboardInterrupt`` (so half-written files are removed) and are
-remembered, so an interrupt that a library swallows (during an import, say) still ends
-the run as interrupted, never as a success. Training handles them itself: it stops
-between two steps and saves a checkpoint first. When the reader of standard output
-goes away (``thalweg predict ... | head``), the run ends quietly with exit 0.
+The command is invoked here rather than through Typer's ``main``, which would turn
+Ctrl-C into a silent exit 130 and a closed pipe into exit 1. Signals: from the first
+line of :func:`main`, Ctrl-C, SIGTERM and SIGHUP interrupt the command as a
+``KeyboardInterrupt`` (so half-written files are removed) and are remembered, so an
+interrupt that a library swallows (during an import, say) still ends the run as
+interrupted, never as a success. Training handles them itself: it stops between two
+steps and saves a checkpoint first. When the reader of standard output goes away
+(``thalweg predict ... | head``), the run ends quietly with exit 0. Everything printed
+on standard error goes through :func:`thalweg.terminal.printable` (messages quote text
+from files).
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import typer
+
+from thalweg.cli.flags import as_flags
 from thalweg.errors import ThalwegError
 
-try:  # Typer >= 0.2x vendors Click as typer._click; older Typer depends on Click itself
-    from typer._click.exceptions import ClickException, UsageError
-except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException, UsageError
+# Click's usage errors, as Typer raises them (recent Typer vendors its own Click): found
+# through Typer's public BadParameter, whose ancestors they are.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = _ARGUMENTS.set(tuple(args))
         try:
             code = _run(args)
-        except KeyboardInterrupt as error:  # during the imports, before _run's handlers
+        except KeyboardInterrupt as error:  # while building the app, before _run's handlers
             code = _interrupted(error)
         finally:
             _ARGUMENTS.reset(token)
@@ -122,20 +129,17 @@ def _interrupted(error: BaseException) -> int:
 
 
 def _run(args: list[str]) -> int:
-    import typer
-
-    from thalweg.cli.app import app
+    from thalweg.cli.app import build_app
     from thalweg.cli.recording import record_runs
 
+    app = build_app()
     record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
     command = typer.main.get_command(app)
-    exits = tuple({typer.Exit, *_click_classes("Exit")})
-    aborts = tuple({typer.Abort, *_click_classes("Abort")})
     with _one_line_warnings():
         try:
             with command.make_context("thalweg", args) as context:
                 result = command.invoke(context)
-        except exits as exit_:  # --help, or a command that exits with a code
+        except (typer.Exit, *_click_classes("Exit")) as exit_:  # --help, ctx.exit()
             return exit_.exit_code
         except UsageError as error:
             if type(error).__name__ == "NoArgsIsHelpError":
@@ -149,7 +153,7 @@ def _run(args: list[str]) -> int:
         except ThalwegError as error:
             _say(f"error: {_one_line(str(error))}")
             return EXIT_USER_ERROR
-        except aborts:
+        except (typer.Abort, *_click_classes("Abort")):
             return _interrupted(Interrupted(signal.SIGINT))
         except KeyboardInterrupt as error:
             return _interrupted(error)
@@ -164,7 +168,7 @@ def _run(args: list[str]) -> int:
 
 
 def _click_classes(name: str) -> list[type]:
-    """Click's exception class ``name`` (Typer's vendored copy and/or Click itself)."""
+    """Click's exception class ``name``, from Typer's vendored copy and/or Click itself."""
     found = []
     for module in ("typer._click.exceptions", "click.exceptions"):
         try:
@@ -187,7 +191,7 @@ def _silence_stdout() -> None:
 
 def _one_line(message: str) -> str:
     # Typer words a bad choice as "Value error, 'x' is not one of ..."; keep the second half.
-    return " ".join(message.replace("Value error, ", "").split())
+    return as_flags(" ".join(message.replace("Value error, ", "").split()))
 
 
 def _say(line: str) -> None:

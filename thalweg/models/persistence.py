@@ -99,6 +99,10 @@ PARAMETERS: dict[str, Schema] = {
     "threshold": Number(finite=True),
     "standardize": Boolean(),
     "seed": Optional(Integer()),
+    "random_state": Optional(Integer()),
+    "class_weight": OneOf(
+        Null(), Text(choices=("balanced",)), MapOf(Number(finite=True, minimum=0))
+    ),
     "verbose": OneOf(Integer(minimum=0), Boolean()),
     "weight_init": Text(choices=sorted(INITIALIZERS)),
 }
@@ -142,7 +146,8 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
 TRAINING_DATA = Record(
     optional={
         "command": Text(),
-        "mode": Text(choices=("stream", "dask")),
+        "mode": Text(choices=("memory", "stream", "dask")),
+        "trained_class_counts": Optional(MapOf(Integer(minimum=0))),
         "data": Record(
             optional={
                 "source": Text(),
@@ -264,9 +269,10 @@ def save_model(estimator, path, metadata: dict | None = None) -> None:
 # ------------------------------------------------------------------------ reading
 
 
-def load_model(path, registry: dict, objects: dict):
+def load_model(path, registry: dict, objects: dict, upgrade=None):
     """Rebuild an estimator saved by :func:`save_model` (only classes in ``registry``),
-    checking the file as the module docstring describes."""
+    checking the file as the module docstring describes. ``upgrade(estimator)`` brings
+    an estimator from an older file to today's attributes before it is checked."""
     with open_container(path) as container:
         meta = container.metadata
         if meta.get("kind") != "estimator":
@@ -275,11 +281,12 @@ def load_model(path, registry: dict, objects: dict):
                 "load it with thalweg.load"
             )
         check(meta, model_header(registry, {"tabular": Json(max_depth=12)}), str(path))
-        return build_estimator(container, meta, registry, objects)
+        return build_estimator(container, meta, registry, objects, upgrade)
 
 
-def build_estimator(container: Container, meta: dict, registry: dict, objects: dict):
-    """Steps 2-4 of the module docstring, for a header that passed the schema."""
+def build_estimator(container: Container, meta: dict, registry: dict, objects: dict, upgrade=None):
+    """Steps 2-4 of the module docstring, for a header that passed the schema
+    (``upgrade``: see :func:`load_model`)."""
     source = f"{container.path} is damaged"
     cls = registry[meta["class"]]
     params = _check_params(cls, meta["params"], source)
@@ -298,6 +305,11 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
         raise FileFormatError(f"{source} ({error})") from None
     for name, value in values.items():
         setattr(estimator, name, value)  # names from FITTED_ATTRIBUTES, never from the file
+    if upgrade is not None:
+        try:
+            estimator = upgrade(estimator)
+        except (KeyError, TypeError, ValueError) as error:
+            raise FileFormatError(f"{source} ({error})") from None
     _check_predicts(estimator, source)
     return estimator
 
@@ -322,6 +334,8 @@ def _check_params(cls, params: dict, source: str) -> dict:
 def _first_linear(architecture: dict) -> dict | None:
     if architecture["class"] == "Linear":
         return architecture["config"]
+    if architecture["class"] == "Standardized":
+        return _first_linear(architecture["config"]["layer"])
     for layer in architecture.get("config", {}).get("layers", []):
         found = _first_linear(layer)
         if found is not None:
@@ -332,6 +346,8 @@ def _first_linear(architecture: dict) -> dict | None:
 def _last_linear(architecture: dict) -> dict | None:
     if architecture["class"] == "Linear":
         return architecture["config"]
+    if architecture["class"] == "Standardized":
+        return _last_linear(architecture["config"]["layer"])
     for layer in reversed(architecture.get("config", {}).get("layers", [])):
         found = _last_linear(layer)
         if found is not None:
@@ -357,7 +373,11 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
                 )
             expected[name] = (info.shape, None)
         elif kind == "module":
-            for key, (shape, dtype) in layer_parameter_shapes(spec["architecture"]).items():
+            try:
+                shapes = layer_parameter_shapes(spec["architecture"])
+            except ValueError as error:
+                raise FileFormatError(f"{source}: {name}: {error}") from None
+            for key, (shape, dtype) in shapes.items():
                 expected[f"{name}.{key}"] = (shape, dtype)
             first = _first_linear(spec["architecture"])
             if first is not None and first["in_features"] != n:

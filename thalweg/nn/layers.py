@@ -152,6 +152,13 @@ class Standardized(Module):
         layer = self.layer
         return linalg.StandardizedLinear.apply(x, layer.weight, layer.bias, self.mean, self.scale)
 
+    def to_config(self) -> dict:
+        return {
+            "layer": layer_to_config(self.layer),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
+
 
 class ReLU(Module):
     """``max(x, 0)`` elementwise."""
@@ -266,7 +273,7 @@ class Sequential(Module):
 
 LAYERS: dict[str, type[Module]] = {
     cls.__name__: cls
-    for cls in (Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Sequential)
+    for cls in (Linear, Standardized, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Sequential)
 }
 
 
@@ -327,6 +334,15 @@ LAYER_CONFIG = Tagged(
                 }
             )
         ),
+        "Standardized": _with_config(
+            Record(
+                required={
+                    "layer": Lazy(lambda: LAYER_CONFIG, "a layer"),
+                    "mean": ListOf(Number(finite=True)),
+                    "scale": ListOf(Number(finite=True, minimum=1e-300)),
+                }
+            )
+        ),
     },
 )
 
@@ -346,6 +362,14 @@ def parameter_shapes(spec: dict, prefix: str = "") -> dict[str, tuple[tuple[int,
         for index, layer in enumerate(config["layers"]):
             shapes.update(parameter_shapes(layer, f"{prefix}{index}."))
         return shapes
+    if name == "Standardized":
+        inner = config["layer"]
+        widths = {len(config["mean"]), len(config["scale"])}
+        if inner["class"] != "Linear" or widths != {inner["config"]["in_features"]}:
+            raise ValueError(
+                "a Standardized layer wraps a Linear layer, with one mean and one scale per input"
+            )
+        return parameter_shapes(inner, f"{prefix}layer.")
     if name != "Linear":
         return {}
     dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
@@ -389,4 +413,7 @@ def _build(spec: dict, weights, prefix: str) -> Module:
         return Linear.from_arrays(
             weights[f"{prefix}weight"], bias, config.get("weight_init", "glorot_uniform")
         )
+    if name == "Standardized":
+        inner = _build(config["layer"], weights, f"{prefix}layer.")
+        return Standardized(inner, config["mean"], config["scale"])
     return LAYERS[name](**config)

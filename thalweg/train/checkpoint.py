@@ -12,9 +12,9 @@ every stored array's shape, before anything is restored: a damaged or foreign
 checkpoint is refused with one line and leaves the training state untouched. New
 fields go into the schema as optional ones, so older checkpoints stay readable.
 
-A checkpoint may name the run that saved it (``run_id``): :func:`checkpoint_run_id`
-reads it, so a caller can tell its own checkpoint from another run's before replacing
-or deleting it.
+A checkpoint may name the run that saved it (a ``Checkpoint``'s ``fingerprint``):
+:func:`checkpoint_fingerprint` reads it from the header alone, so a caller can tell its
+own checkpoint from another run's before replacing, resuming or deleting it.
 """
 
 from __future__ import annotations
@@ -76,7 +76,6 @@ CHECKPOINT_HEADER = header_schema(
             max_items=1000,
         ),
     },
-    optional={"run_id": Optional(Text(max_length=200))},
 )
 _CALLBACK_ARRAY = re.compile(r"callback\.([0-9]{1,4})\.(.+)")
 
@@ -85,17 +84,53 @@ class Checkpoint(Callback):
     """Save the training state to ``path`` every ``every`` epochs (atomically).
 
     ``fit`` also saves one when training is interrupted (Ctrl-C), mid-epoch, if a
-    ``Checkpoint`` is among its callbacks.
+    ``Checkpoint`` is among its callbacks. ``fingerprint`` (any string: a hash of the data
+    and settings, say) is stored in the checkpoint; resuming from a checkpoint whose
+    fingerprint differs raises a :class:`~thalweg.errors.FileFormatError` instead of
+    silently mixing two runs (read it first with :func:`checkpoint_fingerprint`).
     """
 
-    def __init__(self, path, every: int = 1, run_id: str | None = None):
+    def __init__(self, path, every: int = 1, fingerprint: str | None = None):
         self.path = Path(path)
         self.every = every
-        self.run_id = run_id
+        self.fingerprint = fingerprint
 
     def on_epoch_end(self, state, row):
         if row["epoch"] % self.every == 0:
-            save_checkpoint(self.path, state, run_id=self.run_id)
+            save_checkpoint(self.path, state)
+
+    state_schema = Record(optional={"fingerprint": Text(max_length=200)}, name="a fingerprint")
+
+    def state_dict(self) -> dict:
+        return {} if self.fingerprint is None else {"fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.fingerprint is not None and state.get("fingerprint") != self.fingerprint:
+            from thalweg.errors import FileFormatError
+
+            raise FileFormatError(
+                f"the checkpoint {self.path} was saved by a run with other data or settings; "
+                "resume with the same ones, or delete it to start over"
+            )
+
+
+def checkpoint_fingerprint(path) -> str | None:
+    """The fingerprint a ``Checkpoint`` stored in the file at ``path`` (None if none).
+
+    Only the header is read (no array is loaded); a file that is not a checkpoint
+    raises :class:`~thalweg.errors.FileFormatError`.
+    """
+    with open_container(path) as container:
+        meta = container.metadata
+    if meta.get("kind") != "checkpoint":
+        raise FileFormatError(f"{path} is not a training checkpoint")
+    callbacks = meta.get("callbacks")
+    for callback in callbacks if isinstance(callbacks, list) else []:
+        state = callback.get("state") if isinstance(callback, dict) else None
+        if callback.get("class") == "Checkpoint" and isinstance(state, dict):
+            fingerprint = state.get("fingerprint")
+            return fingerprint if isinstance(fingerprint, str) else None
+    return None
 
 
 def _split_arrays(prefix: str, value):
@@ -116,9 +151,8 @@ def _split_arrays(prefix: str, value):
     return arrays, plain
 
 
-def save_checkpoint(path, state, run_id: str | None = None) -> None:
-    """Write the training state (see module docstring) to ``path``; ``run_id`` names the
-    run that owns it (see :func:`checkpoint_run_id`)."""
+def save_checkpoint(path, state) -> None:
+    """Write the training state (see module docstring) to ``path``."""
     arrays = {f"model.{k}": v for k, v in state.model.state_dict().items()}
     optimizer_arrays, optimizer_meta = optimizer_to_container(state.optimizer, "optimizer.")
     arrays.update(optimizer_arrays)
@@ -142,21 +176,8 @@ def save_checkpoint(path, state, run_id: str | None = None) -> None:
             "batch_size": state.batch_size,
             "history": state.history.to_dict(),
             "callbacks": callbacks,
-            "run_id": run_id,
         },
     )
-
-
-def checkpoint_run_id(path) -> str | None:
-    """The ``run_id`` of the run that saved the checkpoint at ``path`` (None when it
-    names none, or when ``path`` is not a readable checkpoint)."""
-    try:
-        with open_container(path) as container:
-            meta = container.metadata
-    except FileFormatError:
-        return None
-    run_id = meta.get("run_id") if meta.get("kind") == "checkpoint" else None
-    return run_id if isinstance(run_id, str) else None
 
 
 def load_checkpoint(path, state) -> None:

@@ -1,0 +1,83 @@
+"""What the commands share: common options, example epilogs, output checks, reports."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from thalweg.cli import options as parse
+from thalweg.cli.main import UserError, invocation
+
+QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
+JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
+ENCODING = typer.Option(
+    "--encoding",
+    help="Text encoding of a CSV/TSV file: utf-8 (default), latin-1, cp1252, ...",
+    show_default=False,
+)
+THRESHOLD = typer.Option(
+    callback=parse.threshold,
+    help="Two-class models: predict the second class when its probability is at least "
+    "this (default: the most probable class, i.e. 0.5).",
+    show_default=False,
+)
+
+
+def example(*lines: str) -> str:
+    """A command's help epilog: ``Example:`` and the command lines."""
+    return "Example:\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
+
+
+def command_line() -> str:
+    """The command as typed, for model files and messages: URLs redacted (a password or
+    a signed query in a data URL must not reach a file or a terminal log)."""
+    from thalweg.data.filesystems import redact
+
+    return shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
+
+
+def check_paths(outputs: dict, inputs: dict | None = None) -> None:
+    """Before any work: every output can be written, and none is an input.
+
+    ``outputs``: option -> path (None: not written); ``inputs``: description -> a local
+    ``Path`` (URLs and None are skipped). Outputs are compared with inputs by resolved
+    path and by file identity (links count), and with the run store this command records
+    into; a folder, a device, a FIFO, a path below a file or in an unwritable folder is
+    refused (see :func:`thalweg.files.check_outputs`).
+    """
+    from thalweg.files import check_outputs
+    from thalweg.tracking import active_run
+
+    local = {what: path for what, path in (inputs or {}).items() if isinstance(path, Path)}
+    run = active_run()
+    if run is not None:
+        local["the run store"] = run.store.path
+    check_outputs(outputs, local)
+
+
+def check_output(path: Path, option: str, data=None) -> None:
+    """:func:`check_paths` for one output (``data``: the input, a local ``Path`` or a
+    URL, which the output must not overwrite)."""
+    check_paths({option: path}, {"the data file": data})
+
+
+def write_report(path: Path, report) -> Path:
+    """Write an HTML report (``thalweg.report.write_report``), or one line why not."""
+    from thalweg.report import write_report as write
+
+    try:
+        return Path(write(path, report))
+    except OSError as error:
+        raise UserError(
+            f"cannot write the report {path} ({error.strerror}); choose another --report"
+        ) from None
+
+
+def say(line: str) -> None:
+    """One line on standard error (escaped: it may quote text from a file)."""
+    from thalweg.terminal import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
