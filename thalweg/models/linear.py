@@ -292,7 +292,7 @@ class LinearRegression(RegressorMixin, Estimator):
             loss_kind="squared",
             epochs=epochs,
             batch_size=self.batch_size,
-            optimizer=self.optimizer_ if continue_training else None,
+            optimizer=getattr(self, "optimizer_", None) if continue_training else None,
             curvature_sample=self.scaling_.features(sample_rows(X)),
         )
         return self._trained(history, continue_training)

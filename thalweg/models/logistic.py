@@ -215,7 +215,7 @@ class LogisticRegression(ClassifierMixin, Estimator):
             loss_kind=self._loss_kind(),
             epochs=epochs,
             batch_size=self.batch_size,
-            optimizer=self.optimizer_ if continue_training else None,
+            optimizer=getattr(self, "optimizer_", None) if continue_training else None,
             curvature_sample=self.scaling_.features(sample_rows(X)),
         )
         return self._trained(history, continue_training)

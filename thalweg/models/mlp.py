@@ -113,7 +113,7 @@ class _MLP(Estimator):
             loss_kind=self.loss_kind,
             epochs=epochs,
             batch_size=batch_size,
-            optimizer=None if first else self.optimizer_,
+            optimizer=None if first else getattr(self, "optimizer_", None),
         )
         self.history_ = history
         self.n_iter_ = (0 if first else self.n_iter_) + len(history)

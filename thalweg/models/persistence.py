@@ -4,8 +4,11 @@
 every fitted attribute (those ending in ``_``): arrays go into safetensors, small values
 and configurations (the network's architecture, the scaler, the training history) into
 the JSON header. ``load_model(path)`` rebuilds only classes thalweg knows; nothing in
-the file is ever executed. The optimizer's state is not kept: a loaded model predicts
-and evaluates; ``partial_fit`` on it starts a fresh optimizer.
+the file is ever executed.
+
+The optimizer is kept too (its class, step count, schedule and per-parameter state, bound
+to the module whose parameters it trains), so ``partial_fit`` on a loaded model
+continues exactly where the saved one would have: the same numbers, step for step.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from thalweg.errors import FileFormatError
 from thalweg.files import read_container, write_container
 from thalweg.nn.layers import layer_from_config, layer_to_config
 from thalweg.nn.module import Module
+from thalweg.optim import OPTIMIZERS
 from thalweg.optim.optimizer import Optimizer
+from thalweg.serialization import optimizer_state_from_container, optimizer_to_container
 from thalweg.train.history import History
 
 
@@ -46,13 +51,42 @@ def _encode(name: str, value, arrays: dict) -> dict | None:
                 arrays[f"{name}.{key}"] = item
         plain = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
         return {"type": "object", "class": type(value).__name__, "state": plain}
-    if isinstance(value, Optimizer):
-        return None  # training state, not needed to predict
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, bool | int | float | str | list | tuple | dict):
         return {"type": "json", "value": value}
     raise TypeError(f"cannot save fitted attribute {name} of type {type(value).__name__}")
+
+
+def _encode_optimizer(name: str, optimizer: Optimizer, modules: dict, arrays: dict) -> dict | None:
+    """The optimizer's state, bound by name to the fitted module whose parameters it trains.
+
+    None when no module holds exactly its parameters (then it is not saved, and
+    ``partial_fit`` after loading starts a fresh one).
+    """
+    trained = [id(p) for p in optimizer.params]
+    for module_name, module in modules.items():
+        if [id(p) for p in module.parameters()] == trained:
+            optimizer_arrays, metadata = optimizer_to_container(optimizer, f"{name}.")
+            arrays.update(optimizer_arrays)
+            return {
+                "type": "optimizer",
+                "module": module_name,
+                "packed": optimizer.packed,
+                "state": metadata,
+            }
+    return None
+
+
+def _decode_optimizer(name: str, spec: dict, arrays: dict, estimator) -> Optimizer:
+    """Rebuild an optimizer on the loaded module's parameters and restore its state."""
+    cls = OPTIMIZERS.get(spec["state"]["class"])
+    if cls is None:
+        raise FileFormatError(f"unknown optimizer class {spec['state']['class']!r} in model file")
+    module = getattr(estimator, spec["module"])
+    optimizer = cls(module.parameters(), packed=spec.get("packed", False))
+    optimizer.load_state_dict(optimizer_state_from_container(arrays, spec["state"], f"{name}."))
+    return optimizer
 
 
 def _decode(name: str, spec: dict, arrays: dict, objects: dict):
@@ -91,11 +125,15 @@ def save_model(estimator, path, metadata: dict | None = None) -> None:
     estimator._check_fitted()
     arrays: dict = {}
     state = {}
-    for name, value in vars(estimator).items():
-        if name.endswith("_") and not name.startswith("_"):
+    fitted = {n: v for n, v in vars(estimator).items() if n.endswith("_") and not n.startswith("_")}
+    modules = {n: v for n, v in fitted.items() if isinstance(v, Module)}
+    for name, value in fitted.items():
+        if isinstance(value, Optimizer):
+            encoded = _encode_optimizer(name, value, modules, arrays)
+        else:
             encoded = _encode(name, value, arrays)
-            if encoded is not None:
-                state[name] = encoded
+        if encoded is not None:
+            state[name] = encoded
     write_container(
         path,
         arrays,
@@ -123,9 +161,15 @@ def load_model(path, registry: dict, objects: dict):
         raise FileFormatError(f"{path}: unknown model class {meta.get('class')!r}")
     try:
         estimator = cls(**_restore_tuples(cls, meta["params"]))
+        optimizers = {}
         for name, spec in meta["state"].items():
-            setattr(estimator, name, _decode(name, spec, arrays, objects))
-    except (KeyError, TypeError, ValueError) as error:
+            if spec["type"] == "optimizer":
+                optimizers[name] = spec  # after the module it trains
+            else:
+                setattr(estimator, name, _decode(name, spec, arrays, objects))
+        for name, spec in optimizers.items():
+            setattr(estimator, name, _decode_optimizer(name, spec, arrays, estimator))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise FileFormatError(f"{path}: the model file is damaged ({error})") from None
     return estimator
 

@@ -32,8 +32,10 @@ class SGD(Optimizer):
 
     hyperparameters = ("momentum", "nesterov", "weight_decay")
 
-    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(
+        self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, packed=False
+    ):
+        super().__init__(params, lr, packed)
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum = momentum

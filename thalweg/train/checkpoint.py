@@ -1,9 +1,11 @@
 """Checkpoints: everything needed to continue training exactly where it stopped.
 
 A checkpoint holds the model's weights, the optimizer's state (step count, momenta,
-schedule), the epoch and the position inside it, the random generator's state at the
-start of that epoch (so the same shuffle order is regenerated), the history so far and
-the callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
+schedule), the epoch and the position inside it, the shuffling generator's state at the
+start of that epoch (so the same shuffle order is regenerated), the state of every other
+random generator the run draws from (:func:`random_streams`: the global one, which
+``Dropout()`` uses, and each generator a layer holds), the history so far and the
+callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
 result as a run that was never interrupted.
 
 The file is a thalweg container (safetensors + JSON, written atomically), never pickle.
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg import backend
+from thalweg.errors import FileFormatError
 from thalweg.files import read_container, write_container
 from thalweg.serialization import optimizer_state_from_container, optimizer_to_container
 from thalweg.train.callbacks import Callback
@@ -35,6 +39,27 @@ class Checkpoint(Callback):
     def on_epoch_end(self, state, row):
         if row["epoch"] % self.every == 0:
             save_checkpoint(self.path, state)
+
+
+def random_streams(model) -> dict[str, np.random.Generator]:
+    """Every random generator a training step may draw from, by name.
+
+    ``"global"`` is the generator ``thalweg.manual_seed`` sets (``Dropout()`` without an
+    ``rng`` draws from it); then each generator a module of ``model`` holds as an
+    attribute, named by its dotted path (``"2.rng"`` for ``Dropout(rng=...)`` in a
+    ``Sequential``). The shuffling generator is the loop's own (``epoch_rng_state``).
+
+    >>> from thalweg import nn
+    >>> sorted(random_streams(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5, rng=0))))
+    ['1.rng', 'global']
+    """
+    streams = {"global": backend.default_generator()}
+    if hasattr(model, "named_modules"):
+        for module_name, module in model.named_modules():
+            for attribute, value in vars(module).items():
+                if isinstance(value, np.random.Generator):
+                    streams[f"{module_name}.{attribute}" if module_name else attribute] = value
+    return streams
 
 
 def _split_arrays(prefix: str, value):
@@ -74,6 +99,10 @@ def save_checkpoint(path, state) -> None:
             "epoch": state.epoch,
             "batch_in_epoch": state.batch_in_epoch,
             "epoch_rng_state": state.epoch_rng_state,
+            "random_streams": {
+                name: generator.bit_generator.state
+                for name, generator in random_streams(state.model).items()
+            },
             "epoch_loss_sum": state.epoch_loss_sum,
             "epoch_examples": state.epoch_examples,
             "n_samples": state.n_samples,
@@ -86,8 +115,6 @@ def save_checkpoint(path, state) -> None:
 
 def load_checkpoint(path, state) -> None:
     """Restore a training state saved by :func:`save_checkpoint` into ``state``."""
-    from thalweg.errors import FileFormatError
-
     arrays, meta = read_container(path)
     if meta.get("kind") != "checkpoint":
         raise FileFormatError(
@@ -105,6 +132,17 @@ def load_checkpoint(path, state) -> None:
     state.optimizer.load_state_dict(
         optimizer_state_from_container(arrays, meta["optimizer"], "optimizer.")
     )
+    streams = random_streams(state.model)
+    for name, saved in meta.get("random_streams", {}).items():
+        if name in streams:
+            try:
+                streams[name].bit_generator.state = saved
+            except (TypeError, ValueError, KeyError):
+                raise FileFormatError(
+                    f"{path}: the random generator {name!r} was a "
+                    f"{saved.get('bit_generator')} when saved; build it the same way "
+                    "(numpy.random.default_rng) to resume"
+                ) from None
     state.epoch = meta["epoch"]
     state.batch_in_epoch = meta["batch_in_epoch"]
     state.epoch_rng_state = meta["epoch_rng_state"]
