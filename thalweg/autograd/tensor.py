@@ -188,9 +188,9 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
-    def __hash__(self) -> int:
-        # __eq__ returns a tensor (elementwise), so identity is the only sane hash.
-        return id(self)
+    # __eq__ returns a tensor (elementwise), so identity is the only sane hash: tensors
+    # key dicts by identity (an optimizer's state, say). object's own C-level hash is that.
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)

@@ -61,8 +61,12 @@ class PackedWeights:
         self.views: list = []
         self.grads = None
         self.state: dict = {}  # the flat state the formula runs on
-        self.shared = [{} for _ in self.params]  # per parameter: what it got from self.state
-        self.scalar_keys: list = []  # entries of self.state that are numbers (step counts)
+        # What each parameter's state dict was given, to check it still holds it: the
+        # views as (dict, key, view) triples, the names of the numbers (step counts:
+        # the same value in every dict), and how many entries the dicts hold in all.
+        self.given_views: list = []
+        self.scalar_keys: list = []
+        self.entry_count = 0
 
     # A copy must not keep views into buffers it does not share: it repacks instead.
     def __getstate__(self) -> dict:
@@ -86,7 +90,7 @@ class PackedWeights:
             if param is not own:
                 return False
             grads.append(grad.ravel())
-        per_param = [optimizer.state[p] for p in params]
+        per_param = list(map(optimizer.state.__getitem__, params))
         if not self._holds(per_param) and not self._pack_state(per_param):
             return False
         if self.weights is None or any(
@@ -99,19 +103,28 @@ class PackedWeights:
         if len(self.state) != keys_before:  # the first step made the state arrays
             self._share(per_param)
         else:
-            for key in self.scalar_keys:  # step counters: numbers, so copied each step
+            for key in self.scalar_keys:  # step counts are numbers: copied each step
                 value = self.state[key]
-                for entries, mine in zip(per_param, self.shared, strict=True):
-                    entries[key] = mine[key] = value
+                for entries in per_param:
+                    entries[key] = value
         versions.mark_written(self.weights, f"{type(optimizer).__name__}.step()")
         return True
 
     def _holds(self, per_param: list) -> bool:
-        """Whether every parameter's state holds exactly what the flat state gave it."""
-        for entries, mine in zip(per_param, self.shared, strict=True):
-            if len(entries) != len(mine):
+        """Whether every parameter's state holds exactly what the flat state gave it.
+
+        Each entry must be the very object it was given (a view; the flat state's step
+        count), and no dict may hold more: a missing entry fails the identity test, an
+        extra one the count.
+        """
+        if sum(map(len, per_param)) != self.entry_count:
+            return False
+        for entries, key, view in self.given_views:
+            if entries.get(key) is not view:
                 return False
-            for key, value in mine.items():
+        for key in self.scalar_keys:
+            value = self.state[key]
+            for entries in per_param:
                 if entries.get(key) is not value:
                     return False
         return True
@@ -149,22 +162,22 @@ class PackedWeights:
 
     def _share(self, per_param: list) -> None:
         """Give each parameter's state views of its slices of the flat state arrays."""
-        self.scalar_keys = [
-            key
-            for key, value in self.state.items()
-            if key != WORK_BUFFER and not isinstance(value, np.ndarray)
-        ]
-        self.shared = []
-        for entries, part, shape in zip(per_param, self.slices, self.shapes, strict=True):
+        self.given_views = []
+        self.scalar_keys = []
+        for key, value in self.state.items():
+            if key == WORK_BUFFER:
+                continue
+            if not isinstance(value, np.ndarray):
+                self.scalar_keys.append(key)
+                for entries in per_param:
+                    entries[key] = value
+                continue
+            for entries, part, shape in zip(per_param, self.slices, self.shapes, strict=True):
+                entries[key] = view = value[part].reshape(shape)
+                self.given_views.append((entries, key, view))
+        for entries in per_param:
             entries.pop(WORK_BUFFER, None)  # scratch space: the flat pass has its own
-            mine = {}
-            for key, value in self.state.items():
-                if key == WORK_BUFFER:
-                    continue
-                if isinstance(value, np.ndarray):
-                    value = value[part].reshape(shape)
-                entries[key] = mine[key] = value
-            self.shared.append(mine)
+        self.entry_count = len(self.given_views) + len(self.scalar_keys) * len(per_param)
 
     def _pack_weights(self) -> None:
         """Copy the weights into a new buffer and make each ``.data`` a view of its slice."""

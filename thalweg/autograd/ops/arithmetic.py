@@ -102,7 +102,8 @@ class Pow(Function):
 
     def forward(self, a, b):
         a, b = promote(a, b)
-        out = a**b
+        with np.errstate(divide="ignore"):  # 0 ** -1 is inf, as IEEE says
+            out = a**b
         self.saved = (a, b, out)
         return out
 
