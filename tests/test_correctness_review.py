@@ -120,6 +120,21 @@ def test_every_optimizer_matches_pytorch_step_by_step_with_missing_gradients(nam
 
 
 @pytest.mark.parametrize("packed", [False, True])
+def test_minimize_leaves_a_parameter_the_loss_does_not_use_alone(packed):
+    # A sibling in the TensorFlow habit: compute_gradients gave such a parameter a zero
+    # gradient, so Adam's momentum kept moving it and its step count kept growing.
+    a, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    opt = optim.Adam([a, b], lr=0.1, packed=packed)
+    opt.minimize((a * b).sum())
+    pairs = opt.compute_gradients((a * a).sum())
+    assert pairs[1][0] is None
+    opt.apply_gradients(pairs)
+    np.testing.assert_allclose(b.data, [0.9, 0.9], rtol=1e-7)
+    assert opt.state[b]["step"] == 1 and opt.state[a]["step"] == 2
+    assert thalweg.grad((a * a).sum(), [b])[0].tolist() == [0.0, 0.0]  # the default
+
+
+@pytest.mark.parametrize("packed", [False, True])
 def test_load_state_dict_with_state_for_only_some_parameters_continues_exactly(packed):
     a, b = Parameter(np.ones(2)), Parameter(np.full(2, 2.0))
     opt = optim.Adam([a, b], lr=0.1, packed=packed)

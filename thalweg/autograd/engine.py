@@ -72,6 +72,7 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
         return
 
     last_write = versions.last_write()  # nodes newer than every in-place write skip the check
+    check_anomalies = anomaly.is_enabled()
     pending = {root: grad}  # node -> gradient of its output accumulated so far
     reached = [(-root.sequence, root)]  # a heap: the newest node comes out first
     while reached:
@@ -102,7 +103,7 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
                     f"{node.op_name()}.backward returned {type(input_grads).__name__}; it "
                     "must return a tuple with one gradient (or None) per input"
                 )
-            if anomaly.is_enabled():
+            if check_anomalies:
                 anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
         if not retain_graph:
             node.saved = FREED  # release the saved arrays (Function.release, inlined)
@@ -167,7 +168,13 @@ def backward(output: Tensor, grad=None, retain_graph: bool = False) -> None:
     _run(output, grad, retain_graph, None)
 
 
-def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -> list:
+def grad(
+    output: Tensor,
+    inputs,
+    grad_output=None,
+    retain_graph: bool = False,
+    materialize_grads: bool = True,
+) -> list:
     """Gradients of ``output`` with respect to ``inputs``, as arrays; no ``.grad`` changes.
 
     Parameters
@@ -180,11 +187,14 @@ def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -
         The gradient to start from (default: 1 for a scalar output).
     retain_graph : bool
         Keep the graph's saved arrays for another backward.
+    materialize_grads : bool
+        For an input the output does not depend on: zeros (True, the default) or None
+        (False; "no gradient", which optimizers skip, as PyTorch's ``.grad`` is None).
 
     Returns
     -------
-    list of ndarray, one per input, each of that input's shape and dtype (zeros where the
-    output does not depend on the input).
+    list of ndarray (or None, see ``materialize_grads``), one per input, each of that
+    input's shape and dtype.
 
     Examples
     --------
@@ -208,7 +218,7 @@ def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -
     for tensor in inputs:
         value = targets[tensor.grad_fn or tensor]
         if value is None:
-            value = np.zeros_like(tensor.data)
+            value = np.zeros_like(tensor.data) if materialize_grads else None
         else:  # a copy: one array may reach several inputs, or be a read-only view
             value = np.array(value, dtype=tensor.dtype)
         results.append(value)

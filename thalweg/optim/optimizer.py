@@ -109,10 +109,12 @@ class Optimizer:
     def compute_gradients(self, loss: Tensor, params=None) -> list[tuple[np.ndarray, Tensor]]:
         """Gradients of ``loss`` as ``[(grad, param), ...]``; no weight or ``.grad`` changes.
 
-        ``params`` defaults to the optimizer's parameters.
+        ``params`` defaults to the optimizer's parameters. A parameter the loss does not
+        depend on gets None (TensorFlow's habit too), so ``apply_gradients`` leaves its
+        weight and state alone, where a zero gradient would still move it by momentum.
         """
         params = self.params if params is None else list(params)
-        grads = engine.grad(loss, params)
+        grads = engine.grad(loss, params, materialize_grads=False)
         return list(zip(grads, params, strict=True))
 
     def apply_gradients(self, grads_and_params) -> None:
@@ -234,6 +236,8 @@ class Optimizer:
 
     def __repr__(self) -> str:
         settings = ", ".join(
-            [f"lr={self.lr!r}"] + [f"{n}={getattr(self, n)!r}" for n in self.hyperparameters]
+            [f"lr={self.lr!r}"]
+            + [f"{n}={getattr(self, n)!r}" for n in self.hyperparameters]
+            + (["packed=True"] if self.packed else [])
         )
         return f"{type(self).__name__}({settings}, params={len(self.params)})"

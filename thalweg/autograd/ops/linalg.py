@@ -105,7 +105,8 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         if type(x) is not np.ndarray:  # a constant given as a list, say
             x = np.asarray(x)
-        x, weight = promote(x, weight)  # integer rows follow the weights' float dtype
+        if x.dtype is not weight.dtype:  # e.g. integer rows: they follow the weights' dtype
+            x, weight = promote(x, weight)
         self.saved = (x, weight)
         return affine(x, weight, bias)
 
