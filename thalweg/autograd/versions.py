@@ -58,7 +58,8 @@ def mark_written(array: np.ndarray, by: str) -> None:
     'an example'
     """
     global _last_write
-    array = owner(array)
+    if array.base is not None:
+        array = owner(array)
     key = id(array)
     entry = _writes.get(key)
     if entry is None:  # forget the array when it is freed (its id may then be reused)
@@ -67,7 +68,8 @@ def mark_written(array: np.ndarray, by: str) -> None:
         reference = entry[0]
     stamp = next(clock)
     _writes[key] = (reference, stamp, by)
-    _last_write = max(_last_write, stamp)
+    if stamp > _last_write:
+        _last_write = stamp
 
 
 def last_write_of(array: np.ndarray) -> tuple[int, str] | None:

@@ -81,6 +81,7 @@ class Optimizer:
         self.global_step = 0
         self.packed = bool(packed)
         self._packed = PackedWeights(self.params) if packed else None
+        self._writer = f"{type(self).__name__}.step()"  # names it in a version error
 
     # ------------------------------------------------------------------ the formula
     def update(self, weight: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
@@ -148,7 +149,7 @@ class Optimizer:
             state = self.state
             for param, grad in updates:
                 self.update(param.data, grad, state[param], lr)
-                versions.mark_written(param.data, f"{type(self).__name__}.step()")
+                versions.mark_written(param.data, self._writer)
         self.global_step += 1
 
     def minimize(self, loss: Tensor) -> list[tuple[np.ndarray, Tensor]]:

@@ -29,6 +29,8 @@ is no longer the weights; take it after.
 
 from __future__ import annotations
 
+from operator import is_, itemgetter
+
 import numpy as np
 
 from thalweg.autograd import versions
@@ -83,13 +85,8 @@ class PackedWeights:
         some parameter has no gradient, or the parameters' states differ.
         """
         params = self.params
-        if len(updates) != len(params):
-            return False
-        grads = []
-        for (param, grad), own in zip(updates, params, strict=True):
-            if param is not own:
-                return False
-            grads.append(grad.ravel())
+        if len(updates) != len(params) or not all(map(is_, map(itemgetter(0), updates), params)):
+            return False  # (step() lists them in order; apply_gradients might not)
         per_param = list(map(optimizer.state.__getitem__, params))
         if not self._holds(per_param) and not self._pack_state(per_param):
             return False
@@ -97,7 +94,7 @@ class PackedWeights:
             p.data is not v for p, v in zip(params, self.views, strict=True)
         ):
             self._pack_weights()  # a copy, or someone replaced a .data: take its values
-        np.concatenate(grads, out=self.grads)
+        np.concatenate([grad.ravel() for _, grad in updates], out=self.grads)
         keys_before = len(self.state)
         optimizer.update(self.weights, self.grads, self.state, lr)
         if len(self.state) != keys_before:  # the first step made the state arrays
@@ -107,7 +104,7 @@ class PackedWeights:
                 value = self.state[key]
                 for entries in per_param:
                     entries[key] = value
-        versions.mark_written(self.weights, f"{type(optimizer).__name__}.step()")
+        versions.mark_written(self.weights, optimizer._writer)
         return True
 
     def _holds(self, per_param: list) -> bool:
