@@ -21,6 +21,10 @@ It is cheap where it matters: in a training loop every write (the step) comes be
 the next forward, so each node is newer than the last write and the check is one
 comparison per node. Only a node recorded *before* some write looks at its arrays.
 
+The error stops backward at the node where it is found, as in PyTorch: nodes visited
+before it (those nearer the output) may already have added to some leaves' ``.grad``.
+Zero the gradients and recompute the forward pass.
+
 What it cannot see: writes thalweg does not make. ``w.data[...] = 0``, ``w.data -= 1``,
 NumPy code on an array shared through ``from_numpy`` or ``.numpy()`` change memory
 without telling anyone (PyTorch cannot see writes through ``.data`` either). Use the
@@ -86,7 +90,7 @@ def last_write() -> int:
 def check_saved(node) -> None:
     """Raise ``GraphError`` if an array ``node`` saved was written after it was recorded."""
     for item in node.saved:
-        if type(item) is not np.ndarray:
+        if not isinstance(item, np.ndarray):
             continue
         entry = _writes.get(id(owner(item)))
         if entry is not None and entry[1] > node.sequence:
