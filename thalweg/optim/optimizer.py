@@ -85,7 +85,13 @@ class Optimizer:
 
     # ------------------------------------------------------------------ the formula
     def update(self, weight: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
-        """Apply one update to ``weight`` in place. Subclasses write their formula here."""
+        """Apply one update to ``weight`` in place. Subclasses write their formula here.
+
+        ``state`` is this parameter's dict: create arrays shaped like ``weight`` in it on
+        the first call, then change them in place; numbers (a step count) may be
+        replaced. Keep the formula elementwise: with ``packed=True`` it runs once on all
+        the weights flattened into one array, with ``state`` holding the flat arrays.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define update()")
 
     # ------------------------------------------------------------------ TensorFlow habit
