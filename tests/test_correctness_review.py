@@ -305,8 +305,12 @@ def test_powers_at_zero_match_pytorch_itself():
 
 
 # ---------------------------------------------------------------- 4. resume with dropout
-@pytest.mark.parametrize("dropout_rng", [None, 7], ids=["global generator", "own generator"])
-def test_resume_after_an_interrupt_is_bit_for_bit_with_dropout(tmp_path, dropout_rng):
+@pytest.mark.parametrize(
+    ("dropout_rng", "seed"),
+    [(None, 1), (7, 1), (None, None)],
+    ids=["global generator", "own generator", "no seed"],
+)
+def test_resume_after_an_interrupt_is_bit_for_bit_with_dropout(tmp_path, dropout_rng, seed):
     X = np.random.default_rng(0).normal(size=(48, 3)).astype(np.float32)
     y = X[:, :1] * 2 - X[:, 1:2]
     path = tmp_path / "run.ckpt"
@@ -319,9 +323,9 @@ def test_resume_after_an_interrupt_is_bit_for_bit_with_dropout(tmp_path, dropout
         return model, optim.Adam(model.parameters(), lr=0.01, packed=True)
 
     def train(model, opt, **options):
-        return fit(
-            model, losses.mse, opt, X, y, epochs=3, batch_size=8, seed=1, verbose=0, **options
-        )
+        # (seed=None: the shuffling and the held-out rows come from the global generator)
+        return fit(model, losses.mse, opt, X, y, epochs=3, batch_size=8, seed=seed,
+                   validation_fraction=0.25, verbose=0, **options)  # fmt: skip
 
     model_a, opt_a = fresh()
     full = train(model_a, opt_a)

@@ -4,8 +4,8 @@ A checkpoint holds the model's weights, the optimizer's state (step count, momen
 schedule), the epoch and the position inside it, the shuffling generator's state at the
 start of that epoch (so the same shuffle order is regenerated), the state of every other
 random generator the run draws from (:func:`random_streams`: the global one, which
-``Dropout()`` uses, and each generator a layer holds), the history so far and the
-callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
+``Dropout()`` uses, and each generator a layer holds), the seed that chose the
+held-out rows of ``validation_fraction``, the history so far and the callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
 result as a run that was never interrupted.
 
 The file is a thalweg container (safetensors + JSON, written atomically), never pickle.
@@ -99,6 +99,7 @@ def save_checkpoint(path, state) -> None:
             "epoch": state.epoch,
             "batch_in_epoch": state.batch_in_epoch,
             "epoch_rng_state": state.epoch_rng_state,
+            "split_seed": state.split_seed,
             "random_streams": {
                 name: generator.bit_generator.state
                 for name, generator in random_streams(state.model).items()
@@ -111,6 +112,17 @@ def save_checkpoint(path, state) -> None:
             "callbacks": callbacks,
         },
     )
+
+
+def saved_split_seed(path, default: int) -> int:
+    """The seed of the held-out rows of the run that saved ``path`` (``default`` if none).
+
+    ``fit`` holds out ``validation_fraction`` of the rows before it reads the rest of a
+    checkpoint; with ``seed=None`` a new run would draw other rows, so it asks first.
+    """
+    _, meta = read_container(path)
+    saved = meta.get("split_seed")
+    return default if saved is None else int(saved)
 
 
 def load_checkpoint(path, state) -> None:

@@ -34,7 +34,12 @@ from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
-from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from thalweg.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    saved_split_seed,
+)
 from thalweg.train.history import History
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
@@ -60,6 +65,7 @@ class TrainingState:
     epoch: int = 0  # epochs completed
     batch_in_epoch: int = 0  # steps completed in the current epoch
     epoch_rng_state: dict | None = None  # generator state when the current epoch began
+    split_seed: int | None = None  # seed of the held-out rows (validation_fraction)
     epoch_loss_sum: float = 0.0  # Σ batch loss · batch size, this epoch
     epoch_examples: int = 0
     epoch_started: float = field(default_factory=time.perf_counter)
@@ -167,6 +173,8 @@ def fit(
         if not 0 < validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
         split_seed = int(rng.integers(2**63))
+        if resume is not None and Path(resume).exists():  # hold out the same rows as before
+            split_seed = saved_split_seed(resume, split_seed)
         X, X_val, y, y_val = train_val_test_split(
             X, y, fractions=(1 - validation_fraction, validation_fraction), seed=split_seed
         )
@@ -205,6 +213,8 @@ def fit(
             else None
         ),
     )
+    if validation_fraction is not None:
+        state.split_seed = split_seed
     if resume is not None and Path(resume).exists():
         load_checkpoint(resume, state)
         if record_steps and state.history.step_losses is None:
