@@ -156,7 +156,8 @@ def run(settings: harness.Settings) -> harness.Table:
             "Microseconds per training step (median over rounds); ratios are thalweg's "
             "speed over the peer's (median of per-round paired ratios, quartiles in "
             "parentheses; > 1: thalweg faster). Targets (issue 5): ≥ 3× PyTorch, ≥ 0.5× "
-            "NumPy. SGD lr 0.1, Adam lr 0.01."
+            "NumPy. SGD lr 0.1, Adam lr 0.01; thalweg's optimizer with packed=True (one "
+            "flat update over all 45 weights, as the estimators use for small networks)."
         ),
         columns=[
             "optimizer",
