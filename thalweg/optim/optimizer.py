@@ -144,14 +144,15 @@ class Optimizer:
             updates.append((param, grad))
         self._apply(updates, lr)
 
-    def _apply(self, updates: list, lr: float) -> None:
+    def _apply(self, updates: list, lr: float, in_order: bool = False) -> None:
         """Run the formula for checked ``(param, grad)`` pairs; ``global_step += 1``.
 
         Parameters without a gradient are not in ``updates``: their weights and state
         stay as they are (PyTorch's rule). Each write is recorded, so a graph that saved
         the old weights refuses a later backward (see ``autograd/versions.py``).
+        ``in_order``: the pairs follow ``self.params`` (as ``step`` lists them).
         """
-        if self._packed is None or not self._packed.update(self, updates, lr):
+        if self._packed is None or not self._packed.update(self, updates, lr, in_order):
             state = self.state
             for param, grad in updates:
                 self.update(param.data, grad, state[param], lr)
@@ -177,7 +178,7 @@ class Optimizer:
         ``apply_gradients``' checks are needed here.
         """
         lr = self._schedule(self.global_step)
-        self._apply([(p, p.grad) for p in self.params if p.grad is not None], lr)
+        self._apply([(p, p.grad) for p in self.params if p.grad is not None], lr, in_order=True)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:

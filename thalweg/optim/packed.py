@@ -78,15 +78,18 @@ class PackedWeights:
         self.__dict__.update(saved)
         self._forget()
 
-    def update(self, optimizer, updates: list, lr: float) -> bool:
-        """One flat pass of ``optimizer.update`` for ``updates`` = ``[(param, grad), ...]``.
+    def update(self, optimizer, updates: list, lr: float, in_order: bool = False) -> bool:
+        """One flat pass of ``optimizer.update`` for ``updates`` = ``[(param, grad), ...]``
+        (``in_order``: known to follow ``params``, one pair each, when all are there).
 
         Returns False, having changed nothing, when the step must run per parameter:
         some parameter has no gradient, or the parameters' states differ.
         """
         params = self.params
-        if len(updates) != len(params) or not all(map(is_, map(itemgetter(0), updates), params)):
-            return False  # (step() lists them in order; apply_gradients might not)
+        if len(updates) != len(params):
+            return False  # some parameter has no gradient
+        if not in_order and not all(map(is_, map(itemgetter(0), updates), params)):
+            return False  # (apply_gradients' pairs may come in another order)
         per_param = list(map(optimizer.state.__getitem__, params))
         if not self._holds(per_param) and not self._pack_state(per_param):
             return False

@@ -5,8 +5,9 @@ schedule), the epoch and the position inside it, the shuffling generator's state
 start of that epoch (so the same shuffle order is regenerated), the state of every other
 random generator the run draws from (:func:`random_streams`: the global one, which
 ``Dropout()`` uses, and each generator a layer holds), the seed that chose the
-held-out rows of ``validation_fraction``, the history so far and the callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
-result as a run that was never interrupted.
+held-out rows of ``validation_fraction``, the history so far and the callbacks'
+counters. ``fit(..., resume=path)`` then produces, bit for bit, the same result as a
+run that was never interrupted.
 
 The file is a thalweg container (safetensors + JSON, written atomically), never pickle.
 """

@@ -125,7 +125,7 @@ class BinaryCrossEntropyWithLogits(Function):
         np.divide(e, residual, out=residual)
         np.subtract(1, residual, out=residual, where=logits >= 0)
         residual -= targets
-        losses = np.maximum(logits, 0, out=np.empty_like(logits))
+        losses = np.maximum(logits, 0)
         losses -= logits * targets
         losses += np.log1p(e, out=e)  # log(1 + exp(-|z|))
         self.saved = (residual, logits, weight, reduction)
