@@ -29,13 +29,15 @@ is no longer the weights; take it after.
 
 from __future__ import annotations
 
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 
 import numpy as np
 
 from thalweg.autograd import versions
 from thalweg.errors import DTypeError, ShapeError
 from thalweg.optim.scratch import WORK_BUFFER
+
+_data = attrgetter("data")
 
 
 class PackedWeights:
@@ -93,9 +95,7 @@ class PackedWeights:
         per_param = list(map(optimizer.state.__getitem__, params))
         if not self._holds(per_param) and not self._pack_state(per_param):
             return False
-        if self.weights is None or any(
-            p.data is not v for p, v in zip(params, self.views, strict=True)
-        ):
+        if self.weights is None or not all(map(is_, map(_data, params), self.views)):
             self._pack_weights()  # a copy, or someone replaced a .data: take its values
         np.concatenate([grad.ravel() for _, grad in updates], out=self.grads)
         keys_before = len(self.state)
