@@ -29,6 +29,8 @@ WORKLOADS = {
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "memory": "bench.memory",
+    "detection": "bench.detection",
+    "playground-server": "bench.playground_server",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

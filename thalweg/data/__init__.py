@@ -4,6 +4,7 @@ never imports the engine).
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
 """
 
+from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
     FeatureCrosses,
@@ -15,10 +16,12 @@ from thalweg.data.split import train_val_test_split
 from thalweg.data.streaming import Stream, stream
 
 __all__ = [
+    "PLAYGROUND_FEATURES",
     "FeatureCrosses",
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
+    "PlaygroundFeatures",
     "Standardizer",
     "Stream",
     "preprocessor_from_config",

@@ -32,6 +32,7 @@ from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
+from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import (
@@ -41,6 +42,7 @@ from thalweg.train.checkpoint import (
     saved_split_seed,
 )
 from thalweg.train.history import History
+from thalweg.train.tracking import Tracking
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
 
@@ -197,6 +199,8 @@ def fit(
         callbacks.insert(0, NaNGuard())
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(verbose))
+    if not any(isinstance(c, Tracking) for c in callbacks) and active_run() is not None:
+        callbacks.append(Tracking())  # inside start_run(...): keep the learning curves
 
     state = TrainingState(
         model=model,
@@ -251,7 +255,8 @@ def fit(
     state.history.stop_reason = state.stop_reason or state.history.stop_reason
     # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
     state.history.input_balance = InputBalance.measure(state.history.rows, source, stats_before)
-    if verbose and state.history.input_balance and not isinstance(source, ArrayBatches):
+    in_memory = isinstance(source, ArrayBatches) or getattr(source, "in_memory", False)
+    if verbose and state.history.input_balance and not in_memory:
         print(state.history.input_balance, file=sys.stderr)
     return state.history
 
