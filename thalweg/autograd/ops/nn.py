@@ -95,10 +95,9 @@ class BinaryCrossEntropyWithLogits(Function):
 
     loss = max(z, 0) - z·y + log(1 + exp(-|z|))   (= -y·log σ(z) - (1-y)·log(1-σ(z)),
     rewritten so no exp overflows and no log sees 0);   d loss / dz = σ(z) - y,
-    d loss / dy = -z (soft targets may be learned too). σ(z) is computed from
-    ``exp(-|z|)`` as ``e/(1+e)`` or ``1 - e/(1+e)``: a few units in the last place of
-    relative error in both tails, as long as σ(z) is a normal float (``1 + tanh(z/2)``
-    would lose the far negative tail to cancellation).
+    d loss / dy = -z (soft targets may be learned too). σ(z) is computed as
+    ``exp(min(z, 0)) / (1 + exp(-|z|))``: within three units in the last place of
+    relative error in both tails, as long as σ(z) is a normal float.
     """
 
     __slots__ = ()
@@ -114,20 +113,23 @@ class BinaryCrossEntropyWithLogits(Function):
             )
         n = np.shape(logits)[0] if np.ndim(logits) else 1
         weight = _check_weight("binary_cross_entropy_with_logits", weight, n, logits.dtype)
-        # e = exp(-|z|) in (0, 1] never overflows; it gives both the loss's tail and σ.
+        # e = exp(-|z|) is in (0, 1]: nothing overflows. It makes both the loss's tail
+        # log(1 + e) and σ(z) = exp(min(z, 0)) / (1 + e) (= e/(1+e) for z < 0, 1/(1+e)
+        # for z ≥ 0): each a few roundings, no cancellation in either tail, where
+        # (1 + tanh(z/2)) / 2 would lose the far negative one.
         # (out= keeps even 0-d results arrays, so the in-place steps below work)
         e = np.abs(logits, out=np.empty_like(logits))
         np.negative(e, out=e)
         np.exp(e, out=e)
-        # σ(-|z|) = e / (1 + e) is accurate to the last bit even far in the tail (a tiny
-        # number computed directly); σ(z) is that for z < 0 and 1 - that for z ≥ 0.
-        residual = np.add(e, 1, out=np.empty_like(logits))  # becomes σ(z) - y
-        np.divide(e, residual, out=residual)
-        np.subtract(1, residual, out=residual, where=logits >= 0)
-        residual -= targets
+        one_plus_e = np.add(e, 1, out=np.empty_like(logits))
+        tail = np.log1p(e, out=e)
         losses = np.maximum(logits, 0)
         losses -= logits * targets
-        losses += np.log1p(e, out=e)  # log(1 + exp(-|z|))
+        losses += tail
+        residual = np.minimum(logits, 0, out=np.empty_like(logits))  # becomes σ(z) - y
+        np.exp(residual, out=residual)
+        np.divide(residual, one_plus_e, out=residual)
+        residual -= targets
         self.saved = (residual, logits, weight, reduction)
         return _reduce(losses, weight, reduction)
 
