@@ -42,7 +42,25 @@ from thalweg.errors import GraphError
 
 clock = itertools.count()  # graph nodes and in-place writes, in one increasing order
 _last_write = -1  # the stamp of the newest write: nodes recorded after it need no check
-_writes: dict[int, tuple] = {}  # id(owner array) -> (weak reference, stamp, who wrote)
+_writes: dict[int, WriteRecord] = {}  # id(owner array) -> its newest write
+
+
+class WriteRecord:
+    """The newest write to one array's memory: its ``stamp`` and who made it (``by``)."""
+
+    __slots__ = ("by", "reference", "stamp")
+
+    def __init__(self, reference, by: str):
+        self.reference = reference  # a weak reference: the record must not keep it alive
+        self.stamp = -1
+        self.by = by
+
+    def touch(self) -> None:
+        """Record a write now (a writer that writes every step keeps its record)."""
+        global _last_write
+        self.stamp = stamp = next(clock)
+        if stamp > _last_write:
+            _last_write = stamp
 
 
 def owner(array: np.ndarray) -> np.ndarray:
@@ -50,6 +68,19 @@ def owner(array: np.ndarray) -> np.ndarray:
     while isinstance(array.base, np.ndarray):
         array = array.base
     return array
+
+
+def record_for(array: np.ndarray, by: str) -> WriteRecord:
+    """The write record of ``array``'s memory, made if needed, now naming ``by``."""
+    if array.base is not None:
+        array = owner(array)
+    key = id(array)
+    record = _writes.get(key)
+    if record is None:  # forget the array when it is freed (its id may then be reused)
+        reference = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
+        record = _writes[key] = WriteRecord(reference, by)
+    record.by = by
+    return record
 
 
 def mark_written(array: np.ndarray, by: str) -> None:
@@ -61,25 +92,13 @@ def mark_written(array: np.ndarray, by: str) -> None:
     >>> last_write_of(w)[1]
     'an example'
     """
-    global _last_write
-    if array.base is not None:
-        array = owner(array)
-    key = id(array)
-    entry = _writes.get(key)
-    if entry is None:  # forget the array when it is freed (its id may then be reused)
-        reference = weakref.ref(array, lambda _, key=key: _writes.pop(key, None))
-    else:
-        reference = entry[0]
-    stamp = next(clock)
-    _writes[key] = (reference, stamp, by)
-    if stamp > _last_write:
-        _last_write = stamp
+    record_for(array, by).touch()
 
 
 def last_write_of(array: np.ndarray) -> tuple[int, str] | None:
     """``(stamp, who)`` of the newest recorded write to ``array``'s memory, or None."""
-    entry = _writes.get(id(owner(array)))
-    return None if entry is None else entry[1:]
+    record = _writes.get(id(owner(array)))
+    return None if record is None else (record.stamp, record.by)
 
 
 def last_write() -> int:
@@ -92,11 +111,11 @@ def check_saved(node) -> None:
     for item in node.saved:
         if not isinstance(item, np.ndarray):
             continue
-        entry = _writes.get(id(owner(item)))
-        if entry is not None and entry[1] > node.sequence:
+        record = _writes.get(id(owner(item)))
+        if record is not None and record.stamp > node.sequence:
             raise GraphError(
                 f"backward: an array that {node.op_name()} saved for its gradient was "
-                f"changed in place (by {entry[2]}) after the forward pass, so the gradient "
+                f"changed in place (by {record.by}) after the forward pass, so the gradient "
                 "would use the new values; run backward before changing the weights (e.g. "
                 "before optimizer.step()), or recompute the forward pass after the change"
             )

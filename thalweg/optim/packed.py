@@ -62,6 +62,7 @@ class PackedWeights:
     def _forget(self) -> None:
         """Drop the buffers: the next step packs again from the parameters' own values."""
         self.weights = None  # flat weights; each param.data is a view of its slice
+        self.write_record = None  # versions.WriteRecord of the weights: stamped each step
         self.views: list = []
         self.grads = None
         self.state: dict = {}  # the flat state the formula runs on
@@ -107,7 +108,9 @@ class PackedWeights:
                 value = self.state[key]
                 for entries in per_param:
                     entries[key] = value
-        versions.mark_written(self.weights, optimizer._writer)
+        if self.write_record is None:
+            self.write_record = versions.record_for(self.weights, optimizer._writer)
+        self.write_record.touch()  # graphs that saved the old weights now refuse backward
         return True
 
     def _holds(self, per_param: list) -> bool:
@@ -194,6 +197,7 @@ class PackedWeights:
                 "optimizer after converting them"
             )
         self.weights = np.empty(self.slices[-1].stop, dtype=dtype)
+        self.write_record = None
         for p, part in zip(self.params, self.slices, strict=True):
             self.weights[part] = p.data.ravel()
         self.views = [
