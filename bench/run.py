@@ -28,9 +28,12 @@ WORKLOADS = {
     "mlp": "bench.mlp",
     "logistic": "bench.logistic",
     "linear": "bench.linear",
+    "kmeans": "bench.kmeans",
+    "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
     "detection": "bench.detection",
     "playground-server": "bench.playground_server",
+    "input": "bench.input",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

@@ -273,45 +273,56 @@ def test_sgd_on_a_convex_problem_converges_to_the_minimum():
         lambda p, **kw: optim.AdamW(p, lr=0.01, **kw),
     ],
 )
-def test_small_models_updated_in_one_flat_pass_match_the_per_parameter_formula(make):
+@pytest.mark.parametrize("packed", [False, True])
+def test_one_optimizer_over_many_parameters_matches_one_optimizer_per_parameter(make, packed):
+    # Every update formula is elementwise, so one optimizer updating a whole small model
+    # (however it stores its state: packed=True runs the formula once over one flat
+    # buffer) must move each parameter exactly as an optimizer of that parameter alone.
     from thalweg import nn
 
-    def train(packed: bool):
+    def model_and_batch():
         thalweg.manual_seed(0)
         model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
-        opt = make(model.parameters(), packed=packed)
-        x = thalweg.tensor(np.random.default_rng(0).normal(size=(8, 3)))
-        for _ in range(5):
+        return model, thalweg.tensor(np.random.default_rng(0).normal(size=(8, 3)))
+
+    together, x = model_and_batch()
+    joint = make(together.parameters(), packed=packed)
+    alone, _ = model_and_batch()
+    singles = [make([p]) for p in alone.parameters()]
+    for _ in range(5):
+        joint.zero_grad()
+        (together(x) ** 2).mean().backward()
+        joint.step()
+        for opt in singles:
             opt.zero_grad()
-            (model(x) ** 2).mean().backward()
+        (alone(x) ** 2).mean().backward()
+        for opt in singles:
             opt.step()
-        return model, opt
-
-    packed, packed_opt = train(packed=True)
-    plain, plain_opt = train(packed=False)
-    assert packed.parameters()[0].data.base is packed_opt._packed.weights
-    # Elementwise formulas: the flat pass does each weight's arithmetic exactly.
-    for a, b in zip(packed.parameters(), plain.parameters(), strict=True):
+    if packed:
+        assert together.parameters()[0].data.base is joint._packed.weights
+    scratch = {"work_buffer"}
+    for a, b, single in zip(together.parameters(), alone.parameters(), singles, strict=True):
         np.testing.assert_array_equal(a.data, b.data)
-        state_a, state_b = packed_opt.state[a], plain_opt.state[b]
-        assert state_a.keys() - {"work_buffer"} == state_b.keys() - {"work_buffer"}
-        for key in state_a.keys() - {"work_buffer"}:
-            np.testing.assert_array_equal(state_a[key], state_b[key])
+        state, alone_state = joint.state[a], single.state[b]
+        assert state.keys() - scratch == alone_state.keys() - scratch
+        for key in state.keys() - scratch:
+            np.testing.assert_array_equal(state[key], alone_state[key])
 
 
-def test_flat_packing_survives_a_parameter_whose_data_is_replaced():
+def test_an_optimizer_follows_a_parameter_whose_data_is_replaced():
     from thalweg import nn
 
     model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Linear(2, 1, rng=1))
     opt = optim.SGD(model.parameters(), lr=0.1, packed=True)
     model[0].weight.data = np.ones((2, 2), dtype=np.float32)  # rebinding, not in place
     x = thalweg.ones(1, 2)
-    opt.zero_grad()
-    model(x).sum().backward()
-    expected = 1.0 - 0.1 * model[0].weight.grad
-    opt.step()
-    np.testing.assert_allclose(model[0].weight.data, expected, rtol=1e-6)
-    assert model[0].weight.data.base is opt._packed.weights
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).sum().backward()
+        expected = model[0].weight.data - 0.1 * model[0].weight.grad
+        opt.step()
+        np.testing.assert_allclose(model[0].weight.data, expected, rtol=1e-6)
+    assert model[0].weight.data.base is opt._packed.weights  # packed again, its values kept
 
 
 def test_optimizer_state_round_trips_with_flat_packing():

@@ -1,10 +1,13 @@
-"""NumPy-only data tools: splitting, preprocessing, streaming and input pipelines (layer 2;
-never imports the engine).
+"""NumPy-only data tools (layer 2; never imports the engine): splitting, preprocessing,
+streaming and input pipelines; the columns of a table (``columns.py``); held-out rows of
+a stream (``holdout.py``); the summary an estimator learns its preprocessing from
+(``summary.py``).
 
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
 """
 
 from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
+from thalweg.data.holdout import Reservoir, RowSplit
 from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
     FeatureCrosses,
@@ -14,18 +17,24 @@ from thalweg.data.preprocessing import (
 )
 from thalweg.data.split import train_val_test_split
 from thalweg.data.streaming import Stream, stream
+from thalweg.data.summary import DataSummary, summarize_arrays, summarize_stream
 
 __all__ = [
     "PLAYGROUND_FEATURES",
+    "DataSummary",
     "FeatureCrosses",
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
     "PlaygroundFeatures",
+    "Reservoir",
+    "RowSplit",
     "Standardizer",
     "Stream",
     "preprocessor_from_config",
     "profile_input",
     "stream",
+    "summarize_arrays",
+    "summarize_stream",
     "train_val_test_split",
 ]

@@ -41,11 +41,14 @@ Where the target is
   ``.npy`` file holding ``y`` (``(n_rows,)``), one per feature file, in the same order
   (``stream(["a_X.npy", "b_X.npy"], target=["a_y.npy", "b_y.npy"], ...)``). ``columns``
   are column indices. Files are read with ``allow_pickle=False``: nothing in them runs.
+* ``target=None``: rows without a target, for unsupervised learning (``KMeans.fit_stream``);
+  every column (or ``columns``) is a feature and the batches are ``(X, None)``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -53,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.data.filesystems import Location, is_url, locate
+from thalweg.data.filesystems import Location, is_url, locate, open_for_reading
 from thalweg.errors import DataError, FileFormatError
 
 __all__ = ["Stream", "stream"]
@@ -82,9 +85,10 @@ def stream(
         One file, a folder (its ``.parquet``/``.pq``/``.csv``/``.npy`` files, sorted), or
         a list of files of one format; each may be a URL (``s3://bucket/data/``, see
         :mod:`thalweg.data.filesystems`).
-    target : str, int, path or list of paths
+    target : str, int, path, list of paths, or None
         The column holding ``y`` (a name for Parquet/CSV; for ``.npy`` a column index or
-        the ``.npy`` file(s) holding ``y``; see the module docstring).
+        the ``.npy`` file(s) holding ``y``; see the module docstring). None: no target,
+        the batches are ``(X, None)``.
     columns : list, optional
         Feature columns (names, or indices for ``.npy``); default: all but the target.
     batch_size : int
@@ -123,7 +127,7 @@ def stream(
     if kind == "npy":
         readers = _npy_readers(paths, target, columns, read_rows)
     else:
-        if not isinstance(target, str):
+        if target is not None and not isinstance(target, str):
             raise DataError(
                 f"stream: target must be a column name for {kind} files, got {target!r}"
             )
@@ -192,6 +196,7 @@ class Stream:
         self.dtype = np.dtype(dtype)
         self.feature_names = readers[0].feature_names
         self.n_features = readers[0].n_features
+        self.labelled = readers[0].labelled  # False for target=None: batches are (X, None)
         rows = [reader.n_rows for reader in readers]
         self.n_samples = None if None in rows else int(sum(rows))
         self.transform = None  # see map()
@@ -210,7 +215,8 @@ class Stream:
     def map(self, fn) -> Stream:
         """A stream whose chunks are ``fn(X, y) -> (X', y')``, applied as they are read.
 
-        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out); it may overwrite
+        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out; :meth:`filter`
+        drops rows); it may overwrite
         ``X``, a fresh array the stream never reads again. Work done here is
         done once per chunk of ``read_rows`` rows, before shuffling, instead of once per
         batch: NumPy's per-call overhead is paid ``read_rows / batch_size`` times less
@@ -224,10 +230,30 @@ class Stream:
         >>> next(iter(doubled))[0].ravel().tolist()
         [0.0, 4.0, 8.0]
         """
-        mapped = Stream.__new__(Stream)
-        mapped.__dict__.update(self.__dict__)
+        mapped = copy.copy(self)
         mapped.transform = fn if self.transform is None else _Then(self.transform, fn)
         return mapped
+
+    def filter(self, keep, n_samples: int | None = None) -> Stream:
+        """A stream of the rows for which ``keep(X, y)`` (a boolean array, one per row of
+        a chunk) is True, decided as each chunk is read.
+
+        ``n_samples`` is the number of rows kept per epoch when the caller knows it (a
+        first pass counted them); otherwise None, as for a file of unknown length.
+        ``keep`` must give the same answer for a row on every pass (a seeded draw, a
+        test on its values), or epochs will differ in what they train on.
+
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+        >>> np.save(path, np.arange(8.0).reshape(4, 2))
+        >>> positive = stream(path, target=1, batch_size=4, shuffle_buffer=0).filter(
+        ...     lambda X, y: X[:, 0] > 2)
+        >>> next(iter(positive))[0].ravel().tolist(), positive.n_samples
+        ([4.0, 6.0], None)
+        """
+        kept = self.map(_KeepRows(keep))
+        kept.n_samples = n_samples
+        return kept
 
     def unbatched(self) -> Stream:
         """The same stream handing out its shuffled blocks (up to ``read_rows`` rows)
@@ -237,8 +263,7 @@ class Stream:
         thread (``Pipeline(stream.unbatched()).prefetch(k).batch(B)``): one hand-over
         between threads per block instead of one per batch.
         """
-        blocks = Stream.__new__(Stream)
-        blocks.__dict__.update(self.__dict__)
+        blocks = copy.copy(self)
         blocks.batch_size = None
         return blocks
 
@@ -277,7 +302,7 @@ class Stream:
                 return
             self._read_seconds += time.perf_counter() - started
             self._read_examples += len(batch[0])
-            yield batch
+            yield _without_stand_in(batch)
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every row once, in file order, in chunks of at most ``read_rows`` rows.
@@ -285,7 +310,7 @@ class Stream:
         For passes where order does not matter (statistics for the preprocessing): no
         shuffle buffer, no re-batching.
         """
-        return self._chunks(range(len(self.readers)), None)
+        return map(_without_stand_in, self._chunks(range(len(self.readers)), None))
 
     def input_stats(self) -> dict:
         """Cumulative time spent making batches and examples made (balance diagnostic)."""
@@ -303,7 +328,33 @@ class Stream:
             pieces = rng.permutation(reader.n_pieces) if rng is not None else None
             for X, y in reader.read(pieces, self.read_rows, self.dtype):
                 self.largest_chunk = max(self.largest_chunk, len(X))
-                yield (X, y) if self.transform is None else self.transform(X, y)
+                if self.transform is not None:
+                    X, y = self.transform(X, y if self.labelled else None)
+                # Without a target, y travels through shuffling as a (rows, 0) array.
+                yield X, (_no_target(len(X)) if y is None else y)
+
+
+def _no_target(rows: int) -> np.ndarray:
+    """The stand-in ``y`` of rows without a target: shape ``(rows, 0)``, no memory."""
+    return np.empty((rows, 0), np.float32)
+
+
+def _without_stand_in(batch):
+    """``(X, None)`` for a batch whose ``y`` is the stand-in of :func:`_no_target` (a
+    ``map`` may have given rows without a target one, e.g. an autoencoder's)."""
+    X, y = batch
+    return (X, None) if y.ndim == 2 and y.shape[1] == 0 else batch
+
+
+class _KeepRows:
+    """``(X, y) -> (X[keep], y[keep])`` with ``keep = test(X, y)`` (a class, so it pickles)."""
+
+    def __init__(self, test):
+        self.test = test
+
+    def __call__(self, X, y):
+        keep = np.asarray(self.test(X, y), dtype=bool)
+        return X[keep], y[keep]
 
 
 class _Then:
@@ -434,20 +485,9 @@ def _expand(path_or_paths) -> list:
     return paths
 
 
-@contextlib.contextmanager
-def _opened(path, random_access: bool = True):
-    """What a pyarrow reader reads: a local path as text, or an open file of a store."""
-    if not isinstance(path, Location):
-        yield str(path)
-        return
-    handle = path.open_input_file() if random_access else path.open_input_stream()
-    with handle:
-        yield handle
-
-
-def _feature_columns(path: Path, names: list[str], target: str, columns) -> list[str]:
+def _feature_columns(path: Path, names: list[str], target: str | None, columns) -> list[str]:
     """Check the target and feature column names against the file's columns."""
-    if target not in names:
+    if target is not None and target not in names:
         raise DataError(f"{path}: no target column {target!r}; the columns are {names}")
     if columns is None:
         features = [name for name in names if name != target]
@@ -461,6 +501,10 @@ def _feature_columns(path: Path, names: list[str], target: str, columns) -> list
     if not features:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
     return features
+
+
+def _read_columns(features: list[str], target: str | None) -> list[str]:
+    return features if target is None else [*features, target]
 
 
 def _check_numeric(path: Path, schema, features: list[str]) -> None:
@@ -477,11 +521,12 @@ def _check_numeric(path: Path, schema, features: list[str]) -> None:
             )
 
 
-def _arrow_to_numpy(path: Path, batch, features: list[str], target: str, dtype):
-    """One Arrow record batch -> ``X`` (rows, features) of ``dtype`` and ``y`` (rows,)."""
+def _arrow_to_numpy(path: Path, batch, features: list[str], target: str | None, dtype):
+    """One Arrow record batch -> ``X`` (rows, features) of ``dtype`` and ``y`` (rows,)
+    (None without a target)."""
     import pyarrow as pa
 
-    for name in [*features, target]:
+    for name in _read_columns(features, target):
         if batch.column(name).null_count:
             raise DataError(
                 f"{path}: column {name!r} has missing values; drop or impute them first"
@@ -491,25 +536,25 @@ def _arrow_to_numpy(path: Path, batch, features: list[str], target: str, dtype):
         table = table.cast(pa.schema([(f.name, pa.float64()) for f in table.schema]))
     # One call turns the columns into a row-major matrix (in C++, common type).
     X = np.asarray(table.to_tensor(row_major=True)).astype(dtype, copy=False)
-    y = batch.column(target).to_numpy(zero_copy_only=False)
+    y = None if target is None else batch.column(target).to_numpy(zero_copy_only=False)
     return X, y
 
 
 class _ParquetReader:
     """A Parquet file: its row groups are the pieces; each is read ``read_rows`` at a time."""
 
-    def __init__(self, path: Path, target: str, columns):
+    def __init__(self, path: Path, target: str | None, columns):
         import pyarrow.parquet as pq
 
         try:
-            with _opened(path) as source:
+            with open_for_reading(path) as source:
                 metadata = pq.read_metadata(source)
         except (DataError, FileFormatError):
             raise
         except Exception as error:  # pyarrow raises its own types for a damaged file
             raise FileFormatError(f"{path}: not a readable Parquet file ({error})") from None
         schema = metadata.schema.to_arrow_schema()
-        self.path, self.target = path, target
+        self.path, self.target, self.labelled = path, target, target is not None
         self.feature_names = _feature_columns(path, schema.names, target, columns)
         _check_numeric(path, schema, self.feature_names)
         self.n_features = len(self.feature_names)
@@ -520,12 +565,12 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         order = range(self.n_pieces) if pieces is None else pieces
-        with _opened(self.path) as source, pq.ParquetFile(source) as file:
+        with open_for_reading(self.path) as source, pq.ParquetFile(source) as file:
             for group in order:
                 for batch in file.iter_batches(
                     batch_size=read_rows,
                     row_groups=[int(group)],
-                    columns=[*self.feature_names, self.target],
+                    columns=_read_columns(self.feature_names, self.target),
                     # One thread: the stream already runs beside the trainer (fit_stream
                     # reads in a background thread); Arrow's pool would compete for cores.
                     use_threads=False,
@@ -539,7 +584,7 @@ class _CsvReader:
     n_rows = None  # unknown without reading the whole file
     n_pieces = 1
 
-    def __init__(self, path: Path, target: str, columns):
+    def __init__(self, path: Path, target: str | None, columns):
         import pyarrow as pa
         from pyarrow import csv
 
@@ -548,21 +593,22 @@ class _CsvReader:
             # later block cannot change a column's type silently.
             read_options = csv.ReadOptions(block_size=CSV_BLOCK_BYTES)
             with (
-                _opened(path, random_access=False) as source,
+                open_for_reading(path, random_access=False) as source,
                 csv.open_csv(source, read_options=read_options) as reader,
             ):
                 schema = reader.schema
         except pa.ArrowInvalid as error:
             raise FileFormatError(f"{path}: not a readable CSV file ({error})") from None
-        self.path, self.target = path, target
+        self.path, self.target, self.labelled = path, target, target is not None
         self.feature_names = _feature_columns(path, schema.names, target, columns)
         _check_numeric(path, schema, self.feature_names)
         self.n_features = len(self.feature_names)
         self.column_types = {name: pa.float64() for name in self.feature_names}
-        self.column_types[target] = schema.field(target).type
+        if target is not None:
+            self.column_types[target] = schema.field(target).type
 
     def read(self, pieces, read_rows: int, dtype):
-        with _opened(self.path, random_access=False) as source:
+        with open_for_reading(self.path, random_access=False) as source:
             yield from self._read_csv(source, read_rows, dtype)
 
     def _read_csv(self, source, read_rows: int, dtype):
@@ -573,7 +619,7 @@ class _CsvReader:
             source,
             read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=csv.ConvertOptions(
-                include_columns=[*self.feature_names, self.target],
+                include_columns=_read_columns(self.feature_names, self.target),
                 column_types=self.column_types,
             ),
         )
@@ -594,6 +640,8 @@ class _CsvReader:
 
 
 def _npy_readers(paths: list[Path], target, columns, piece_rows: int) -> list:
+    if target is None:
+        return [_NpyReader(path, None, None, columns, piece_rows) for path in paths]
     if isinstance(target, int | np.integer):
         return [_NpyReader(path, int(target), None, columns, piece_rows) for path in paths]
     targets = [target] if isinstance(target, str | Path) else list(target or [])
@@ -626,7 +674,7 @@ def _binary(source):
 
 def _npy_header(path: Path) -> tuple[tuple, np.dtype, int]:
     """Shape, dtype and data offset of a ``.npy`` file (the header is parsed, not run)."""
-    with _opened(path) as source, _binary(source) as handle:
+    with open_for_reading(path) as source, _binary(source) as handle:
         try:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
@@ -660,6 +708,7 @@ class _NpyReader:
             raise DataError(f"{path}: expected a 2-D array (n_rows, n_columns), got {shape}")
         self.path, self.n_rows, self.width = path, int(shape[0]), int(shape[1])
         self.target_column, self.target_path = target_column, target_path
+        self.labelled = target_column is not None or target_path is not None
         if target_column is not None and not -self.width <= target_column < self.width:
             raise DataError(
                 f"{path}: target column {target_column} is out of range; the array has "
@@ -701,7 +750,9 @@ class _NpyReader:
                 continue
             block = self._map(self.path, self.dtype, self.offset, start, stop, (self.width,))
             X = np.array(block if every_column else block[:, self.features], dtype=dtype)
-            if self.target_column is not None:
+            if not self.labelled:
+                y = None
+            elif self.target_column is not None:
                 y = np.array(block[:, self.target_column])
             else:
                 y = np.array(self._map(self.target_path, self.y_dtype, self.y_offset, start, stop))

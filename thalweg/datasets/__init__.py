@@ -15,11 +15,12 @@ from thalweg.datasets.playground import (
     spiral,
     xor,
 )
-from thalweg.datasets.registry import DatasetInfo, list_datasets, load
+from thalweg.datasets.registry import DatasetInfo, dataset_key, list_datasets, load, load_table
 
 __all__ = [
     "DatasetInfo",
     "circle",
+    "dataset_key",
     "gaussian",
     "gaussian_regression",
     "list_datasets",
@@ -27,6 +28,7 @@ __all__ = [
     "load_breast_cancer",
     "load_diabetes",
     "load_iris",
+    "load_table",
     "load_wine",
     "plane",
     "spiral",

@@ -102,6 +102,15 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
 }
 
 
+def dataset_key(name: str) -> str:
+    """A dataset's name as the registry spells it: case-insensitive, ``-`` for ``_``.
+
+    >>> dataset_key(" Breast-Cancer")
+    'breast_cancer'
+    """
+    return str(name).strip().lower().replace("-", "_")
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Every dataset ``load`` knows: generators first, then bundled files.
 
@@ -121,7 +130,7 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
     >>> X.shape
     (20, 2)
     """
-    key = str(name).strip().lower().replace("-", "_")
+    key = dataset_key(name)
     if key not in _DATASETS:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
@@ -138,3 +147,22 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
                 f"dataset {info.name!r} takes n, noise and seed; got unknown {', '.join(unknown)}"
             )
     return fn(**kwargs)
+
+
+def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:
+    """A dataset as a table: its feature columns by name, then a ``"target"`` column.
+
+    Takes ``load``'s options; a generator without ``seed`` uses seed 0, so the same
+    table comes back every time unless asked otherwise.
+
+    >>> table = load_table("xor", n=10)
+    >>> list(table), len(table["target"])
+    (['x1', 'x2', 'target'], 10)
+    """
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    if info is not None and info.source == "generator":
+        kwargs.setdefault("seed", 0)
+    X, y, names = load(name, **kwargs)
+    table = {column: X[:, j] for j, column in enumerate(names)}
+    table["target"] = y
+    return table
