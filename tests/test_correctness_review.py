@@ -189,10 +189,10 @@ def test_packed_optimizer_sees_state_replaced_by_hand():
 
 # ---------------------------------------------------------------- 2. copies keep learning
 GRADIENT_ESTIMATORS = [
-    lambda: MLPClassifier(hidden=(8,), max_epochs=3, seed=0),
-    lambda: MLPRegressor(hidden=(8,), max_epochs=3, seed=0),
-    lambda: LogisticRegression(solver="gd", max_epochs=3, seed=0),
-    lambda: LinearRegression(solver="gd", max_epochs=3, seed=0),
+    lambda: MLPClassifier(hidden=(8,), max_epochs=3, tol=None, random_state=0),
+    lambda: MLPRegressor(hidden=(8,), max_epochs=3, tol=None, random_state=0),
+    lambda: LogisticRegression(solver="gd", max_epochs=3, tol=None, random_state=0),
+    lambda: LinearRegression(solver="gd", max_epochs=3, tol=None, random_state=0),
 ]
 
 
@@ -227,13 +227,13 @@ def test_an_mlp_clone_after_fit_learns_on_its_own_without_touching_the_original(
     from sklearn.base import clone
 
     X, y = xor_data()
-    model = MLPClassifier(hidden=(8,), max_epochs=3, seed=0).fit(X, y)
+    model = MLPClassifier(hidden=(8,), max_epochs=3, tol=None, random_state=0).fit(X, y)
     before = model.predict_proba(X)
     twin = clone(model).fit(X, y)
     for _ in range(3):
         twin.partial_fit(X, y)
     np.testing.assert_array_equal(model.predict_proba(X), before)
-    fresh = MLPClassifier(hidden=(8,), max_epochs=3, seed=0).fit(X, y)
+    fresh = MLPClassifier(hidden=(8,), max_epochs=3, tol=None, random_state=0).fit(X, y)
     for _ in range(3):
         fresh.partial_fit(X, y)
     np.testing.assert_array_equal(twin.predict_proba(X), fresh.predict_proba(X))
@@ -241,7 +241,7 @@ def test_an_mlp_clone_after_fit_learns_on_its_own_without_touching_the_original(
 
 def test_a_model_file_without_optimizer_state_still_supports_partial_fit(tmp_path):
     X, y = xor_data()
-    model = MLPRegressor(hidden=(4,), max_epochs=2, seed=0).fit(X, y)
+    model = MLPRegressor(hidden=(4,), max_epochs=2, tol=None, random_state=0).fit(X, y)
     del model.optimizer_  # as in files written before optimizers were saved
     model.save(tmp_path / "old.thalweg")
     loaded = load_model(tmp_path / "old.thalweg")

@@ -31,11 +31,11 @@ from thalweg.models import (
     LogisticRegression,
     MLPClassifier,
     MLPRegressor,
-    gradient_descent,
     load_model,
 )
 from thalweg.nn import Parameter
 from thalweg.train import Callback, Checkpoint, TrainingInterrupted, fit
+from thalweg.train import optimizers as train_optimizers
 
 SHAPES = [(3, 2), (2,), (2, 1), (1,)]
 COPIES = ["deepcopy", "pickle", "state_dict", "file"]
@@ -100,13 +100,17 @@ def test_optimizer_steps_survive_missing_gradients_and_copies(name, packed, acti
 
 
 ESTIMATORS = {
-    "MLPClassifier": lambda opt: MLPClassifier(hidden=(5,), optimizer=opt, max_epochs=2, seed=0),
-    "MLPRegressor": lambda opt: MLPRegressor(hidden=(5,), optimizer=opt, max_epochs=2, seed=0),
+    "MLPClassifier": lambda opt: MLPClassifier(
+        hidden=(5,), optimizer=opt, max_epochs=2, tol=None, random_state=0
+    ),
+    "MLPRegressor": lambda opt: MLPRegressor(
+        hidden=(5,), optimizer=opt, max_epochs=2, tol=None, random_state=0
+    ),
     "LogisticRegression": lambda opt: LogisticRegression(
-        solver="gd", optimizer=opt, max_epochs=2, seed=0
+        solver="gd", optimizer=opt, max_epochs=2, tol=None, random_state=0
     ),
     "LinearRegression": lambda opt: LinearRegression(
-        solver="gd", optimizer=opt, max_epochs=2, seed=0
+        solver="gd", optimizer=opt, max_epochs=2, tol=None, random_state=0
     ),
 }
 ESTIMATOR_ACTION = st.sampled_from(
@@ -127,7 +131,7 @@ def _output(model, X):
 @pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
 @settings(max_examples=8, deadline=None)
 @given(
-    optimizer=st.sampled_from(gradient_descent.OPTIMIZERS),
+    optimizer=st.sampled_from(train_optimizers.OPTIMIZERS),
     actions=st.lists(ESTIMATOR_ACTION, min_size=1, max_size=6),
     rows=st.integers(0, 2**16),
 )
@@ -138,7 +142,7 @@ def test_estimators_keep_learning_exactly_through_copies_and_reloads(
 
     X, y = _data()
     model = ESTIMATORS[estimator](optimizer).fit(X, y)
-    unpacked = mock.patch.object(gradient_descent, "PACKED_MAX_WEIGHTS", 0)
+    unpacked = mock.patch.object(train_optimizers, "PACKED_MAX_WEIGHTS", 0)
     with unpacked:
         reference = ESTIMATORS[estimator](optimizer).fit(X, y)  # never packed, never copied
     assert model.optimizer_.packed and not reference.optimizer_.packed
