@@ -509,6 +509,200 @@ def test_damaged_clustering_and_autoencoder_files_are_refused_in_one_line(saved,
     assert str(path) in str(caught.value)
 
 
+# --------------------------------------------------------------------- optimizers in model files
+# (issue 9 keeps ``optimizer_`` in model files: its state is file content like any other)
+
+
+def _scalars(m):
+    return m["state"]["optimizer_"]["state"]["scalar_state"]
+
+
+def _optimizer(m, *path):
+    return ["state", "optimizer_", "state", *path]
+
+
+def _with_optimizer(meta, **changes):
+    """The MLP file's optimizer_ entry with ``changes`` to its state."""
+    entry = copy.deepcopy(meta["state"]["optimizer_"])
+    entry["state"].update(changes)
+    return _set(meta, ["state", "optimizer_"], entry)
+
+
+_SGD = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+OPTIMIZER_CASES = {
+    "moment transposed": _arrays(
+        lambda a: {"optimizer_.state.0.m": np.ascontiguousarray(a["optimizer_.state.0.m"].T)}
+    ),
+    "moment of another dtype": _arrays(
+        lambda a: {"optimizer_.state.0.m": a["optimizer_.state.0.m"].astype(np.float16)}
+    ),
+    "moment shaped like another parameter": _arrays(
+        lambda a: {"optimizer_.state.0.m": np.zeros_like(a["optimizer_.state.1.m"])}
+    ),
+    "moment NaN": _arrays(
+        lambda a: {"optimizer_.state.0.m": np.full_like(a["optimizer_.state.0.m"], np.nan)}
+    ),
+    "moment infinite": _arrays(
+        lambda a: {"optimizer_.state.1.m": np.full_like(a["optimizer_.state.1.m"], np.inf)}
+    ),
+    "second moment negative": _arrays(
+        lambda a: {"optimizer_.state.1.v": -np.ones_like(a["optimizer_.state.1.v"])}
+    ),
+    "second moment missing": lambda m, a: (
+        m,
+        {k: v for k, v in a.items() if k != "optimizer_.state.1.v"},
+    ),
+    "moments missing, step kept": lambda m, a: (
+        m,
+        {k: v for k, v in a.items() if not k.startswith("optimizer_.state.2.")},
+    ),
+    "an entry Adam does not keep": _arrays(
+        lambda a: {"optimizer_.state.0.velocity": a["optimizer_.state.0.m"]}
+    ),
+    "state for parameter 99": _arrays(
+        lambda a: {"optimizer_.state.99.m": np.zeros(3, a["optimizer_.state.0.m"].dtype)}
+    ),
+    "state for parameter 01": _arrays(
+        lambda a: {"optimizer_.state.01.m": a["optimizer_.state.1.m"]}
+    ),
+    "an array beside the state": _arrays(lambda a: {"optimizer_.buffer": np.zeros(3)}),
+    "step count zero": _header(lambda m: _set(m, [*_optimizer(m, "scalar_state", "0", "step")], 0)),
+    "step count beyond global_step": _header(
+        lambda m: _set(
+            m,
+            _optimizer(m, "scalar_state", "0", "step"),
+            m["state"]["optimizer_"]["state"]["global_step"] + 1,
+        )
+    ),
+    "step count negative": _header(
+        lambda m: _set(m, _optimizer(m, "scalar_state", "0", "step"), -3)
+    ),
+    "step count as text": _header(
+        lambda m: _set(m, _optimizer(m, "scalar_state", "0", "step"), "3")
+    ),
+    "step count true": _header(lambda m: _set(m, _optimizer(m, "scalar_state", "0", "step"), True)),
+    "step count missing, moments kept": _header(
+        lambda m: _set(m, _optimizer(m, "scalar_state"), {**_scalars(m), "0": {}})
+    ),
+    "an extra number in a parameter's state": _header(
+        lambda m: _set(m, _optimizer(m, "scalar_state", "0", "momentum"), 0.5)
+    ),
+    "a number for parameter 99": _header(
+        lambda m: _set(m, _optimizer(m, "scalar_state", "99"), {"step": 1})
+    ),
+    "global_step negative": _header(lambda m: _set(m, _optimizer(m, "global_step"), -1)),
+    "global_step a float": _header(lambda m: _set(m, _optimizer(m, "global_step"), 3.5)),
+    "class unknown": _header(lambda m: _set(m, _optimizer(m, "class"), "Evil")),
+    "class another with Adam's state": _header(
+        lambda m: _with_optimizer(m, **{"class": "SGD", "hyperparameters": _SGD})
+    ),
+    "nesterov without momentum": lambda m, a: (
+        _with_optimizer(
+            m,
+            **{
+                "class": "SGD",
+                "hyperparameters": {**_SGD, "nesterov": True},
+                "scalar_state": {},
+            },
+        ),
+        {k: v for k, v in a.items() if not k.startswith("optimizer_.")},
+    ),
+    "a hyperparameter missing": _header(
+        lambda m: deleted(m, tuple(_optimizer(m, "hyperparameters", "beta2")))
+    ),
+    "a hyperparameter unknown": _header(
+        lambda m: _set(m, _optimizer(m, "hyperparameters", "__class__"), 1)
+    ),
+    "beta1 of 1": _header(lambda m: _set(m, _optimizer(m, "hyperparameters", "beta1"), 1.0)),
+    "eps zero": _header(lambda m: _set(m, _optimizer(m, "hyperparameters", "eps"), 0.0)),
+    "eps as text": _header(lambda m: _set(m, _optimizer(m, "hyperparameters", "eps"), "1e-8")),
+    "learning rate negative": _header(lambda m: _set(m, _optimizer(m, "lr"), -0.1)),
+    "learning rate NaN": _header(lambda m: _set(m, _optimizer(m, "lr"), math.nan)),
+    "schedule unknown": _header(
+        lambda m: _set(m, _optimizer(m, "lr"), {"class": "os.system", "lr": 0.1})
+    ),
+    "kind missing": _header(lambda m: deleted(m, tuple(_optimizer(m, "kind")))),
+    "packed as text": _header(lambda m: _set(m, ["state", "optimizer_", "packed"], "yes")),
+    "packed missing": _header(lambda m: deleted(m, ("state", "optimizer_", "packed"))),
+    "trains the coefficients": _header(
+        lambda m: _set(m, ["state", "optimizer_", "module"], "coef_")
+    ),
+    "trains __dict__": _header(lambda m: _set(m, ["state", "optimizer_", "module"], "__dict__")),
+    "trains a network the file lacks": _header(
+        lambda m: _set(m, ["state", "module_"], {"type": "json", "value": None})
+    ),
+    "an optimizer stored as an object": _header(
+        lambda m: _set(
+            m,
+            ["state", "optimizer_"],
+            {"type": "object", "class": "Adam", "state": {}},
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))
+def test_tampered_optimizer_state_in_a_model_file_is_refused_in_one_line(saved, tmp_path, case):
+    arrays, meta = contents(saved["mlp"])
+    assert meta["state"]["optimizer_"]["type"] == "optimizer"  # the file keeps its optimizer
+    meta, arrays = OPTIMIZER_CASES[case](meta, arrays)
+    path = write_raw(tmp_path / "damaged.thalweg", arrays, meta)
+    with pytest.raises(FileFormatError) as caught:
+        assert loads_or_refuses(path) is None, "the damaged file loaded"  # (peak memory too)
+        TabularModel.load(path)
+    assert "\n" not in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_a_saved_optimizer_whose_parameters_differ_in_state_loads_and_continues_exactly(
+    tmp_path,
+):
+    """Legitimate state the checks must let through: a parameter that never had a
+    gradient (no state at all) and step counts that differ between parameters."""
+    from thalweg.models import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = X[:, 0] - X[:, 1] ** 2
+    model = MLPRegressor(hidden=(4,), max_epochs=3, tol=None, random_state=0).fit(X, y)
+    optimizer = model.optimizer_
+    first, last = optimizer.params[0], optimizer.params[-1]
+    optimizer.state[first]["step"] -= 1  # as if it had missed a step's gradient
+    optimizer.state[last] = {}  # as if it had never had one
+    model.save(tmp_path / "model.thalweg")
+    loaded = load_model(tmp_path / "model.thalweg")
+    loaded_first, loaded_last = loaded.optimizer_.params[0], loaded.optimizer_.params[-1]
+    assert loaded.optimizer_.state[loaded_first]["step"] == optimizer.state[first]["step"]
+    assert loaded.optimizer_.state[loaded_last] == {}
+    for _ in range(2):
+        model.partial_fit(X, y)
+        loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+)
+def test_every_optimizer_a_model_file_keeps_passes_the_load_checks(tmp_path, name):
+    from thalweg.models import MLPClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    model = MLPClassifier(hidden=(3,), optimizer=name, max_epochs=2, tol=None, random_state=0)
+    model.fit(X, y).save(tmp_path / "model.thalweg")
+    loaded = load_model(tmp_path / "model.thalweg")
+    assert type(loaded.optimizer_) is type(model.optimizer_)
+    assert (
+        loaded.optimizer_.state_dict()["state"].keys()
+        == model.optimizer_.state_dict()["state"].keys()
+    )
+    model.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 @pytest.mark.parametrize("which", ["kmeans", "autoencoder"])
 def test_clustering_and_autoencoder_files_load_and_answer_as_saved(saved, which):
     model = loads_or_refuses(saved[which])
@@ -656,6 +850,7 @@ def checkpoint(tmp_path_factory):
         epochs=2,
         batch_size=8,
         seed=0,
+        validation_fraction=0.25,  # the checkpoint keeps the seed of the held-out rows
         verbose=0,
         callbacks=[Checkpoint(path, every=1)],
     )
@@ -669,16 +864,25 @@ def checkpoint_data():
 
 
 def small_model():
+    """Two Linear layers, and a Dropout with its own generator: the checkpoint keeps the
+    global generator's state and that one's (``random_streams``)."""
     thalweg.manual_seed(0)
     model = thalweg.nn.Sequential(thalweg.nn.Linear(3, 4, rng=0), thalweg.nn.Tanh())
-    model = thalweg.nn.Sequential(model[0], model[1], thalweg.nn.Linear(4, 1, rng=1))
+    model = thalweg.nn.Sequential(
+        model[0], model[1], thalweg.nn.Dropout(0.25, rng=2), thalweg.nn.Linear(4, 1, rng=1)
+    )
     return model, thalweg.optim.Adam(model.parameters(), lr=0.01)
+
+
+def generator_states(model):
+    return [g.bit_generator.state for g in (thalweg.backend.default_generator(), model[2].rng)]
 
 
 def resume_or_refuse(path):
     X, y = checkpoint_data()
     model, optimizer = small_model()
     before = [p.data.copy() for p in model.parameters()]
+    generators_before = generator_states(model)
     try:
         fit(
             model,
@@ -689,6 +893,7 @@ def resume_or_refuse(path):
             epochs=3,
             batch_size=8,
             seed=0,
+            validation_fraction=0.25,
             verbose=0,
             resume=path,
         )
@@ -696,6 +901,8 @@ def resume_or_refuse(path):
         assert "\n" not in str(error)
         for parameter, old in zip(model.parameters(), before, strict=True):
             np.testing.assert_array_equal(parameter.data, old)  # nothing half-restored
+        assert generator_states(model) == generators_before  # no generator given it
+        assert optimizer.global_step == 0
         return False
     except ThalwegError as error:  # e.g. a damaged learning rate that makes training diverge
         assert "\n" not in str(error)
@@ -753,18 +960,187 @@ CHECKPOINT_CASES = {
         m,
         {**a, "model.0.weight": np.ascontiguousarray(a["model.0.weight"].T)},
     ),
-    "missing weight": lambda m, a: (m, {k: v for k, v in a.items() if k != "model.2.bias"}),
+    "missing weight": lambda m, a: (m, {k: v for k, v in a.items() if k != "model.3.bias"}),
     "callbacks not a list": lambda m, a: (_set(m, ["callbacks"], {"a": 1}), a),
     "a module instead of a checkpoint": lambda m, a: (_set(m, ["kind"], "module"), a),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CHECKPOINT_CASES))
+def _stream(m, *path):
+    return ["random_streams", "global", *path]
+
+
+def _mt19937(position=0, key=None):
+    key = list(range(1, 625)) if key is None else key
+    return {"bit_generator": "MT19937", "state": {"key": key, "pos": position}}
+
+
+def _philox(buffer_pos=0):
+    return {
+        "bit_generator": "Philox",
+        "state": {"counter": [0, 0, 0, 0], "key": [1, 2]},
+        "buffer": [0, 0, 0, 0],
+        "buffer_pos": buffer_pos,
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+
+
+# Issue 9's content of a checkpoint: every generator's state, the hold-out seed, and the
+# optimizer's state per parameter (NumPy's state setters trust what they get: an
+# MT19937 position past 624 or a Philox buffer position past 4 reads beyond the arrays).
+RANDOM_STATE_CASES = {
+    "global generator state garbage": lambda m, a: (
+        _set(m, ["random_streams", "global"], {"bit_generator": "PCG64"}),
+        a,
+    ),
+    "global generator a list": lambda m, a: (_set(m, ["random_streams", "global"], [1, 2]), a),
+    "global generator of another kind": lambda m, a: (
+        _set(m, _stream(m, "bit_generator"), "MT19937"),
+        a,
+    ),
+    "global generator of an unknown kind": lambda m, a: (
+        _set(m, _stream(m, "bit_generator"), "os.system"),
+        a,
+    ),
+    "a valid MT19937 state for a PCG64 generator": lambda m, a: (
+        _set(m, ["random_streams", "global"], _mt19937()),
+        a,
+    ),
+    "MT19937 position past its key": lambda m, a: (
+        _set(m, ["random_streams", "global"], _mt19937(position=700)),
+        a,
+    ),
+    "MT19937 position negative": lambda m, a: (
+        _set(m, ["random_streams", "global"], _mt19937(position=-1)),
+        a,
+    ),
+    "MT19937 key too short": lambda m, a: (
+        _set(m, ["random_streams", "global"], _mt19937(key=[1] * 10)),
+        a,
+    ),
+    "MT19937 key of a million words": lambda m, a: (
+        _set(m, ["random_streams", "global"], _mt19937(key=[1] * 1_000_000)),
+        a,
+    ),
+    "Philox buffer position past its buffer": lambda m, a: (
+        _set(m, ["random_streams", "global"], _philox(buffer_pos=100)),
+        a,
+    ),
+    "PCG state beyond 128 bits": lambda m, a: (_set(m, _stream(m, "state", "state"), 2**200), a),
+    "PCG state negative": lambda m, a: (_set(m, _stream(m, "state", "state"), -1), a),
+    "PCG state as text": lambda m, a: (_set(m, _stream(m, "state", "state"), "12"), a),
+    "PCG state a float": lambda m, a: (_set(m, _stream(m, "state", "state"), 1.5), a),
+    "PCG increment even": lambda m, a: (
+        _set(m, _stream(m, "state", "inc"), m["random_streams"]["global"]["state"]["inc"] - 1),
+        a,
+    ),
+    "PCG increment missing": lambda m, a: (deleted(m, tuple(_stream(m, "state", "inc"))), a),
+    "PCG state with an extra field": lambda m, a: (_set(m, _stream(m, "state", "extra"), 1), a),
+    "generator state with an extra field": lambda m, a: (_set(m, _stream(m, "__class__"), 1), a),
+    "has_uint32 of 2": lambda m, a: (_set(m, _stream(m, "has_uint32"), 2), a),
+    "uinteger beyond 32 bits": lambda m, a: (_set(m, _stream(m, "uinteger"), 2**40), a),
+    "layer generator corrupt": lambda m, a: (
+        _set(m, ["random_streams", "2.rng", "state", "inc"], "odd"),
+        a,
+    ),
+    "layer generator missing": lambda m, a: (deleted(m, ("random_streams", "2.rng")), a),
+    "a generator for a layer the model lacks": lambda m, a: (
+        _set(m, ["random_streams", "5.rng"], m["random_streams"]["global"]),
+        a,
+    ),
+    "a generator named with a path": lambda m, a: (
+        _set(m, ["random_streams", "../../etc"], m["random_streams"]["global"]),
+        a,
+    ),
+    "random_streams a list": lambda m, a: (_set(m, ["random_streams"], []), a),
+    "shuffling generator increment even": lambda m, a: (
+        _set(m, ["epoch_rng_state", "state", "inc"], m["epoch_rng_state"]["state"]["inc"] - 1),
+        a,
+    ),
+    "shuffling generator of another kind": lambda m, a: (
+        _set(m, ["epoch_rng_state"], _philox()),
+        a,
+    ),
+    "split_seed as text": lambda m, a: (_set(m, ["split_seed"], "7"), a),
+    "split_seed negative": lambda m, a: (_set(m, ["split_seed"], -7), a),
+    "split_seed beyond 63 bits": lambda m, a: (_set(m, ["split_seed"], 2**64), a),
+    "split_seed a list": lambda m, a: (_set(m, ["split_seed"], [7]), a),
+    "optimizer step count beyond global_step": lambda m, a: (
+        _set(m, ["optimizer", "scalar_state", "0", "step"], m["optimizer"]["global_step"] + 1),
+        a,
+    ),
+    "optimizer step count zero": lambda m, a: (
+        _set(m, ["optimizer", "scalar_state", "0", "step"], 0),
+        a,
+    ),
+    "optimizer state with an extra number": lambda m, a: (
+        _set(m, ["optimizer", "scalar_state", "1", "momentum"], 0.9),
+        a,
+    ),
+    "optimizer moment NaN": lambda m, a: (
+        m,
+        {**a, "optimizer.state.0.m": np.full_like(a["optimizer.state.0.m"], np.nan)},
+    ),
+    "optimizer moment transposed": lambda m, a: (
+        m,
+        {**a, "optimizer.state.0.m": np.ascontiguousarray(a["optimizer.state.0.m"].T)},
+    ),
+    "optimizer second moment negative": lambda m, a: (
+        m,
+        {**a, "optimizer.state.2.v": -np.ones_like(a["optimizer.state.2.v"])},
+    ),
+    "optimizer second moment missing": lambda m, a: (
+        m,
+        {k: v for k, v in a.items() if k != "optimizer.state.2.v"},
+    ),
+    "optimizer array beside the state": lambda m, a: (m, {**a, "optimizer.buffer": np.zeros(2)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted({**CHECKPOINT_CASES, **RANDOM_STATE_CASES}))
 def test_named_damaged_checkpoints_are_refused_in_one_line(checkpoint, tmp_path, case):
     arrays, meta = contents(checkpoint)
-    meta, arrays = CHECKPOINT_CASES[case](meta, arrays)
+    assert {"global", "2.rng"} == set(meta["random_streams"]) and meta["split_seed"] is not None
+    meta, arrays = {**CHECKPOINT_CASES, **RANDOM_STATE_CASES}[case](meta, arrays)
     path = write_raw(tmp_path / "damaged.checkpoint", arrays, meta)
-    assert not resume_or_refuse(path)
+    tracemalloc.start()
+    try:
+        assert not resume_or_refuse(path)  # (the generators untouched: see resume_or_refuse)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < PEAK_BYTES
+
+
+@pytest.mark.parametrize(
+    "bit_generator",
+    [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64],
+)
+def test_a_layer_generator_of_any_numpy_kind_resumes_bit_for_bit(tmp_path, bit_generator):
+    """Every NumPy bit generator's state is saved (its arrays as lists), checked and
+    restored: an interrupted run with such a Dropout ends as an uninterrupted one."""
+    X, y = checkpoint_data()
+    path = tmp_path / "run.checkpoint"
+
+    def train(epochs, resume=None):
+        thalweg.manual_seed(0)
+        model = thalweg.nn.Sequential(
+            thalweg.nn.Linear(3, 4, rng=0),
+            thalweg.nn.Dropout(0.3, rng=np.random.Generator(bit_generator(5))),
+            thalweg.nn.Linear(4, 1, rng=1),
+        )
+        optimizer = thalweg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        fit(model, thalweg.losses.mse, optimizer, X, y, epochs=epochs, batch_size=8, seed=0,
+            verbose=0, callbacks=[Checkpoint(path)], resume=resume)  # fmt: skip
+        return model
+
+    straight = train(3)
+    path.unlink()
+    train(1)
+    resumed = train(3, resume=path)
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
 
 
 def test_an_intact_checkpoint_still_resumes(checkpoint):

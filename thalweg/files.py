@@ -47,7 +47,9 @@ from thalweg.schema import Integer, Record, Schema, Text
 
 FORMAT_NAME = "thalweg"
 # Version 2: ``thalweg.save`` of a dict may hold text arrays (kept in the JSON header).
-FORMAT_VERSION = 2
+# Version 3: model files may hold the estimator's optimizer (``optimizer_``), and
+# checkpoints every random generator's state and the hold-out seed.
+FORMAT_VERSION = 3
 _METADATA_KEY = "thalweg"
 # A killed run's temporary file of unknown origin (no live process to ask) is stale
 # after this long.
@@ -551,6 +553,7 @@ class TensorInfo:
 # metadata of version v and returns that of version v + 1.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {
     1: lambda meta: meta,  # version 2 only added text arrays to "arrays" files
+    2: lambda meta: meta,  # version 3 only added optional fields
 }
 
 

@@ -216,7 +216,9 @@ class ListOf(Schema):
     def __init__(self, item: Schema, min_items: int = 0, max_items: int = MAX_ITEMS):
         self.item, self.min_items, self.max_items = item, min_items, max_items
         self.expected = f"a list of {item.expected}"
-        if min_items:
+        if min_items and min_items == max_items:
+            self.expected += f" (exactly {min_items})"
+        elif min_items:
             self.expected += f" (at least {min_items})"
 
     def check(self, value, where, depth):

@@ -20,6 +20,8 @@ Sequential(
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from thalweg import __version__
@@ -230,13 +232,11 @@ def optimizer_state_from_container(arrays: dict, metadata: dict, prefix: str = "
 
 def check_optimizer_state(
     container, metadata: dict, optimizer: Optimizer, prefix: str = ""
-) -> None:
+) -> dict[str, tuple]:
     """Check saved optimizer state (``metadata`` already matches :data:`OPTIMIZER_FIELDS`)
     against the optimizer it will be loaded into, before any array is loaded: the same
-    class, known hyperparameters, and one state array per parameter position, shaped
-    like that parameter."""
-    import re
-
+    class, known hyperparameters, and each parameter's state as
+    :func:`check_saved_state` describes. Returns what that returns."""
     source = f"{container.path}"
     if metadata["class"] != type(optimizer).__name__:
         raise FileFormatError(
@@ -248,37 +248,138 @@ def check_optimizer_state(
         raise FileFormatError(
             f"{source} is damaged: {type(optimizer).__name__} has no hyperparameter {unknown[0]!r}"
         )
-    count = len(optimizer.params)
-    for position in metadata["scalar_state"]:
-        if int(position) >= count:
+    parameters = [(tuple(p.shape), p.dtype) for p in optimizer.params]
+    settings = loaded_settings(optimizer, metadata)
+    return check_saved_state(container, metadata, type(optimizer), parameters, settings, prefix)
+
+
+def loaded_settings(optimizer: Optimizer, metadata: dict) -> dict:
+    """The hyperparameters ``optimizer`` will have once the saved state ``metadata`` is
+    loaded: its own, replaced by the saved ones."""
+    settings = {name: getattr(optimizer, name) for name in optimizer.hyperparameters}
+    settings.update(metadata["hyperparameters"])
+    return settings
+
+
+def check_saved_state(
+    container,
+    metadata: dict,
+    optimizer_class: type,
+    parameters: list[tuple[tuple[int, ...], np.dtype]],
+    settings: dict,
+    prefix: str = "",
+) -> dict[str, tuple]:
+    """Check each parameter's saved state, before any array is loaded.
+
+    ``parameters`` are the ``(shape, dtype)`` of the parameters the state will train, by
+    position; ``settings`` the hyperparameters the optimizer will have. Every stored
+    array ``{prefix}state.{position}.{entry}`` must be shaped and typed like its
+    parameter, and (for the built-in optimizers, see ``Optimizer.state_entries``) a
+    parameter's state must hold exactly the entries the algorithm keeps, or none; step
+    counts must lie between 1 and ``global_step``. Returns ``{name: (shape, dtype)}`` of
+    the arrays checked (names without ``prefix``), for :func:`thalweg.files.check_tensors`.
+    """
+    source = f"{container.path} is damaged"
+    count = len(parameters)
+    entries = optimizer_class.state_entries(settings)
+    held: dict[int, set] = {}  # position -> the entries its saved state holds
+
+    def position_of(text: str, where: str) -> int:
+        position = int(text)
+        if str(position) != text:  # "01" and "1" would be the same parameter
+            raise FileFormatError(f"{source}: {where} names parameter {text!r}; write {position}")
+        if position >= count:
             raise FileFormatError(
-                f"{source} holds state for parameter {position}, but the optimizer has {count}"
+                f"{source}: it holds optimizer state for parameter {position}, but the "
+                f"optimizer has {count}"
             )
+        return position
+
+    for text, scalars in metadata["scalar_state"].items():
+        position = position_of(text, "scalar_state")
+        for key, value in scalars.items():
+            if entries is not None and entries.get(key) != "count":
+                raise FileFormatError(
+                    f"{source}: {optimizer_class.__name__} keeps no number {key!r} for a "
+                    f"parameter (it keeps {_listed(entries)})"
+                )
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if entries is not None and not (whole and 1 <= value <= metadata["global_step"]):
+                raise FileFormatError(
+                    f"{source}: parameter {position}'s {key} is {value!r}; it counts updates, so "
+                    f"it lies between 1 and the optimizer's global_step "
+                    f"({metadata['global_step']})"
+                )
+            held.setdefault(position, set()).add(key)
+    expected = {}
     for name, info in container.tensors.items():
         if not name.startswith(prefix + "state."):
             continue
         match = re.fullmatch(_STATE_ARRAY, name[len(prefix) :])
         if match is None:
-            raise FileFormatError(f"{source} is damaged: unexpected optimizer array {name!r}")
-        position = int(match.group(1))
-        if position >= count:
+            raise FileFormatError(f"{source}: unexpected optimizer array {name!r}")
+        position = position_of(match.group(1), name)
+        key = match.group(2)
+        if entries is not None and entries.get(key) not in ("array", "square"):
             raise FileFormatError(
-                f"{source} holds state for parameter {position}, but the optimizer has {count}"
+                f"{source}: {optimizer_class.__name__} keeps no array {key!r} for a parameter "
+                f"(it keeps {_listed(entries)})"
             )
-        parameter = optimizer.params[position]
-        if info.shape != tuple(parameter.shape) or info.dtype != parameter.dtype:
+        shape, dtype = parameters[position]
+        if info.shape != tuple(shape) or info.dtype != dtype:
             raise FileFormatError(
-                f"{source} is damaged: optimizer array {name} is {info.dtype} of shape "
-                f"{info.shape}, but parameter {position} is {parameter.dtype} of shape "
-                f"{tuple(parameter.shape)}"
+                f"{source}: optimizer array {name} is {info.dtype} of shape "
+                f"{info.shape}, but parameter {position} is {dtype} of shape {tuple(shape)}"
             )
+        held.setdefault(position, set()).add(key)
+        expected[name[len(prefix) :]] = (info.shape, info.dtype)
+    if entries is not None:
+        for position, keys in sorted(held.items()):
+            if keys != set(entries):
+                missing = sorted(set(entries) - keys)
+                raise FileFormatError(
+                    f"{source}: parameter {position}'s {optimizer_class.__name__} state lacks "
+                    f"{missing[0]!r} (a parameter's state holds {_listed(entries)}, or nothing)"
+                )
+    return expected
+
+
+def _listed(entries: dict) -> str:
+    return ", ".join(map(repr, entries)) if entries else "nothing"
+
+
+def read_optimizer_state(
+    container, metadata: dict, optimizer_class: type, settings: dict, prefix: str = ""
+) -> dict:
+    """Read the state arrays that :func:`check_saved_state` passed, refusing NaN or
+    infinite values and negative ones where the algorithm keeps squares, and return the
+    dict ``load_state_dict`` takes."""
+    source = f"{container.path} is damaged"
+    kinds = optimizer_class.state_entries(settings) or {}
+    arrays = {}
+    for name in container.tensors:
+        if not name.startswith(prefix + "state."):
+            continue
+        array = container.read(name)
+        key = name.rsplit(".", 1)[-1]
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise FileFormatError(f"{source}: the optimizer array {name} holds NaN or infinities")
+        if kinds.get(key) == "square" and (array < 0).any():
+            raise FileFormatError(
+                f"{source}: the optimizer array {name} holds negative values, but it is a "
+                "sum or mean of squares"
+            )
+        arrays[name] = array
+    return optimizer_state_from_container(arrays, metadata, prefix)
 
 
 def trial_optimizer_step(optimizer: Optimizer, state: dict, source: str) -> None:
-    """Load ``state`` into a twin of ``optimizer`` (same class and hyperparameters, over
-    copies of its parameters) and take one step with zero gradients: state that the
-    optimizer's own code cannot use (a missing counter, a value of the wrong kind) is
-    refused here, with one line, instead of failing in the middle of training.
+    """Load ``state`` into a twin of ``optimizer`` (same class, built with the saved
+    hyperparameters, over copies of its parameters) and take one step with zero
+    gradients: state that the optimizer's own code cannot use (a missing counter, a
+    value of the wrong kind, hyperparameters its constructor refuses, weights that the
+    step would make NaN or infinite) is refused here, with one line, instead of failing
+    in the middle of training.
 
     The optimizer itself is not touched.
     """
@@ -287,22 +388,25 @@ def trial_optimizer_step(optimizer: Optimizer, state: dict, source: str) -> None
     clones = [Parameter(np.array(p.data)) for p in optimizer.params]
     for clone in clones:
         clone.grad = np.zeros_like(clone.data)
-    hyperparameters = {name: getattr(optimizer, name) for name in optimizer.hyperparameters}
+    current = {name: getattr(optimizer, name) for name in optimizer.hyperparameters}
     try:
-        twin = type(optimizer)(clones, lr=optimizer.lr, **hyperparameters)
+        type(optimizer)(clones, lr=optimizer.lr, **current)
     except (TypeError, ValueError):
         return  # an optimizer built some other way: its own load_state_dict must do
+    damaged = f"{source} is damaged: its {type(optimizer).__name__} state cannot be used"
     try:
+        saved = {**current, **state.get("hyperparameters", {})}
+        twin = type(optimizer)(clones, lr=optimizer.lr, **saved)
         twin.load_state_dict(
             {**state, "state": {k: dict(v) for k, v in state.get("state", {}).items()}}
         )
+        finite = all(np.isfinite(clone.data).all() for clone in clones)
         with np.errstate(all="ignore"):
             twin.step()
     except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as error:
-        raise FileFormatError(
-            f"{source} is damaged: its {type(optimizer).__name__} state cannot be used "
-            f"({type(error).__name__}: {error})"
-        ) from None
+        raise FileFormatError(f"{damaged} ({type(error).__name__}: {error})") from None
+    if finite and not all(np.isfinite(clone.data).all() for clone in clones):
+        raise FileFormatError(f"{damaged}: its next step would make the weights NaN or infinite")
 
 
 def load(path, into=None):
@@ -341,8 +445,9 @@ def load(path, into=None):
                     f"{path} holds {meta['class']} optimizer state; load it with "
                     "thalweg.load(path, into=optimizer) after building the optimizer"
                 )
-            check_optimizer_state(container, meta, into)
-            state = optimizer_state_from_container(container.read_all(), meta)
+            stored = check_optimizer_state(container, meta, into)
+            check_tensors(container, stored, what="its optimizer state")
+            state = read_optimizer_state(container, meta, type(into), loaded_settings(into, meta))
             trial_optimizer_step(into, state, source)
             try:
                 into.load_state_dict(state)

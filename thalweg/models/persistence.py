@@ -4,8 +4,12 @@
 every fitted attribute (those ending in ``_``): arrays go into safetensors, small values
 and configurations (the network's architecture, the scaler, the training history) into
 the JSON header. ``load_model(path)`` rebuilds only classes thalweg knows; nothing in
-the file is ever executed. The optimizer's state is not kept: a loaded model predicts
-and evaluates; ``partial_fit`` on it starts a fresh optimizer.
+the file is ever executed.
+
+The optimizer is kept too (its class, hyperparameters, step count, schedule and
+per-parameter state, bound to the module whose parameters it trains), so
+``partial_fit`` on a loaded model continues exactly where the saved one would have:
+the same numbers, step for step.
 
 The file's schema is defined once, here: :data:`PARAMETERS` types the constructor
 parameters, :data:`FITTED_ATTRIBUTES` lists every fitted attribute a model file may
@@ -15,11 +19,13 @@ is refused with one line before anything is built or allocated:
 1. the header (JSON) is checked against the schema: unknown classes, keys, types,
    nesting and text are refused;
 2. the declared structure (``n_features_in_``, the layers, the coefficients, the
-   classes, the scaler) is checked for consistency and against the shapes and dtypes
-   of the stored arrays: every array declared must be stored with that shape, and
-   nothing else may be stored, so what is allocated is bounded by the file's size;
-3. the arrays are read (a NaN or infinite weight is refused) and the objects built
-   around them (layers are not initialised first);
+   classes, the scaler, the optimizer's state per parameter) is checked for
+   consistency and against the shapes and dtypes of the stored arrays: every array
+   declared must be stored with that shape, and nothing else may be stored, so what is
+   allocated is bounded by the file's size;
+3. the arrays are read (a NaN or infinite weight or optimizer value is refused) and
+   the objects built around them (layers are not initialised first); the optimizer's
+   state must survive one trial step on a twin of it (``trial_optimizer_step``);
 4. the estimator is built from its typed parameters, its fitted attributes are set by
    the names in :data:`FITTED_ATTRIBUTES` (never by names read from the file), and it
    must predict one row of zeros.
@@ -39,6 +45,7 @@ from thalweg.nn.init import INITIALIZERS
 from thalweg.nn.layers import LAYER_CONFIG, MAX_WIDTH, layer_from_config, layer_to_config
 from thalweg.nn.layers import parameter_shapes as layer_parameter_shapes
 from thalweg.nn.module import Module
+from thalweg.optim import OPTIMIZERS
 from thalweg.optim.optimizer import Optimizer
 from thalweg.schema import (
     Boolean,
@@ -55,6 +62,14 @@ from thalweg.schema import (
     Tagged,
     Text,
     check,
+)
+from thalweg.serialization import (
+    HYPERPARAMETERS,
+    OPTIMIZER_FIELDS,
+    check_saved_state,
+    optimizer_to_container,
+    read_optimizer_state,
+    trial_optimizer_step,
 )
 from thalweg.train.history import HISTORY_DATA, History
 
@@ -121,6 +136,38 @@ PARAMETERS: dict[str, Schema] = {
     "noise": Number(finite=True, minimum=0),
 }
 
+
+def _saved_optimizer(cls) -> Record:
+    """What ``optimizer_to_container`` writes for an optimizer of class ``cls``: every
+    one of its hyperparameters, typed, and nothing else."""
+    return Record(
+        required={
+            **OPTIMIZER_FIELDS,
+            "kind": Text(choices=("optimizer",)),
+            "hyperparameters": Record(
+                required={name: HYPERPARAMETERS[name] for name in cls.hyperparameters},
+                name=f"{cls.__name__}'s hyperparameters",
+            ),
+        },
+        name="an optimizer's state",
+    )
+
+
+# The fitted attributes holding a network that an optimizer may train.
+_TRAINED_MODULES = ("module_",)
+
+#: An estimator's optimizer (``optimizer_``): its state, and the fitted module it trains
+#: (arrays ``optimizer_.state.{position}.{entry}``, checked in ``_check_optimizer``).
+OPTIMIZER = Record(
+    required={
+        "type": Text(),
+        "module": Text(choices=_TRAINED_MODULES),
+        "packed": Boolean(),
+        "state": Tagged("class", {name: _saved_optimizer(cls) for name, cls in OPTIMIZERS.items()}),
+    },
+    name="an optimizer",
+)
+
 #: Every fitted attribute a model file may hold, and the ways it may be stored.
 FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "n_features_in_": _stored_as(json=_json(Integer(1, MAX_FEATURES))),
@@ -148,7 +195,7 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "history_": _stored_as(
         history=Record(required={"type": Text(), "data": HISTORY_DATA}), json=_json(Null())
     ),
-    "optimizer_": _stored_as(json=_json(Null())),
+    "optimizer_": _stored_as(json=_json(Null()), optimizer=OPTIMIZER),
     "n_iter_": _stored_as(json=_json(Integer(minimum=0))),
     "loss_": _stored_as(json=_json(Optional(Number()))),
     "solver_": _stored_as(json=_json(Text(choices=("normal_equations", "lstsq", "gd", "lbfgs")))),
@@ -244,13 +291,34 @@ def _encode(name: str, value, arrays: dict) -> dict | None:
                 arrays[f"{name}.{key}"] = item
         plain = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
         return {"type": "object", "class": type(value).__name__, "state": plain}
-    if isinstance(value, Optimizer):
-        return None  # training state, not needed to predict
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, bool | int | float | str | list | tuple | dict):
         return {"type": "json", "value": value}
     raise TypeError(f"cannot save fitted attribute {name} of type {type(value).__name__}")
+
+
+def _encode_optimizer(name: str, optimizer: Optimizer, modules: dict, arrays: dict) -> dict | None:
+    """The optimizer's state, bound by name to the fitted module whose parameters it trains.
+
+    None when it is not one of :data:`thalweg.optim.OPTIMIZERS`, or no fitted network
+    holds exactly its parameters (then it is not saved, and ``partial_fit`` after
+    loading starts a fresh one).
+    """
+    if OPTIMIZERS.get(type(optimizer).__name__) is not type(optimizer):
+        return None
+    trained = [id(p) for p in optimizer.params]
+    for module_name, module in modules.items():
+        if module_name in _TRAINED_MODULES and [id(p) for p in module.parameters()] == trained:
+            optimizer_arrays, metadata = optimizer_to_container(optimizer, f"{name}.")
+            arrays.update(optimizer_arrays)
+            return {
+                "type": "optimizer",
+                "module": module_name,
+                "packed": optimizer.packed,
+                "state": metadata,
+            }
+    return None
 
 
 def save_model(estimator, path, metadata: dict | None = None) -> None:
@@ -262,17 +330,21 @@ def save_model(estimator, path, metadata: dict | None = None) -> None:
     estimator._check_fitted()
     arrays: dict = {}
     state = {}
-    for name, value in vars(estimator).items():
-        if name.endswith("_") and not name.startswith("_"):
+    fitted = {n: v for n, v in vars(estimator).items() if n.endswith("_") and not n.startswith("_")}
+    modules = {n: v for n, v in fitted.items() if isinstance(v, Module)}
+    for name, value in fitted.items():
+        if isinstance(value, Optimizer):
+            encoded = _encode_optimizer(name, value, modules, arrays)
+        else:
             encoded = _encode(name, value, arrays)
-            if encoded is None:
-                continue
-            if name not in FITTED_ATTRIBUTES:
-                raise TypeError(
-                    f"cannot save {type(estimator).__name__}.{name}: it is not in the model "
-                    "file schema (thalweg.models.persistence.FITTED_ATTRIBUTES)"
-                )
-            state[name] = encoded
+        if encoded is None:
+            continue
+        if name not in FITTED_ATTRIBUTES:
+            raise TypeError(
+                f"cannot save {type(estimator).__name__}.{name}: it is not in the model "
+                "file schema (thalweg.models.persistence.FITTED_ATTRIBUTES)"
+            )
+        state[name] = encoded
     write_container(
         path,
         arrays,
@@ -324,8 +396,12 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
         values = {
             name: _decode(name, state[name], container, objects, source)
             for name in FITTED_ATTRIBUTES
-            if name in state
+            if name in state and state[name]["type"] != "optimizer"
         }
+        for name in FITTED_ATTRIBUTES:  # after the network it trains
+            if name in state and state[name]["type"] == "optimizer":
+                spec = state[name]
+                values[name] = _decode_optimizer(name, spec, container, values[spec["module"]])
         estimator = cls(**params)
     except ThalwegError:
         raise
@@ -494,6 +570,9 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
                 )
         elif kind == "labels" and name == "feature_names_in_" and len(spec["values"]) != n:
             raise FileFormatError(f"{source}: {len(spec['values'])} feature names for {n} features")
+    for name, spec in state.items():
+        if spec["type"] == "optimizer":
+            expected.update(_check_optimizer(container, name, spec, state, source))
     check_tensors(container, expected, what="its header")
     coef = container.tensors.get("coef_") if "coef_" in state else None
     if coef is not None and coef.shape[-1:] != (n,):
@@ -502,6 +581,52 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
             f"last axis must be {n})"
         )
     _check_outputs(container, state, source)
+
+
+def _check_optimizer(container: Container, name: str, spec: dict, state: dict, source: str):
+    """An optimizer's state fits the network it trains: one state per parameter at most,
+    each exactly the entries its algorithm keeps, shaped and typed like its parameter
+    (``thalweg.serialization.check_saved_state``). Returns its arrays' ``{name: (shape,
+    dtype)}``."""
+    module = state.get(spec["module"])
+    if module is None or module["type"] != "module":
+        raise FileFormatError(f"{source}: {name} trains {spec['module']}, which it does not store")
+    try:
+        parameters = list(layer_parameter_shapes(module["architecture"]).values())
+    except ValueError as error:
+        raise FileFormatError(f"{source}: {spec['module']}: {error}") from None
+    if not parameters:
+        raise FileFormatError(f"{source}: {name} trains a network without parameters")
+    if spec["packed"] and len({dtype for _, dtype in parameters}) > 1:
+        raise FileFormatError(
+            f"{source}: {name} is packed, but {spec['module']}'s parameters differ in dtype"
+        )
+    saved = spec["state"]
+    optimizer_class = OPTIMIZERS[saved["class"]]
+    stored = check_saved_state(
+        container, saved, optimizer_class, parameters, saved["hyperparameters"], f"{name}."
+    )
+    return {f"{name}.{key}": shape_and_dtype for key, shape_and_dtype in stored.items()}
+
+
+def _decode_optimizer(name: str, spec: dict, container: Container, module) -> Optimizer:
+    """Step 3 for ``optimizer_``: rebuild it on the loaded network's parameters, its
+    state read (finite), tried on a twin, then loaded."""
+    saved = spec["state"]
+    optimizer_class = OPTIMIZERS[saved["class"]]
+    state = read_optimizer_state(
+        container, saved, optimizer_class, saved["hyperparameters"], f"{name}."
+    )
+    expected = list(layer_parameter_shapes(layer_to_config(module)))
+    if [parameter_name for parameter_name, _ in module.named_parameters()] != expected:
+        raise FileFormatError(
+            f"{container.path}: the network's parameters come in another order than its "
+            "architecture lists them; the optimizer's state cannot be matched to them"
+        )
+    optimizer = optimizer_class(module.parameters(), packed=spec["packed"])
+    trial_optimizer_step(optimizer, state, str(container.path))
+    optimizer.load_state_dict(state)
+    return optimizer
 
 
 def _check_outputs(container: Container, state: dict, source: str) -> None:

@@ -1,16 +1,22 @@
 """Checkpoints: everything needed to continue training exactly where it stopped.
 
 A checkpoint holds the model's weights, the optimizer's state (step count, momenta,
-schedule), the epoch and the position inside it, the random generator's state at the
-start of that epoch (so the same shuffle order is regenerated), the history so far and
-the callbacks' counters. ``fit(..., resume=path)`` then produces, bit for bit, the same
-result as a run that was never interrupted.
+schedule), the epoch and the position inside it, the shuffling generator's state at the
+start of that epoch (so the same shuffle order is regenerated), the state of every other
+random generator the run draws from (:func:`random_streams`: the global one, which
+``Dropout()`` uses, and each generator a layer holds), the seed that chose the
+held-out rows of ``validation_fraction``, the history so far and the callbacks'
+counters. ``fit(..., resume=path)`` then produces, bit for bit, the same result as a
+run that was never interrupted.
 
 The file is a thalweg container (safetensors + JSON, written atomically), never pickle.
 Its header is described once, by :data:`CHECKPOINT_HEADER`, and checked whole, with
 every stored array's shape, before anything is restored: a damaged or foreign
-checkpoint is refused with one line and leaves the training state untouched. New
-fields go into the schema as optional ones, so older checkpoints stay readable.
+checkpoint is refused with one line and leaves the training state untouched (the
+random generators too: a saved generator state is checked field by field, against
+:data:`~thalweg.train.random_state.GENERATOR_STATE` and the generator it restores,
+before any generator is given it). New fields go into the schema as optional ones, so
+older checkpoints stay readable.
 
 A checkpoint may name the run that saved it (a ``Checkpoint``'s ``fingerprint``):
 :func:`checkpoint_fingerprint` reads it from the header alone, so a caller can tell its
@@ -24,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg import backend
 from thalweg.errors import FileFormatError
 from thalweg.files import check_tensors, header_schema, open_container, write_container
 from thalweg.schema import (
@@ -32,7 +39,6 @@ from thalweg.schema import (
     ListOf,
     MapOf,
     Number,
-    OneOf,
     Optional,
     Record,
     Text,
@@ -41,19 +47,23 @@ from thalweg.schema import (
 from thalweg.serialization import (
     OPTIMIZER_FIELDS,
     check_optimizer_state,
-    optimizer_state_from_container,
+    loaded_settings,
     optimizer_to_container,
+    read_optimizer_state,
     trial_optimizer_step,
 )
 from thalweg.train.callbacks import Callback
 from thalweg.train.history import History, history_schema
-
-#: A NumPy bit generator's state (``rng.bit_generator.state``).
-RNG_STATE = Record(
-    required={"bit_generator": Text(max_length=100), "state": MapOf(Json(max_depth=2))},
-    extra=OneOf(Integer(), Json(max_depth=2)),
-    name="a random generator state",
+from thalweg.train.random_state import (
+    GENERATOR_STATE,
+    check_generator_state,
+    generator_state,
+    set_generator_state,
+    state_as_json,
 )
+
+# "global", or a module's dotted path and the attribute holding its generator ("2.rng")
+_STREAM_NAME = Text(pattern=r"[A-Za-z0-9_]{1,200}(\.[A-Za-z0-9_]{1,200}){0,100}", max_length=2000)
 
 #: The whole checkpoint header.
 CHECKPOINT_HEADER = header_schema(
@@ -64,7 +74,7 @@ CHECKPOINT_HEADER = header_schema(
         ),
         "epoch": Integer(minimum=0),
         "batch_in_epoch": Integer(minimum=0),
-        "epoch_rng_state": Optional(RNG_STATE),
+        "epoch_rng_state": Optional(GENERATOR_STATE),
         "epoch_loss_sum": Number(),
         "epoch_examples": Integer(minimum=0),
         "n_samples": Optional(Integer(minimum=0)),
@@ -75,6 +85,11 @@ CHECKPOINT_HEADER = header_schema(
             Record(required={"class": Text(max_length=200), "state": Json(max_depth=6)}),
             max_items=1000,
         ),
+    },
+    optional={
+        # (format 3) the seed of the held-out rows, every other generator's state
+        "split_seed": Optional(Integer(0, 2**63 - 1)),
+        "random_streams": MapOf(GENERATOR_STATE, key=_STREAM_NAME, max_items=10_000),
     },
 )
 _CALLBACK_ARRAY = re.compile(r"callback\.([0-9]{1,4})\.(.+)")
@@ -106,8 +121,6 @@ class Checkpoint(Callback):
 
     def load_state_dict(self, state: dict) -> None:
         if self.fingerprint is not None and state.get("fingerprint") != self.fingerprint:
-            from thalweg.errors import FileFormatError
-
             raise FileFormatError(
                 f"the checkpoint {self.path} was saved by a run with other data or settings; "
                 "resume with the same ones, or delete it to start over"
@@ -131,6 +144,27 @@ def checkpoint_fingerprint(path) -> str | None:
             fingerprint = state.get("fingerprint")
             return fingerprint if isinstance(fingerprint, str) else None
     return None
+
+
+def random_streams(model) -> dict[str, np.random.Generator]:
+    """Every random generator a training step may draw from, by name.
+
+    ``"global"`` is the generator ``thalweg.manual_seed`` sets (``Dropout()`` without an
+    ``rng`` draws from it); then each generator a module of ``model`` holds as an
+    attribute, named by its dotted path (``"2.rng"`` for ``Dropout(rng=...)`` in a
+    ``Sequential``). The shuffling generator is the loop's own (``epoch_rng_state``).
+
+    >>> from thalweg import nn
+    >>> sorted(random_streams(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5, rng=0))))
+    ['1.rng', 'global']
+    """
+    streams = {"global": backend.default_generator()}
+    if hasattr(model, "named_modules"):
+        for module_name, module in model.named_modules():
+            for attribute, value in vars(module).items():
+                if isinstance(value, np.random.Generator):
+                    streams[f"{module_name}.{attribute}" if module_name else attribute] = value
+    return streams
 
 
 def _split_arrays(prefix: str, value):
@@ -169,7 +203,14 @@ def save_checkpoint(path, state) -> None:
             "optimizer": optimizer_meta,
             "epoch": state.epoch,
             "batch_in_epoch": state.batch_in_epoch,
-            "epoch_rng_state": state.epoch_rng_state,
+            "epoch_rng_state": (
+                None if state.epoch_rng_state is None else state_as_json(state.epoch_rng_state)
+            ),
+            "split_seed": state.split_seed,
+            "random_streams": {
+                name: generator_state(generator)
+                for name, generator in random_streams(state.model).items()
+            },
             "epoch_loss_sum": state.epoch_loss_sum,
             "epoch_examples": state.epoch_examples,
             "n_samples": state.n_samples,
@@ -180,6 +221,28 @@ def save_checkpoint(path, state) -> None:
     )
 
 
+def saved_split_seed(path, default: int) -> int:
+    """The seed of the held-out rows of the run that saved ``path`` (``default`` if none).
+
+    ``fit`` holds out ``validation_fraction`` of the rows before it reads the rest of a
+    checkpoint; with ``seed=None`` a new run would draw other rows, so it asks first.
+    Only the header is read, and checked whole (as :func:`load_checkpoint` does).
+    """
+    with open_container(path) as container:
+        meta = _checked_header(container, path)
+    saved = meta.get("split_seed")
+    return default if saved is None else saved
+
+
+def _checked_header(container, path) -> dict:
+    meta = container.metadata
+    if meta.get("kind") != "checkpoint":
+        raise FileFormatError(
+            f"{path} is a thalweg {meta.get('kind')!r}, not a training checkpoint"
+        )
+    return check(meta, CHECKPOINT_HEADER, str(path))
+
+
 def load_checkpoint(path, state) -> None:
     """Restore a training state saved by :func:`save_checkpoint` into ``state``.
 
@@ -187,12 +250,7 @@ def load_checkpoint(path, state) -> None:
     against the model's parameters and the optimizer, before anything is restored.
     """
     with open_container(path) as container:
-        meta = container.metadata
-        if meta.get("kind") != "checkpoint":
-            raise FileFormatError(
-                f"{path} is a thalweg {meta.get('kind')!r}, not a training checkpoint"
-            )
-        check(meta, CHECKPOINT_HEADER, str(path))
+        meta = _checked_header(container, path)
         if meta["n_samples"] != state.n_samples or meta["batch_size"] != state.batch_size:
             raise FileFormatError(
                 f"{path} was saved training on {meta['n_samples']} samples in batches of "
@@ -200,35 +258,21 @@ def load_checkpoint(path, state) -> None:
                 f"{state.batch_size}; resume with the same data and batch size"
             )
         saved_callbacks = _check_arrays(container, meta, state, path)
+        streams = _check_random_streams(meta, state, path)
         model_state = container.read_all("model.")
-        optimizer_arrays = {
-            name: container.read(name)
-            for name in container.tensors
-            if name.startswith("optimizer.")
-        }
+        optimizer_state = read_optimizer_state(
+            container,
+            meta["optimizer"],
+            type(state.optimizer),
+            loaded_settings(state.optimizer, meta["optimizer"]),
+            "optimizer.",
+        )
         callback_arrays = {
             name: container.read(name) for name in container.tensors if name.startswith("callback.")
         }
-    rng_state = meta["epoch_rng_state"]
-    if rng_state is not None:
-        try:
-            np.random.default_rng().bit_generator.state = rng_state  # a trial on a fresh one
-        except (ValueError, TypeError, KeyError, OverflowError) as error:
-            raise FileFormatError(
-                f"{path} is damaged: its random state is invalid ({error})"
-            ) from None
-    optimizer_state = optimizer_state_from_container(
-        optimizer_arrays, meta["optimizer"], "optimizer."
-    )
     trial_optimizer_step(state.optimizer, optimizer_state, str(path))
-    state.model.load_state_dict(model_state)
-    state.optimizer.load_state_dict(optimizer_state)
-    state.epoch = meta["epoch"]
-    state.batch_in_epoch = meta["batch_in_epoch"]
-    state.epoch_rng_state = rng_state
-    state.epoch_loss_sum = meta["epoch_loss_sum"]
-    state.epoch_examples = meta["epoch_examples"]
-    state.history = History.from_dict(meta["history"])
+    # Everything is checked: now change. Callbacks first (a Checkpoint refuses another
+    # run's fingerprint here), so a refusal leaves the weights and generators untouched.
     for index, callback in saved_callbacks:
         restored = dict(meta["callbacks"][index]["state"])
         prefix = f"callback.{index}."
@@ -241,6 +285,44 @@ def load_checkpoint(path, state) -> None:
                 else:
                     restored[name] = value
         callback.load_state_dict(restored)
+    state.model.load_state_dict(model_state)
+    state.optimizer.load_state_dict(optimizer_state)
+    for generator, saved in streams:
+        set_generator_state(generator, saved)
+    state.epoch = meta["epoch"]
+    state.batch_in_epoch = meta["batch_in_epoch"]
+    state.epoch_rng_state = meta["epoch_rng_state"]
+    state.epoch_loss_sum = meta["epoch_loss_sum"]
+    state.epoch_examples = meta["epoch_examples"]
+    state.history = History.from_dict(meta["history"])
+
+
+def _check_random_streams(meta: dict, state, path) -> list[tuple[np.random.Generator, dict]]:
+    """The saved random generators' states, each checked against the generator of this
+    run it restores (the shuffling one included); a checkpoint that saved generators
+    must save exactly this run's (older checkpoints saved none)."""
+    if meta["epoch_rng_state"] is not None:
+        check_generator_state(meta["epoch_rng_state"], state.rng, str(path), "epoch_rng_state")
+    saved = meta.get("random_streams")
+    if saved is None:
+        return []
+    streams = random_streams(state.model)
+    for name in sorted(set(saved) ^ set(streams)):
+        has, lacks = (
+            ("the checkpoint", "this run's model")
+            if name in saved
+            else (
+                "this run's model",
+                "the checkpoint",
+            )
+        )
+        raise FileFormatError(
+            f"{path}: {has} has the random generator {name!r} and {lacks} does not; build "
+            "the model the same way (the same rng= for each layer) to resume"
+        )
+    for name, generator in streams.items():
+        check_generator_state(saved[name], generator, str(path), f"random_streams[{name!r}]")
+    return [(generator, saved[name]) for name, generator in streams.items()]
 
 
 def _check_arrays(container, meta: dict, state, path) -> list[tuple[int, Callback]]:
@@ -254,7 +336,8 @@ def _check_arrays(container, meta: dict, state, path) -> list[tuple[int, Callbac
         prefix="model.",
         what="this run's model",
     )
-    check_optimizer_state(container, meta["optimizer"], state.optimizer, prefix="optimizer.")
+    stored = check_optimizer_state(container, meta["optimizer"], state.optimizer, "optimizer.")
+    check_tensors(container, stored, prefix="optimizer.", what="its optimizer state")
     saved = meta["callbacks"]
     matched = []
     for index, callback in enumerate(state.callbacks):

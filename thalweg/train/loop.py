@@ -42,8 +42,14 @@ from thalweg.errors import DataError, ShapeError, ThalwegError
 from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
-from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from thalweg.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    saved_split_seed,
+)
 from thalweg.train.history import History
+from thalweg.train.random_state import set_generator_state
 from thalweg.train.tracking import Tracking
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
@@ -83,6 +89,7 @@ class TrainingState:
     epoch: int = 0  # epochs completed
     batch_in_epoch: int = 0  # steps completed in the current epoch
     epoch_rng_state: dict | None = None  # generator state when the current epoch began
+    split_seed: int | None = None  # seed of the held-out rows (validation_fraction)
     epoch_loss_sum: float = 0.0  # Σ batch loss · batch size, this epoch
     epoch_examples: int = 0
     epoch_examples_before: int = 0  # of those, examples done before this run (a resume)
@@ -354,8 +361,13 @@ def fit(
         seed if seed is not None else backend.default_generator().integers(2**63)
     )
     dtype = optimizer.params[0].dtype
+    split_seed = None
+    if validation_fraction is not None:
+        split_seed = int(rng.integers(2**63))
+        if resume is not None and Path(resume).exists():  # hold out the same rows as before
+            split_seed = saved_split_seed(resume, split_seed)
     source, validation = _batches(
-        X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype
+        X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, split_seed, dtype
     )
     state = TrainingState(
         model=model,
@@ -367,13 +379,14 @@ def fit(
         n_samples=source.n_samples,
         rng=rng,
         loss_fn=loss_fn,
+        split_seed=split_seed,
     )
     if resume is not None and Path(resume).exists():
         load_checkpoint(resume, state)
         if record_steps and state.history.step_losses is None:
             state.history.step_losses = []
         if state.epoch_rng_state is not None:
-            rng.bit_generator.state = state.epoch_rng_state
+            set_generator_state(rng, state.epoch_rng_state)  # checked by load_checkpoint
 
     if hasattr(model, "train"):
         model.train()
@@ -392,8 +405,11 @@ def fit(
     return history
 
 
-def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype):
-    """The batch source and the validation arrays ``fit`` trains and measures on."""
+def _batches(
+    X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, split_seed, dtype
+):
+    """The batch source and the validation arrays ``fit`` trains and measures on
+    (``split_seed`` chooses the rows ``validation_fraction`` holds out)."""
     if validation is not None and validation_fraction is not None:
         raise ValueError("fit: pass validation or validation_fraction, not both")
     if hasattr(X, "epoch_batches"):  # a stream or a pipeline: it makes its own batches
@@ -411,7 +427,7 @@ def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fr
         parts = train_val_test_split(
             *arrays,
             fractions=(1 - validation_fraction, validation_fraction),
-            seed=int(rng.integers(2**63)),
+            seed=split_seed,
         )
         arrays, validation = parts[0::2], parts[1::2]
     elif validation is not None:
