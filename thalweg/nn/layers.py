@@ -225,6 +225,13 @@ LAYERS: dict[str, type[Module]] = {
 }
 
 
+def register_layer(cls: type[Module]) -> type[Module]:
+    """Class decorator: make a built-in layer known to ``layer_from_config`` (the layers
+    in ``conv.py``, ``pooling.py``, ``normalization.py`` register themselves)."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
 def layer_to_config(layer: Module) -> dict:
     """``{"class": name, "config": {...}}`` for a built-in layer (raises for custom ones)."""
     name = type(layer).__name__
