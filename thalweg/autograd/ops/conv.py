@@ -11,32 +11,38 @@ products become **one matrix product** — the work BLAS does fastest::
     m n o p        ------->  column for position (1,0): e f g i j k m n o
                              column for position (1,1): f g h j k l n o p
 
-    cols  (C·kH·kW, N·Ho·Wo)    one column per output position, one row per filter tap
+    cols  (C·kH·kW, Ho·Wo·N)    one column per output position, one row per filter tap
     W     (O, C·kH·kW)          one row per output channel (the filter, flattened)
-    out = W @ cols              (O, N·Ho·Wo)  -> reshaped to (N, O, Ho, Wo)
+    out = W @ cols              (O, Ho·Wo·N)  -> seen as (N, O, Ho, Wo)
 
-The patches are gathered without a Python loop: NumPy's ``sliding_window_view`` is a
-*view* of every window of the padded image (no copy), and one ``copyto`` writes them
-into the columns buffer, which a layer's :class:`~thalweg.autograd.workspace.Workspace`
-lends again next step instead of allocating it anew.
+The patches are gathered without a Python loop: a *view* of every window of the padded
+image (NumPy's ``sliding_window_view``, built directly from the strides: no copy), and
+one ``copyto`` writes them into the columns buffer, which a layer's
+:class:`~thalweg.autograd.workspace.Workspace` lends again next step instead of
+allocating it anew.
 
-Backward, with ``G`` the gradient of the output as a ``(O, N·Ho·Wo)`` matrix, the
+Backward, with ``G`` the gradient of the output as a ``(O, Ho·Wo·N)`` matrix, the
 rules of a matrix product (see ``linalg.py``) give::
 
     dL/dW    = G @ colsᵀ          (O, C·kH·kW)   -> reshaped to the weight's shape
     dL/db    = Σ over positions of G
-    dL/dcols = Wᵀ @ G             (C·kH·kW, N·Ho·Wo)
+    dL/dcols = Wᵀ @ G             (C·kH·kW, Ho·Wo·N)
 
 and ``dL/dcols`` goes back to the image by **col2im**: every pixel was copied into the
 columns once per filter tap that saw it, so its gradient is the sum of those copies'
 gradients. The sum is done per filter tap (``kH·kW`` vectorized adds of a whole strided
 slice of the image), never per pixel.
 
-Layout. The columns are ordered channel first, then batch (``(C, kH, kW, N, Ho, Wo)``):
-gathering them then reads each image row left to right, and the product comes out as
-``(O, N, Ho, Wo)`` in memory, handed on as an ``(N, O, Ho, Wo)`` *view* (a transpose,
-no copy). The next layer's gather reads that layout just as well, so channel-major
-memory flows through a whole network without a transposing copy.
+Memory layout. Tensors are ``(N, C, H, W)`` to the user, but the arrays a convolution
+makes hold their numbers **batch last**, ``(C, H, W, N)`` in memory, and the
+``(N, C, H, W)`` tensor is a transposed *view* of them (no copy). That is the order the
+columns are gathered in: for one channel and one filter tap, the patch values of all
+output positions and all images are ``Ho`` runs of ``Wo·N`` consecutive numbers, long
+runs NumPy copies fast (with the batch first they would be runs of only ``Wo``), and
+the product ``W @ cols`` comes out batch last by itself. The next layer's gather,
+pooling and col2im read that layout the same way, so it flows through a network without
+a transposing copy; only ``Flatten`` and the first layer's gather reorder. With one
+image (``N = 1``) batch last is plain ``(C, H, W)``.
 
 Groups split the channels into ``groups`` independent convolutions (``groups = C`` is a
 depthwise convolution): the columns and the weight are reshaped to ``(groups, ...)`` and
@@ -49,7 +55,7 @@ weights move between the two unchanged.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from thalweg.autograd.function import Function
 from thalweg.autograd.workspace import Workspace
@@ -102,27 +108,41 @@ def _as_float(x: np.ndarray, like: np.ndarray) -> np.ndarray:
     return x if x.dtype.kind == "f" else x.astype(like.dtype)
 
 
-def padded_channel_major(
+def batch_last(x: np.ndarray) -> np.ndarray:
+    """``(N, C, H, W)`` -> ``(C, H, W, N)``: a view, contiguous when ``x`` is a view of
+    batch-last memory (every convolution's and pooling's output is)."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def padded_batch_last(
     x: np.ndarray, padding, fill: float, workspace: Workspace | None, role: str
 ) -> np.ndarray:
-    """``x`` (N, C, H, W) as a ``(C, N, H + 2ph, W + 2pw)`` array, border set to ``fill``.
+    """``x`` (N, C, H, W) as a ``(C, H + 2ph, W + 2pw, N)`` array, border set to ``fill``.
 
-    Without padding it is a transposed view of ``x`` itself (no copy). With padding the
-    interior is copied into a workspace array whose border was filled when it was made
-    and is never written again.
+    Without padding it is a view of ``x`` itself when ``x`` is batch-last memory (no
+    copy), else a batch-last copy: gathering windows from images ``C·H·W`` numbers apart
+    costs more than copying them together once. With padding the interior is copied
+    into a workspace array whose border was filled when it was made and is never
+    written again.
     """
     ph, pw = padding
-    channel_major = x.transpose(1, 0, 2, 3)
+    source = batch_last(x)
     if ph == 0 and pw == 0:
-        return channel_major
-    c, n, h, w = channel_major.shape
-    shape = (c, n, h + 2 * ph, w + 2 * pw)
+        if source.shape[3] == 1 or source.strides[3] == source.itemsize:
+            return source
+        if workspace is None:
+            return np.ascontiguousarray(source)
+        copy = workspace.take(f"{role}:batch-last", source.shape, x.dtype)
+        np.copyto(copy, source)
+        return copy
+    c, h, w, n = source.shape
+    shape = (c, h + 2 * ph, w + 2 * pw, n)
     role = f"{role}:{fill}:{ph},{pw}"  # one border value and width per array
     if workspace is None:
         out = np.full(shape, fill, x.dtype)
     else:
         out = workspace.take(role, shape, x.dtype, fill=fill)
-    out[:, :, ph : ph + h, pw : pw + w] = channel_major
+    out[:, ph : ph + h, pw : pw + w, :] = source
     return out
 
 
@@ -136,8 +156,8 @@ def im2col(
 ) -> np.ndarray:
     """Every patch a ``kH×kW`` filter sees, one column per output position.
 
-    Shapes: x ``(N, C, H, W)`` -> ``(C·kH·kW, N·Ho·Wo)``, rows ordered (channel, tap row,
-    tap column), columns ordered (image, output row, output column).
+    Shapes: x ``(N, C, H, W)`` -> ``(C·kH·kW, Ho·Wo·N)``, rows ordered (channel, tap row,
+    tap column), columns ordered (output row, output column, image).
 
     >>> import numpy as np
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -146,25 +166,43 @@ def im2col(
     """
     kernel, stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
     padding, dilation = pair(padding, "padding"), pair(dilation, "dilation")
+    return _im2col(x, kernel, stride, padding, dilation, workspace)
+
+
+def windows(source: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
+    """Every window of a ``(C, Hp, Wp, N)`` image as a ``(C, kH, kW, Ho, Wo, N)`` view.
+
+    The windows ``sliding_window_view(source, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh,
+    ::dw]`` (span = dilation·(kernel-1) + 1), axes ordered as the columns are, built in
+    one step from the strides: one output position further moves ``stride`` pixels, one
+    tap further moves ``dilation`` pixels. No data is copied.
+    """
+    c, _, _, n = source.shape
+    s_c, s_h, s_w, s_n = source.strides
+    return as_strided(
+        source,
+        shape=(c, kernel[0], kernel[1], out_hw[0], out_hw[1], n),
+        strides=(s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1], s_n),
+        writeable=False,
+    )
+
+
+def _im2col(x, kernel, stride, padding, dilation, workspace) -> np.ndarray:
+    """:func:`im2col` with every option already a pair (the op's path)."""
     n, c = x.shape[:2]
-    out_h, out_w = _output_hw("im2col", x.shape, kernel, stride, padding, dilation)
-    source = padded_channel_major(x, padding, 0, workspace, "im2col-padded")
-    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
-    # (C, N, H', W', span_h, span_w): a view of every window, then every stride-th window
-    # and every dilation-th tap inside it -> (C, N, Ho, Wo, kH, kW), still a view.
-    windows = sliding_window_view(source, span, axis=(2, 3))
-    windows = windows[:, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
-    shape = (c, kernel[0], kernel[1], n, out_h, out_w)
+    out_hw = _output_hw("im2col", x.shape, kernel, stride, padding, dilation)
+    source = padded_batch_last(x, padding, 0, workspace, "im2col-padded")
+    shape = (c, kernel[0], kernel[1], out_hw[0], out_hw[1], n)
     cols = np.empty(shape, x.dtype) if workspace is None else workspace.take("cols", shape, x.dtype)
-    np.copyto(cols, windows.transpose(0, 4, 5, 1, 2, 3))
-    return cols.reshape(c * kernel[0] * kernel[1], n * out_h * out_w)
+    np.copyto(cols, windows(source, kernel, stride, dilation, out_hw))
+    return cols.reshape(c * kernel[0] * kernel[1], out_hw[0] * out_hw[1] * n)
 
 
 def col2im(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
     """The adjoint of :func:`im2col`: add each column entry back onto the pixel it came from.
 
-    Shapes: cols ``(C·kH·kW, N·Ho·Wo)`` -> ``(N, C, H, W)`` (a view of channel-major
-    memory). A pixel seen by several filter taps receives the sum of their entries.
+    Shapes: cols ``(C·kH·kW, Ho·Wo·N)`` -> ``(N, C, H, W)`` (a view of batch-last memory).
+    A pixel seen by several filter taps receives the sum of their entries.
 
     >>> import numpy as np
     >>> ones = np.ones((9, 4))                       # 3x3 filter, 2x2 positions on 4x4
@@ -179,15 +217,15 @@ def col2im(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0, dilation
     n, c, h, w = x_shape
     out_h, out_w = _output_hw("col2im", x_shape, kernel, stride, padding, dilation)
     (ph, pw), (sh, sw) = padding, stride
-    image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), cols.dtype)
-    taps = cols.reshape(c, kernel[0], kernel[1], n, out_h, out_w)
+    image = np.zeros((c, h + 2 * ph, w + 2 * pw, n), cols.dtype)
+    taps = cols.reshape(c, kernel[0], kernel[1], out_h, out_w, n)
     for i in range(kernel[0]):  # one vectorized add per filter tap, never per pixel
         top = i * dilation[0]
         rows = slice(top, top + sh * (out_h - 1) + 1, sh)
         for j in range(kernel[1]):
             left = j * dilation[1]
-            image[:, :, rows, left : left + sw * (out_w - 1) + 1 : sw] += taps[:, i, j]
-    return image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3)
+            image[:, rows, left : left + sw * (out_w - 1) + 1 : sw, :] += taps[:, i, j]
+    return image[:, ph : ph + h, pw : pw + w, :].transpose(3, 0, 1, 2)
 
 
 class Conv2d(Function):
@@ -217,7 +255,7 @@ class Conv2d(Function):
         n = x.shape[0]
         out_channels, group_channels, kh, kw = weight.shape
         out_h, out_w = _output_hw("conv2d", x.shape, (kh, kw), stride, padding, dilation)
-        cols = im2col(x, (kh, kw), stride, padding, dilation, workspace)
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, workspace)
         taps = group_channels * kh * kw  # rows of cols per group
         if groups == 1:
             out = weight.reshape(out_channels, taps) @ cols
@@ -229,7 +267,7 @@ class Conv2d(Function):
         if bias is not None:
             out += bias[:, None].astype(out.dtype, copy=False)
         self.saved = (cols, weight, x.shape, stride, padding, dilation, groups, workspace)
-        return out.reshape(out_channels, n, out_h, out_w).transpose(1, 0, 2, 3)
+        return out.reshape(out_channels, out_h, out_w, n).transpose(3, 0, 1, 2)
 
     def backward(self, grad):
         cols, weight, x_shape, stride, padding, dilation, groups, workspace = self.saved
@@ -237,14 +275,15 @@ class Conv2d(Function):
         n, _, out_h, out_w = grad.shape
         positions = n * out_h * out_w
         taps = group_channels * kh * kw
-        # (O, N·Ho·Wo): free when grad is channel-major, as this op's own output is.
-        grad_2d = grad.transpose(1, 0, 2, 3).reshape(out_channels, positions)
+        # (O, Ho·Wo·N): free when grad is batch last, as this op's own output is.
+        grad_2d = batch_last(grad).reshape(out_channels, positions)
         grad_x = grad_weight = grad_bias = None
         if self.parents[2] is not None:
             grad_bias = np.add.reduce(grad_2d, axis=1)
         if groups == 1:
             if self.parents[1] is not None:
-                grad_weight = (grad_2d @ cols.T).reshape(weight.shape)
+                # (cols @ Gᵀ)ᵀ = G @ colsᵀ: BLAS runs this orientation about twice as fast.
+                grad_weight = (cols @ grad_2d.T).T.reshape(weight.shape)
             if self.parents[0] is not None:
                 grad_cols = _buffer(workspace, "grad-cols", cols.shape, cols.dtype)
                 np.matmul(weight.reshape(out_channels, taps).T, grad_2d, out=grad_cols)

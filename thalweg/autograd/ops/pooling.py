@@ -16,16 +16,16 @@ Backward, in the engine's terms:
 
 * **max pooling** is a selection: each output is one of its window's pixels, so its
   gradient goes to that pixel alone (the first maximum in scan order on ties, as
-  PyTorch does) and the other pixels of the window get 0. Forward records, per output,
-  *which tap* won (a small integer array), so backward is one masked slice per tap.
+  PyTorch does) and the other pixels of the window get 0. Backward finds the winner
+  tap by tap: the slice equal to the output, among the windows not yet served.
 * **average pooling** is linear: each pixel of a window receives the output's gradient
   divided by the window size, added per tap (windows that overlap add up).
 * **adaptive average pooling** averages rows and columns over windows chosen to cover the
   input exactly; that is a separable linear map, ``out = A_h @ x @ A_wᵀ``, so backward is
   ``A_hᵀ @ grad @ A_w``.
 
-Outputs keep the input's memory layout (channel-major after a convolution; see
-``conv.py``), so nothing is transposed on the way.
+Like convolutions, max and average pooling hold their outputs batch last, ``(C, H, W,
+N)`` in memory (see ``conv.py``), so nothing is transposed on the way.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from thalweg import backend
 from thalweg.autograd.function import Function
-from thalweg.autograd.ops.conv import _check_4d, _output_hw, padded_channel_major
+from thalweg.autograd.ops.conv import _check_4d, _output_hw, batch_last, padded_batch_last
 from thalweg.errors import ShapeError
 
 
@@ -45,7 +45,7 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 def _tap_slices(kernel, stride, dilation, out_hw):
     """For each tap ``(i, j)`` of the window: the index of its strided slice in the
-    padded (C, N, Hp, Wp) image, one entry per output position."""
+    padded batch-last (C, Hp, Wp, N) image, one entry per output position."""
     out_h, out_w = out_hw
     slices = []
     for i in range(kernel[0]):
@@ -54,7 +54,7 @@ def _tap_slices(kernel, stride, dilation, out_hw):
         for j in range(kernel[1]):
             left = j * dilation[1]
             cols = slice(left, left + stride[1] * (out_w - 1) + 1, stride[1])
-            slices.append((slice(None), slice(None), rows, cols))
+            slices.append((slice(None), rows, cols, slice(None)))
     return slices
 
 
@@ -84,35 +84,41 @@ class MaxPool2d(Function):
         x = _as_float(np.asarray(x))
         _check_padding("max_pool2d", kernel_size, padding, dilation)
         out_hw = _output_hw("max_pool2d", x.shape, kernel_size, stride, padding, dilation)
-        source = padded_channel_major(x, padding, -np.inf, workspace, "maxpool-padded")
+        source = padded_batch_last(x, padding, -np.inf, workspace, "maxpool-padded")
         taps = _tap_slices(kernel_size, stride, dilation, out_hw)
-        out = source[taps[0]].copy()  # (C, N, Ho, Wo)
-        winner = np.zeros(out.shape, np.uint8 if len(taps) < 256 else np.int32)
-        better = np.empty(out.shape, bool)
-        for tap, index in enumerate(taps[1:], start=1):
-            candidate = source[index]
-            # Strictly greater keeps the first maximum on ties; a NaN always wins and is
-            # then never replaced (nothing compares greater than NaN), so NaN propagates.
-            np.greater(candidate, out, out=better)
-            better |= np.isnan(candidate)
-            np.copyto(out, candidate, where=better)
-            winner[better] = tap
-        self.saved = (winner, x.shape, kernel_size, stride, padding, dilation)
-        return out.transpose(1, 0, 2, 3)
+        if len(taps) == 1:
+            out = source[taps[0]].copy()
+        else:  # np.maximum propagates NaN, as PyTorch's max pooling does
+            out = np.maximum(source[taps[0]], source[taps[1]])
+            for index in taps[2:]:
+                np.maximum(out, source[index], out=out)
+        # Which pixel won is worked out in backward, so inference pays nothing for it.
+        self.saved = (source, out, x.shape, kernel_size, stride, padding, dilation)
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, grad):
-        winner, x_shape, kernel, stride, padding, dilation = self.saved
-        n, c, h, w = x_shape
-        (ph, pw) = padding
-        grad_cm = grad.transpose(1, 0, 2, 3)
-        image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), grad.dtype)
+        source, out, x_shape, kernel, stride, padding, dilation = self.saved
+        h, w = x_shape[2:]
+        ph, pw = padding
+        image = np.zeros(source.shape, grad.dtype)  # (C, Hp, Wp, N)
+        # The gradient still to hand out per window: the first tap (in scan order) that
+        # equals the maximum takes it all, as in PyTorch, and later ties get nothing.
+        remaining = np.array(batch_last(grad))
+        nan_windows = np.isnan(out).any()
         overlapping = _overlapping(kernel, stride, dilation)
-        for tap, index in enumerate(_tap_slices(kernel, stride, dilation, winner.shape[2:])):
-            if overlapping:  # a pixel may win in several windows: add every gradient
-                image[index] += grad_cm * (winner == tap)
-            else:  # each pixel belongs to one window: write the slice directly
-                np.multiply(grad_cm, winner == tap, out=image[index])
-        return (image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3),)
+        taps = _tap_slices(kernel, stride, dilation, out.shape[1:3])
+        for tap, index in enumerate(taps):
+            won = source[index] == out
+            if nan_windows:  # NaN never equals itself; the first NaN is the maximum
+                won |= np.isnan(source[index])
+            if overlapping:  # a pixel may win several windows: add every gradient
+                given = remaining * won
+                image[index] += given
+            else:  # each pixel is in one window only: write straight into the slice
+                given = np.multiply(remaining, won, out=image[index])
+            if tap < len(taps) - 1:
+                remaining -= given
+        return (image[:, ph : ph + h, pw : pw + w, :].transpose(3, 0, 1, 2),)
 
 
 class AvgPool2d(Function):
@@ -131,25 +137,26 @@ class AvgPool2d(Function):
         dilation = (1, 1)
         _check_padding("avg_pool2d", kernel_size, padding, dilation)
         out_hw = _output_hw("avg_pool2d", x.shape, kernel_size, stride, padding, dilation)
-        source = padded_channel_major(x, padding, 0, None, "avgpool-padded")
+        source = padded_batch_last(x, padding, 0, None, "avgpool-padded")
         taps = _tap_slices(kernel_size, stride, dilation, out_hw)
         out = source[taps[0]].copy()
         for index in taps[1:]:
             out += source[index]
         divisor = _window_counts(x.shape, kernel_size, stride, padding, out_hw, count_include_pad)
-        out /= divisor
+        out /= divisor[..., None] if np.ndim(divisor) else divisor
         self.saved = (divisor, x.shape, kernel_size, stride, padding, out_hw)
-        return out.transpose(1, 0, 2, 3)
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, grad):
         divisor, x_shape, kernel, stride, padding, out_hw = self.saved
         n, c, h, w = x_shape
         ph, pw = padding
-        share = grad.transpose(1, 0, 2, 3) / divisor  # what each pixel of a window gets
-        image = np.zeros((c, n, h + 2 * ph, w + 2 * pw), share.dtype)
+        # What each pixel of a window gets: the output's gradient over the window size.
+        share = batch_last(grad) / (divisor[..., None] if np.ndim(divisor) else divisor)
+        image = np.zeros((c, h + 2 * ph, w + 2 * pw, n), share.dtype)
         for index in _tap_slices(kernel, stride, (1, 1), out_hw):
             image[index] += share
-        return (image[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3),)
+        return (image[:, ph : ph + h, pw : pw + w, :].transpose(3, 0, 1, 2),)
 
 
 def _window_counts(x_shape, kernel, stride, padding, out_hw, count_include_pad):
