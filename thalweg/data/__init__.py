@@ -1,9 +1,18 @@
-"""NumPy-only data tools: splitting, preprocessing, streaming and input pipelines (layer 2;
-never imports the engine).
+"""NumPy-only data tools: splitting, preprocessing, streaming, input pipelines, images and
+their augmentation (layer 2; never imports the engine).
 
->>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
+>>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline, ImageFolder
 """
 
+from thalweg.data.augment import AUGMENTATIONS, Augmenter
+from thalweg.data.images import (
+    DecodeImage,
+    ImageFolder,
+    as_image_batch,
+    read_image,
+    write_image,
+    write_image_folder,
+)
 from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
     FeatureCrosses,
@@ -15,14 +24,22 @@ from thalweg.data.split import train_val_test_split
 from thalweg.data.streaming import Stream, stream
 
 __all__ = [
+    "AUGMENTATIONS",
+    "Augmenter",
+    "DecodeImage",
     "FeatureCrosses",
+    "ImageFolder",
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
     "Standardizer",
     "Stream",
+    "as_image_batch",
     "preprocessor_from_config",
     "profile_input",
+    "read_image",
     "stream",
     "train_val_test_split",
+    "write_image",
+    "write_image_folder",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from thalweg.datasets import bundled, playground
+from thalweg.datasets import bundled, images, playground
 from thalweg.errors import DataError
 
 __all__ = ["DatasetInfo", "list_datasets", "load"]
@@ -22,9 +22,12 @@ __all__ = ["DatasetInfo", "list_datasets", "load"]
 class DatasetInfo:
     """What a dataset is, before loading it.
 
-    ``source`` is "generator" (made on demand; ``n_samples`` is the default ``n``) or
-    "bundled" (a file shipped in the package). ``n_classes`` is None for regression;
+    ``source`` is "generator" (made on demand; ``n_samples`` is the default ``n``),
+    "bundled" (a file shipped in the package) or "extra" (a file shipped by an optional
+    dependency, named in ``description``). ``n_classes`` is None for regression;
     ``target_names`` names the labels 0, 1, ... of a classification dataset.
+    ``image_shape`` is ``(H, W)`` for image datasets (``X`` is then ``(n, H, W)``, and
+    the third value ``load`` returns is the class names), ``()`` for tables.
     """
 
     name: str
@@ -35,10 +38,14 @@ class DatasetInfo:
     n_classes: int | None
     description: str
     target_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-serialisable dict."""
-        return asdict(self) | {"target_names": list(self.target_names)}
+        return asdict(self) | {
+            "target_names": list(self.target_names),
+            "image_shape": list(self.image_shape),
+        }
 
 
 _PLAYGROUND_LABELS = ("negative", "positive")  # the Playground's -1 and +1
@@ -54,6 +61,14 @@ def _bundled(name: str, fn: Callable[..., Any], shape: tuple[int, int], labels, 
     kind = "classification" if labels else "regression"
     n_classes = len(labels) or None
     return DatasetInfo(name, kind, "bundled", *shape, n_classes, about, tuple(labels)), fn
+
+
+def _image(name, fn, source, n, shape, labels, about):
+    info = DatasetInfo(
+        name, "classification", source, n, shape[0] * shape[1], len(labels), about,
+        tuple(labels), tuple(shape),
+    )  # fmt: skip
+    return info, fn
 
 
 _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
@@ -98,6 +113,34 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
             ("setosa", "versicolor", "virginica"),
             "Fisher's iris: four flower measurements, three species",
         ),
+        _image(
+            "digits",
+            images.load_digits,
+            "bundled",
+            1797,
+            (8, 8),
+            [str(d) for d in range(10)],
+            "Handwritten digits, 8x8 grayscale images (UCI, as in scikit-learn)",
+        ),
+        _image(
+            "faces",
+            images.load_faces,
+            "extra",
+            200,
+            (25, 25),
+            ["not_face", "face"],
+            "Faces vs not-faces, 25x25 grayscale (scikit-image's lfw_subset; "
+            "pip install 'thalweg[faces]')",
+        ),
+        _image(
+            "shapes",
+            images.shapes,
+            "generator",
+            600,
+            (16, 16),
+            list(images.SHAPES),
+            "Synthetic circles, squares and triangles, 16x16 grayscale images",
+        ),
     ]
 }
 
@@ -126,15 +169,17 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
-    if info.source == "bundled" and kwargs:
+    if info.source in ("bundled", "extra") and kwargs:
         raise DataError(
             f"dataset {info.name!r} is a bundled file and takes no options; "
             f"got {', '.join(sorted(kwargs))}"
         )
     if info.source == "generator":
-        unknown = sorted(set(kwargs) - {"n", "noise", "seed"})
+        accepted = ("n", "noise", "seed", "size") if info.image_shape else ("n", "noise", "seed")
+        unknown = sorted(set(kwargs) - set(accepted))
         if unknown:
             raise DataError(
-                f"dataset {info.name!r} takes n, noise and seed; got unknown {', '.join(unknown)}"
+                f"dataset {info.name!r} takes {', '.join(accepted)}; got unknown "
+                f"{', '.join(unknown)}"
             )
     return fn(**kwargs)

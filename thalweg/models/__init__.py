@@ -4,12 +4,14 @@
 """
 
 from thalweg.models import persistence
+from thalweg.models.cnn import CNNClassifier
 from thalweg.models.linear import LinearRegression, Scaling
 from thalweg.models.logistic import ConvergenceWarning, LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
 
 ESTIMATORS = {
-    cls.__name__: cls for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor)
+    cls.__name__: cls
+    for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, CNNClassifier)
 }
 
 
@@ -20,6 +22,7 @@ def load_model(path):
 
 __all__ = [
     "ESTIMATORS",
+    "CNNClassifier",
     "ConvergenceWarning",
     "LinearRegression",
     "LogisticRegression",

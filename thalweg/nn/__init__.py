@@ -18,7 +18,7 @@ from thalweg.nn.layers import (
     register_layer,
 )
 from thalweg.nn.module import Module, Parameter
-from thalweg.nn.normalization import BatchNorm1d, BatchNorm2d
+from thalweg.nn.normalization import BatchNorm1d, BatchNorm2d, Normalize
 from thalweg.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "Module",
+    "Normalize",
     "Parameter",
     "ReLU",
     "Sequential",

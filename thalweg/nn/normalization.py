@@ -132,3 +132,48 @@ class BatchNorm2d(_BatchNorm):
     """
 
     input_ndims = (4,)
+
+
+@register_layer
+class Normalize(Module):
+    """Standardize each channel with fixed statistics: ``(x - mean[c]) / scale[c]``.
+
+    The first layer of a network that carries its own preprocessing (an estimator's
+    CNN, say), so what is saved, served or exported takes raw pixels. ``mean`` and
+    ``scale`` are buffers: saved with the model, never trained. Channels are axis 1;
+    works on ``(N, C)`` and ``(N, C, H, W)``.
+
+    >>> import thalweg
+    >>> layer = Normalize([0.5], [0.25])
+    >>> layer(thalweg.ones(1, 1, 2, 2)).tolist()
+    [[[[2.0, 2.0], [2.0, 2.0]]]]
+    """
+
+    def __init__(self, mean, scale, dtype=None):
+        super().__init__()
+        dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+        mean = np.asarray(mean, dtype=dtype).reshape(-1)
+        scale = np.asarray(scale, dtype=dtype).reshape(-1)
+        if mean.shape != scale.shape or not np.all(scale > 0):
+            raise ValueError("Normalize: mean and scale need one value per channel, scale > 0")
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != len(self.mean):
+            raise ShapeError(
+                f"Normalize: expected {len(self.mean)} channels on axis 1, got shape {x.shape}"
+            )
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return (x - self.mean.reshape(shape)) * (1.0 / self.scale).reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"channels={len(self.mean)}"
+
+    def to_config(self) -> dict:
+        # The values travel as buffers in the weights file; the config only sizes them.
+        return {
+            "mean": [0.0] * len(self.mean),
+            "scale": [1.0] * len(self.mean),
+            "dtype": str(self.mean.dtype),
+        }
