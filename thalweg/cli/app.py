@@ -42,6 +42,7 @@ Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
 Missing = Literal["error", "drop", "mean"]
 Unknown = Literal["other", "error"]
 DaskSolver = Literal["gd", "lbfgs", "sgd"]
+ImageColor = Literal["auto", "grayscale", "rgb"]
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
@@ -64,8 +65,17 @@ def _example(*lines: str) -> str:
     )
 )
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, Parquet or NPZ file, one row per example; or a folder of images with "
+            "one sub-folder per class (trains a CNN)."
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="The column to predict (tables).", show_default=False),
+    ] = None,
     model: Annotated[
         Model,
         typer.Option(
@@ -176,15 +186,87 @@ def train(
             min=0, help="With --stream: rows shuffled at a time (default 16384; 0: file order)."
         ),
     ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: resize to H,W (or one number for squares); default: the first "
+            "image's size.",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = None,
+    color: Annotated[
+        ImageColor,
+        typer.Option(help="Images: channels.", rich_help_panel="Images (DATA is a folder)"),
+    ] = "auto",
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: the CNN, e.g. conv16,pool,conv32,pool,dense64 (the default).",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = None,
+    augment: Annotated[
+        str,
+        typer.Option(
+            callback=parse.augmentations,
+            help="Images: default, robust (adds low contrast, crushed shadows, backlit, "
+            "motion blur, sensor noise), none, or names, e.g. flip,rotate,noise.",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = "default",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Images: processes decoding images (0: this one).",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = 0,
+    patience: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Images: epochs without validation improvement before stopping.",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = 5,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Train a model on a table and write it (with its preprocessing) to one file.
+    """Train a model on a table (or a CNN on a folder of images) and write it to one file.
 
     Shows a progress bar per epoch, then the test-split metrics and the files written.
     Ctrl-C saves a checkpoint; run the same command with --resume to continue.
     With --stream or --dask the file is never loaded whole (see docs/cli.md).
     """
+    from thalweg.cli import images
+
+    if images.looks_like_image_folder(data) and not stream and dask is None:
+        _check_output(out, "--out", data)
+        if report is not None:
+            _check_output(report, "--report", data)
+        image_options = images.ImageTrainOptions(
+            size=parse.image_size(size),
+            color=color,
+            layers=parse.layer_specs(layers),
+            augment=augment,
+            epochs=epochs,
+            batch_size=batch_size if isinstance(batch_size, int) else None,
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            patience=patience,
+            split=split or images.ImageTrainOptions.split,
+            seed=seed,
+            workers=workers,
+        )
+        return images.train(
+            data, image_options, out=out, report=report, quiet=quiet, json_output=json_output
+        )
+    if target is None:
+        raise UserError(
+            f"{data}: give the column to predict with --target (or a folder of class "
+            "sub-folders of images to train a CNN)"
+        )
     from thalweg.cli.scale import ScaleOptions, check_options, default_split
     from thalweg.cli.training import TrainOptions, file_identity
     from thalweg.io import read_table
@@ -485,7 +567,16 @@ def evaluate(
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Measure a trained model on new labelled data (same columns, target included)."""
+    """Measure a trained model on new labelled data (same columns, target included; for an
+    image model, a folder of class sub-folders)."""
+    from thalweg.cli import images
+
+    if images.is_image_model(model_file):
+        if report is not None:
+            _check_output(report, "--report", data)
+        return images.evaluate(
+            model_file, data, report=report, quiet=quiet, json_output=json_output
+        )
     from thalweg.cli import reporting
     from thalweg.cli.display import Output
     from thalweg.cli.scoring import score
@@ -584,7 +675,15 @@ def predict(
 
     Writes a CSV with a 'prediction' column and, for classifiers, one probability
     column per class. Extra columns in the data are ignored; a missing one is an error.
+    For an image model DATA is an image or a folder of them (searched recursively), and
+    each row starts with the image's path.
     """
+    from thalweg.cli import images
+
+    if images.is_image_model(model_file):
+        if output_path is not None:
+            _check_output(output_path, "--output", data)
+        return images.predict(model_file, data, output_path)
     from thalweg.cli.display import Output
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel

@@ -26,12 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from thalweg.data.pipeline import Pipeline
+from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, FileFormatError, ShapeError
 
 __all__ = [
     "DecodeImage",
     "ImageFolder",
+    "ImageSplit",
     "as_image_batch",
+    "image_files",
+    "load_images",
     "read_image",
     "write_image",
     "write_image_folder",
@@ -116,6 +120,15 @@ def write_image(path, image) -> None:
         Image.fromarray(pixels).save(
             handle, format=Image.registered_extensions()[path.suffix.lower()]
         )
+
+
+@dataclass
+class ImageSplit:
+    """Decoded images ``X (n, C, H, W)``, their labels ``y`` (class names) and ``paths``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    paths: list
 
 
 @dataclass(frozen=True)
@@ -261,11 +274,64 @@ class ImageFolder:
         y = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
         return X, y
 
+    def split(
+        self,
+        fractions=(0.7, 0.1, 0.2),
+        *,
+        seed: int | None = 0,
+        workers: int = 0,
+        cache=None,
+    ) -> dict[str, ImageSplit]:
+        """Stratified train/validation/test parts, decoded: ``{"train": ImageSplit, ...}``.
+
+        ``fractions`` as for :func:`~thalweg.data.train_val_test_split` (two values:
+        train and test only). Labels are the class names; ``paths`` say which file each
+        image came from. Every class keeps its share in every part.
+        """
+        names = ("train", "validation", "test") if len(fractions) == 3 else ("train", "test")
+        indices = np.arange(len(self))
+        parts = train_val_test_split(indices, fractions=fractions, stratify=self.labels, seed=seed)
+        X, y = self.load(workers=workers, cache=cache)
+        classes = np.asarray(self.classes, dtype=object)
+        return {
+            name: ImageSplit(X[rows], classes[y[rows]], [self.paths[i] for i in rows])
+            for name, rows in zip(names, (np.sort(p) for p in parts), strict=True)
+        }
+
     def __repr__(self) -> str:
         return (
             f"ImageFolder({str(self.root)!r}, {len(self)} images, classes={self.classes}, "
             f"shape={self.image_shape})"
         )
+
+
+def image_files(root) -> list[Path]:
+    """Every image file under ``root`` (recursively, hidden ones skipped), sorted; or
+    ``[root]`` when ``root`` is itself an image file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise DataError(f"{root}: no such file or folder")
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not files:
+        raise DataError(f"{root}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def load_images(paths, size, color: str = "grayscale", *, workers: int = 0) -> np.ndarray:
+    """The images at ``paths`` decoded like :class:`ImageFolder` does: ``(n, C, H, W)``."""
+    examples = [(str(p), 0) for p in paths]
+    pipe = Pipeline(examples, shuffle=False).map(DecodeImage(tuple(size), color), workers=workers)
+    with pipe.batch(256) as batches:
+        parts = [X for X, _ in batches.epoch_batches(np.random.default_rng(0))]
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def write_image_folder(root, images, labels, class_names, prefix: str = "") -> int:

@@ -56,10 +56,10 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
     flat = None  # the feature count once flattened
     layers: list[nn.Module] = []
     for spec in specs:
-        token = str(spec).strip().lower()
-        match = re.fullmatch(r"([a-z]+)(\d*\.?\d*)(?:x(\d+))?", token)
-        kind, number, kernel = match.groups() if match else (None, "", None)
-        if kind == "conv" and number.isdigit() and flat is None:
+        kind, number, kernel = parse_layer(spec)
+        if kind in ("conv", "pool", "avgpool", "gap") and flat is not None:
+            raise ValueError(f"layers=: {spec!r} comes after a dense layer; put it before")
+        if kind == "conv":
             size = int(kernel or 3)
             layers += [
                 nn.Conv2d(channels, int(number), size, padding=(size // 2), rng=rng, dtype=dtype),
@@ -67,23 +67,23 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
             ]
             channels = int(number)
             height, width = height + 2 * (size // 2) - size + 1, width + 2 * (size // 2) - size + 1
-        elif kind in ("pool", "avgpool") and not kernel and flat is None:
+        elif kind in ("pool", "avgpool"):
             size = int(number or 2)
             if min(height, width) >= size:  # a pool bigger than the image would fail
                 layers.append((nn.MaxPool2d if kind == "pool" else nn.AvgPool2d)(size))
                 height, width = height // size, width // size
-        elif kind == "gap" and not number and flat is None:
+        elif kind == "gap":
             layers.append(nn.AdaptiveAvgPool2d(1))
             height = width = 1
-        elif kind == "bn" and not number:
+        elif kind == "bn":
             layers.append(
                 nn.BatchNorm2d(channels, dtype=dtype)
                 if flat is None
                 else nn.BatchNorm1d(flat, dtype=dtype)
             )
-        elif kind == "dropout" and number and 0 <= float(number) < 1:
+        elif kind == "dropout":
             layers.append(nn.Dropout(float(number), rng=rng))
-        elif kind == "dense" and number.isdigit():
+        else:  # dense
             if flat is None:
                 layers.append(nn.Flatten())
                 flat = channels * height * width
@@ -92,8 +92,6 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
                 nn.ReLU(),
             ]
             flat = int(number)
-        else:
-            raise ValueError(f"unknown layer {spec!r} in layers=; use {LAYER_GRAMMAR}")
         if min(height, width) < 1:
             raise ValueError(f"layers=: the image is too small for {spec!r} ({input_shape})")
     if flat is None:
@@ -101,6 +99,36 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
         flat = channels * height * width
     layers.append(nn.Linear(flat, n_outputs, rng=rng, dtype=dtype))
     return layers
+
+
+def parse_layer(spec) -> tuple[str, str, str | None]:
+    """``"conv32x5"`` -> ``("conv", "32", "5")``; an unknown layer raises ValueError.
+
+    >>> parse_layer("dropout0.25"), parse_layer("pool")
+    (('dropout', '0.25', None), ('pool', '', None))
+    """
+    token = str(spec).strip().lower()
+    match = re.fullmatch(r"([a-z]+)(\d*\.?\d*)(?:x(\d+))?", token)
+    kind, number, kernel = match.groups() if match else (None, "", None)
+    valid = {
+        "conv": number.isdigit() and int(number) > 0 and (kernel is None or int(kernel) > 0),
+        "pool": kernel is None and (not number or (number.isdigit() and int(number) > 0)),
+        "gap": not number and kernel is None,
+        "bn": not number and kernel is None,
+        "dropout": bool(number) and kernel is None and _fraction(number),
+        "dense": number.isdigit() and int(number) > 0 and kernel is None,
+    }
+    valid["avgpool"] = valid["pool"]
+    if not valid.get(kind, False):
+        raise ValueError(f"unknown layer {spec!r} in layers=; use {LAYER_GRAMMAR}")
+    return kind, number, kernel
+
+
+def _fraction(text: str) -> bool:
+    try:
+        return 0 <= float(text) < 1
+    except ValueError:
+        return False
 
 
 def default_layers(input_shape, n_outputs: int, rng) -> list[nn.Module]:

@@ -1,0 +1,235 @@
+"""Images on the command line: ``thalweg train DIR/``, ``thalweg evaluate MODEL DIR/``,
+``thalweg predict MODEL DIR/``.
+
+A folder of class sub-folders trains a :class:`~thalweg.models.CNNClassifier` (the work
+is :func:`thalweg.models.image_folder.train_on_folder`); these functions parse what the
+commands were given, call the library and print.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from thalweg.cli.display import Output
+from thalweg.errors import DataError
+from thalweg.files import atomic_write, read_container
+
+
+@dataclass
+class ImageTrainOptions:
+    """What ``thalweg train DIR/`` was asked for (None: the estimator's default)."""
+
+    size: tuple[int, int] | None = None
+    color: str = "auto"
+    layers: tuple[str, ...] | None = None
+    augment: str = "default"
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    optimizer: str | None = None
+    patience: int = 5
+    split: tuple[float, ...] = (0.7, 0.1, 0.2)
+    seed: int = 0
+    workers: int = 0
+    cache: Path | None = None
+
+    def estimator_params(self, verbose: int) -> dict:
+        params = {
+            "augment": None if self.augment == "none" else self.augment,
+            "n_iter_no_change": self.patience,
+            "random_state": self.seed,
+            "verbose": verbose,
+        }
+        for name, value in (
+            ("layers", self.layers),
+            ("max_epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("learning_rate", self.learning_rate),
+            ("optimizer", self.optimizer),
+        ):
+            if value is not None:
+                params[name] = value
+        return params
+
+
+def is_image_model(path) -> bool:
+    """Whether ``path`` holds an image classifier (rather than a table model)."""
+    _, metadata = read_container(path)
+    return metadata.get("class") == "CNNClassifier"
+
+
+def looks_like_image_folder(path: Path) -> bool:
+    """A folder (not a Parquet dataset or a folder of CSVs): ``train`` treats it as images."""
+    if not path.is_dir():
+        return False
+    tables = (".parquet", ".csv", ".npz", ".pq")
+    return not any(p.suffix.lower() in tables for p in path.iterdir() if p.is_file())
+
+
+def train(data: Path, options: ImageTrainOptions, *, out: Path, report: Path | None,
+          quiet: bool, json_output: bool) -> int:  # fmt: skip
+    """``thalweg train DIR/``: train, write the model (and report), print test metrics."""
+    from thalweg.models.image_folder import train_on_folder
+
+    output = Output(quiet=quiet, json_mode=json_output)
+    run = train_on_folder(
+        data,
+        size=options.size,
+        color=options.color,
+        fractions=options.split,
+        workers=options.workers,
+        cache=options.cache,
+        **options.estimator_params(verbose=0 if quiet or json_output else 1),
+    )
+    model, folder = run.model, run.folder
+    splits = {name: len(part.y) for name, part in run.parts.items()}
+    output.line(
+        f"{len(folder)} images of {len(folder.classes)} classes ({', '.join(folder.classes)}), "
+        f"{'×'.join(map(str, folder.image_shape))}; "
+        + ", ".join(f"{name} {count}" for name, count in splits.items())
+    )
+    history = model.history_
+    if history.stop_reason:
+        output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
+    model.save(out)
+    written = {"model": out}
+    if report is not None:
+        written["report"] = _write_report(report, _report(run, data, "test"))
+    if "test" in run.scores:
+        output.metrics(run.scores["test"], f"test metrics ({splits['test']} images)")
+    output.written(written)
+    output.json(
+        {
+            "command": "train",
+            "task": "classification",
+            "model": "CNNClassifier",
+            "images": len(folder),
+            "classes": folder.classes,
+            "image_shape": list(folder.image_shape),
+            "splits": splits,
+            "epochs_run": int(model.n_iter_),
+            "stop_reason": history.stop_reason,
+            "seconds": round(run.seconds, 3),
+            "metrics": {"test": run.scores.get("test", {})},
+            "written": written,
+        }
+    )
+    return 0
+
+
+def evaluate(model_file: Path, data: Path, *, report: Path | None, quiet: bool,
+             json_output: bool) -> int:  # fmt: skip
+    """``thalweg evaluate MODEL DIR/``: metrics (and a report) on a folder of class folders."""
+    from thalweg.data.images import ImageFolder, ImageSplit
+    from thalweg.models import load_model
+    from thalweg.models.image_folder import FolderTraining, classification_scores
+
+    model = load_model(model_file)
+    channels, height, width = model.image_shape_
+    folder = ImageFolder(data, size=(height, width), color="grayscale" if channels == 1 else "rgb")
+    unknown = sorted(set(folder.classes) - {str(c) for c in model.classes_})
+    if unknown:
+        raise DataError(
+            f"{data} has class folders the model never saw: {', '.join(unknown)}; the model "
+            f"knows {', '.join(map(str, model.classes_))}"
+        )
+    X, codes = folder.load()
+    labels = np.asarray(folder.classes, dtype=object)[codes]
+    labels = labels.astype(model.classes_.dtype) if model.classes_.dtype != object else labels
+    scores = classification_scores(model, X, labels)
+    output = Output(quiet=quiet, json_mode=json_output)
+    output.line(f"evaluated {len(X)} images of {data}")
+    output.metrics(scores, f"metrics on {Path(data).name}")
+    written = {}
+    if report is not None:
+        run = FolderTraining(model, folder, {"test": ImageSplit(X, labels, folder.paths)}, 0.0)
+        run.scores["test"] = scores
+        written["report"] = _write_report(report, _report(run, data, Path(data).name))
+    output.written(written)
+    output.json(
+        {
+            "command": "evaluate",
+            "model": str(model_file),
+            "data": str(data),
+            "images": len(X),
+            "metrics": scores,
+            "written": written,
+        }
+    )
+    return 0
+
+
+def predict(model_file: Path, data: Path, output_path: Path | None) -> int:
+    """``thalweg predict MODEL DIR/``: one CSV row per image file (recursively)."""
+    from thalweg.data.images import image_files, load_images
+    from thalweg.models import load_model
+
+    model = load_model(model_file)
+    channels, height, width = model.image_shape_
+    paths = image_files(data)
+    X = load_images(paths, (height, width), "grayscale" if channels == 1 else "rgb")
+    probabilities = model.predict_proba(X)
+    predicted = model.classes_[np.argmax(probabilities, axis=1)]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["path", "prediction", *(f"probability_{c}" for c in model.classes_)])
+    base = Path(data) if Path(data).is_dir() else Path(data).parent
+    for path, label, row in zip(paths, predicted, probabilities, strict=True):
+        writer.writerow([path.relative_to(base).as_posix(), label, *(f"{p:.6g}" for p in row)])
+    if output_path is None:
+        sys.stdout.write(text.getvalue())
+        sys.stdout.flush()
+        return 0
+    with atomic_write(output_path, "w") as handle:
+        handle.write(text.getvalue())
+    Output().line(f"wrote predictions: {output_path} ({len(paths)} images)")
+    return 0
+
+
+def _report(run, data: Path, split_name: str):
+    """The HTML report's input for a trained (or evaluated) image classifier."""
+    from thalweg.models.image_folder import misclassified
+    from thalweg.report.inputs import ImageExamples, ReportInput
+
+    model, part = run.model, run.parts["test"]
+    probabilities = model.predict_proba(part.X)
+    images, true, guessed, captions, total = misclassified(
+        model, part.X, part.y, [Path(p).name for p in part.paths]
+    )
+    params = {k: v for k, v in model.get_params().items() if k != "verbose"}
+    all_labels = np.concatenate([p.y for p in run.parts.values()])
+    return ReportInput(
+        title=f"{Path(data).name}: classifying images",
+        task="classification",
+        model_name=f"CNNClassifier(layers={model.layers!r})",
+        hyperparameters=params,
+        seed=model.random_state,
+        seconds=run.seconds,
+        data_summary={
+            "source": str(data),
+            "rows": len(all_labels),
+            "target": "class (sub-folder name)",
+            "splits": {name: len(p.y) for name, p in run.parts.items()},
+        },
+        metrics=run.scores.get("test", {}),
+        y_true=np.asarray(part.y),
+        y_pred=model.classes_[np.argmax(probabilities, axis=1)],
+        y_score=probabilities,
+        classes=model.classes_.tolist(),
+        history=model.history_,
+        split_name=split_name,
+        target_values=all_labels,
+        misclassified=ImageExamples(images, true, guessed, captions, total),
+    )
+
+
+def _write_report(path: Path, built) -> Path:
+    from thalweg.report import write_report
+
+    return Path(write_report(path, built))
