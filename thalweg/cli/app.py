@@ -848,23 +848,36 @@ def datasets(
 )
 def export(
     name: Annotated[str, typer.Argument(help="Dataset name (see 'thalweg datasets').")],
-    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    out: Annotated[Path, typer.Argument(help="CSV file to write (a folder for images).")],
     n: Annotated[int | None, typer.Option("--n", min=2, help="Rows (generators only).")] = None,
     noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
 ) -> int:
-    """Write a dataset as CSV: its feature columns, then a 'target' column."""
+    """Write a dataset as CSV: its feature columns, then a 'target' column. An image
+    dataset is written as a folder of PNG files, one sub-folder per class."""
     from thalweg.cli.display import Output
     from thalweg.datasets import list_datasets, load
     from thalweg.io import write_csv
 
-    _check_output(out, "OUT")
     info = {d.name: d for d in list_datasets()}.get(options_name(name))
     kwargs = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
     if info is not None and info.source == "generator":
         kwargs.setdefault("seed", 0)  # the same file every time unless asked otherwise
+    if info is not None and info.image_shape:
+        from thalweg.data.images import write_image_folder
+
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError(f"{out} exists and is not an empty folder; choose a new folder")
+        X, y, names = load(name, **kwargs)
+        count = write_image_folder(out, X, y, names)
+        Output().line(
+            f"wrote {out}: {count} images in {len(names)} class folders "
+            f"(try: thalweg train {shlex.quote(str(out))})"
+        )
+        return EXIT_OK
+    _check_output(out, "OUT")
     X, y, names = load(name, **kwargs)
     table = {column: X[:, j] for j, column in enumerate(names)}
     table["target"] = y
@@ -877,3 +890,14 @@ def export(
         f"(try: thalweg train {shlex.quote(str(out))} --target target)"
     )
     return EXIT_OK
+
+
+# Commands that live in their own modules register themselves here.
+def _register_modules() -> None:
+    from thalweg.cli import export_model, profile_model
+
+    profile_model.register(app)
+    export_model.register(app)
+
+
+_register_modules()
