@@ -29,6 +29,7 @@ WORKLOADS = {
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "memory": "bench.memory",
+    "vision": "bench.vision",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads
