@@ -264,8 +264,8 @@ def train(
         )
     if target is None:
         raise UserError(
-            f"{data}: give the column to predict with --target (or a folder of class "
-            "sub-folders of images to train a CNN)"
+            f"missing option '--target': the column of {data} to predict (a folder of class "
+            "sub-folders of images trains a CNN without it)"
         )
     from thalweg.cli.scale import ScaleOptions, check_options, default_split
     from thalweg.cli.training import TrainOptions, file_identity

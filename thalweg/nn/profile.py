@@ -14,7 +14,7 @@ the latency at batch 1 and the throughput at batch 64.
 ...                     nn.Flatten(), nn.Linear(64, 2, rng=1))
 >>> profile = profile_layers(net, np.zeros((8, 1, 8, 8), np.float32), repeats=5)
 >>> [(row.name, row.parameters, row.flops, row.output_shape) for row in profile.layers][:2]
-[('Conv2d', 40, 4608, (4, 8, 8)), ('ReLU', 0, 256, (4, 8, 8))]
+[('Conv2d', 40, 4864, (4, 8, 8)), ('ReLU', 0, 256, (4, 8, 8))]
 """
 
 from __future__ import annotations
