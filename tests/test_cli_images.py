@@ -2,40 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import io
+import json
 
 import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
+from thalweg.cli import main
 from thalweg.data import write_image_folder
 from thalweg.datasets import shapes
 from thalweg.models import load_model
 
 
-@pytest.fixture
-def folder(tmp_path):
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images") / "shapes"
     X, y, names = shapes(n=90, size=10, noise=0.05, seed=0)
-    write_image_folder(tmp_path / "shapes", X, y, names)
-    return tmp_path / "shapes"
+    write_image_folder(root, X, y, names)
+    return root
 
 
-@pytest.fixture
-def trained(cli, folder, tmp_path):
-    out, report = tmp_path / "shapes.thalweg", tmp_path / "shapes.html"
-    result = cli(
+@pytest.fixture(scope="module")
+def trained(folder):
+    """One training run shared by the tests of this module (it is the slow part)."""
+    out, report = folder.parent / "shapes.thalweg", folder.parent / "shapes.html"
+    args = [
         "train", folder, "--layers", "conv4,pool,dense8", "--epochs", "2", "--augment",
         "robust", "-o", out, "--report", report, "--json",
-    )  # fmt: skip
-    assert result.code == 0, result.err
-    return out, report, result
+    ]  # fmt: skip
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
+        code = main([str(a) for a in args])
+    assert code == 0
+    return out, report, json.loads(printed.getvalue())
 
 
 def test_train_on_a_folder_writes_a_cnn_a_report_and_test_metrics(trained):
-    out, report, result = trained
-    summary = result.json
+    out, report, summary = trained
     assert summary["model"] == "CNNClassifier" and summary["classes"] == [
         "circle", "square", "triangle",
     ]  # fmt: skip
