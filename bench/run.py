@@ -30,6 +30,7 @@ WORKLOADS = {
     "linear": "bench.linear",
     "memory": "bench.memory",
     "vision": "bench.vision",
+    "detection": "bench.detection",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

@@ -168,6 +168,45 @@ class SquaredError(Function):
         return grad_prediction, grad_target, None
 
 
+class SmoothL1(Function):
+    """Smooth L1 (Huber with δ = β, divided by β) of ``prediction - target``, same shapes.
+
+    loss = ½·d²/β where |d| < β, |d| - ½·β elsewhere;   d loss / d prediction = d/β inside,
+    sign(d) outside (= -d loss / d target). The box-offset loss of SSD and Faster R-CNN;
+    PyTorch's ``smooth_l1_loss(..., beta)``.
+    """
+
+    __slots__ = ()
+
+    def forward(self, prediction, target, weight=None, reduction="mean", beta=1.0):
+        check_reduction(reduction)
+        if not beta > 0:
+            raise ValueError(f"smooth_l1: beta must be > 0, got {beta}")
+        target = np.asarray(target, dtype=prediction.dtype)
+        if target.shape != np.shape(prediction):
+            raise ShapeError(
+                f"smooth_l1: prediction {np.shape(prediction)} and target {target.shape} must "
+                "have the same shape"
+            )
+        n = np.shape(prediction)[0] if np.ndim(prediction) else 1
+        weight = _check_weight("smooth_l1", weight, n, prediction.dtype)
+        difference = prediction - target
+        size = np.abs(difference)
+        inside = size < beta
+        losses = np.where(inside, (0.5 / beta) * difference * difference, size - 0.5 * beta)
+        # the slope: d/β inside, ±1 outside
+        slope = np.where(inside, difference / beta, np.sign(difference))
+        self.saved = (slope, weight, reduction)
+        return _reduce(losses, weight, reduction)
+
+    def backward(self, grad):
+        slope, weight, reduction = self.saved
+        scale = _scale(grad, weight, reduction, slope.shape, slope.dtype)
+        grad_prediction = slope * scale
+        grad_target = -grad_prediction if self.parents[1] is not None else None
+        return grad_prediction, grad_target, None
+
+
 def _reduce(losses, weight, reduction):
     """Losses of shape ``(n, ...)`` -> the requested reduction.
 
