@@ -72,8 +72,15 @@ def looks_like_image_folder(path: Path) -> bool:
     return not any(p.suffix.lower() in tables for p in path.iterdir() if p.is_file())
 
 
-def train(data: Path, options: ImageTrainOptions, *, out: Path, report: Path | None,
-          quiet: bool, json_output: bool) -> int:  # fmt: skip
+def train(
+    data: Path,
+    options: ImageTrainOptions,
+    *,
+    out: Path,
+    report: Path | None,
+    quiet: bool,
+    json_output: bool,
+) -> int:
     """``thalweg train DIR/``: train, write the model (and report), print test metrics."""
     from thalweg.models.image_folder import train_on_folder
 
@@ -123,8 +130,9 @@ def train(data: Path, options: ImageTrainOptions, *, out: Path, report: Path | N
     return 0
 
 
-def evaluate(model_file: Path, data: Path, *, report: Path | None, quiet: bool,
-             json_output: bool) -> int:  # fmt: skip
+def evaluate(
+    model_file: Path, data: Path, *, report: Path | None, quiet: bool, json_output: bool
+) -> int:
     """``thalweg evaluate MODEL DIR/``: metrics (and a report) on a folder of class folders."""
     from thalweg.data.images import ImageFolder, ImageSplit
     from thalweg.models import load_model
