@@ -69,6 +69,15 @@ def test_predict_and_evaluate_a_folder(cli, trained, folder, tmp_path):
     assert evaluated.json["images"] == 90 and "accuracy" in evaluated.json["metrics"]
 
 
+def test_inspect_shows_an_image_model(cli, trained):
+    out, _, _ = trained
+    result = cli("inspect", out, "--json")
+    assert result.code == 0, result.err
+    info = result.json
+    assert info["class"] == "CNNClassifier" and info["image_shape"] == [1, 10, 10]
+    assert info["layers"][0].startswith("Normalize") and info["parameters"] > 0
+
+
 def test_image_mistakes_are_one_line_errors(cli, folder, tmp_path, trained):
     assert_one_line_error(cli("train", folder, "--layers", "conv8,lstm4"), "lstm4")
     assert_one_line_error(cli("train", folder, "--augment", "sepia"), "sepia")

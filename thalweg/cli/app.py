@@ -741,10 +741,12 @@ def inspect(
 ) -> int:
     """Show what a model file holds: architecture, parameters, preprocessing, training
     settings and final metrics."""
-    from thalweg.cli import inspection
+    from thalweg.cli import images, inspection
     from thalweg.cli.display import Output
     from thalweg.models.tabular import TabularModel
 
+    if images.is_image_model(model_file):
+        return images.inspect(model_file, json_output=json_output)
     model = TabularModel.load(model_file)
     info = inspection.summary(model, model_file)
     output = Output(json_mode=json_output)

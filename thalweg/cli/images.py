@@ -200,6 +200,42 @@ def predict(model_file: Path, data: Path, output_path: Path | None) -> int:
     return 0
 
 
+def inspect(model_file: Path, *, json_output: bool) -> int:
+    """``thalweg inspect`` on an image model: classes, input, layers, training."""
+    from thalweg.models import load_model
+
+    model = load_model(model_file)
+    module = model.module_
+    info = {
+        "model": str(model_file),
+        "class": "CNNClassifier",
+        "classes": [str(c) for c in model.classes_],
+        "image_shape": list(model.image_shape_),
+        "pixel_range": list(model.pixel_range_),
+        "parameters": int(module.num_parameters()),
+        "layers": [repr(layer) for layer in module.layers],
+        "hyperparameters": {k: v for k, v in model.get_params().items() if k != "verbose"},
+        "epochs_run": int(model.n_iter_),
+        "final_loss": float(model.loss_),
+    }
+    output = Output(json_mode=json_output)
+    output.rows(
+        f"{Path(model_file).name}: CNNClassifier",
+        [
+            ("classes", ", ".join(info["classes"])),
+            ("input", f"images {'×'.join(map(str, model.image_shape_))} (C×H×W)"),
+            ("parameters", f"{info['parameters']:,}"),
+            ("epochs run", str(info["epochs_run"])),
+            ("final training loss", f"{info['final_loss']:.4g}"),
+        ],
+    )
+    output.table(
+        "layers", ["#", "layer"], [[str(i), text] for i, text in enumerate(info["layers"])]
+    )
+    output.json(info)
+    return 0
+
+
 def _report(run, data: Path, split_name: str):
     """The HTML report's input for a trained (or evaluated) image classifier."""
     from thalweg.models.image_folder import misclassified
