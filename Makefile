@@ -18,11 +18,11 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[dev,dask]'
+	$(PIP) install -e '.[dev,dask,serve]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[bench]'
+	$(PIP) install -e '.[bench,serve]'
 	touch $@
 
 demo: $(VENV)/.installed

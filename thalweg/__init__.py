@@ -52,3 +52,15 @@ from thalweg import losses, nn, optim  # noqa: E402
 from thalweg.serialization import load, save  # noqa: E402
 
 __all__ += ["load", "losses", "nn", "optim", "save"]
+
+# The infrastructure packages load on first use (``thalweg.tracking.start_run(...)``), so
+# ``import thalweg`` stays light.
+_LAZY_SUBMODULES = ("labels", "monitoring", "tracking")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"thalweg.{name}")
+    raise AttributeError(f"module 'thalweg' has no attribute {name!r}")

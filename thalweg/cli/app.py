@@ -17,6 +17,7 @@ import typer
 
 from thalweg.cli import options as parse
 from thalweg.cli.main import EXIT_INTERRUPTED, EXIT_OK, UserError, invocation
+from thalweg.cli.recording import record_metrics
 from thalweg.errors import DataError
 
 app = typer.Typer(
@@ -385,6 +386,7 @@ def _train_and_show(
         result.written["report"] = _write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({result.splits['test']} rows)")
     output.written(result.written)
+    record_metrics(result.test.metrics, prefix="test_")
     output.json(
         {
             "command": "train",
@@ -610,6 +612,7 @@ def evaluate(
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
     output.metrics(scores.metrics, f"metrics on {Path(data).name}")
+    record_metrics(scores.metrics)
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
@@ -892,6 +895,28 @@ def export(
         f"(try: thalweg train {shlex.quote(str(out))} --target target)"
     )
     return EXIT_OK
+
+
+# ----------------------------------------------------- infrastructure command groups
+
+from thalweg.cli.runs import runs_app  # noqa: E402
+
+app.add_typer(runs_app, name="runs")
+
+from thalweg.cli.serve import EXAMPLE as _SERVE_EXAMPLE  # noqa: E402
+from thalweg.cli.serve import serve  # noqa: E402
+
+app.command(epilog=_SERVE_EXAMPLE)(serve)
+
+from thalweg.cli.skew import EXAMPLE as _SKEW_EXAMPLE  # noqa: E402
+from thalweg.cli.skew import skew  # noqa: E402
+
+app.command(epilog=_SKEW_EXAMPLE)(skew)
+
+from thalweg.cli.labels import EXAMPLE as _LABELS_EXAMPLE  # noqa: E402
+from thalweg.cli.labels import labels  # noqa: E402
+
+app.command(epilog=_LABELS_EXAMPLE)(labels)
 
 
 # Commands that live in their own modules register themselves here.

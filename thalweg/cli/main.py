@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import typer
 
     from thalweg.cli.app import app
+    from thalweg.cli.recording import record_runs
 
+    record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     token = _ARGUMENTS.set(tuple(args))

@@ -50,6 +50,7 @@ import numpy as np
 from thalweg.data import FeatureCrosses, OneHotEncoder
 from thalweg.errors import DataError, FileFormatError
 from thalweg.files import read_container
+from thalweg.monitoring.profile import prediction_profile, table_profile
 
 __all__ = [
     "CATEGORICAL",
@@ -392,6 +393,13 @@ class TabularModel:
         Name of the target column, when ``fit`` was given one.
     n_dropped_ : int
         Rows ``fit`` dropped for missing values.
+    feature_statistics_ : dict of name -> profile
+        Each input column's training distribution (quantiles, histogram, mean, std,
+        missing rate, category counts; see :mod:`thalweg.monitoring.profile`), saved in
+        the model file, for ``thalweg skew``. None for a model file that predates it.
+    prediction_statistics_ : dict
+        The distribution of the model's predictions on its validation rows (or its
+        training rows, without validation).
     metadata_ : dict
         Extra metadata saved with the model (empty until saved or loaded).
     """
@@ -508,6 +516,8 @@ class TabularModel:
                 "no rows are left after dropping those with missing values; fill them in, "
                 "or use --missing mean"
             )
+        # What the model learned from, kept for skew checks at serving time.
+        statistics = table_profile({k: v[~missing_mask(labels)] for k, v in typed.items()}, kinds)
         typed = {name: values[keep] for name, values in typed.items()}
         labels = labels[keep]
         labels = _labels_array(labels) if self.is_classifier else labels.astype(np.float64)
@@ -535,6 +545,7 @@ class TabularModel:
 
         estimator = type(self.estimator)(**self.estimator.get_params())
         extras: dict[str, Any] = {"callbacks": list(callbacks), "resume": resume}
+        X_val = None
         if validation is not None:
             X_val, y_val = self._validation_rows(*validation)
             extras["validation"] = lambda fitted: _validation_arrays(fitted, X_val, y_val)
@@ -547,6 +558,11 @@ class TabularModel:
             del estimator._fit_extras
         self.estimator_ = estimator
         self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        source, rows = ("validation", X_val) if X_val is not None else ("training", features)
+        self.prediction_statistics_ = prediction_profile(
+            estimator.predict(rows), self.is_classifier, source
+        )
         return self
 
     def _check_options(self) -> None:
@@ -629,6 +645,12 @@ class TabularModel:
             for c in self.columns_
         }
 
+    def typed_columns(self, X: Any) -> dict[str, np.ndarray]:
+        """The model's input columns of ``X``, typed as the model reads them: float64
+        (NaN missing) for numeric columns, text labels (None missing) for categorical
+        ones. Raises DataError for a missing column or text in a numeric one."""
+        return self._typed_input(X)
+
     def complete_rows(self, X: Any) -> np.ndarray:
         """True for rows with no missing value in the columns the model uses."""
         typed = self._typed_input(X)
@@ -645,6 +667,11 @@ class TabularModel:
         numeric column holding text, or a missing value the model's policy cannot fill
         raises a DataError.
         """
+        return self.typed_transform(X)[1]
+
+    def typed_transform(self, X: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(typed_columns(X), transform(X))`` in one pass: the inputs as the model read
+        them and the features it computed (what a server logs for each request)."""
         typed = self._typed_input(X)
         if self.missing != "mean":
             _raise_if_missing(
@@ -652,7 +679,7 @@ class TabularModel:
                 f"the model was trained with --missing {self.missing}, which cannot predict "
                 "such rows: fill them in (or train with --missing mean)",
             )
-        return self._matrix(self._fill(typed))
+        return typed, self._matrix(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
@@ -693,6 +720,10 @@ class TabularModel:
             "crosses": self.crosses_.to_config() if self.crosses_ is not None else None,
             "encoder": self.encoder_.to_config() if self.encoder_ is not None else None,
             "feature_names_out": self.feature_names_out_,
+            "statistics": {
+                "features": getattr(self, "feature_statistics_", None),
+                "predictions": getattr(self, "prediction_statistics_", None),
+            },
         }
 
     def save(self, path, metadata: dict | None = None) -> None:
@@ -741,6 +772,9 @@ class TabularModel:
             )
             model.feature_names_out_ = list(config["feature_names_out"])
             model.n_dropped_ = 0
+            statistics = config.get("statistics") or {}  # absent in older model files
+            model.feature_statistics_ = statistics.get("features")
+            model.prediction_statistics_ = statistics.get("predictions")
         except (KeyError, TypeError, ValueError) as error:
             raise FileFormatError(f"{path}: the model file is damaged ({error!r})") from None
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}

@@ -19,6 +19,7 @@ from thalweg.train.loop import (
     fit,
     predict_array,
 )
+from thalweg.train.tracking import Tracking
 
 __all__ = [
     "Callback",
@@ -28,6 +29,7 @@ __all__ = [
     "History",
     "NaNGuard",
     "ProgressBar",
+    "Tracking",
     "TrainingInterrupted",
     "TrainingState",
     "evaluate_loss",

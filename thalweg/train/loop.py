@@ -32,10 +32,12 @@ from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
 from thalweg.errors import DataError, ShapeError
+from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
 from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from thalweg.train.history import History
+from thalweg.train.tracking import Tracking
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
 
@@ -189,6 +191,8 @@ def fit(
         callbacks.insert(0, NaNGuard())
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(verbose))
+    if not any(isinstance(c, Tracking) for c in callbacks) and active_run() is not None:
+        callbacks.append(Tracking())  # inside start_run(...): keep the learning curves
 
     state = TrainingState(
         model=model,

@@ -1,0 +1,177 @@
+"""Every ``thalweg train``, ``evaluate`` and ``train-*`` command records a run.
+
+:func:`record_runs` wraps those commands once, where the command line is built, so a
+command needs no code of its own to be recorded; each gains a ``--runs PATH`` option
+(also ``$THALWEG_RUNS``; ``off`` records nothing). For each run the store keeps:
+
+* the command line, the parsed options (parameters), thalweg's version, the duration,
+  and the status: ``finished``, ``failed`` (with the one-line error), ``interrupted``
+  (Ctrl-C, or killed: see :mod:`thalweg.tracking.store`);
+* the data read: every path option or argument that the command left as it found it,
+  fingerprinted (path, size, column schema, SHA-256);
+* the files written: every path that the command created or changed, with its hash;
+* per-epoch metrics (the training loop logs them to the active run) and final metrics
+  (:func:`record_metrics`; for a command that records none, the metrics stored in the
+  model file it wrote).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from thalweg.cli.main import EXIT_INTERRUPTED, invocation
+
+RUNS_HELP = (
+    "SQLite file that records this run (default: thalweg-runs.sqlite in the working "
+    "directory; 'off' records nothing). See: thalweg runs list."
+)
+RUNS_OPTION = typer.Option(
+    "--runs", envvar="THALWEG_RUNS", metavar="PATH", help=RUNS_HELP, show_default=False
+)
+# Options that change only what is printed, not what is computed: not parameters.
+NOT_PARAMETERS = {"quiet", "json_output", "runs"}
+
+
+def is_recorded(name: str) -> bool:
+    """Whether the command ``name`` records a run: train, evaluate and every train-*."""
+    return name in ("train", "evaluate") or name.startswith("train-")
+
+
+def record_runs(app: typer.Typer) -> None:
+    """Give every recorded command of ``app`` a ``--runs`` option and a run record
+    (idempotent: a command is wrapped once)."""
+    for info in app.registered_commands:
+        callback = info.callback
+        if callback is None or getattr(callback, "records_runs", False):
+            continue
+        name = info.name or typer.main.get_command_name(callback.__name__)
+        if is_recorded(name):
+            info.callback = recorded(callback, name)
+
+
+def recorded(command, name: str):
+    """``command`` (a Typer command function) run inside a run of the store."""
+    signature = inspect.signature(command, eval_str=True)
+    runs_parameter = inspect.Parameter(
+        "runs",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, RUNS_OPTION],
+    )
+
+    @functools.wraps(command)
+    def run_and_record(*args: Any, runs: str | None = None, **options: Any):
+        from thalweg.tracking import recording_disabled, start_run
+
+        if recording_disabled(runs):
+            return command(*args, **options)
+        paths = {key: value for key, value in options.items() if isinstance(value, Path)}
+        before = {key: _stat(path) for key, path in paths.items()}
+        params = {
+            key: value
+            for key, value in options.items()
+            if key not in NOT_PARAMETERS and value is not None
+        }
+        line = shlex.join(["thalweg", *invocation()])
+        label = " ".join(path.name for path in args_paths(command, options)) or name
+        with start_run(label, params=params, store=runs, kind=name, command=line) as run:
+            try:
+                code = command(*args, **options)
+            finally:  # a failed run still says what it read and what it left
+                written = _record_files(run, paths, before)
+            if not run.store.get_run(run.id)["metrics"]:
+                run.log_metrics(_model_metrics(written))
+            if code == EXIT_INTERRUPTED:
+                run.finish("interrupted", "interrupted (Ctrl-C)")
+        return code
+
+    run_and_record.__signature__ = signature.replace(
+        parameters=[*signature.parameters.values(), runs_parameter]
+    )
+    run_and_record.__annotations__ = {
+        **{p.name: p.annotation for p in signature.parameters.values()},
+        "runs": runs_parameter.annotation,
+        "return": signature.return_annotation,
+    }
+    run_and_record.records_runs = True
+    return run_and_record
+
+
+def args_paths(command, options: dict) -> list[Path]:
+    """The command's positional path arguments, in order (its inputs, usually)."""
+    names = [
+        p.name
+        for p in inspect.signature(command).parameters.values()
+        if p.default is inspect.Parameter.empty
+    ]
+    return [options[name] for name in names if isinstance(options.get(name), Path)]
+
+
+def _record_files(run, paths: dict[str, Path], before: dict) -> list[Path]:
+    """Log each path as data read (it existed and is unchanged) or as a file written
+    (created or changed by the command); return the files written."""
+    written = []
+    for key, path in paths.items():
+        now = _stat(path)
+        if now is None:
+            continue
+        if now == before[key]:
+            run.log_data(path, role=key)
+        else:
+            run.log_artefact(path, name=key)
+            written.append(path)
+    return written
+
+
+def record_metrics(metrics: dict, prefix: str = "") -> None:
+    """Record final metrics on the run of the command being executed (if it records one).
+
+    >>> record_metrics({"accuracy": 0.9})  # outside a recorded command: does nothing
+    """
+    from thalweg.tracking import active_run
+
+    run = active_run()
+    if run is not None:
+        run.log_metrics(_numbers(metrics, prefix))
+
+
+def _numbers(metrics: dict, prefix: str) -> dict:
+    """Flatten ``{"test": {"accuracy": 0.9}}`` to ``{"test_accuracy": 0.9}``, numbers only."""
+    flat = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            flat.update(_numbers(value, f"{prefix}{name}_"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def _model_metrics(paths: list[Path]) -> dict:
+    """The metrics stored in the first thalweg model file among ``paths``."""
+    from thalweg.errors import FileFormatError
+    from thalweg.files import read_container
+
+    for path in paths:
+        if path.is_file() and path.suffix == ".thalweg":
+            try:
+                _, meta = read_container(path)
+            except FileFormatError:
+                continue
+            if isinstance(meta.get("metrics"), dict):
+                return _numbers(meta["metrics"], "")
+    return {}
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    """``(size, mtime)`` of a file or folder, or None if it does not exist."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
