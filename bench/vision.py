@@ -58,14 +58,16 @@ def lenet(rng: int = 0):
 
 
 def face_cnn(rng: int = 0):
-    """CNNClassifier's default network for 1×25×25 images, two classes."""
+    """CNNClassifier's default network for 1×25×25 images and two classes, its
+    ``Normalize`` preprocessing layer included (pixels in [0, 1] -> mean 0.5, scale 0.25)."""
     try:
         from thalweg.models.cnn import default_layers
     except ImportError as error:
         raise harness.Pending(f"thalweg.models.cnn: {error}") from None
     from thalweg import nn
 
-    return nn.Sequential(*default_layers((1, 25, 25), 1, np.random.default_rng(rng)))
+    layers = default_layers((1, 25, 25), 1, np.random.default_rng(rng))
+    return nn.Sequential(nn.Normalize([0.5], [0.25]), *layers)
 
 
 def torch_mirror(module):
@@ -100,6 +102,8 @@ def torch_mirror(module):
             mirror, weights = torch.nn.Flatten(), []
         elif isinstance(layer, nn.Dropout):
             mirror, weights = torch.nn.Dropout(layer.p), []
+        elif isinstance(layer, nn.Normalize):
+            mirror, weights = _TorchNormalize(layer.mean, layer.scale), []
         else:
             raise TypeError(f"torch_mirror: no mirror for {type(layer).__name__}")
         with torch.no_grad():
@@ -108,6 +112,22 @@ def torch_mirror(module):
                 param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
         layers.append(mirror)
     return torch.nn.Sequential(*layers)
+
+
+def _TorchNormalize(mean, scale):
+    """``(x - mean) / scale`` per channel, as a torch module (what nn.Normalize does)."""
+    import torch
+
+    class Normalize(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean).reshape(1, -1, 1, 1))
+            self.register_buffer("inverse", 1 / torch.tensor(scale).reshape(1, -1, 1, 1))
+
+        def forward(self, x):
+            return (x - self.mean) * self.inverse
+
+    return Normalize()
 
 
 def make_batch(shape, classes: int, seed: int = 0):

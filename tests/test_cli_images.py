@@ -105,10 +105,10 @@ def test_profile_model_reports_every_layer_with_sparsity_trained_and_at_init(cli
     assert result.code == 0, result.err
     profile = result.json
     names = [layer["name"] for layer in profile["layers"]]
-    assert names[:3] == ["Normalize", "Conv2d", "ReLU"]
+    assert names[:4] == ["Normalize", "Conv2d", "MaxPool2d", "ReLU"]
     conv = profile["layers"][1]
     assert conv["parameters"] == 4 * 9 + 4 and conv["flops"] == 4 * 10 * 10 * 19
-    relu = profile["layers"][2]
+    relu = profile["layers"][3]
     assert 0 <= relu["zero_fraction"] <= 1 and relu["zero_fraction_at_init"] is not None
     assert profile["throughput"] > 0 and profile["latency_p99"] >= profile["latency_p50"] > 0
     assert "images from" in profile["inputs"]

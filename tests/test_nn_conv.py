@@ -145,3 +145,18 @@ def test_weights_move_between_thalweg_and_pytorch_unchanged():
     np.testing.assert_allclose(
         ours(thalweg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10
     )
+
+
+def test_max_pooling_and_relu_commute_in_values_and_gradients():
+    """CNNClassifier puts a max pool before the ReLU that precedes it: same function."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 6, 6))
+    grad = rng.standard_normal((3, 2, 3, 3))
+    results = []
+    for layers in ((nn.ReLU(), nn.MaxPool2d(2)), (nn.MaxPool2d(2), nn.ReLU())):
+        leaf = thalweg.tensor(x, requires_grad=True)
+        out = nn.Sequential(*layers)(leaf)
+        out.backward(grad)
+        results.append((out.data, leaf.grad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -42,7 +42,8 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
 
     ``"conv16"`` is a 3×3 convolution with 16 filters (same padding) followed by ReLU;
     ``"conv32x5"`` a 5×5 one; ``"pool"`` 2×2 max pooling (skipped once the image is
-    smaller than the window); ``"avgpool2"``, ``"gap"`` (global average pooling),
+    smaller than the window; right after a ReLU it goes before it, which computes the
+    same thing on a quarter of the values); ``"avgpool2"``, ``"gap"`` (global average pooling),
     ``"bn"`` (batch norm), ``"dropout0.25"``, ``"dense64"`` (64 ReLU units). A
     ``Flatten`` goes in before the first dense layer, and a final ``Linear`` to
     ``n_outputs`` ends the stack.
@@ -50,7 +51,7 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
     >>> import numpy as np
     >>> layers = build_layers(["conv8", "pool", "dense16"], (1, 8, 8), 3, np.random.default_rng(0))
     >>> [type(layer).__name__ for layer in layers]
-    ['Conv2d', 'ReLU', 'MaxPool2d', 'Flatten', 'Linear', 'ReLU', 'Linear']
+    ['Conv2d', 'MaxPool2d', 'ReLU', 'Flatten', 'Linear', 'ReLU', 'Linear']
     """
     channels, height, width = input_shape
     flat = None  # the feature count once flattened
@@ -70,7 +71,14 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
         elif kind in ("pool", "avgpool"):
             size = int(number or 2)
             if min(height, width) >= size:  # a pool bigger than the image would fail
-                layers.append((nn.MaxPool2d if kind == "pool" else nn.AvgPool2d)(size))
+                pool = (nn.MaxPool2d if kind == "pool" else nn.AvgPool2d)(size)
+                if kind == "pool" and isinstance(layers[-1], nn.ReLU):
+                    # max(relu(x)) = relu(max(x)): pool first, and the ReLU (forward and
+                    # backward) runs on a quarter of the values. Same outputs, same
+                    # gradients.
+                    layers.insert(len(layers) - 1, pool)
+                else:
+                    layers.append(pool)
                 height, width = height // size, width // size
         elif kind == "gap":
             layers.append(nn.AdaptiveAvgPool2d(1))
