@@ -32,7 +32,7 @@ def trained(folder):
     out, report = folder.parent / "shapes.thalweg", folder.parent / "shapes.html"
     args = [
         "train", folder, "--layers", "conv4,pool,dense8", "--epochs", "2", "--augment",
-        "robust", "-o", out, "--report", report, "--json",
+        "robust", "-o", out, "--report", report, "--json", "--cache", folder.parent / "cache",
     ]  # fmt: skip
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
@@ -48,6 +48,7 @@ def test_train_on_a_folder_writes_a_cnn_a_report_and_test_metrics(trained):
     ]  # fmt: skip
     assert summary["splits"] == {"train": 63, "validation": 9, "test": 18}
     assert 0 <= summary["metrics"]["test"]["accuracy"] <= 1
+    assert (out.parent / "cache" / "manifest.json").exists()  # decoded images kept
     model = load_model(out)
     assert model.augment == "robust" and tuple(model.image_shape_) == (1, 10, 10)
     page = report.read_text()

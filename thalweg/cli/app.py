@@ -231,6 +231,14 @@ def train(
             rich_help_panel="Images (DATA is a folder)",
         ),
     ] = 5,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Images: keep the decoded images in this folder; later runs read them "
+            "from there instead of decoding again (delete it when the images change).",
+            rich_help_panel="Images (DATA is a folder)",
+        ),
+    ] = None,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -259,6 +267,7 @@ def train(
             split=split or images.ImageTrainOptions.split,
             seed=seed,
             workers=workers,
+            cache=cache,
         )
         return images.train(
             data, image_options, out=out, report=report, quiet=quiet, json_output=json_output
