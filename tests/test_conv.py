@@ -171,6 +171,9 @@ def test_workspace_lends_an_array_again_only_when_nobody_holds_it():
     del second  # now free: lent again, while `first` stays held through the view
     assert space.take("cols", (3, 4), np.float32).ctypes.data == address
     assert space.allocations == 2
+    small = Workspace(max_bytes=100)
+    big = small.take("cols", (10, 10), np.float32)  # 400 bytes: lent, not kept
+    assert big.shape == (10, 10) and small.nbytes == 0
 
 
 def test_im2col_and_col2im_are_adjoint():

@@ -45,10 +45,15 @@ class Workspace:
         Most arrays kept per role; the oldest unused one is dropped beyond it (a layer
         sees a handful of shapes: the training batch, the last partial batch, the
         evaluation chunk).
+    max_bytes : int
+        Most memory kept between calls. A request that would go beyond it (a forward
+        pass over thousands of images at once, say) gets an array that is not kept, so
+        one big evaluation does not pin its buffers for the life of the layer.
     """
 
-    def __init__(self, capacity: int = 4):
+    def __init__(self, capacity: int = 4, max_bytes: int = 256 * 2**20):
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._arrays: dict[str, list[np.ndarray]] = {}
         self.allocations = 0  # how many arrays were ever made (tests and profiles read it)
 
@@ -71,6 +76,8 @@ class Workspace:
                 return arrays[i]
         array = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
         self.allocations += 1
+        if self.nbytes + array.nbytes > self.max_bytes:
+            return array  # too big to keep: lent once, freed by its last user
         arrays.append(array)
         if len(arrays) > self.capacity:
             for i in range(len(arrays) - 1):

@@ -29,6 +29,7 @@ from thalweg.train import Convergence, EarlyStopping, fit, predict_array
 from thalweg.train.augmented import AugmentedBatches
 
 DEFAULT_LAYERS = ("conv16", "pool", "conv32", "pool", "dense64")
+PREDICT_CHUNK = 256  # images per forward pass when predicting
 
 LAYER_GRAMMAR = (
     "convN[xK] (K×K convolution, N filters, same padding, then ReLU; K defaults to 3), "
@@ -363,7 +364,9 @@ class CNNClassifier(ClassifierMixin, Estimator):
         images = self._images(X, reset=False)
         # In float64, so that an image's scores never depend on the rest of its batch.
         inputs = self.encode(images)[0].astype(np.float64)
-        scores = predict_array(self.module_, inputs)
+        # A few hundred images per pass: the im2col columns of a pass are ~kH·kW times
+        # the size of its activations.
+        scores = predict_array(self.module_, inputs, chunk=PREDICT_CHUNK)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X) -> np.ndarray:
