@@ -179,18 +179,18 @@ def windows(source: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
     """
     c, _, _, n = source.shape
     s_c, s_h, s_w, s_n = source.strides
-    return as_strided(
-        source,
-        shape=(c, kernel[0], kernel[1], out_hw[0], out_hw[1], n),
-        strides=(s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1], s_n),
-        writeable=False,
-    )
+    shape = (c, kernel[0], kernel[1], out_hw[0], out_hw[1], n)
+    strides = (s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1], s_n)
+    if source.flags.c_contiguous:  # (a workspace array): the cheaper constructor
+        return np.ndarray(shape, source.dtype, buffer=source, strides=strides)
+    return as_strided(source, shape=shape, strides=strides, writeable=False)
 
 
-def _im2col(x, kernel, stride, padding, dilation, workspace) -> np.ndarray:
+def _im2col(x, kernel, stride, padding, dilation, workspace, out_hw=None) -> np.ndarray:
     """:func:`im2col` with every option already a pair (the op's path)."""
     n, c = x.shape[:2]
-    out_hw = _output_hw("im2col", x.shape, kernel, stride, padding, dilation)
+    if out_hw is None:
+        out_hw = _output_hw("im2col", x.shape, kernel, stride, padding, dilation)
     source = padded_batch_last(x, padding, 0, workspace, "im2col-padded")
     shape = (c, kernel[0], kernel[1], out_hw[0], out_hw[1], n)
     cols = np.empty(shape, x.dtype) if workspace is None else workspace.take("cols", shape, x.dtype)
@@ -255,7 +255,7 @@ class Conv2d(Function):
         n = x.shape[0]
         out_channels, group_channels, kh, kw = weight.shape
         out_h, out_w = _output_hw("conv2d", x.shape, (kh, kw), stride, padding, dilation)
-        cols = _im2col(x, (kh, kw), stride, padding, dilation, workspace)
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, workspace, (out_h, out_w))
         taps = group_channels * kh * kw  # rows of cols per group
         if groups == 1:
             out = weight.reshape(out_channels, taps) @ cols

@@ -30,6 +30,8 @@ N)`` in memory (see ``conv.py``), so nothing is transposed on the way.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from thalweg import backend
@@ -43,11 +45,12 @@ def _as_float(x: np.ndarray) -> np.ndarray:
     return x if x.dtype.kind == "f" else x.astype(backend.get_default_dtype())
 
 
+@functools.lru_cache(maxsize=256)
 def _tap_slices(kernel, stride, dilation, out_hw):
     """For each tap ``(i, j)`` of the window: the index of its strided slice in the
     padded batch-last (C, Hp, Wp, N) image, one entry per output position."""
     out_h, out_w = out_hw
-    slices = []
+    slices = []  # (a tuple, cached: a layer asks for the same slices every call)
     for i in range(kernel[0]):
         top = i * dilation[0]
         rows = slice(top, top + stride[0] * (out_h - 1) + 1, stride[0])
@@ -55,7 +58,7 @@ def _tap_slices(kernel, stride, dilation, out_hw):
             left = j * dilation[1]
             cols = slice(left, left + stride[1] * (out_w - 1) + 1, stride[1])
             slices.append((slice(None), rows, cols, slice(None)))
-    return slices
+    return tuple(slices)
 
 
 def _check_padding(op: str, kernel, padding, dilation) -> None:
