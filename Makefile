@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench bench-scale clean chromium
+.PHONY: demo playground test lint format bench bench-scale clean chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[dev,dask,serve]'
+	$(PIP) install -e '.[dev,dask,serve,playground]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
@@ -27,6 +27,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/thalweg demo
+
+$(VENV)/.installed-playground: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[playground]'
+	touch $@
+
+# The web playground (docs/playground.md): a local server; it opens your browser.
+playground: $(VENV)/.installed-playground
+	$(VENV)/bin/thalweg playground
 
 # The report tests render a report in headless Chromium: install Debian's package if missing.
 chromium:

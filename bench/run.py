@@ -31,6 +31,7 @@ WORKLOADS = {
     "memory": "bench.memory",
     "vision": "bench.vision",
     "detection": "bench.detection",
+    "playground-server": "bench.playground_server",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

@@ -1,5 +1,5 @@
 """The ``thalweg`` command line (layer 5): train, profile-input, evaluate, predict, inspect,
-demo, datasets.
+demo, datasets, playground.
 
 Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
 
@@ -9,7 +9,8 @@ Run ``thalweg --help``, or ``python -m thalweg --help``. See ``docs/cli.md``.
 * ``training.py``, ``scoring.py``, ``reporting.py``, ``inspection.py``, ``demo.py``: what
   the commands do; ``options.py``, ``display.py``: parsing and printing;
 * ``scale.py`` (``train --stream``, ``train --dask``), ``holdout.py`` (held-out rows of
-  data never loaded whole), ``profiling.py`` (``profile-input``): data bigger than memory.
+  data never loaded whole), ``profiling.py`` (``profile-input``): data bigger than memory;
+* ``playground.py``: ``thalweg playground``, the web playground (``thalweg.playground``).
 """
 
 from thalweg.cli.main import main

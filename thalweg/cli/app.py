@@ -927,6 +927,12 @@ from thalweg.cli.labels import labels  # noqa: E402
 
 app.command(epilog=_LABELS_EXAMPLE)(labels)
 
+# ------------------------------------------------------------------------ playground
+
+from thalweg.cli import playground as _playground  # noqa: E402 - its own module, one line here
+
+_playground.register(app)
+
 
 # Commands that live in their own modules register themselves here.
 def _register_modules() -> None:

@@ -5,6 +5,7 @@ their augmentation (layer 2; never imports the engine).
 """
 
 from thalweg.data.augment import AUGMENTATIONS, Augmenter
+from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.images import (
     DecodeImage,
     ImageFolder,
@@ -25,6 +26,7 @@ from thalweg.data.streaming import Stream, stream
 
 __all__ = [
     "AUGMENTATIONS",
+    "PLAYGROUND_FEATURES",
     "Augmenter",
     "DecodeImage",
     "FeatureCrosses",
@@ -32,6 +34,7 @@ __all__ = [
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
+    "PlaygroundFeatures",
     "Standardizer",
     "Stream",
     "as_image_batch",
