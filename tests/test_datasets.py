@@ -267,8 +267,9 @@ def test_importing_data_tools_does_not_import_pandas():
 def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
     # Layer 2 rule from DESIGN.md: data tools never need the autodiff engine. They may use
     # layer 0 (thalweg.files: atomic writes), pyarrow (the file reader thalweg depends on),
-    # the NumPy-only detection package (its box CSV format, for the detection scenes), and
-    # Pillow (to write images, imported when writing).
+    # the NumPy-only detection package (its box CSV format, for the detection scenes),
+    # Pillow (to write images, imported when writing), and fsspec (object stores, imported
+    # only when a URL is read: thalweg.data.filesystems).
     allowed_thalweg = (
         "thalweg.errors",
         "thalweg.backend",
@@ -291,7 +292,8 @@ def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
                 if top == "thalweg":
                     assert module.startswith(allowed_thalweg), f"{path.name} imports {module}"
                 else:
-                    # (PIL, Pillow: image files, imported lazily by data/images.py)
-                    assert top in ("numpy", "pyarrow", "PIL") or top in sys.stdlib_module_names, (
+                    # (PIL: Pillow, imported lazily by data/images.py; fsspec: URLs)
+                    allowed = ("numpy", "pyarrow", "PIL", "fsspec")
+                    assert top in allowed or top in sys.stdlib_module_names, (
                         f"{path.name} imports {module}"
                     )

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.filesystems import is_url, read_through_local_copy
 from thalweg.errors import DataError, FileFormatError
 from thalweg.files import atomic_write
 
@@ -59,6 +60,10 @@ def read_table(path) -> Table:
     ``feature_names`` (1-D text) and any other 1-D arrays such as ``y``; ``X``'s columns
     are named by ``feature_names``, else ``x1``, ``x2``, ...
 
+    ``path`` may also be a URL (``s3://``, ``gs://``, ``az://``, ``hdfs://``,
+    ``https://``): the file is copied to a temporary local file and read from there
+    (see :mod:`thalweg.data.filesystems`).
+
     Raises
     ------
     DataError
@@ -67,6 +72,8 @@ def read_table(path) -> Table:
         The file cannot be read, is empty, is not valid CSV/Parquet/NPZ, or has an
         unknown extension.
     """
+    if is_url(path):
+        return read_through_local_copy(path, read_table)
     path = Path(path)
     kind = _file_kind(path)
     _check_readable(path)

@@ -47,6 +47,12 @@ ImageColor = Literal["auto", "grayscale", "rgb"]
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
+THRESHOLD = typer.Option(
+    callback=parse.threshold,
+    help="Two-class models: predict the second class when its probability is at least "
+    "this (default: the most probable class, i.e. 0.5).",
+    show_default=False,
+)
 
 
 def _example(*lines: str) -> str:
@@ -67,10 +73,12 @@ def _example(*lines: str) -> str:
 )
 def train(
     data: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="CSV, Parquet or NPZ file, one row per example; or a folder of images with "
-            "one sub-folder per class (trains a CNN)."
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file, one row per example; or a URL (s3://, gs://, "
+            "az://, hdfs://, https://); or a folder of images with one sub-folder per class "
+            "(trains a CNN).",
         ),
     ],
     target: Annotated[
@@ -118,6 +126,14 @@ def train(
     ] = False,
     crosses: Annotated[
         bool, typer.Option("--crosses", help="Add squares and products of numeric columns.")
+    ] = False,
+    balance: Annotated[
+        bool,
+        typer.Option(
+            "--balance",
+            help="Train on class-balanced batches (every class equally often; rare rows "
+            "kept, common ones thinned each epoch). The report shows the mix trained on.",
+        ),
     ] = False,
     missing: Annotated[
         Missing,
@@ -304,6 +320,7 @@ def train(
         ignore=ignore,
         split=split,
         seed=seed,
+        balance=balance,
     )
     check_options(options, scale, resume=resume)
     _check_output(out, "--out", data)
@@ -319,14 +336,14 @@ def train(
     return _train_and_show(
         table,
         options,
-        source=str(data),
+        source=parse.shown(data),
         data_identity=file_identity(data),
         out=out,
         report=report,
         resume=resume,
         quiet=quiet,
         json_output=json_output,
-        title=f"{Path(data).name}: predicting {target}",
+        title=f"{data.name}: predicting {target}",
     )
 
 
@@ -352,7 +369,7 @@ def _train_and_show(
     from thalweg.train import TrainingInterrupted
 
     output = Output(quiet=quiet, json_mode=json_output)
-    command = shlex.join(["thalweg", *invocation()])
+    command = _command_line()
     try:
         result = run_training(
             table,
@@ -381,6 +398,10 @@ def _train_and_show(
     history = getattr(result.model.estimator_, "history_", None)
     if history is not None and history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
+    if result.trained_class_counts:
+        total = sum(result.trained_class_counts.values()) or 1
+        mix = ", ".join(f"{k!r} {n / total:.0%}" for k, n in result.trained_class_counts.items())
+        output.line(f"balanced batches: trained on {total:,} rows over all epochs ({mix})")
     if report is not None:
         built = reporting.report_input(
             result.model,
@@ -391,6 +412,7 @@ def _train_and_show(
             seed=options.seed,
             parts=result.parts,
             target_values=result.all_labels,
+            trained_class_counts=result.trained_class_counts,
         )
         result.written["report"] = _write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({result.splits['test']} rows)")
@@ -409,6 +431,7 @@ def _train_and_show(
             "epochs_run": int(getattr(result.model.estimator_, "n_iter_", 0)),
             "stop_reason": getattr(history, "stop_reason", None),
             "seconds": round(result.seconds, 3),
+            "trained_class_counts": result.trained_class_counts,
             "metrics": {"test": result.test.metrics},
             "written": result.written,
         }
@@ -417,7 +440,7 @@ def _train_and_show(
 
 
 def _train_at_scale_and_show(
-    data: Path, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
+    data, options, scale, *, out: Path, report: Path | None, quiet: bool, json_output: bool
 ) -> int:
     """Train with --stream or --dask (see :mod:`thalweg.cli.scale`); print the results."""
     from dataclasses import asdict
@@ -435,7 +458,7 @@ def _train_at_scale_and_show(
     if result.balance is not None:
         for line in scaled.balance_lines(result.balance):
             output.line(line)
-    scaled.save(result, out, options, scale, shlex.join(["thalweg", *invocation()]))
+    scaled.save(result, out, options, scale, _command_line())
     held_out = result.held_out
     scored, test_rows = held_out["test_rows_scored"], held_out["test_rows"]
     if report is not None:
@@ -443,7 +466,7 @@ def _train_at_scale_and_show(
         built = reporting.report_input(
             result.model,
             result.test,
-            title=f"{Path(data).name}: predicting {options.target}",
+            title=f"{data.name}: predicting {options.target}",
             summary=result.summary,
             seconds=result.seconds,
             seed=options.seed,
@@ -478,11 +501,19 @@ def _train_at_scale_and_show(
     return EXIT_OK
 
 
+def _command_line() -> str:
+    """The command as typed, for model files and messages: URLs redacted (a password or
+    a signed query in a data URL must not reach a file or a terminal log)."""
+    from thalweg.data.filesystems import redact
+
+    return shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
+
+
 def _check_output(path: Path, option: str, data: Path | None = None) -> None:
     """Fail before training, not after, when an output cannot be written."""
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    if data is not None and path.resolve() == Path(data).resolve():
+    if isinstance(data, Path) and path.resolve() == data.resolve():
         raise UserError(f"{option} {path} is the input data file; choose another name")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -521,7 +552,13 @@ def _say(line: str) -> None:
     ),
 )
 def profile_input(
-    data: Annotated[Path, typer.Argument(help="Parquet or CSV file, or a folder of them.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Parquet or CSV file, or a folder of them (local, or a URL such as s3://).",
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Rows per batch (default 256, as --stream).")
@@ -569,12 +606,20 @@ def profile_input(
     epilog=_example(
         "thalweg evaluate model.thalweg wine.csv",
         "thalweg evaluate model.thalweg new-wines.csv --report new-wines.html --json",
+        "thalweg evaluate model.thalweg cancer.csv --threshold 0.3",
     )
 )
 def evaluate(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Labelled data with the model's target column.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Labelled data with the model's target column (a path or a URL).",
+        ),
+    ],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -590,18 +635,20 @@ def evaluate(
         )
     from thalweg.cli import reporting
     from thalweg.cli.display import Output
-    from thalweg.cli.scoring import score
+    from thalweg.cli.scoring import check_threshold, score
     from thalweg.io import read_table
     from thalweg.models.tabular import TabularModel, missing_mask, target_values
 
     if report is not None:
         _check_output(report, "--report", data)
     model = TabularModel.load(model_file)
+    check_threshold(model, threshold)
     table = read_table(data)
     target = model.target_
     if target not in table:
         raise DataError(
-            f"{data} has no column {target!r}, the target the model predicts; its columns are: "
+            f"{parse.shown(data)} has no column {target!r}, the target the model predicts; "
+            "its columns are: "
             f"{', '.join(table)} (to predict without targets, use thalweg predict)"
         )
     labels = target_values(target, table[target], model.is_classifier)
@@ -609,24 +656,27 @@ def evaluate(
     if model.missing == "drop":
         keep &= model.complete_rows(table)
     if not keep.any():
-        raise DataError(f"{data} has no row with a target and all the model's columns filled in")
+        raise DataError(
+            f"{parse.shown(data)} has no row with a target and all the model's columns filled in"
+        )
     rows = {name: values[keep] for name, values in table.items()}
     labels = np.asarray(labels[keep].tolist()) if labels.dtype == object else labels[keep]
-    scores = score(model, rows, labels)
+    scores = score(model, rows, labels, threshold)
 
     output = Output(quiet=quiet, json_mode=json_output)
     skipped = int((~keep).sum())
     output.line(
-        f"evaluated {int(keep.sum())} rows of {data}"
+        f"evaluated {int(keep.sum())} rows of {parse.shown(data)}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
-    output.metrics(scores.metrics, f"metrics on {Path(data).name}")
+    at = "" if threshold is None else f" (threshold {threshold:g})"
+    output.metrics(scores.metrics, f"metrics on {data.name}{at}")
     record_metrics(scores.metrics)
     written = {}
     if report is not None:
         training = model.metadata_.get("training", {})
         summary = {
-            "source": str(data),
+            "source": parse.shown(data),
             "rows": len(keep),
             "columns": [
                 {
@@ -642,11 +692,11 @@ def evaluate(
         built = reporting.report_input(
             model,
             scores,
-            title=f"{Path(data).name}: evaluating {Path(model_file).name}",
+            title=f"{data.name}: evaluating {Path(model_file).name}",
             summary=summary,
             seconds=float(training.get("seconds", 0.0)),
             seed=training.get("seed"),
-            split_name=Path(data).name,
+            split_name=data.name,
             parts={"test": (rows, labels)},
             target_values=labels,
         )
@@ -656,9 +706,10 @@ def evaluate(
         {
             "command": "evaluate",
             "model": str(model_file),
-            "data": str(data),
+            "data": parse.shown(data),
             "rows": int(keep.sum()),
             "skipped_rows": skipped,
+            "threshold": threshold,
             "metrics": scores.metrics,
             "written": written,
         }
@@ -673,15 +724,23 @@ def evaluate(
     epilog=_example(
         "thalweg predict model.thalweg wine.csv -o predictions.csv",
         "thalweg predict model.thalweg wine.csv | head",
+        "thalweg predict model.thalweg cancer.csv --threshold 0.3 -o flagged.csv",
     )
 )
 def predict(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
-    data: Annotated[Path, typer.Argument(help="Rows to predict; columns are matched by name.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="Rows to predict, a path or a URL; columns are matched by name.",
+        ),
+    ],
     output_path: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),
     ] = None,
+    threshold: Annotated[float | None, THRESHOLD] = None,
 ) -> int:
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
@@ -697,24 +756,29 @@ def predict(
             _check_output(output_path, "--output", data)
         return images.predict(model_file, data, output_path)
     from thalweg.cli.display import Output
+    from thalweg.cli.scoring import check_threshold, predict_labels
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel
 
     if output_path is not None:
         _check_output(output_path, "--output", data)
     model = TabularModel.load(model_file)
+    check_threshold(model, threshold)
     table = read_table(data)
     n = len(next(iter(table.values())))
     keep = model.complete_rows(table) if model.missing == "drop" else np.ones(n, dtype=bool)
     rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
     features = model.transform(rows)
     predictions = {}
-    predicted = model.estimator_.predict(features)
+    if model.is_classifier:
+        probabilities = model.estimator_.predict_proba(features)
+        predicted = predict_labels(model, probabilities, threshold)
+    else:
+        predicted = model.estimator_.predict(features)
     column = np.full(n, None, dtype=object) if model.is_classifier else np.full(n, np.nan)
     column[keep] = predicted.tolist() if model.is_classifier else predicted
     predictions["prediction"] = column
     if model.is_classifier:
-        probabilities = model.estimator_.predict_proba(features)
         for index, label in enumerate(model.classes_.tolist()):
             values = np.full(n, np.nan)
             values[keep] = probabilities[:, index]

@@ -19,6 +19,7 @@ from thalweg.cli.scoring import BETTER
 
 METRIC_NAMES = {
     "accuracy": "accuracy",
+    "baseline_accuracy": "baseline accuracy",
     "precision": "precision",
     "recall": "recall",
     "f1": "F1",

@@ -64,9 +64,10 @@ def is_image_model(path) -> bool:
     return metadata.get("class") == "CNNClassifier"
 
 
-def looks_like_image_folder(path: Path) -> bool:
-    """A folder (not a Parquet dataset or a folder of CSVs): ``train`` treats it as images."""
-    if not path.is_dir():
+def looks_like_image_folder(path) -> bool:
+    """A local folder (not a Parquet dataset or a folder of CSVs): ``train`` treats it as
+    images. URLs (``s3://...``) are tables."""
+    if not isinstance(path, Path) or not path.is_dir():
         return False
     tables = (".parquet", ".csv", ".npz", ".pq")
     return not any(p.suffix.lower() in tables for p in path.iterdir() if p.is_file())

@@ -8,6 +8,7 @@ prints as ``error: Invalid value for '--hidden': ... (see 'thalweg train --help'
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 
@@ -87,6 +88,49 @@ def penalty(value: float) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"{value!r}: a penalty must be 0 or a positive number")
     return value
+
+
+def threshold(value: float | None) -> float | None:
+    """A decision threshold on a probability: a number from 0 to 1 (None: the model's)."""
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+        raise typer.BadParameter(f"{value!r}: a threshold is a probability, from 0 to 1 (e.g. 0.3)")
+    return value
+
+
+class DataUrl(str):
+    """A data argument that is a URL (``s3://...``): the full text, for reading only.
+
+    ``name`` is the file name; ``shown`` the redacted URL for messages and model files
+    (no password, no signed query).
+    """
+
+    @property
+    def name(self) -> str:
+        from pathlib import PurePosixPath
+        from urllib.parse import urlsplit
+
+        return PurePosixPath(urlsplit(self).path).name or str(self.shown)
+
+    @property
+    def shown(self) -> str:
+        from thalweg.data.filesystems import redact
+
+        return redact(self)
+
+
+def data_path(value: str | None):
+    """A local path (``Path``) or a URL (:class:`DataUrl`: ``s3://``, ``gs://``, ``az://``,
+    ``hdfs://``, ``https://``)."""
+    if value is None:
+        return None
+    from thalweg.data.filesystems import is_url
+
+    return DataUrl(value) if is_url(value) else Path(value)
+
+
+def shown(data) -> str:
+    """How a data argument appears in output and model files (URLs redacted)."""
+    return data.shown if isinstance(data, DataUrl) else str(data)
 
 
 def image_size(value: str | None) -> tuple[int, int] | None:

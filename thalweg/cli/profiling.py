@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from thalweg.cli.options import shown
 from thalweg.cli.scale import (
     STREAM_BATCH,
     feature_names,
@@ -48,8 +49,11 @@ def layout(files: list[Path]) -> Layout:
 
     rows = groups = largest = 0
     codecs, dictionary = set(), False
+    from thalweg.data.streaming import _opened
+
     for path in files:
-        metadata = pq.read_metadata(path)
+        with _opened(path) as source:
+            metadata = pq.read_metadata(source)
         rows += metadata.num_rows
         groups += metadata.num_row_groups
         for index in range(metadata.num_row_groups):
@@ -186,7 +190,7 @@ def as_json(measured: InputProfile, stored: Layout, tips: list[str], data: Path)
     """The JSON summary of ``thalweg profile-input --json``."""
     return {
         "command": "profile-input",
-        "data": str(data),
+        "data": shown(data),
         "profile": asdict(measured),
         "layout": asdict(stored),
         "advice": tips,

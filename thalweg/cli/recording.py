@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from thalweg.cli.main import EXIT_INTERRUPTED, invocation
+from thalweg.data.filesystems import redact
 
 RUNS_HELP = (
     "SQLite file that records this run (default: thalweg-runs.sqlite in the working "
@@ -73,12 +74,13 @@ def recorded(command, name: str):
             return command(*args, **options)
         paths = {key: value for key, value in options.items() if isinstance(value, Path)}
         before = {key: _stat(path) for key, path in paths.items()}
+        # A data URL may carry a password or a signed query: the store keeps it redacted.
         params = {
-            key: value
+            key: redact(value) if isinstance(value, str) else value
             for key, value in options.items()
             if key not in NOT_PARAMETERS and value is not None
         }
-        line = shlex.join(["thalweg", *invocation()])
+        line = shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
         label = " ".join(path.name for path in args_paths(command, options)) or name
         with start_run(label, params=params, store=runs, kind=name, command=line) as run:
             try:

@@ -62,6 +62,7 @@ def report_input(
     split_name: str = "test",
     parts: dict | None = None,
     target_values: np.ndarray | None = None,
+    trained_class_counts: dict | None = None,
 ):
     """A ReportInput for ``model`` evaluated as ``scores`` (on the split ``split_name``)."""
     from thalweg.report.inputs import ReportInput
@@ -94,6 +95,8 @@ def report_input(
         surface=_surface(model, parts or {}),
         split_name=split_name,
         target_values=target_values,
+        threshold=scores.threshold,
+        trained_class_counts=trained_class_counts,
     )
 
 

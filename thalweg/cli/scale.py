@@ -45,6 +45,7 @@ from thalweg.cli.holdout import (
     survey_partition,
 )
 from thalweg.cli.main import UserError
+from thalweg.cli.options import shown
 from thalweg.cli.scoring import Scores, score
 from thalweg.cli.training import (
     Plan,
@@ -124,6 +125,7 @@ def check_options(options: TrainOptions, scale: ScaleOptions, resume: bool = Fal
     refused = {
         "--crosses": options.crosses,
         "--categorical": bool(options.categorical),
+        "--balance": options.balance,
         f"--missing {options.missing}": options.missing != "error",
     }
     for name, given in refused.items():
@@ -207,12 +209,22 @@ def check_numeric(kinds: dict[str, str], flag: str) -> None:
             )
 
 
-def stream_files(data: Path) -> list[Path]:
-    """The files ``--stream`` reads: DATA itself, or the Parquet/CSV files of a folder."""
+def stream_files(data) -> list:
+    """The files ``--stream`` reads: DATA itself, or the Parquet/CSV files of a folder.
+
+    Local files are ``Path``s; a URL's are :class:`thalweg.data.filesystems.Location`s.
+    """
+    from thalweg.data.filesystems import Location, is_url, locate
+
+    if is_url(str(data)):
+        data = locate(str(data))
     if not data.exists():
         raise FileFormatError(f"{data}: no such file or folder; check the path")
     if data.is_dir():
-        files = sorted(p for p in data.iterdir() if p.suffix.lower() in STREAM_SUFFIXES)
+        if isinstance(data, Location):
+            files = data.files(STREAM_SUFFIXES)
+        else:
+            files = sorted(p for p in data.iterdir() if p.suffix.lower() in STREAM_SUFFIXES)
         if not files:
             raise FileFormatError(f"{data}: the folder holds no .parquet, .pq or .csv files")
         return files
@@ -224,20 +236,24 @@ def stream_files(data: Path) -> list[Path]:
     return [data]
 
 
-def file_column_kinds(path: Path) -> dict[str, str]:
-    """Each column of a Parquet or CSV file: "number", or what it holds instead."""
+def file_column_kinds(path) -> dict[str, str]:
+    """Each column of a Parquet or CSV file (a ``Path`` or a store's ``Location``):
+    "number", or what it holds instead."""
     import pyarrow as pa
+
+    from thalweg.data.streaming import _opened
 
     try:
         if path.suffix.lower() == ".csv":
             from pyarrow import csv
 
-            with csv.open_csv(path) as reader:
+            with _opened(path, random_access=False) as source, csv.open_csv(source) as reader:
                 schema = reader.schema
         else:
             import pyarrow.parquet as pq
 
-            schema = pq.read_schema(path)
+            with _opened(path) as source:
+                schema = pq.read_schema(source)
     except (pa.ArrowInvalid, OSError) as error:
         raise FileFormatError(f"{path}: not a readable file ({error})") from None
 
@@ -412,7 +428,7 @@ def train_stream(
         model=model,
         plan=plan,
         test=scores,
-        summary=_summary(str(data), features, options, split_counts),
+        summary=_summary(shown(data), features, options, split_counts),
         held_out=held_out,
         seconds=seconds,
         test_rows=(table, labels),
@@ -458,7 +474,7 @@ def train_dask(
 
     distributed.parse_spec(scale.dask)  # a malformed spec fails before anything starts
     _check_exists(data)
-    frame = distributed.read_table(data)
+    frame = distributed.read_table(str(data))
     kinds = {name: _pandas_kind(dtype) for name, dtype in frame.dtypes.items()}
     features = feature_names(kinds, options, "--dask")
     frame = frame[[*features, options.target]]
@@ -513,16 +529,27 @@ def train_dask(
         model=model,
         plan=plan,
         test=scores,
-        summary=_summary(str(data), features, options, split_counts),
+        summary=_summary(shown(data), features, options, split_counts),
         held_out=held_out,
         seconds=seconds,
         test_rows=(table, labels),
     )
 
 
-def _check_exists(data: Path) -> None:
+def _check_exists(data) -> None:
     from glob import glob
 
+    from thalweg.data.filesystems import is_url, locate
+
+    if is_url(str(data)):
+        location = locate(str(data))
+        if any(c in location.path for c in "*?["):
+            found = location.fsspec.glob(location.path)
+        else:
+            found = location.exists()
+        if not found:
+            raise FileFormatError(f"{location}: no such file, folder or glob match; check the URL")
+        return
     if not glob(str(data)):
         raise FileFormatError(f"{data}: no such file, folder or glob match; check the path")
 

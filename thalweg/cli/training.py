@@ -77,6 +77,7 @@ class TrainOptions:
     ignore: tuple[str, ...] = ()
     split: tuple[float, ...] = (0.6, 0.2, 0.2)
     seed: int = 0
+    balance: bool = False
 
     def settings(self) -> dict:
         """The options as JSON-able data (tuples become lists)."""
@@ -109,6 +110,7 @@ class TrainResult:
     parts: dict[str, tuple[dict, np.ndarray]]  # split name -> (table, labels)
     all_labels: np.ndarray
     written: dict[str, Path] = field(default_factory=dict)
+    trained_class_counts: dict | None = None  # with --balance: rows trained on, by class
 
 
 # ------------------------------------------------------------------ step 1 and 2
@@ -367,7 +369,12 @@ def fingerprint(data_identity: str, options: TrainOptions) -> str:
 
 
 def file_identity(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
+    """The SHA-256 of a file's bytes; for a URL, its size and modification time (reading
+    a remote file twice to hash it would double the transfer)."""
+    from thalweg.data.filesystems import is_url, locate
+
+    if is_url(str(path)):
+        return hashlib.sha256(locate(str(path)).identity().encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -400,6 +407,7 @@ def train(
     run_id = fingerprint(data_identity, options)
     if resume:
         check_checkpoint(checkpoint, run_id)
+    balanced = balanced_batches(plan, options)
     on_plan(announce(plan))  # after the checks, so a bad input prints only its error
     categorical = [name for name, kind in prepared.kinds.items() if kind == CATEGORICAL]
     model = TabularModel(
@@ -422,8 +430,14 @@ def train(
         validation=validation,
         callbacks=callbacks,
         resume=checkpoint if resume else None,
+        batches=balanced,
     )
     seconds = time.perf_counter() - started
+    trained_counts = None
+    if balanced is not None:
+        # The loop saw encoded labels (0..k-1): name them by class for the report.
+        classes = model.classes_.tolist()
+        trained_counts = {classes[int(k)]: n for k, n in balanced.class_counts().items()}
 
     test_table, test_labels = parts["test"]
     test = score(model, test_table, test_labels)
@@ -440,6 +454,9 @@ def train(
         "seconds": round(seconds, 3),
         "epochs_run": int(getattr(model.estimator_, "n_iter_", 0)),
         "stop_reason": getattr(history, "stop_reason", None),
+        "trained_class_counts": None
+        if trained_counts is None
+        else {str(k): v for k, v in trained_counts.items()},
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "thalweg_version": __version__,
     }
@@ -461,4 +478,19 @@ def train(
         parts=parts,
         all_labels=prepared.labels,
         written={"model": out},
+        trained_class_counts=trained_counts,
     )
+
+
+def balanced_batches(plan: Plan, options: TrainOptions):
+    """With ``--balance``: class-balanced batches (equal shares), else None."""
+    if not options.balance:
+        return None
+    from thalweg.data.balancing import BalancedBatches
+
+    if plan.task != "classification":
+        raise UserError(
+            "--balance resamples classes, but this is regression; leave it out (or pass "
+            "--task classification)"
+        )
+    return BalancedBatches("equal", seed=options.seed)

@@ -36,6 +36,11 @@ Stages run in the order they are chained:
   axis; batches from a batch source are cut again into batches of ``B`` rows.
 * ``prefetch(k)``: a background thread runs everything before it and keeps up to ``k``
   elements ready in a queue, so making the next batch overlaps with training on this one.
+* ``balance(proportions)``: class-balanced sampling, tf.data's ``rejection_resample``:
+  each example (or each row of a batch) of class ``c`` is kept with the probability
+  that gives the wanted class mix (see :mod:`thalweg.data.balancing`); follow it with
+  ``batch(B)``. ``class_counts()`` then says what mix the trainer received.
+  ``Pipeline.from_arrays(X, y)`` makes a source of in-memory arrays for it.
 * ``cache(dir)``: the first complete epoch writes every batch to ``dir`` as ``.npy``
   shards (each atomically, then a manifest); later epochs read the shards back, in a new
   order each epoch, and run none of the stages before the cache. Batches keep the
@@ -62,6 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.balancing import ArraySource, Balance
 from thalweg.data.streaming import _rebatch
 from thalweg.errors import DataError
 from thalweg.files import atomic_write
@@ -115,6 +121,21 @@ class Pipeline:
         self.stages: list = []
         self._rng = np.random.default_rng(seed)
 
+    @classmethod
+    def from_arrays(
+        cls, X, y, *, shuffle: bool = True, seed: int | None = None, block_rows: int = 4096
+    ) -> Pipeline:
+        """A pipeline over in-memory arrays ``X`` ``(n, ...)`` and ``y`` ``(n,)``: each
+        epoch visits the rows in a new random order, in blocks of ``block_rows``; chain
+        ``balance()`` and ``batch(B)``.
+
+        >>> import numpy as np
+        >>> pipe = Pipeline.from_arrays(np.zeros((10, 2)), np.arange(10), seed=0).batch(4)
+        >>> [len(y) for _, y in pipe]
+        [4, 4, 2]
+        """
+        return cls(ArraySource(X, y, shuffle=shuffle, block_rows=block_rows), seed=seed)
+
     # ------------------------------------------------------------------ chaining
     def _then(self, stage) -> Pipeline:
         pipeline = Pipeline.__new__(Pipeline)
@@ -146,6 +167,33 @@ class Pipeline:
             raise ValueError(f"prefetch: size must be at least 1, got {size}")
         return self._then(_Prefetch(int(size)))
 
+    def balance(self, proportions="equal", *, initial=None, label=None) -> Pipeline:
+        """Keep examples (or rows of batches) by class so that what passes has the class
+        mix ``proportions``: ``"equal"`` or a dict class -> share, e.g. ``{0: 1, 1: 1}``.
+
+        Rejection sampling, as tf.data's ``rejection_resample``: nothing is repeated, the
+        class rarest relative to its target is always kept, and the others are thinned
+        (see :mod:`thalweg.data.balancing`). ``initial`` is the source's class mix
+        (counts or shares); by default it is estimated from the labels read so far, or
+        counted exactly for ``Pipeline.from_arrays`` when ``balance`` comes first.
+        ``label(element)`` says an element's class when elements are not ``(x, y)``.
+        Follow with ``batch(B)``; epochs get shorter (their length is random).
+        """
+        if initial is None and not self.stages and isinstance(self.source, ArraySource):
+            initial = self.source.class_counts()
+        if label is not None and self._batched:
+            raise ValueError("balance: label= applies to examples; batches use their y")
+        return self._then(Balance(proportions, initial, label, self._batched))
+
+    def class_counts(self) -> dict:
+        """Rows that passed ``balance``, by class, summed over every epoch so far (the
+        class mix the trainer received); empty without a ``balance`` stage."""
+        counts: dict = {}
+        for stage in self.stages:
+            if isinstance(stage, Balance):
+                counts = dict(stage.counts)
+        return counts
+
     def cache(self, directory) -> Pipeline:
         """Write the first epoch's batches to ``directory``; read them back afterwards."""
         if not self._batched:
@@ -168,8 +216,19 @@ class Pipeline:
         return getattr(self.source, "batch_size", None)
 
     @property
+    def in_memory(self) -> bool:
+        """Whether every batch comes from arrays in memory with no feature function (the
+        trainer then need not be told about waiting for input)."""
+        return isinstance(self.source, ArraySource) and not any(
+            isinstance(s, _Map | _Cache) for s in self.stages
+        )
+
+    @property
     def n_samples(self) -> int | None:
-        """Examples per epoch, when known (``map`` keeps one output per input)."""
+        """Examples per epoch, when known (``map`` keeps one output per input; after
+        ``balance`` the count is random: None)."""
+        if any(isinstance(stage, Balance) for stage in self.stages):
+            return None
         if hasattr(self.source, "epoch_batches"):
             return self.source.n_samples
         return len(self.source)
@@ -251,6 +310,8 @@ class Pipeline:
                 )
             elif isinstance(stage, _Batch):
                 stages.append(f"batch:{stage.batch_size}")
+            elif isinstance(stage, Balance):
+                stages.append(f"balance:{stage.proportions}")
         return {"source": type(self.source).__name__, "n": self.n_samples, "stages": stages}
 
     def __repr__(self) -> str:

@@ -25,6 +25,13 @@ The stream is a *batch source* for :func:`thalweg.train.fit` (``epoch_batches(rn
 skip)``, ``n_samples``, ``batch_size``; see :mod:`thalweg.train.batches`) and can be
 iterated directly: ``for X, y in stream`` runs ``epochs`` epochs.
 
+Where the files are
+-------------------
+Local paths, or URLs of object stores and web servers (``s3://bucket/folder/``,
+``gs://``, ``az://``, ``hdfs://``, ``https://``), read piece by piece through
+:mod:`thalweg.data.filesystems` with credentials from the environment: Parquet row
+groups and ``.npy`` row ranges are fetched as ranged reads, CSV front to back.
+
 Where the target is
 -------------------
 * Parquet and CSV: ``target`` names a column; the features are ``columns`` (names) or
@@ -38,6 +45,7 @@ Where the target is
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -45,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.filesystems import Location, is_url, locate
 from thalweg.errors import DataError, FileFormatError
 
 __all__ = ["Stream", "stream"]
@@ -69,9 +78,10 @@ def stream(
 
     Parameters
     ----------
-    path_or_paths : path, folder, or list of paths
+    path_or_paths : path, folder, URL, or list of them
         One file, a folder (its ``.parquet``/``.pq``/``.csv``/``.npy`` files, sorted), or
-        a list of files of one format.
+        a list of files of one format; each may be a URL (``s3://bucket/data/``, see
+        :mod:`thalweg.data.filesystems`).
     target : str, int, path or list of paths
         The column holding ``y`` (a name for Parquet/CSV; for ``.npy`` a column index or
         the ``.npy`` file(s) holding ``y``; see the module docstring).
@@ -390,16 +400,23 @@ def _rebatch(blocks, batch_size: int):
 # --------------------------------------------------------------------- files
 
 
-def _expand(path_or_paths) -> list[Path]:
-    """The files to read: a folder's data files (sorted), or the paths given, checked."""
+def _expand(path_or_paths) -> list:
+    """The files to read: a folder's data files (sorted), or the paths given, checked.
+
+    Local files come back as ``Path``, files in a store as
+    :class:`~thalweg.data.filesystems.Location` (both have ``suffix`` and print safely).
+    """
     items = [path_or_paths] if isinstance(path_or_paths, str | Path) else list(path_or_paths or [])
     if not items:
         raise FileFormatError("stream: no files given")
-    paths: list[Path] = []
+    paths: list = []
     for item in items:
-        path = Path(item)
+        path = locate(item) if is_url(item) or isinstance(item, Location) else Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS)
+            if isinstance(path, Location):
+                found = path.files(FORMATS)
+            else:
+                found = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS)
             if not found:
                 raise FileFormatError(
                     f"{path}: the folder holds no {'/'.join(FORMATS)} files to stream"
@@ -415,6 +432,17 @@ def _expand(path_or_paths) -> list[Path]:
         else:
             paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def _opened(path, random_access: bool = True):
+    """What a pyarrow reader reads: a local path as text, or an open file of a store."""
+    if not isinstance(path, Location):
+        yield str(path)
+        return
+    handle = path.open_input_file() if random_access else path.open_input_stream()
+    with handle:
+        yield handle
 
 
 def _feature_columns(path: Path, names: list[str], target: str, columns) -> list[str]:
@@ -474,7 +502,10 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         try:
-            metadata = pq.read_metadata(path)
+            with _opened(path) as source:
+                metadata = pq.read_metadata(source)
+        except (DataError, FileFormatError):
+            raise
         except Exception as error:  # pyarrow raises its own types for a damaged file
             raise FileFormatError(f"{path}: not a readable Parquet file ({error})") from None
         schema = metadata.schema.to_arrow_schema()
@@ -489,7 +520,7 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         order = range(self.n_pieces) if pieces is None else pieces
-        with pq.ParquetFile(self.path) as file:
+        with _opened(self.path) as source, pq.ParquetFile(source) as file:
             for group in order:
                 for batch in file.iter_batches(
                     batch_size=read_rows,
@@ -516,7 +547,10 @@ class _CsvReader:
             # Column types are inferred from the first block; they are then fixed, so a
             # later block cannot change a column's type silently.
             read_options = csv.ReadOptions(block_size=CSV_BLOCK_BYTES)
-            with csv.open_csv(path, read_options=read_options) as reader:
+            with (
+                _opened(path, random_access=False) as source,
+                csv.open_csv(source, read_options=read_options) as reader,
+            ):
                 schema = reader.schema
         except pa.ArrowInvalid as error:
             raise FileFormatError(f"{path}: not a readable CSV file ({error})") from None
@@ -528,11 +562,15 @@ class _CsvReader:
         self.column_types[target] = schema.field(target).type
 
     def read(self, pieces, read_rows: int, dtype):
+        with _opened(self.path, random_access=False) as source:
+            yield from self._read_csv(source, read_rows, dtype)
+
+    def _read_csv(self, source, read_rows: int, dtype):
         import pyarrow as pa
         from pyarrow import csv
 
         reader = csv.open_csv(
-            self.path,
+            source,
             read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=csv.ConvertOptions(
                 include_columns=[*self.feature_names, self.target],
@@ -576,9 +614,19 @@ def _npy_readers(paths: list[Path], target, columns, piece_rows: int) -> list:
     ]
 
 
+@contextlib.contextmanager
+def _binary(source):
+    """A local path opened for reading bytes, or a store's open file as it is."""
+    if isinstance(source, str):
+        with open(source, "rb") as handle:
+            yield handle
+    else:
+        yield source
+
+
 def _npy_header(path: Path) -> tuple[tuple, np.dtype, int]:
     """Shape, dtype and data offset of a ``.npy`` file (the header is parsed, not run)."""
-    with open(path, "rb") as handle:
+    with _opened(path) as source, _binary(source) as handle:
         try:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
@@ -664,6 +712,11 @@ class _NpyReader:
     @staticmethod
     def _map(path, dtype, offset, start, stop, row_shape=()):
         row_bytes = dtype.itemsize * int(np.prod(row_shape, dtype=np.int64))
+        if isinstance(path, Location):  # a store: one ranged read of these rows
+            with path.open_input_file() as handle:
+                handle.seek(offset + start * row_bytes)
+                data = handle.read((stop - start) * row_bytes)
+            return np.frombuffer(data, dtype=dtype).reshape(stop - start, *row_shape)
         return np.memmap(
             path,
             dtype=dtype,

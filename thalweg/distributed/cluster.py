@@ -130,7 +130,10 @@ def connect(spec: str, *, silence_logs: bool = True):
                 n_workers=parsed.n_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,  # no web server: nothing to bind, nothing to leak
+                # None means the default :8787 (on every interface): a second cluster on
+                # the machine then warns "Port 8787 is already in use". A random port on
+                # the loopback is never taken and is not reachable from outside.
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.CRITICAL if silence_logs else logging.INFO,
             )
     try:

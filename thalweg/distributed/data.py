@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.filesystems import is_url, locate, translate_errors
 from thalweg.distributed import worker
 from thalweg.distributed.cluster import require_dask, worker_addresses
 from thalweg.errors import DataError, ShapeError
@@ -214,6 +215,11 @@ def read_table(path):
     CSV file, or a glob such as ``"data/*.csv"``: nothing is read until the workers
     load their partitions.
 
+    ``path`` may be a URL of an object store (``s3://bucket/data/``, ``gs://``,
+    ``az://``, ``hdfs://``; see :mod:`thalweg.data.filesystems`): each worker then reads
+    its own partitions straight from the store, with the credentials of its own
+    environment (nothing secret travels in the task graph).
+
     Parameters
     ----------
     path : str or Path
@@ -226,6 +232,8 @@ def read_table(path):
     require_dask()
     import dask.dataframe as dd
 
+    if is_url(str(path)):
+        return _read_store_table(str(path))
     text, folder = str(path), Path(path)
     if folder.is_dir():
         if any(folder.glob("*.parquet")) or not any(folder.glob("*.csv")):
@@ -241,6 +249,37 @@ def read_table(path):
     raise DataError(
         f"thalweg.distributed: cannot read {text!r} as a table; give a Parquet file, a "
         "CSV file, a folder of either, or a glob such as 'data/*.csv'"
+    )
+
+
+def _read_store_table(url: str):
+    """:func:`read_table` for a URL: the folder is listed (and errors named) here."""
+    import dask.dataframe as dd
+
+    location = locate(url)
+    glob = any(c in location.path for c in "*?[")
+    if not glob and location.is_dir():
+        parquet = location.files((".parquet", ".pq"))
+        csvs = location.files((".csv",))
+        if not parquet and not csvs:
+            raise DataError(f"{location}: the folder holds no Parquet or CSV files")
+        with translate_errors(location):
+            if parquet:
+                return dd.read_parquet(url)
+            return dd.read_csv(url.rstrip("/") + "/*.csv")
+    if not glob and not location.exists():
+        raise DataError(f"{location}: no such file or folder; check the URL")
+    name = location.name.lower()
+    with translate_errors(location):
+        if name.endswith((".parquet", ".pq")):
+            return dd.read_parquet(url)
+        if name.endswith(".csv"):
+            return dd.read_csv(url)
+        if name.endswith((".csv.gz", ".csv.bz2", ".csv.xz")):
+            return dd.read_csv(url, blocksize=None)
+    raise DataError(
+        f"thalweg.distributed: cannot read {location} as a table; give a Parquet file, a "
+        "CSV file, a folder of either, or a glob such as 's3://bucket/data/*.csv'"
     )
 
 

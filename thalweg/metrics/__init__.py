@@ -23,6 +23,9 @@ thalweg                     scikit-learn
 ``mean_absolute_error``     ``mean_absolute_error``
 ``r2``                      ``r2_score``
 ``calibration_curve``       ``sklearn.calibration.calibration_curve``
+``majority_baseline``       ``DummyClassifier(strategy="most_frequent")``
+``threshold_table``         ``precision_score`` etc. of ``y_score >= t``
+``apply_threshold``         ``FixedThresholdClassifier``'s decision rule
 ==========================  =========================================
 
 Where scikit-learn warns and returns NaN because a metric is undefined (an ROC curve
@@ -33,25 +36,46 @@ whose message names the problem and the fix. Precision, recall and F1 return
 
 # One module per family of metrics; this package gathers their public names.
 from thalweg.metrics._checks import Average as Average  # type alias of the signatures
-from thalweg.metrics.classification import accuracy, confusion_matrix, f1, precision, recall
+from thalweg.metrics.classification import (
+    MajorityBaseline,
+    accuracy,
+    confusion_matrix,
+    f1,
+    majority_baseline,
+    precision,
+    recall,
+)
 from thalweg.metrics.probability import (
     PredictionBias,
     calibration_curve,
+    class_prediction_bias,
     log_loss,
     prediction_bias,
 )
 from thalweg.metrics.ranking import average_precision, precision_recall_curve, roc_auc, roc_curve
 from thalweg.metrics.regression import MultiOutput as MultiOutput  # type alias of the signatures
 from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
+from thalweg.metrics.thresholds import (
+    DEFAULT_THRESHOLDS,
+    ThresholdTable,
+    apply_threshold,
+    threshold_table,
+)
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
+    "MajorityBaseline",
     "PredictionBias",
+    "ThresholdTable",
     "accuracy",
+    "apply_threshold",
     "average_precision",
     "calibration_curve",
+    "class_prediction_bias",
     "confusion_matrix",
     "f1",
     "log_loss",
+    "majority_baseline",
     "mean_absolute_error",
     "mean_squared_error",
     "precision",
@@ -61,4 +85,5 @@ __all__ = [
     "recall",
     "roc_auc",
     "roc_curve",
+    "threshold_table",
 ]

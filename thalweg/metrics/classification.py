@@ -1,7 +1,9 @@
-"""Classification from hard labels: accuracy, confusion matrix, precision, recall, F1."""
+"""Classification from hard labels: accuracy, confusion matrix, precision, recall, F1,
+and the majority-class baseline that accuracy must beat."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -11,7 +13,10 @@ from thalweg.errors import DataError
 from thalweg.metrics._checks import (
     Average,
     _average_per_class,
+    _check_lengths,
     _check_option,
+    _check_same_label_kind,
+    _class_labels,
     _contains,
     _encode,
     _label_pair,
@@ -53,6 +58,73 @@ def accuracy(
     if not normalize:
         return float(np.sum(correct) if weight is None else np.sum(correct * weight))
     return float(np.average(correct, weights=weight))
+
+
+@dataclass(frozen=True)
+class MajorityBaseline:
+    """The accuracy of always predicting one class: the bar any classifier must clear.
+
+    Attributes
+    ----------
+    label : object
+        The class always predicted (the most frequent one).
+    accuracy : float
+        Its accuracy on ``y_true``: the share of that class there.
+    """
+
+    label: object
+    accuracy: float
+
+
+def majority_baseline(
+    y_true: ArrayLike,
+    *,
+    y_train: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
+) -> MajorityBaseline:
+    """Accuracy of the constant classifier that always predicts the most frequent class.
+
+    On imbalanced data accuracy flatters: with 95 % negatives, predicting "negative"
+    every time scores 0.95 (the *accuracy paradox*). Compare a model's accuracy with
+    this number, not with 0.5. Same as scikit-learn's
+    ``DummyClassifier(strategy="most_frequent").fit(X, y_train).score(X, y_true)``,
+    ties going to the smallest label.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels of the rows being evaluated.
+    y_train : array-like, optional
+        Labels to find the majority class in (the training labels); default ``y_true``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Weight of each row of ``y_true`` (used to find the majority when ``y_train`` is
+        None, and in the accuracy).
+
+    Returns
+    -------
+    MajorityBaseline
+
+    Examples
+    --------
+    >>> majority_baseline(["ok", "ok", "ok", "fraud"])
+    MajorityBaseline(label='ok', accuracy=0.75)
+    """
+    metric = "majority_baseline"
+    y_true = _class_labels(metric, "y_true", y_true)
+    _check_lengths(metric, y_true=y_true)
+    weight = _sample_weight(metric, sample_weight, len(y_true))
+    if y_train is None:
+        reference, reference_weight = y_true, weight
+    else:
+        reference = _class_labels(metric, "y_train", y_train)
+        _check_lengths(metric, y_train=reference)
+        _check_same_label_kind(metric, "y_true", y_true, "y_train", reference)
+        reference_weight = None
+    classes, codes = np.unique(reference, return_inverse=True)
+    totals = np.bincount(codes, weights=reference_weight, minlength=len(classes))
+    label = classes[int(np.argmax(totals))]  # argmax: the first, smallest, label on a tie
+    accuracy = float(np.average(y_true == label, weights=weight))
+    return MajorityBaseline(label.item(), accuracy)
 
 
 def confusion_matrix(

@@ -298,3 +298,50 @@ def prediction_bias(
     for array in arrays:
         array.setflags(write=False)  # frozen means frozen, down to the arrays
     return PredictionBias(overall, *arrays)
+
+
+def class_prediction_bias(
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
+    *,
+    labels: ArrayLike | None = None,
+    sample_weight: ArrayLike | None = None,
+) -> np.ndarray:
+    """Per class: mean predicted probability of the class minus its share of the rows.
+
+    The multi-class form of :func:`prediction_bias`: entry ``k`` is positive when the
+    model gives class ``k`` more probability on average than it occurs. The entries sum
+    to 0 (both the probabilities of a row and the class shares sum to 1), so a model
+    that over-predicts one class under-predicts another.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes)
+        Class probabilities, columns in sorted label order (or ``labels`` order).
+    labels : array-like of shape (n_classes,), optional
+        All classes, sorted; needed when y_true misses some class.
+    sample_weight : array-like of shape (n_samples,), optional
+        Weight of each sample (weighted means).
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> class_prediction_bias([0, 1, 2, 2], [[0.5, 0.3, 0.2], [0.2, 0.6, 0.2],
+    ...                                      [0.1, 0.1, 0.8], [0.2, 0.2, 0.6]]).round(3)
+    array([ 0.  ,  0.05, -0.05])
+    """
+    metric = "class_prediction_bias"
+    y_true = _class_labels(metric, "y_true", y_true)
+    probs = _float_array(metric, "y_prob", y_prob, ndims=(2,))
+    _check_lengths(metric, y_true=y_true, y_prob=probs)
+    weight = _sample_weight(metric, sample_weight, len(y_true))
+    _check_probabilities(metric, probs)
+    classes = _column_classes(metric, y_true, labels)
+    _check_columns(metric, "y_prob", probs, classes)
+    is_class = (y_true[:, None] == classes[None, :]).astype(np.float64)
+    return np.average(probs, axis=0, weights=weight) - np.average(is_class, axis=0, weights=weight)

@@ -160,8 +160,11 @@ def train_module(
     A caller that wraps the estimator (``thalweg.models.tabular.TabularModel``) may set
     ``estimator._fit_extras`` for one fit: ``{"callbacks": [...]}`` (run first, e.g. a
     ``Checkpoint``), ``"validation"``: a function ``estimator -> (X_val, y_val)`` giving
-    held-out rows transformed like ``X`` and ``y``, and ``"resume"``: a checkpoint path.
-    It is not a constructor parameter, so ``get_params`` and model files never see it.
+    held-out rows transformed like ``X`` and ``y``, ``"resume"``: a checkpoint path, and
+    ``"batches"``: a function ``(X, y, batch_size) -> batch source`` that replaces the
+    shuffled mini-batches of ``(X, y)`` (class-balanced batches,
+    ``Pipeline.from_arrays(X, y).balance().batch(B)``). It is not a constructor
+    parameter, so ``get_params`` and model files never see it.
 
     ``X`` may also be a batch source (a stream; ``y`` None, see ``fit_stream``): then
     ``curvature_sample``, some rows of its prepared features, stands in for ``X`` when
@@ -187,6 +190,8 @@ def train_module(
         callbacks.append(Convergence(tol=estimator.tol, patience=estimator.n_iter_no_change))
     if extras.get("validation"):
         validation = extras["validation"](estimator)
+    if extras.get("batches") is not None and y is not None:
+        X, y = extras["batches"](X, y, batch_size or len(X)), None
     history = fit(
         module,
         with_l2_penalty(loss_fn, weights, estimator.l2),

@@ -461,6 +461,7 @@ class TabularModel:
         validation: tuple[Any, Any] | None = None,
         callbacks: Sequence = (),
         resume=None,
+        batches=None,
     ) -> TabularModel:
         """Learn the column handling and the estimator from a table.
 
@@ -477,6 +478,9 @@ class TabularModel:
             Extra callbacks for the training loop (a ``Checkpoint``, say).
         resume : path, optional
             Continue from a checkpoint of this same fit.
+        batches : callable, optional
+            ``(X, y, batch_size) -> batch source`` replacing the shuffled mini-batches of
+            the encoded rows (gradient descent only), e.g. class-balanced batches.
         """
         self._check_options()
         table = as_table(X)
@@ -544,7 +548,11 @@ class TabularModel:
         features = self._matrix(typed)
 
         estimator = type(self.estimator)(**self.estimator.get_params())
-        extras: dict[str, Any] = {"callbacks": list(callbacks), "resume": resume}
+        extras: dict[str, Any] = {
+            "callbacks": list(callbacks),
+            "resume": resume,
+            "batches": batches,
+        }
         X_val = None
         if validation is not None:
             X_val, y_val = self._validation_rows(*validation)

@@ -92,6 +92,13 @@ class ReportInput:
         balance or distribution. When None, only the evaluated split's ``y_true`` is shown.
     misclassified : ImageExamples or None
         For image classifiers: the evaluated images the model got wrong, shown as a grid.
+    threshold : float or None
+        Two classes: the probability of ``classes[1]`` from which ``y_pred`` says
+        ``classes[1]``; None for the model's own rule (the most probable class, 0.5).
+        The report's threshold table marks it.
+    trained_class_counts : dict or None
+        Class -> rows the model trained on, when training resampled the classes
+        (balanced batches): the report shows that mix beside the data's.
     """
 
     title: str
@@ -114,6 +121,8 @@ class ReportInput:
     thalweg_version: str = __version__
     target_values: np.ndarray | None = None
     misclassified: ImageExamples | None = None
+    threshold: float | None = None
+    trained_class_counts: dict | None = None
 
 
 def check_report(report: ReportInput) -> None:
@@ -127,6 +136,8 @@ def check_report(report: ReportInput) -> None:
     n_true, n_pred = len(np.ravel(report.y_true)), len(np.ravel(report.y_pred))
     if n_true != n_pred:
         raise ValueError(f"y_true has {n_true} values but y_pred has {n_pred}")
+    if report.threshold is not None and not 0.0 <= float(report.threshold) <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {report.threshold}")
     if report.y_score is not None:
         scores = np.asarray(report.y_score)
         if scores.shape[0] != n_true:

@@ -29,6 +29,7 @@ from thalweg.report.html import (
     table,
 )
 from thalweg.report.inputs import ReportInput
+from thalweg.report.lessons import classification_lessons
 
 # What each metric means, for the metrics table. Keys are lower-case with underscores;
 # "macro_", "weighted_" and "micro_" prefixes are looked through.
@@ -52,6 +53,10 @@ METRICS = {
     "prediction_bias": (
         "Prediction bias",
         "mean predicted probability minus the positive rate (0 = unbiased)",
+    ),
+    "baseline_accuracy": (
+        "Baseline accuracy",
+        "accuracy of always predicting the most frequent class: the bar to clear",
     ),
     "mse": ("MSE", "mean squared error, in squared target units (lower is better)"),
     "mean_squared_error": ("MSE", "mean squared error, in squared target units (lower is better)"),
@@ -193,14 +198,18 @@ def _class_balance(report: ReportInput) -> Html:
         classes = np.unique(np.concatenate([np.asarray(v).ravel() for v in seen])).tolist()
     split_counts = _counts(report.y_true, classes)
     all_counts = _counts(report.target_values, classes)
+    trained = report.trained_class_counts
+    trained_counts = None if not trained else [int(trained.get(label, 0)) for label in classes]
     header = ["class"]
     if all_counts is not None:
         header += ["all rows", "share"]
     header += [f"{report.split_name} split", "share"]
+    if trained_counts is not None:
+        header += ["trained on", "share"]
     rows = []
     for i, label in enumerate(classes):
         row: list[object] = [label]
-        for counts in (all_counts, split_counts):
+        for counts in (all_counts, split_counts, trained_counts):
             if counts is None:
                 continue
             total = sum(counts) or 1
@@ -209,7 +218,20 @@ def _class_balance(report: ReportInput) -> Html:
             row += [format_number(counts[i]), bar]
         rows.append(row)
     numeric = [i for i in range(1, len(header)) if i % 2 == 1]
-    return join([element("h3", "Class balance"), table(header, rows, numeric=numeric)])
+    parts = [
+        element("h3", "Class balance"),
+        element("div", table(header, rows, numeric=numeric), class_="scroll"),
+    ]
+    if trained_counts is not None:
+        parts.append(
+            element(
+                "p",
+                'Training drew balanced batches: "trained on" counts the rows the model '
+                "saw over all its epochs, by class.",
+                class_="intro",
+            )
+        )
+    return join(parts)
 
 
 def _target_statistics(report: ReportInput) -> Html:
@@ -378,6 +400,8 @@ def metrics_section(report: ReportInput) -> Html:
             meaning += ", averaged over the classes"  # one class is not "positive" here
         rows.append([display, format_number(value), meaning])
     body = table(["metric", "value", "what it means"], rows, numeric=[1], class_="meaning")
+    if report.task == "classification":
+        body = join([body, classification_lessons(report)])
     intro = (
         f"Measured on the {report.split_name} split ({format_number(len(report.y_true))} "
         "samples), which the model never trained on: the honest estimate of how it will do "

@@ -245,7 +245,8 @@ def fit(
     state.history.stop_reason = state.stop_reason or state.history.stop_reason
     # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
     state.history.input_balance = InputBalance.measure(state.history.rows, source, stats_before)
-    if verbose and state.history.input_balance and not isinstance(source, ArrayBatches):
+    in_memory = isinstance(source, ArrayBatches) or getattr(source, "in_memory", False)
+    if verbose and state.history.input_balance and not in_memory:
         print(state.history.input_balance, file=sys.stderr)
     return state.history
 
