@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -43,12 +44,10 @@ from pathlib import Path
 import numpy as np
 
 import thalweg
-from thalweg import losses, train
+from thalweg import train
 from thalweg.distributed import connect, training, worker
 from thalweg.distributed.data import ShardedData
-from thalweg.distributed.estimators import plan_training
 from thalweg.models import LogisticRegression, MLPClassifier
-from thalweg.models.gradient_descent import make_optimizer
 from thalweg.nn.layers import layer_from_config, layer_to_config
 
 NOISY_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -70,7 +69,7 @@ def block(index: int, rows: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 def block_sizes(n: int, n_workers: int) -> list[int]:
     """Rows per block: blocks of at most BLOCK_ROWS, and at least one per worker."""
-    n_blocks = max(n_workers, -(-n // BLOCK_ROWS))
+    n_blocks = max(n_workers, math.ceil(n / BLOCK_ROWS))
     return [len(part) for part in np.array_split(np.arange(n), n_blocks)]
 
 
@@ -114,7 +113,7 @@ def messaging(client, n_workers: int, repeats: int) -> list[str]:
     X = da.zeros((1000 * n_workers, 4), chunks=(1000, 4))
     y = da.zeros(1000 * n_workers, chunks=1000)
     tasks = ShardedData.load(client, X, y)
-    tasks.statistics(classify=False)
+    tasks.summarize(classify=False)
     actors = tasks.to_actors()
     lines = [
         "| parameters (float32) | transport | empty step (ms) | "
@@ -200,22 +199,22 @@ def compare(make_estimator, client, n: int, d: int, n_workers: int, rounds: int)
     probe = make_estimator(1)
     epochs = epochs_for(n, d) if probe.batch_size is None else 2
     batch_size = probe.batch_size
-    dtype = np.dtype(np.float32)
 
     # The cluster side: what thalweg.distributed.fit does before its loop.
     data = ShardedData.load(client, *dask_data(n, d, n_workers))
-    stats = data.statistics(classify=True)
-    plan = plan_training(probe, stats, "gd", dtype)
-    prepare = (plan.center, plan.scale, plan.feature_dtype, dtype, plan.target)
-    tasks = data.transform(worker.prepare_shard, *prepare)
+    summary = data.summarize(classify=True)
+    probe.begin_training(summary)
+    module = probe.build_module(d, np.random.default_rng(0), np.float32)
+    tasks = data.transform(worker.prepare_shard, probe.encode)
     del data
     sides = {"tasks": tasks, "actors": tasks.to_actors()}
+    spec = worker.ModelSpec(layer_to_config(module), probe.loss)
 
     # The single-process side: the same rows, prepared by the same function.
     X, y = numpy_data(n, d, n_workers)
-    local = worker.prepare_shard(worker.Shard(X, y), *prepare)
+    local = worker.prepare_shard(worker.Shard(X, y), probe.encode)
     del X, y
-    steps = 1 if batch_size is None else -(-n // batch_size)
+    steps = 1 if batch_size is None else math.ceil(n / batch_size)
 
     best: dict = {}
 
@@ -225,12 +224,14 @@ def compare(make_estimator, client, n: int, d: int, n_workers: int, rounds: int)
 
     for _ in range(rounds):
         for threads in (1, 2):
-            module = _copy(plan.module)
-            optimizer = make_optimizer(probe.optimizer, module.parameters(), probe.learning_rate)
+            copy = _copy(module)
+            optimizer = train.make_optimizer(
+                probe.optimizer, copy.parameters(), probe.learning_rate
+            )
             with blas_threads(threads):
                 history = train.fit(
-                    module,
-                    getattr(losses, plan.loss),
+                    copy,
+                    probe.loss,
                     optimizer,
                     local.X,
                     local.y,
@@ -242,9 +243,13 @@ def compare(make_estimator, client, n: int, d: int, n_workers: int, rounds: int)
             for row in history.rows[1:]:
                 keep(f"single {threads}", row["seconds"] / steps)
         for name, shards in sides.items():
-            objective = training.ShardedObjective(shards, plan.model_spec)
-            result = training.descend(make_estimator(epochs), plan, objective, batch_size)
-            for row in result.history.rows[1:]:
+            estimator = make_estimator(epochs)
+            estimator.begin_training(summary)
+            objective = training.ShardedObjective(shards, spec)
+            history, _ = training.descend(
+                estimator, _copy(module), objective, summary, batch_size, seed=0
+            )
+            for row in history.rows[1:]:
                 keep(name, row["seconds"] / steps)
             fastest = min(objective.timings[1:], key=lambda t: t.total)
             keep(name + " parts", fastest.total, fastest)
@@ -305,13 +310,18 @@ def logistic(epochs: int) -> LogisticRegression:
 
 def mlp(epochs: int) -> MLPClassifier:
     return MLPClassifier(
-        hidden=(64,), batch_size=None, learning_rate=0.01, max_epochs=epochs, tol=None, seed=0
+        hidden=(64,),
+        batch_size=None,
+        learning_rate=0.01,
+        max_epochs=epochs,
+        tol=None,
+        random_state=0,
     )
 
 
 def sgd_logistic(epochs: int) -> LogisticRegression:
     return LogisticRegression(
-        solver="gd", batch_size=4096, learning_rate=0.1, max_epochs=epochs, tol=None, seed=0
+        solver="gd", batch_size=4096, learning_rate=0.1, max_epochs=epochs, tol=None, random_state=0
     )
 
 

@@ -85,7 +85,7 @@ def thalweg_sgd():
             learning_rate=LR,
             max_epochs=1,
             tol=None,
-            seed=0,
+            random_state=0,
         ).fit(x, y)
         return harness.Lazy(lambda: _mse(x, y, model.coef_, model.intercept_))
 

@@ -32,6 +32,7 @@ WORKLOADS = {
     "vision": "bench.vision",
     "detection": "bench.detection",
     "playground-server": "bench.playground_server",
+    "input": "bench.input",
 }
 
 QUICK = ["overhead", "playground", "mlp"]  # --quick without --only: the engine's workloads

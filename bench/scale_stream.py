@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -109,9 +110,11 @@ def make_model(name: str, batch_size: int, epochs: int):
 
     if name == "logistic":
         return LogisticRegression(
-            solver="gd", batch_size=batch_size, max_epochs=epochs, tol=None, seed=0
+            solver="gd", batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
         )
-    return MLPClassifier(hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, seed=0)
+    return MLPClassifier(
+        hidden=(64,), batch_size=batch_size, max_epochs=epochs, tol=None, random_state=0
+    )
 
 
 class EpochCPU:
@@ -136,11 +139,9 @@ class EpochCPU:
         self.callback = Record()
 
 
-def watch_cpu(model) -> EpochCPU:
-    """Attach an :class:`EpochCPU` through the estimators' one-fit extras hook."""
-    cpu = EpochCPU()
-    model._fit_extras = {"callbacks": [cpu.callback]}
-    return cpu
+def watch_cpu() -> EpochCPU:
+    """An :class:`EpochCPU`; pass ``[cpu.callback]`` as ``fit``'s ``callbacks=``."""
+    return EpochCPU()
 
 
 def holdout(n_features: int, rows: int = 100_000):
@@ -153,15 +154,15 @@ def child_memory(args) -> dict:
 
     file = pq.ParquetFile(args.path)
     names = [n for n in file.schema_arrow.names if n != "y"]
-    groups = range(min(file.num_row_groups, -(-args.subset_rows // ROW_GROUP_ROWS)))
+    groups = range(min(file.num_row_groups, math.ceil(args.subset_rows / ROW_GROUP_ROWS)))
     table = file.read_row_groups(list(groups)).slice(0, args.subset_rows)
     X = np.column_stack([table.column(n).to_numpy() for n in names])
     y = table.column("y").to_numpy()
     del table
     model = make_model(args.model, args.batch_size, args.epochs)
-    cpu = watch_cpu(model)
+    cpu = watch_cpu()
     started = time.perf_counter()
-    model.fit(X, y)
+    model.fit(X, y, callbacks=[cpu.callback])
     seconds = time.perf_counter() - started
     X_test, y_test = holdout(len(names))
     rates = model.history_["examples_per_second"]
@@ -188,9 +189,9 @@ def child_stream(args) -> dict:
         epochs=1,
     )
     model = make_model(args.model, args.batch_size, 1)
-    cpu = watch_cpu(model)
+    cpu = watch_cpu()
     started = time.perf_counter()
-    model.fit_stream(data)
+    model.fit_stream(data, callbacks=[cpu.callback])
     seconds = time.perf_counter() - started
     row = model.history_.rows[-1]
     balance = model.history_.input_balance

@@ -7,15 +7,23 @@ connections from this process (an asyncio client on uvloop, written for low over
 as ``wrk`` would be):
 
 1. single-row requests from 32 concurrent clients: requests/s, p50 / p99 latency;
-2. 1,000-row requests from 4 concurrent clients: rows/s, p50 / p99 latency.
+2. 1,000-row requests from 4 concurrent clients, ``{"rows": [...]}``: rows/s;
+3. the same rows as ``{"columns": {...}}``: rows/s.
 
 Targets (issue 15): >= 1,000 single-row requests/s with p99 <= 25 ms under 32 clients,
 and >= 200,000 rows/s in 1,000-row requests. The client shares the machine's cores with
-the server, as it would on one 2-core box; both numbers are printed as measured.
+the server, as it would on one 2-core box; both numbers are printed as measured, with
+the server's own CPU time per request (user + system, all its threads and worker
+processes): that is what the server costs, whatever else runs on the machine, and
+1 / (CPU per request) is the rate one idle core would sustain.
+
+``--baseline DIR`` serves the same model from another checkout of thalweg as well (its
+``thalweg`` package in ``DIR``), and the two are run interleaved, ``--rounds`` times
+each (A B A B ...), so a machine that gets busier or quieter affects both alike.
 
 Checks, so a fast wrong server cannot pass: every response is 200; sampled responses
 equal ``TabularModel.predict`` on the same rows; after SIGTERM the feature log holds
-exactly the rows served (nothing dropped, nothing lost).
+exactly the rows served, each once (nothing dropped, lost or doubled).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -36,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 TARGETS = {"single_rps": 1000.0, "single_p99_ms": 25.0, "batch_rows_per_s": 200_000.0}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_model(folder: Path) -> tuple[Path, list[dict]]:
@@ -64,8 +74,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def request_bytes(port: int, rows: list[dict]) -> bytes:
-    body = json.dumps({"rows": rows}).encode()
+def request_bytes(port: int, rows: list[dict], form: str = "rows") -> bytes:
+    if form == "rows":
+        document = {"rows": rows}
+    else:
+        document = {"columns": {name: [row[name] for row in rows] for name in rows[0]}}
+    body = json.dumps(document).encode()
     head = (
         f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -142,59 +156,127 @@ def check_answers(model_path: Path, batches: list[list[dict]], kept) -> int:
     return checked
 
 
-def run(
-    seconds: float, clients: int, batch_clients: int, log_rows: bool = True, workers: int = 1
-) -> dict:
-    try:
-        import uvloop
+def check_log(log: Path, sent: int) -> tuple[int, str]:
+    """Rows in the feature log, and what is wrong with it ("" when it holds the ``sent``
+    rows, each (process, request, row) once)."""
+    logged, doubled = 0, 0
+    for pid in {re.match(r"features-\d+T\d+-(\d+)-", f.name)[1] for f in log.glob("features-*")}:
+        part = read_feature_log_files(log, pid)
+        keys = part.request_ids.astype(np.int64) * 1_000_000 + part.rows_in_request
+        doubled += len(keys) - len(np.unique(keys))
+        logged += len(part)
+    if doubled:
+        return logged, f"the feature log holds {doubled:,} rows twice"
+    if logged != sent:
+        return logged, f"the feature log holds {logged:,} rows, but {sent:,} were served"
+    return logged, ""
 
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
+
+def read_feature_log_files(log: Path, pid: str):
+    """One worker process's part of the feature log."""
+    import shutil
+
+    from thalweg.serving import read_feature_log
+
+    part = Path(tempfile.mkdtemp(prefix="thalweg-log-part-"))
+    for file in log.glob(f"features-*-{pid}-*.parquet"):
+        os.symlink(file, part / file.name)
+    try:
+        return read_feature_log(part)
+    finally:
+        shutil.rmtree(part)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process and its worker processes."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run(
+    seconds: float,
+    clients: int,
+    batch_clients: int,
+    log_rows: bool = True,
+    workers: int = 1,
+    source: Path = ROOT,
+    forms: tuple[str, ...] = ("rows", "columns"),
+) -> dict:
+    """One contestant: a server from the thalweg package in ``source``, all phases."""
     folder = Path(tempfile.mkdtemp(prefix="thalweg-serve-bench-"))
     model_path, rows = make_model(folder)
     port = free_port()
     log = folder / "served"
+    environment = {**os.environ, "PYTHONPATH": str(source)}
     server = subprocess.Popen(
         [sys.executable, "-m", "thalweg", "serve", str(model_path), "--port", str(port),
          "--workers", str(workers), *(["--log", str(log)] if log_rows else [])],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=folder,
     )  # fmt: skip
     ready = server.stdout.readline()
     if "serving" not in ready:
         raise SystemExit(f"the server did not start: {server.stderr.read()}")
+    results: dict = {}
     try:
         singles = [[row] for row in rows]
         big = [(rows * 6)[i : i + 1000] for i in range(0, 60, 7)]  # 9 different 1,000-row bodies
         warm = asyncio.run(load(port, [request_bytes(port, b) for b in singles[:8]], 4, 0.5))
-        single = asyncio.run(
-            load(port, [request_bytes(port, b) for b in singles], clients, seconds)
-        )
-        batch = asyncio.run(
-            load(port, [request_bytes(port, b) for b in big], batch_clients, seconds)
-        )
+        served = warm["requests"]
+        phases = [("single", singles, clients, "rows")]
+        phases += [(f"batch_{form}", big, batch_clients, form) for form in forms]
+        for name, batches, concurrency, form in phases:
+            payloads = [request_bytes(port, b, form) for b in batches]
+            cpu_before = server_cpu_seconds(server.pid)
+            result = asyncio.run(load(port, payloads, concurrency, seconds))
+            result["cpu_ms_per_request"] = (
+                1000 * (server_cpu_seconds(server.pid) - cpu_before) / max(result["requests"], 1)
+            )
+            result["checked"] = check_answers(model_path, batches, result.pop("kept"))
+            result["rows_per_second"] = result["requests_per_second"] * len(batches[0])
+            served += result["requests"] * len(batches[0])
+            results[name] = result
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=120)
     if server.returncode != 0:
         raise SystemExit(f"the server exited with {server.returncode}: {err}")
-    checked = check_answers(model_path, singles, single["kept"]) + check_answers(
-        model_path, big, batch["kept"]
-    )
-    from thalweg.serving import read_feature_log
+    results["server_summary"] = out.strip().splitlines()[-1] if out.strip() else ""
+    results["served_rows"] = served
+    results["logged_rows"], results["log_problem"] = check_log(log, served) if log_rows else (0, "")
+    return results
 
-    logged = len(read_feature_log(log)) if log_rows else 0
-    sent = warm["requests"] + single["requests"] + batch["requests"] * 1000
-    if log_rows and logged != sent:
-        raise SystemExit(f"the feature log holds {logged:,} rows, but {sent:,} were served")
-    return {
-        "single": {k: v for k, v in single.items() if k != "kept"},
-        "batch": {k: v for k, v in batch.items() if k != "kept"}
-        | {"rows_per_second": batch["requests_per_second"] * 1000},
-        "checked_rows": checked,
-        "logged_rows": logged,
-        "server_summary": out.strip().splitlines()[-1] if out.strip() else "",
-    }
+
+def summary_lines(label: str, result: dict, clients: int, batch_clients: int) -> list[str]:
+    single = result["single"]
+    lines = [
+        f"{label} single-row, {clients} clients: {single['requests_per_second']:,.0f} req/s "
+        f"(target >= {TARGETS['single_rps']:,.0f}), p50 {single['p50_ms']:.2f} ms, "
+        f"p99 {single['p99_ms']:.2f} ms (target <= {TARGETS['single_p99_ms']:.0f}); "
+        f"server CPU {1000 * single['cpu_ms_per_request']:.0f} µs/request, "
+        f"{single['failures']} failed"
+    ]
+    for form in ("rows", "columns"):
+        batch = result.get(f"batch_{form}")
+        if batch is None:
+            continue
+        lines.append(
+            f"{label} 1,000-row {{{form!r}}}, {batch_clients} clients: "
+            f"{batch['rows_per_second']:,.0f} rows/s "
+            f"(target >= {TARGETS['batch_rows_per_s']:,.0f}), p50 {batch['p50_ms']:.1f} ms, "
+            f"p99 {batch['p99_ms']:.1f} ms; server CPU {batch['cpu_ms_per_request']:.2f} "
+            f"ms/request ({1e6 / batch['cpu_ms_per_request']:,.0f} rows per CPU-second), "
+            f"{batch['failures']} failed"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,31 +287,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--no-log", action="store_true", help="serve without the feature log")
     parser.add_argument("--workers", type=int, default=1, help="thalweg serve --workers")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also serve from the thalweg package in DIR, interleaved with this one",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each contestant")
     args = parser.parse_args(argv)
     seconds = 3.0 if args.quick else args.seconds
-    result = run(
-        seconds, args.clients, args.batch_clients, log_rows=not args.no_log, workers=args.workers
-    )
-    single, batch = result["single"], result["batch"]
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    contestants = [("this", ROOT, ("rows", "columns"))]
+    if args.baseline is not None:
+        contestants.append(("baseline", args.baseline.resolve(), ("rows",)))
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average at start {os.getloadavg()[0]:.2f}"
     )
-    print(
-        f"single-row, {args.clients} clients: {single['requests_per_second']:,.0f} req/s "
-        f"(target >= {TARGETS['single_rps']:,.0f}), p50 {single['p50_ms']:.2f} ms, "
-        f"p99 {single['p99_ms']:.2f} ms (target <= {TARGETS['single_p99_ms']:.0f}), "
-        f"{single['failures']} failed"
-    )
-    print(
-        f"1,000-row, {args.batch_clients} clients: {batch['rows_per_second']:,.0f} rows/s "
-        f"(target >= {TARGETS['batch_rows_per_s']:,.0f}), p50 {batch['p50_ms']:.1f} ms, "
-        f"p99 {batch['p99_ms']:.1f} ms, {batch['failures']} failed"
-    )
-    print(
-        f"checked {result['checked_rows']:,} predictions against TabularModel.predict; feature "
-        f"log: {result['logged_rows']:,} rows, every row served ({result['server_summary']})"
-    )
-    return 1 if single["failures"] or batch["failures"] else 0
+    failed = 0
+    for round_number in range(1, args.rounds + 1):
+        for label, source, forms in contestants:
+            load_before = os.getloadavg()[0]
+            result = run(
+                seconds,
+                args.clients,
+                args.batch_clients,
+                log_rows=not args.no_log,
+                workers=args.workers,
+                source=source,
+                forms=forms,
+            )
+            tag = f"[round {round_number}, {label}, load {load_before:.1f}]"
+            for line in summary_lines(tag, result, args.clients, args.batch_clients):
+                print(line, flush=True)
+            checked = sum(result[k]["checked"] for k in result if k.startswith(("single", "batch")))
+            verdict = result["log_problem"] or "each row served once"
+            print(
+                f"{tag} checked {checked:,} predictions against TabularModel.predict; feature "
+                f"log: {result['logged_rows']:,} rows, {verdict} ({result['server_summary']})",
+                flush=True,
+            )
+            failed += bool(result["log_problem"]) + sum(
+                result[k]["failures"] for k in result if k.startswith(("single", "batch"))
+            )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def test_a_logistic_model_trained_on_balanced_batches_moves_its_intercept_by_the
     for balanced in (False, True):
         source = Pipeline.from_arrays(x, y, seed=7)
         source = (source.balance() if balanced else source).batch(256)
-        model = LogisticRegression(optimizer="adam", learning_rate=0.05, seed=0)
+        model = LogisticRegression(optimizer="adam", learning_rate=0.05, random_state=0)
         models.append(model.fit_stream(source, epochs=8 if balanced else 3))
     plain, balanced = models
     share = y.mean()

@@ -372,12 +372,12 @@ def test_bad_input_through_python_m_thalweg_has_no_traceback(tmp_path):
 
 
 def test_a_bug_exits_1_with_its_traceback(cli, wine, monkeypatch):
-    import thalweg.cli.training
+    from thalweg.models.tabular import TabularModel
 
     def broken(*args, **kwargs):
         raise RuntimeError("deliberate bug")
 
-    monkeypatch.setattr(thalweg.cli.training, "score", broken)
+    monkeypatch.setattr(TabularModel, "evaluate", broken)
     result = cli("train", wine, "--target", "target")
     assert result.code == 1
     assert "Traceback" in result.err and "deliberate bug" in result.err
@@ -466,14 +466,15 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
 
 
 def test_resuming_with_other_options_is_refused(cli, wine, tmp_path):
-    from thalweg.cli.training import TrainOptions, fingerprint
     from thalweg.files import write_container
+    from thalweg.models.auto import TrainOptions
+    from thalweg.models.table_training import data_fingerprint
 
-    state = {"fingerprint": fingerprint("other data", TrainOptions(target="target"))}
+    state = {"fingerprint": data_fingerprint("other data", TrainOptions(target="target"))}
     write_container(
         tmp_path / "model.thalweg.checkpoint",
         {},
-        {"kind": "checkpoint", "callbacks": [{"class": "RunFingerprint", "state": state}]},
+        {"kind": "checkpoint", "callbacks": [{"class": "Checkpoint", "state": state}]},
     )
     assert_one_line_error(
         cli("train", wine, "--target", "target", "--resume"), "other data or options"

@@ -93,12 +93,17 @@ FULL_BATCH_CASES = {
         "multiclass",
     ),
     "mlp-classifier": (
-        MLPClassifier(hidden=(8,), batch_size=None, max_epochs=25, tol=None, seed=0),
+        MLPClassifier(hidden=(8,), batch_size=None, max_epochs=25, tol=None, random_state=0),
         "multiclass",
     ),
     "mlp-regressor": (
         MLPRegressor(
-            hidden=(6, 4), activation="tanh", batch_size=None, max_epochs=25, tol=None, seed=1
+            hidden=(6, 4),
+            activation="tanh",
+            batch_size=None,
+            max_epochs=25,
+            tol=None,
+            random_state=1,
         ),
         "regression",
     ),
@@ -140,7 +145,7 @@ def test_mini_batch_sgd_lowers_the_loss_and_learns(client, data):
     X, targets = data
     y = targets["regression"]
     model = fit(
-        LinearRegression(solver="gd", batch_size=250, max_epochs=4, tol=None, seed=0),
+        LinearRegression(solver="gd", batch_size=250, max_epochs=4, tol=None, random_state=0),
         *dask_arrays(X, y),
         client=client,
         warn_small=False,
@@ -157,7 +162,7 @@ def test_mini_batch_sgd_lowers_the_loss_and_learns(client, data):
 def test_actors_transport_gives_the_same_weights_as_tasks(client, data):
     X, targets = data
     y = targets["multiclass"]
-    settings = dict(hidden=(8,), batch_size=400, max_epochs=3, tol=None, seed=0)
+    settings = dict(hidden=(8,), batch_size=400, max_epochs=3, tol=None, random_state=0)
     runs = [
         fit(
             MLPClassifier(**settings),

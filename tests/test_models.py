@@ -52,7 +52,7 @@ def test_ols_stays_accurate_on_an_ill_conditioned_design():
 def test_full_batch_gradient_descent_reaches_the_ols_coefficients():
     X, y, _ = regression_data()
     ols = LinearRegression(solver="ols").fit(X, y)
-    gd = LinearRegression(solver="gd", tol=1e-12, max_epochs=5000, seed=0).fit(X, y)
+    gd = LinearRegression(solver="gd", tol=1e-12, max_epochs=5000, random_state=0).fit(X, y)
     np.testing.assert_allclose(gd.coef_, ols.coef_, rtol=1e-4)
     assert gd.intercept_ == pytest.approx(ols.intercept_, rel=1e-4)
     assert gd.history_["loss"][-1] < gd.history_["loss"][0]
@@ -63,7 +63,7 @@ def test_mini_batch_gradient_descent_gets_close_to_ols(optimizer):
     X, y, _ = regression_data()
     ols = LinearRegression().fit(X, y)
     model = LinearRegression(
-        solver="gd", batch_size=32, optimizer=optimizer, max_epochs=200, seed=0
+        solver="gd", batch_size=32, optimizer=optimizer, max_epochs=200, random_state=0
     ).fit(X, y)
     assert np.max(np.abs(model.coef_ - ols.coef_)) < 0.05
 
@@ -71,14 +71,16 @@ def test_mini_batch_gradient_descent_gets_close_to_ols(optimizer):
 def test_ridge_closed_form_equals_gradient_descent_with_the_same_l2():
     X, y, _ = regression_data()
     closed = LinearRegression(l2=0.1).fit(X, y)
-    descent = LinearRegression(solver="gd", l2=0.1, tol=1e-12, max_epochs=5000, seed=0).fit(X, y)
+    descent = LinearRegression(solver="gd", l2=0.1, tol=1e-12, max_epochs=5000, random_state=0).fit(
+        X, y
+    )
     np.testing.assert_allclose(descent.coef_, closed.coef_, rtol=1e-4)
     assert np.linalg.norm(closed.coef_) < np.linalg.norm(LinearRegression().fit(X, y).coef_)
 
 
 def test_l1_drives_irrelevant_weights_to_exactly_zero_and_l2_does_not():
     X, y, _ = regression_data(irrelevant=5, noise=0.5)
-    lasso = LinearRegression(l1=0.05, max_epochs=2000, tol=1e-9, seed=0).fit(X, y)
+    lasso = LinearRegression(l1=0.05, max_epochs=2000, tol=1e-9, random_state=0).fit(X, y)
     assert np.all(lasso.coef_[5:] == 0.0)
     assert np.all(lasso.coef_[:5] != 0.0)
     ridge = LinearRegression(l2=0.05).fit(X, y)
@@ -93,7 +95,7 @@ def test_l1_with_the_ols_solver_is_refused_with_the_fix():
 
 def test_partial_fit_improves_over_calls_and_continues_a_fit():
     X, y, _ = regression_data(n=1000)
-    model = LinearRegression(solver="gd", batch_size=50, learning_rate=0.002, seed=0)
+    model = LinearRegression(solver="gd", batch_size=50, learning_rate=0.002, random_state=0)
     errors = []
     for start in range(0, 1000, 200):
         model.partial_fit(X[start : start + 200], y[start : start + 200])
@@ -127,7 +129,9 @@ def test_gd_and_lbfgs_solvers_agree():
     X = rng.normal(size=(300, 3))
     y = np.digitize(X @ [1.0, -1.0, 0.5], [-0.5, 0.5])  # three classes
     lbfgs = LogisticRegression(l2=0.01).fit(X, y)
-    gd = LogisticRegression(solver="gd", l2=0.01, max_epochs=5000, tol=1e-10, seed=0).fit(X, y)
+    gd = LogisticRegression(solver="gd", l2=0.01, max_epochs=5000, tol=1e-10, random_state=0).fit(
+        X, y
+    )
     np.testing.assert_allclose(gd.predict_proba(X), lbfgs.predict_proba(X), atol=2e-3)
 
 
@@ -158,7 +162,7 @@ def test_l1_logistic_regression_zeroes_irrelevant_features():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 6))
     y = (X[:, 0] - X[:, 1] + 0.3 * rng.normal(size=500) > 0).astype(int)
-    model = LogisticRegression(solver="gd", l1=0.02, max_epochs=3000, seed=0).fit(X, y)
+    model = LogisticRegression(solver="gd", l1=0.02, max_epochs=3000, random_state=0).fit(X, y)
     assert np.all(model.coef_[0, 2:] == 0.0)
     assert np.all(model.coef_[0, :2] != 0.0)
     with pytest.raises(ValueError, match="solver='gd'"):
@@ -173,7 +177,7 @@ def test_mlp_learns_xor_and_spiral_where_a_linear_model_cannot():
         X, y, _ = generator(n=600, noise=0.0, seed=0)
         X_train, X_test, y_train, y_test = train_val_test_split(X, y, fractions=(0.7, 0.3), seed=0)
         mlp = MLPClassifier(
-            hidden=(16, 16), activation="tanh", max_epochs=400, batch_size=32, seed=0
+            hidden=(16, 16), activation="tanh", max_epochs=400, batch_size=32, random_state=0
         ).fit(X_train, y_train)
         assert mlp.score(X_test, y_test) > threshold, generator.__name__
         linear = LogisticRegression().fit(X_train, y_train)
@@ -190,7 +194,7 @@ def test_feature_crosses_let_a_linear_model_learn_xor():
 def test_mlp_regressor_fits_a_curve_and_reports_history():
     X = np.linspace(-2, 2, 300).reshape(-1, 1)
     y = np.sin(2 * X[:, 0]) * 10 + 100  # unstandardized target
-    model = MLPRegressor(hidden=(32,), activation="tanh", max_epochs=300, seed=0).fit(X, y)
+    model = MLPRegressor(hidden=(32,), activation="tanh", max_epochs=300, random_state=0).fit(X, y)
     assert model.score(X, y) > 0.95
     assert model.n_iter_ == len(model.history_)
     assert [w.shape for w in model.coefs_] == [(1, 32), (32, 1)]
@@ -198,8 +202,8 @@ def test_mlp_regressor_fits_a_curve_and_reports_history():
 
 def test_mlp_same_seed_same_model():
     X, y, _ = xor(n=200, seed=0)
-    a = MLPClassifier(max_epochs=20, seed=5).fit(X, y)
-    b = MLPClassifier(max_epochs=20, seed=5).fit(X, y)
+    a = MLPClassifier(max_epochs=20, random_state=5).fit(X, y)
+    b = MLPClassifier(max_epochs=20, random_state=5).fit(X, y)
     for wa, wb in zip(a.coefs_, b.coefs_, strict=True):
         np.testing.assert_array_equal(wa, wb)
 
@@ -208,12 +212,12 @@ def test_mlp_l1_sets_weights_of_noise_features_to_exact_zeros_and_l2_does_not():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 5))
     y = (np.sin(2 * X[:, 0]) + X[:, 1] > 0).astype(int)  # features 2-4 are noise
-    sparse = MLPClassifier(hidden=(8,), activation="tanh", l1=0.005, max_epochs=300, seed=0)
+    sparse = MLPClassifier(hidden=(8,), activation="tanh", l1=0.005, max_epochs=300, random_state=0)
     first_layer = sparse.fit(X, y).coefs_[0]
     assert np.mean(first_layer[2:] == 0.0) > 0.5
     assert np.mean(first_layer[2:] == 0.0) > np.mean(first_layer[:2] == 0.0)
     assert sparse.score(X, y) > 0.9
-    shrunk = MLPClassifier(hidden=(8,), activation="tanh", l2=0.005, max_epochs=300, seed=0)
+    shrunk = MLPClassifier(hidden=(8,), activation="tanh", l2=0.005, max_epochs=300, random_state=0)
     assert np.all(shrunk.fit(X, y).coefs_[0] != 0.0)
 
 
@@ -295,10 +299,10 @@ def test_get_params_and_set_params_round_trip():
     "make",
     [
         lambda: LinearRegression(),
-        lambda: LinearRegression(solver="gd", l1=0.01, seed=0),
+        lambda: LinearRegression(solver="gd", l1=0.01, random_state=0),
         lambda: LogisticRegression(),
-        lambda: MLPClassifier(max_epochs=5, seed=0),
-        lambda: MLPRegressor(max_epochs=5, seed=0),
+        lambda: MLPClassifier(max_epochs=5, random_state=0),
+        lambda: MLPRegressor(max_epochs=5, random_state=0),
     ],
 )
 def test_saved_models_predict_identically_after_loading(tmp_path, make):

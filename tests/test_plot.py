@@ -95,7 +95,7 @@ def test_history_plot_without_validation_and_with_a_wide_range():
 
 def test_history_plot_of_a_real_model_with_early_stopping():
     X, y, _ = load("circle", n=200, noise=0.1, seed=0)
-    model = MLPClassifier(hidden=(4,), max_epochs=30, early_stopping=True, seed=0).fit(X, y)
+    model = MLPClassifier(hidden=(4,), max_epochs=30, early_stopping=True, random_state=0).fit(X, y)
 
     figure = drawn(plot.plot_history(model.history_))
 
@@ -191,9 +191,9 @@ def test_target_distribution_is_a_labelled_histogram():
 @pytest.mark.parametrize(
     ("dataset", "model"),
     [
-        ("xor", MLPClassifier(hidden=(4,), max_epochs=5, seed=0)),
+        ("xor", MLPClassifier(hidden=(4,), max_epochs=5, random_state=0)),
         ("plane", LinearRegression()),
-        ("gaussian_regression", MLPRegressor(hidden=(4,), max_epochs=5, seed=0)),
+        ("gaussian_regression", MLPRegressor(hidden=(4,), max_epochs=5, random_state=0)),
     ],
     ids=["binary", "linear-regression", "mlp-regression"],
 )
@@ -237,7 +237,7 @@ def test_decision_surface_of_a_multiclass_model_and_of_a_function():
 
 def test_coefficient_bars_mark_exact_zeros():
     X, y, names = load("breast_cancer")
-    model = LogisticRegression(solver="gd", l1=0.05, max_epochs=50, seed=0).fit(X, y)
+    model = LogisticRegression(solver="gd", l1=0.05, max_epochs=50, random_state=0).fit(X, y)
     zeros = int(np.sum(model.coef_ == 0.0))
     assert zeros > 0  # the L1 penalty did its job; otherwise this test proves nothing
 
@@ -275,7 +275,7 @@ def test_multiclass_coefficients_are_a_heat_map(three_classes):
 
 def test_network_weights_are_histograms_per_layer():
     X, y, _ = load("xor", n=100, seed=0)
-    model = MLPClassifier(hidden=(6, 3), max_epochs=3, seed=0).fit(X, y)
+    model = MLPClassifier(hidden=(6, 3), max_epochs=3, random_state=0).fit(X, y)
 
     figure = drawn(plot.plot_weights(model))
 

@@ -125,27 +125,32 @@ def build_report(
 def binary_report() -> ReportInput:
     """Logistic regression with an L1 penalty: some coefficients are exactly zero."""
     model = LogisticRegression(
-        solver="gd", l1=0.02, max_epochs=60, early_stopping=True, n_iter_no_change=10, seed=0
+        solver="gd",
+        l1=0.02,
+        max_epochs=60,
+        early_stopping=True,
+        n_iter_no_change=10,
+        random_state=0,
     )
     return build_report("breast_cancer", model, "classification")
 
 
 @pytest.fixture(scope="module")
 def multiclass_report() -> ReportInput:
-    model = MLPClassifier(hidden=(8,), max_epochs=60, early_stopping=True, seed=0)
+    model = MLPClassifier(hidden=(8,), max_epochs=60, early_stopping=True, random_state=0)
     return build_report("iris", model, "classification")
 
 
 @pytest.fixture(scope="module")
 def regression_report() -> ReportInput:
-    model = LinearRegression(solver="gd", max_epochs=60, early_stopping=True, seed=0)
+    model = LinearRegression(solver="gd", max_epochs=60, early_stopping=True, random_state=0)
     return build_report("diabetes", model, "regression")
 
 
 @pytest.fixture(scope="module")
 def surface_report() -> ReportInput:
     """Two input features: the Playground's decision surface."""
-    model = MLPClassifier(hidden=(8, 8), activation="tanh", max_epochs=40, seed=0)
+    model = MLPClassifier(hidden=(8, 8), activation="tanh", max_epochs=40, random_state=0)
     return build_report("xor", model, "classification", n=200, surface=True)
 
 
@@ -266,7 +271,7 @@ def test_report_loads_nothing_from_outside_and_runs_no_script(documents):
 
 
 def test_report_escapes_every_user_provided_string():
-    model = MLPClassifier(hidden=(4,), max_epochs=5, seed=0)
+    model = MLPClassifier(hidden=(4,), max_epochs=5, random_state=0)
     report = build_report(
         "iris",
         model,

@@ -143,6 +143,74 @@ def test_model_route_shows_schema_classes_and_training_metrics(server, model_fil
     assert server.ready_line.split(" on ")[1].startswith("http://127.0.0.1:")
 
 
+def test_no_body_gets_a_500_and_bad_values_are_named(server):
+    # Each of these once answered 500 (an overflow, a recursion, a CSV field limit) or
+    # 200 with a lone surrogate that then stopped the feature log for good.
+    huge_int = b'{"rows": [{"size": 1' + b"0" * 400 + b', "city": "Oslo"}]}'
+    bodies = [
+        (huge_int, "application/json", 422, "infinite"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nested"),
+        (b'{"rows": [{"size": 1, "city": "\\ud800"}]}', "application/json", 400, "surrogate"),
+        (b'{"rows": [{"size": NaN, "city": "Oslo"}]}', "application/json", 422, "missing"),
+        (b'{"rows": [{"size": Infinity, "city": "Oslo"}]}', "application/json", 422, "infinite"),
+        (b'{"rows": [{"size": true, "city": "Oslo"}]}', "application/json", 422, "'size'"),
+        (b'{"rows": [], "columns": {}}', "application/json", 400, "either"),
+        (b'{"columns": {"size": [1, 2], "city": ["Oslo"]}}', "application/json", 400, "lengths"),
+        (b'{"columns": {"size": [1]}}', "application/json", 422, "'city'"),
+        (b"size,city\n1," + b"a" * 200_000 + b"\n", "text/csv", 200, None),
+        ("size,city\n1,Zürich\n".encode("latin-1"), "text/csv", 400, "UTF-8"),
+        (b"size,size,city\n1,2,Oslo\n", "text/csv", 400, "twice"),
+        (b"size,city\nNA,Oslo\n", "text/csv", 422, "missing"),  # as thalweg predict reads NA
+    ]
+    for body, content_type, status, word in bodies:
+        got, answer = server.request("POST", "/predict", body, content_type)
+        assert got == status, (body[:60], answer)
+        if word is not None:
+            assert list(answer) == ["error"] and word in answer["error"], answer
+    status, health = server.request("GET", "/healthz")
+    assert status == 200 and health["feature_log"]["error"] is None
+    assert health["feature_log"]["dropped_rows"] == 0
+
+
+def test_columns_form_answers_as_the_rows_form(server):
+    table = training_table(30, seed=4)
+    rows = rows_of(table, 0, 30)
+    columns = {"size": [r["size"] for r in rows], "city": [r["city"] for r in rows]}
+    by_rows = server.request("POST", "/predict", {"rows": rows})
+    by_columns = server.request("POST", "/predict", {"columns": columns})
+    assert by_rows[0] == by_columns[0] == 200 and by_rows[1] == by_columns[1]
+
+
+def test_concurrent_small_requests_each_get_their_own_answer(server, model_file):
+    # Requests arriving together are predicted in one model call (micro-batching); a
+    # bad one among them must not spoil, or take the answers of, its neighbours.
+    model = TabularModel.load(model_file)
+    table = training_table(64, seed=5)
+    expected = model.predict_proba(table)
+    answers: dict[int, tuple] = {}
+
+    def client(first):
+        for i in range(first, 64, 16):
+            body = {"rows": rows_of(table, i, i + 1)}
+            if i % 21 == 0:
+                body["rows"][0]["size"] = "oops"
+            answers[i] = server.request("POST", "/predict", body)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, (status, answer) in answers.items():
+        if i % 21 == 0:
+            assert status == 422 and "'size'" in answer["error"] and "row 1" in answer["error"]
+        else:
+            assert status == 200, answer
+            np.testing.assert_allclose(answer["probabilities"][0], expected[i], rtol=1e-12)
+    status, health = server.request("GET", "/healthz")
+    assert health["batches"] < health["requests"]  # some requests did share a model call
+
+
 def test_sigterm_flushes_the_feature_log_with_inputs_features_and_predictions(server, model_file):
     model = TabularModel.load(model_file)
     table = training_table(57, seed=2)
@@ -168,6 +236,11 @@ def test_sigterm_flushes_the_feature_log_with_inputs_features_and_predictions(se
     ids = log.extra_column("id")[mine][order]
     assert ids[38:].tolist() == list(range(19)) and ids[:38].tolist() == [None] * 38
     assert log.metadata["model_sha256"]
+    # Every row answered 200 in this module is in the log once: nothing lost, nothing
+    # doubled, whether it was predicted alone or in a micro-batch.
+    keys = log.request_ids * 100_000 + log.rows_in_request
+    assert len(np.unique(keys)) == len(log)
+    assert f"{len(log)} rows" in output
 
 
 def test_log_fraction_samples_rows_and_the_body_cap_answers_413(model_file, tmp_path):
@@ -274,3 +347,40 @@ def test_files_roll_after_rows_per_file_and_readers_see_only_complete_files(tmp_
     assert len(list(tmp_path.glob("features-*.parquet"))) == 3
     assert sorted(log.inputs["x"].tolist()) == list(np.arange(60.0))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_batch_the_log_cannot_hold_is_dropped_alone(tmp_path):
+    # A lone surrogate cannot be written as UTF-8: that batch is lost (and counted),
+    # the ones before and after it are logged, and logging goes on.
+    logger = FeatureLogger(tmp_path, [("city", "categorical")], ["x"], None, flush_seconds=0.01)
+
+    def batch(i, city):
+        return LoggedBatch(i, 0, np.arange(1, dtype=np.int32), {"city": np.array([city], object)},
+                           None, np.ones((1, 1)), np.array([float(i)]), None)  # fmt: skip
+
+    logger.log(batch(1, "Oslo"))
+    logger.log(batch(2, "\ud800"))
+    logger.log(batch(3, "Rome"))
+    logger.close()
+    stats = logger.stats()
+    assert stats["logged_rows"] == 2 and stats["dropped_rows"] == 1 and stats["error"] is None
+    assert "surrogate" in stats["last_bad_batch"]
+    assert read_feature_log(tmp_path).inputs["city"].tolist() == ["Oslo", "Rome"]
+
+
+def test_a_prediction_that_is_not_finite_is_refused_naming_the_row(tmp_path):
+    # JSON has no Infinity: the answer would not parse. The row is named instead.
+    from thalweg.errors import DataError
+    from thalweg.serving.predictor import Predictor
+
+    table = training_table(50)
+    model = TabularModel(LinearRegression()).fit(
+        {"size": table["size"], "city": table["city"]}, table["size"] * 3
+    )
+    model.save(tmp_path / "regression.thalweg")
+    predictor = Predictor(tmp_path / "regression.thalweg")
+    rows = {"size": np.array([10.0, 1e308]), "city": np.array(["Oslo", "Rome"], dtype=object)}
+    with pytest.raises(DataError, match=r"row 2: .* not a finite number"):
+        predictor.predict(rows)
+    answer = json.loads(predictor.answer(predictor.predict({k: v[:1] for k, v in rows.items()})))
+    assert answer["predictions"] == pytest.approx([30.0], rel=0.05)

@@ -275,3 +275,30 @@ def test_skew_command_answers_mistakes_in_one_line(cli, tmp_path, model):
     assert_one_line_error(cli("skew", "old.thalweg", "fine.csv"), "no training statistics")
     few = cli("skew", "model.thalweg", "fine.csv")
     assert few.code == 0 and "only 50 rows" in few.out
+
+
+def test_infinite_values_are_compared_as_tfdv_does_not_crash(model):
+    # TFDV keeps infinities in buckets of their own, never matched with the other
+    # side's. A regressor's prediction overflowing to inf once crashed the report.
+    p, q = align_histograms(
+        {"edges": [0, 1], "counts": [2]}, {"edges": [0, 1], "counts": [1], "infinite": 1}
+    )
+    assert p.tolist() == [2, 0] and q.tolist() == [1, 1]
+    training = column_profile(np.arange(100.0), "numeric")
+    values = np.append(np.arange(100.0), [np.inf, -np.inf])
+    compared = compare_column("x", training, values)
+    expected = jensenshannon([1, 0], [100 / 102, 2 / 102], base=2) ** 2
+    assert compared.distance == pytest.approx(expected, abs=1e-6)
+    assert compared.mean_shift == pytest.approx(0.0, abs=1e-9)  # over the finite values
+
+
+def test_quantiles_of_a_long_periodic_column_see_every_phase(monkeypatch):
+    # Evenly spaced rows of a column alternating 0, 1 saw only the zeros: the profile
+    # said "all 0" and the same data was flagged as skewed (KS 0.5).
+    from thalweg.monitoring import profile
+
+    monkeypatch.setattr(profile, "MAX_SORTED", 1000)
+    values = np.where(np.arange(1999) % 2 == 0, 0.0, 1.0)  # step 2 between sampled rows
+    training = column_profile(values, "numeric")
+    assert training["quantiles"][25] == 0.0 and training["quantiles"][75] == 1.0
+    assert compare_column("x", training, values[:500]).flags == []

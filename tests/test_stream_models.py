@@ -45,10 +45,10 @@ def held_out():
 def test_the_first_pass_learns_the_same_standardization_as_a_full_fit(files):
     path, X, _, _ = files
     data = stream(path, target="y", columns=["x0", "x1", "x2", "x3"], batch_size=100)
-    model = LinearRegression(seed=0).fit_stream(data)
+    model = LinearRegression(random_state=0).fit_stream(data)
     reference = Standardizer().fit(X.astype(np.float32))
-    np.testing.assert_allclose(model.scaling_.x_mean, reference.mean_, rtol=1e-9)
-    np.testing.assert_allclose(model.scaling_.x_scale, reference.scale_, rtol=1e-9)
+    np.testing.assert_allclose(model.scaler_.mean_, reference.mean_, rtol=1e-9)
+    np.testing.assert_allclose(model.scaler_.scale_, reference.scale_, rtol=1e-9)
     assert model.n_features_in_ == 4
     assert list(model.feature_names_in_) == ["x0", "x1", "x2", "x3"]
 
@@ -56,7 +56,7 @@ def test_the_first_pass_learns_the_same_standardization_as_a_full_fit(files):
 def test_linear_regression_on_a_stream_matches_least_squares(files):
     path, X, y, _ = files
     data = stream(path, target="y", columns=["x0", "x1", "x2", "x3"], batch_size=64, seed=0)
-    model = LinearRegression(seed=0).fit_stream(data, epochs=15)
+    model = LinearRegression(tol=None, random_state=0).fit_stream(data, epochs=15)
     exact = LinearRegression().fit(X, y)
     assert model.solver_ == "gd" and model.n_iter_ == 15
     np.testing.assert_allclose(model.coef_, exact.coef_, rtol=0.03)
@@ -67,7 +67,7 @@ def test_linear_regression_on_a_stream_matches_least_squares(files):
 def test_logistic_regression_on_a_stream_matches_in_memory_training(files, tmp_path):
     path, X, _, labels = files
     data = stream(path, target="label", columns=["x0", "x1", "x2", "x3"], batch_size=64, seed=0)
-    model = LogisticRegression(seed=0).fit_stream(data, epochs=10)
+    model = LogisticRegression(random_state=0).fit_stream(data, epochs=10)
     exact = LogisticRegression().fit(X, labels)
     assert model.classes_.tolist() == ["no", "yes"]
     X_test, _, labels_test = held_out()
@@ -86,7 +86,7 @@ def test_mlps_on_a_stream_reach_the_quality_of_in_memory_training(files, Model):
     path, X, y_reg, labels = files
     target = "label" if Model is MLPClassifier else "y"
     y = labels if Model is MLPClassifier else y_reg
-    settings = dict(hidden=(16,), batch_size=64, max_epochs=8, tol=None, seed=0)
+    settings = dict(hidden=(16,), batch_size=64, max_epochs=8, tol=None, random_state=0)
     data = stream(
         path, target=target, columns=["x0", "x1", "x2", "x3"], batch_size=64, seed=0, epochs=8
     )
@@ -105,7 +105,7 @@ def test_fit_stream_takes_any_batch_source_and_validation_for_early_stopping(fil
         LinearRegression(early_stopping=True).fit_stream(source)
     X_val, y_val, _ = held_out()
     model = LinearRegression(
-        optimizer="adam", early_stopping=True, n_iter_no_change=2, seed=0
+        optimizer="adam", early_stopping=True, n_iter_no_change=2, random_state=0
     ).fit_stream(source, epochs=30, validation=(X_val, y_val))
     assert "val_loss" in model.history_.keys()
     assert model.score(X_val, y_val) > 0.98
@@ -115,11 +115,11 @@ def test_fit_stream_takes_any_batch_source_and_validation_for_early_stopping(fil
 def test_a_big_stream_is_read_in_another_process_with_the_same_result(files, monkeypatch):
     path = files[0]
     columns = ["x0", "x1", "x2", "x3"]
-    in_thread = LogisticRegression(seed=0).fit_stream(
+    in_thread = LogisticRegression(random_state=0).fit_stream(
         stream(path, target="label", columns=columns, batch_size=64, seed=0), epochs=3
     )
-    monkeypatch.setattr("thalweg.models.streaming.PROCESS_READER_ROWS", 0)
-    in_process = LogisticRegression(seed=0).fit_stream(
+    monkeypatch.setattr("thalweg.models.gradient.PROCESS_READER_ROWS", 0)
+    in_process = LogisticRegression(random_state=0).fit_stream(
         stream(path, target="label", columns=columns, batch_size=64, seed=0), epochs=3
     )
     assert in_process.history_["examples"] == [3000] * 3

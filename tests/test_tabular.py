@@ -4,16 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thalweg.errors import DataError, FileFormatError
+from thalweg.data.columns import CATEGORICAL, NUMERIC, column_kinds, infer_task, typed_column
+from thalweg.errors import DataError, FileFormatError, OptionError
 from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from thalweg.models.tabular import (
-    CATEGORICAL,
-    NUMERIC,
-    TabularModel,
-    column_kinds,
-    infer_task,
-    typed_column,
-)
+from thalweg.models.tabular import TabularModel
 
 
 def text(*values):
@@ -183,7 +177,7 @@ def test_validation_rows_give_a_validation_loss_every_epoch():
     held_out = {k: v[80:] for k, v in table.items()}
     for estimator in (
         LogisticRegression(solver="gd", max_epochs=20),
-        MLPClassifier(max_epochs=5, seed=0),
+        MLPClassifier(max_epochs=5, random_state=0),
     ):
         model = TabularModel(estimator).fit(train, label[:80], validation=(held_out, label[80:]))
         history = model.estimator_.history_
@@ -197,13 +191,39 @@ def test_validation_rows_give_a_validation_loss_every_epoch():
     assert not hasattr(model.estimator_, "_fit_extras")
 
 
+def test_a_threshold_decides_predictions_and_metrics_and_balanced_batches_reach_the_estimator():
+    from thalweg.data.balancing import BalancedBatches
+
+    table, label = mixed_table()
+    balanced = BalancedBatches(seed=0)
+    model = TabularModel(LogisticRegression(solver="gd", max_epochs=5, tol=None))
+    model.fit(table, label, batches=balanced)
+    assert sum(balanced.class_counts().values()) > 0  # trained on the factory's batches
+    yes = model.predict_proba(table)[:, 1]
+    strict = model.prediction_table(table, threshold=0.9)["prediction"]
+    assert strict.tolist() == np.where(yes >= 0.9, "yes", "no").tolist()
+    evaluation = model.evaluate(table, label, threshold=0.9)
+    assert evaluation.threshold == 0.9
+    assert evaluation.metrics["accuracy"] == pytest.approx(np.mean(strict == label))
+    assert evaluation.metrics["baseline_accuracy"] == pytest.approx(
+        max(np.mean(label == "yes"), np.mean(label == "no"))
+    )
+    regressor = TabularModel(LinearRegression()).fit(table, table["x"] * 2)
+    with pytest.raises(OptionError, match=r"threshold=0\.5 applies to classifiers"):
+        regressor.evaluate(table, table["x"] * 2, threshold=0.5)
+    with pytest.raises(OptionError, match="from 0 to 1"):
+        model.prediction_table(table, threshold=1.5)
+
+
 # ------------------------------------------------------------------------ model files
 
 
 @pytest.mark.parametrize("missing", ["error", "mean"])
 def test_save_and_load_give_the_same_predictions(tmp_path, missing):
     table, label = mixed_table()
-    model = TabularModel(MLPClassifier(max_epochs=20, seed=0), missing=missing, crosses=True)
+    model = TabularModel(
+        MLPClassifier(max_epochs=20, random_state=0), missing=missing, crosses=True
+    )
     model.fit(table, label)
     path = tmp_path / "m.thalweg"
     model.save(path, metadata={"note": "hello"})

@@ -278,13 +278,13 @@ def test_a_failed_or_interrupted_command_is_recorded_as_such(cli, tmp_path, monk
     failed = cli("runs", "show", "1", "--json").json
     assert failed["status"] == "failed" and "nope" in failed["error"]
 
-    from thalweg.cli import training
+    from thalweg.models import table_training
     from thalweg.train import TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         raise TrainingInterrupted("training interrupted at epoch 2, step 1")
 
-    monkeypatch.setattr(training, "train", interrupted)
+    monkeypatch.setattr(table_training, "train_table", interrupted)
     assert cli("train", "wine.csv", "--target", "target").code == 130
     assert cli("runs", "show", "2", "--json").json["status"] == "interrupted"
 
@@ -326,3 +326,66 @@ def test_store_is_opened_in_wal_mode(tmp_path):
     with RunStore(tmp_path / "w.sqlite") as store:
         mode = store.connection.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_file_replaced_with_the_same_size_and_time_is_hashed_again(tmp_path):
+    from thalweg.tracking import file_sha256
+
+    path = tmp_path / "model.thalweg"
+    path.write_bytes(b"first")
+    first = file_sha256(path)
+    stat = path.stat()
+    replacement = tmp_path / "model.tmp"
+    replacement.write_bytes(b"other")  # same size; the same mtime, as within one clock tick
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(replacement, path)  # how thalweg writes every file (atomically)
+    assert file_sha256(path) == sha256_of(path) != first
+
+
+def test_runs_record_the_data_as_read_and_not_an_old_output(cli, tmp_path, monkeypatch):
+    cli("datasets", "export", "wine", "wine.csv")
+    original = sha256_of(tmp_path / "wine.csv")
+    assert cli("train", "wine.csv", "--target", "target", "--epochs", "2", "-q").code == 0
+    # A failed run leaves the model file of the first one as it was: not data it read.
+    assert cli("train", "wine.csv", "--target", "nope", "--report", "r.html").code == 2
+    failed = cli("runs", "show", "2", "--json").json
+    assert [d["role"] for d in failed["data"]] == ["data"] and not failed["artefacts"]
+
+    # The data changes while the command runs: the run keeps the hash of what it read.
+    from thalweg.models import table_training
+
+    original_train = table_training.train_table
+
+    def train_then_append(*args, **kwargs):
+        result = original_train(*args, **kwargs)
+        with open(tmp_path / "wine.csv", "a") as handle:
+            handle.write("\n")
+        return result
+
+    monkeypatch.setattr(table_training, "train_table", train_then_append)
+    assert cli("train", "wine.csv", "--target", "target", "--epochs", "2", "-q").code == 0
+    (data,) = cli("runs", "show", "3", "--json").json["data"]
+    assert data["sha256"] == original and data["changed_during_run"] is True
+
+
+def test_a_store_locked_too_long_is_one_clear_error_and_training_goes_on(tmp_path, monkeypatch):
+    from thalweg.tracking.run import Run
+
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setattr(store_module, "WAIT_FOR_LOCK_SECONDS", 0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    with RunStore(path) as store:
+        run = Run(store, store.create_run("training"))
+        blocker.execute("BEGIN EXCLUSIVE")  # another process writing, for a long time
+        try:
+            with pytest.raises(RunStoreError, match="locked by another process"):
+                store.create_run("late")
+            # a training whose epochs cannot be recorded warns and goes on
+            X = np.linspace(-1, 1, 20, dtype=np.float32).reshape(-1, 1)
+            model = nn.Linear(1, 1, rng=0)
+            with pytest.warns(UserWarning, match="could not record"):
+                fit(model, losses.mse, optim.SGD(model.parameters(), lr=0.1), X, 2 * X,
+                    epochs=2, verbose=0, callbacks=[Tracking(run)])  # fmt: skip
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()

@@ -13,11 +13,13 @@ from thalweg.autograd import __all__ as _autograd_all
 from thalweg.backend import get_default_dtype, manual_seed, set_default_dtype
 from thalweg.errors import (
     AnomalyError,
+    ConvergenceWarning,
     DataError,
     DTypeError,
     FileFormatError,
     GraphError,
     NotFittedError,
+    OptionError,
     ShapeError,
     ThalwegError,
     TrainingDivergedError,
@@ -31,11 +33,13 @@ float64 = "float64"
 __all__ = [
     *_autograd_all,
     "AnomalyError",
+    "ConvergenceWarning",
     "DTypeError",
     "DataError",
     "FileFormatError",
     "GraphError",
     "NotFittedError",
+    "OptionError",
     "ShapeError",
     "ThalwegError",
     "TrainingDivergedError",
@@ -53,9 +57,24 @@ from thalweg.serialization import load, save  # noqa: E402
 
 __all__ += ["load", "losses", "nn", "optim", "save"]
 
-# The infrastructure packages load on first use (``thalweg.tracking.start_run(...)``), so
-# ``import thalweg`` stays light.
-_LAZY_SUBMODULES = ("labels", "monitoring", "tracking")
+# Everything else loads on first use (PEP 562): ``import thalweg`` stays light, and
+# ``thalweg.models.LogisticRegression`` works without importing thalweg.models first.
+_LAZY_SUBMODULES = (
+    "data",
+    "datasets",
+    "detection",
+    "distributed",
+    "io",
+    "labels",
+    "metrics",
+    "models",
+    "monitoring",
+    "plot",
+    "report",
+    "serving",
+    "tracking",
+    "train",
+)
 
 
 def __getattr__(name: str):
@@ -64,3 +83,7 @@ def __getattr__(name: str):
 
         return importlib.import_module(f"thalweg.{name}")
     raise AttributeError(f"module 'thalweg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBMODULES])

@@ -39,9 +39,22 @@ class NotFittedError(ThalwegError, ValueError, AttributeError):
     """A model used before ``fit``."""
 
 
+class OptionError(ThalwegError, ValueError):
+    """Settings that cannot work (alone or together), e.g. ``stream=True`` with ``crosses=True``."""
+
+
 class FileFormatError(ThalwegError, ValueError):
     """A file that is not what it claims to be: not a thalweg file, truncated, corrupt."""
 
 
 class TrainingDivergedError(ThalwegError, FloatingPointError):
     """The training loss became NaN or Inf."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before it converged.
+
+    Estimators warn with a subclass of this and of scikit-learn's own
+    ``ConvergenceWarning`` when scikit-learn is loaded, so filters written for either
+    catch it.
+    """

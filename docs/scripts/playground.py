@@ -28,7 +28,12 @@ for generator in (xor, circle, spiral):
             "MLP",
             "hidden=(16, 16), tanh, Adam lr 0.01, batch 32, 400 epochs, seed 0",
             MLPClassifier(
-                hidden=(16, 16), activation="tanh", batch_size=32, max_epochs=400, tol=None, seed=0
+                hidden=(16, 16),
+                activation="tanh",
+                batch_size=32,
+                max_epochs=400,
+                tol=None,
+                random_state=0,
             ),
             X_train,
             X_test,

@@ -32,7 +32,7 @@ paths = {"l1": [], "l2": []}
 for kind, values in (("l1", l1_values), ("l2", l2_values)):
     for strength in values:
         model = LinearRegression(
-            solver="gd", max_epochs=5000, tol=1e-10, seed=0, **{kind: strength}
+            solver="gd", max_epochs=5000, tol=1e-10, random_state=0, **{kind: strength}
         ).fit(X_train, y_train)
         coef = model.coef_
         paths[kind].append(coef)

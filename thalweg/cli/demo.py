@@ -8,9 +8,12 @@ Playground generators get the same network; the bundled tables get ``--model aut
 
 from __future__ import annotations
 
-from thalweg.cli.training import TrainOptions
-from thalweg.datasets import list_datasets, load
-from thalweg.errors import DataError
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thalweg.cli.common import JSON, QUIET, check_output, example
 
 # Enough points for the spiral's arms to be learnable, a little noise so it is not trivial.
 GENERATOR_DATA = {"n": 600, "noise": 0.1, "seed": 0}
@@ -25,23 +28,56 @@ NETWORK = {
 }
 
 
-def recipe(name: str) -> tuple[dict, TrainOptions, str]:
+def register(app: typer.Typer) -> None:
+    app.command(epilog=example("thalweg demo", "thalweg demo xor --out-dir xor-demo"))(demo)
+
+
+def demo(
+    name: Annotated[
+        str, typer.Argument(help="A dataset from 'thalweg datasets' (default: spiral).")
+    ] = "spiral",
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Folder for the model and the report.")
+    ] = Path("thalweg-demo"),
+    quiet: Annotated[bool, QUIET] = False,
+    json_output: Annotated[bool, JSON] = False,
+) -> int:
+    """Train on a bundled dataset and write the HTML report (the spiral: a small neural
+    network learns what no straight line can)."""
+    from thalweg.cli.display import Output
+    from thalweg.cli.train import train_and_show
+    from thalweg.datasets import dataset_key
+    from thalweg.models.table_training import data_fingerprint
+
+    table, options, source = recipe(name)
+    out, report = out_dir / f"{dataset_key(name)}.thalweg", out_dir / "report.html"
+    check_output(out, "--out-dir")
+    return train_and_show(
+        table,
+        options,
+        source=source,
+        fingerprint=data_fingerprint(source, options),
+        out=out,
+        report=report,
+        resume=False,
+        output=Output(quiet=quiet, json_mode=json_output),
+        title=f"thalweg demo: {source}",
+        resumable=False,
+    )
+
+
+def recipe(name: str):
     """``(table, options, source)`` for the demo on dataset ``name``."""
-    key = name.strip().lower().replace("-", "_")
+    from thalweg.datasets import dataset_key, list_datasets, load_table
+    from thalweg.errors import DataError
+    from thalweg.models.auto import TrainOptions
+
+    key = dataset_key(name)
     infos = {d.name: d for d in list_datasets()}
     if key not in infos:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(infos)}")
-    info = infos[key]
-    if info.source == "generator":
-        X, y, names = load(key, **GENERATOR_DATA)
-        options = TrainOptions(target="target", **NETWORK)
-        source = (
-            f"{key} (thalweg generator, n={GENERATOR_DATA['n']}, noise={GENERATOR_DATA['noise']})"
-        )
-    else:
-        X, y, names = load(key)
-        options = TrainOptions(target="target")
-        source = f"{key} (bundled with thalweg)"
-    table = {column: X[:, j] for j, column in enumerate(names)}
-    table["target"] = y
-    return table, options, source
+    if infos[key].source == "generator":
+        n, noise = GENERATOR_DATA["n"], GENERATOR_DATA["noise"]
+        source = f"{key} (thalweg generator, n={n}, noise={noise})"
+        return load_table(key, **GENERATOR_DATA), TrainOptions(target="target", **NETWORK), source
+    return load_table(key), TrainOptions(target="target"), f"{key} (bundled with thalweg)"

@@ -15,21 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.cli.scoring import BETTER
-
-METRIC_NAMES = {
-    "accuracy": "accuracy",
-    "baseline_accuracy": "baseline accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "f1": "F1",
-    "roc_auc": "ROC AUC",
-    "log_loss": "log loss",
-    "mse": "mean squared error",
-    "rmse": "root mean squared error",
-    "mae": "mean absolute error",
-    "r2": "R²",
-}
+from thalweg.metrics.summary import BETTER, METRIC_NAMES
 
 
 def format_number(value) -> str:

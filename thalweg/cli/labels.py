@@ -18,6 +18,10 @@ EXAMPLE = (
 )
 
 
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXAMPLE)(labels)
+
+
 def labels(
     ratings_file: Annotated[
         Path,

@@ -12,7 +12,8 @@ exit   meaning
 
 Typer parses the options; its own usage errors (an unknown option, a value that is not
 one of the choices) are caught here too and printed as one line instead of Click's
-multi-line box.
+multi-line box. Library messages name parameters (``missing='mean'``); they are printed
+with the command line's flags (``--missing mean``, see :mod:`thalweg.cli.flags`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import typer
+
+from thalweg.cli.flags import as_flags
 from thalweg.errors import ThalwegError
 
-try:  # Typer >= 0.2x vendors Click as typer._click; older Typer depends on Click itself
-    from typer._click.exceptions import ClickException, UsageError
-except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException, UsageError
+# Click's usage errors, as Typer raises them (recent Typer vendors its own Click): found
+# through Typer's public BadParameter, whose ancestors they are.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 EXIT_OK, EXIT_BUG, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -53,11 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["datasets", "--json"])  # doctest: +SKIP
     0
     """
-    import typer
-
-    from thalweg.cli.app import app
+    from thalweg.cli.app import build_app
     from thalweg.cli.recording import record_runs
 
+    app = build_app()
     record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
@@ -69,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(command, args: list[str]) -> int:
-    import typer
-
     with _one_line_warnings():
         try:
             result = command.main(args=args, prog_name="thalweg", standalone_mode=False)
@@ -101,7 +102,7 @@ def _run(command, args: list[str]) -> int:
 
 def _one_line(message: str) -> str:
     # Typer words a bad choice as "Value error, 'x' is not one of ..."; keep the second half.
-    return " ".join(message.replace("Value error, ", "").split())
+    return as_flags(" ".join(message.replace("Value error, ", "").split()))
 
 
 def _say(line: str) -> None:

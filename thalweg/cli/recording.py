@@ -7,9 +7,12 @@ command needs no code of its own to be recorded; each gains a ``--runs PATH`` op
 * the command line, the parsed options (parameters), thalweg's version, the duration,
   and the status: ``finished``, ``failed`` (with the one-line error), ``interrupted``
   (Ctrl-C, or killed: see :mod:`thalweg.tracking.store`);
-* the data read: every path option or argument that the command left as it found it,
-  fingerprinted (path, size, column schema, SHA-256);
-* the files written: every path that the command created or changed, with its hash;
+* the data read: every path argument or option that existed when the command started
+  (other than its outputs: ``--out``, ``--report``, ...), fingerprinted then (path,
+  size, column schema, SHA-256 of the bytes it was about to read; flagged
+  ``changed_during_run`` if it changed before the command ended);
+* the files written: every other path that the command created or changed, with its
+  hash;
 * per-epoch metrics (the training loop logs them to the active run) and final metrics
   (:func:`record_metrics`; for a command that records none, the metrics stored in the
   model file it wrote).
@@ -37,6 +40,9 @@ RUNS_OPTION = typer.Option(
 )
 # Options that change only what is printed, not what is computed: not parameters.
 NOT_PARAMETERS = {"quiet", "json_output", "runs"}
+# Options naming what a command writes: recorded as files written when the command
+# wrote them, never as data read (a failed run leaves an old model file as it was).
+OUTPUTS = {"out", "out_dir", "output", "output_path", "report"}
 
 
 def is_recorded(name: str) -> bool:
@@ -74,6 +80,13 @@ def recorded(command, name: str):
             return command(*args, **options)
         paths = {key: value for key, value in options.items() if isinstance(value, Path)}
         before = {key: _stat(path) for key, path in paths.items()}
+        # The data is fingerprinted before the command reads it, so the hash is of the
+        # bytes it read, even if the file changes while it runs.
+        read = {
+            key: _fingerprint(path)
+            for key, path in paths.items()
+            if key not in OUTPUTS and before[key] is not None
+        }
         # A data URL may carry a password or a signed query: the store keeps it redacted.
         params = {
             key: redact(value) if isinstance(value, str) else value
@@ -86,7 +99,7 @@ def recorded(command, name: str):
             try:
                 code = command(*args, **options)
             finally:  # a failed run still says what it read and what it left
-                written = _record_files(run, paths, before)
+                written = _record_files(run, paths, before, read)
             if not run.store.get_run(run.id)["metrics"]:
                 run.log_metrics(_model_metrics(written))
             if code == EXIT_INTERRUPTED:
@@ -115,20 +128,32 @@ def args_paths(command, options: dict) -> list[Path]:
     return [options[name] for name in names if isinstance(options.get(name), Path)]
 
 
-def _record_files(run, paths: dict[str, Path], before: dict) -> list[Path]:
-    """Log each path as data read (it existed and is unchanged) or as a file written
-    (created or changed by the command); return the files written."""
+def _record_files(run, paths: dict[str, Path], before: dict, read: dict) -> list[Path]:
+    """Log the inputs (paths that existed before, fingerprinted then) as data read, and
+    the paths the command created or changed as files written; return the latter."""
     written = []
     for key, path in paths.items():
         now = _stat(path)
-        if now is None:
+        if key in read:
+            if read[key] is not None:
+                changed = {"changed_during_run": True} if now != before[key] else {}
+                run.store.log_data(run.id, key, {**read[key], **changed})
             continue
-        if now == before[key]:
-            run.log_data(path, role=key)
-        else:
+        if now is not None and now != before[key]:
             run.log_artefact(path, name=key)
             written.append(path)
     return written
+
+
+def _fingerprint(path: Path) -> dict | None:
+    """The fingerprint of an input, or None if it cannot be read (the command will say
+    why, in its own words)."""
+    from thalweg.tracking import fingerprint
+
+    try:
+        return fingerprint(path)
+    except OSError:
+        return None
 
 
 def record_metrics(metrics: dict, prefix: str = "") -> None:

@@ -34,6 +34,10 @@ runs_app = typer.Typer(
 )
 
 
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")
+
+
 def _open(runs: str | None):
     from thalweg.tracking import RunStore, recording_disabled
 

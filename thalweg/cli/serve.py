@@ -17,6 +17,10 @@ EXAMPLE = (
 )
 
 
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXAMPLE)(serve)
+
+
 def serve(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
@@ -77,9 +81,12 @@ def serve(
     )
     if stats is not None:
         dropped = f", {stats['dropped_rows']:,} dropped" if stats["dropped_rows"] else ""
+        if stats.get("pending_rows"):
+            dropped += f", {stats['pending_rows']:,} still queued when it stopped (lost)"
+        failed = f" (logging stopped: {stats['error']})" if stats.get("error") else ""
         output.line(
             f"stopped; feature log: {stats['logged_rows']:,} rows in {stats['files']} "
-            f"file(s) in {log}/{dropped}"
+            f"file(s) in {log}/{dropped}{failed}"
         )
     else:
         output.line("stopped")

@@ -39,6 +39,10 @@ def _feature_thresholds(values: list[str] | None) -> dict[str, float]:
     return thresholds
 
 
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXAMPLE)(skew)
+
+
 def skew(
     model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
     data: Annotated[

@@ -1,11 +1,14 @@
-"""NumPy-only data tools: splitting, preprocessing, streaming, input pipelines, images and
-their augmentation (layer 2; never imports the engine).
+"""NumPy-only data tools (layer 2; never imports the engine): splitting, preprocessing,
+streaming and input pipelines; the columns of a table (``columns.py``); held-out rows of
+a stream (``holdout.py``); the summary an estimator learns its preprocessing from
+(``summary.py``); images (``images.py``) and their augmentation (``augment.py``).
 
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline, ImageFolder
 """
 
 from thalweg.data.augment import AUGMENTATIONS, Augmenter
 from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
+from thalweg.data.holdout import Reservoir, RowSplit
 from thalweg.data.images import (
     DecodeImage,
     ImageFolder,
@@ -23,11 +26,13 @@ from thalweg.data.preprocessing import (
 )
 from thalweg.data.split import train_val_test_split
 from thalweg.data.streaming import Stream, stream
+from thalweg.data.summary import DataSummary, summarize_arrays, summarize_stream
 
 __all__ = [
     "AUGMENTATIONS",
     "PLAYGROUND_FEATURES",
     "Augmenter",
+    "DataSummary",
     "DecodeImage",
     "FeatureCrosses",
     "ImageFolder",
@@ -35,6 +40,8 @@ __all__ = [
     "OneHotEncoder",
     "Pipeline",
     "PlaygroundFeatures",
+    "Reservoir",
+    "RowSplit",
     "Standardizer",
     "Stream",
     "as_image_batch",
@@ -42,6 +49,8 @@ __all__ = [
     "profile_input",
     "read_image",
     "stream",
+    "summarize_arrays",
+    "summarize_stream",
     "train_val_test_split",
     "write_image",
     "write_image_folder",

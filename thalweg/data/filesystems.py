@@ -54,6 +54,7 @@ __all__ = [
     "is_url",
     "local_copy",
     "locate",
+    "open_for_reading",
     "read_through_local_copy",
     "redact",
 ]
@@ -266,6 +267,24 @@ class Location:
         """A sequential pyarrow stream (CSV read front to back)."""
         with translate_errors(self):
             return self.filesystem.open_input_stream(self.path)
+
+
+@contextlib.contextmanager
+def open_for_reading(path, random_access: bool = True):
+    """What a pyarrow reader reads: a local path (``Path`` or text) as text, or a
+    :class:`Location` opened as a pyarrow file (``random_access``: seekable, for Parquet
+    and ``.npy``; otherwise a sequential stream, for CSV), closed afterwards.
+
+    >>> with open_for_reading("table.csv") as source:
+    ...     source
+    'table.csv'
+    """
+    if not isinstance(path, Location):
+        yield str(path)
+        return
+    handle = path.open_input_file() if random_access else path.open_input_stream()
+    with handle:
+        yield handle
 
 
 def locate(path_or_url) -> Location:

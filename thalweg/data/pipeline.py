@@ -52,6 +52,7 @@ Stages run in the order they are chained:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import multiprocessing
@@ -138,8 +139,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ chaining
     def _then(self, stage) -> Pipeline:
-        pipeline = Pipeline.__new__(Pipeline)
-        pipeline.__dict__.update(self.__dict__)
+        pipeline = copy.copy(self)
         pipeline.stages = [*self.stages, stage]
         pipeline._rng = np.random.default_rng(self.seed)
         return pipeline

@@ -222,15 +222,20 @@ def _float_dtype(array: np.ndarray) -> np.dtype:
     return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
 
 
-def column_moments(X: np.ndarray, chunk_rows: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+def column_moments(
+    X: np.ndarray, chunk_rows: int = 16384, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each column's mean and (population) variance in float64, in one pass over ``X``.
 
     Sums are taken around a shift near the mean (the first rows' mean), so the usual
     ``E[x²] - E[x]²`` loses no digits; a chunk at a time is converted to float64, so a
-    big float32 array is never copied whole.
+    big float32 array is never copied whole. With ``sample_weight`` (one non-negative
+    weight per row) the moments are weighted: a row of weight 2 counts as two rows.
 
     >>> column_moments(np.array([[1.0, 10.0], [3.0, 10.0]]))
     (array([ 2., 10.]), array([1., 0.]))
+    >>> column_moments(np.array([[1.0], [3.0]]), sample_weight=np.array([3.0, 1.0]))
+    (array([1.5]), array([0.75]))
     """
     n = X.shape[0]
     shift = X[:1024].mean(axis=0, dtype=np.float64)
@@ -238,10 +243,16 @@ def column_moments(X: np.ndarray, chunk_rows: int = 16384) -> tuple[np.ndarray, 
     total_squares = np.zeros(X.shape[1])
     for start in range(0, n, chunk_rows):
         centred = X[start : start + chunk_rows] - shift
-        total += centred.sum(axis=0)
-        total_squares += np.einsum("ij,ij->j", centred, centred)
-    mean_offset = total / n
-    return shift + mean_offset, np.maximum(total_squares / n - mean_offset**2, 0.0)
+        if sample_weight is None:
+            total += centred.sum(axis=0)
+            total_squares += np.einsum("ij,ij->j", centred, centred)
+        else:
+            weight = sample_weight[start : start + chunk_rows]
+            total += weight @ centred
+            total_squares += np.einsum("i,ij,ij->j", weight, centred, centred)
+    count = n if sample_weight is None else float(np.sum(sample_weight))
+    mean_offset = total / count
+    return shift + mean_offset, np.maximum(total_squares / count - mean_offset**2, 0.0)
 
 
 def scale_from_variance(var: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
@@ -294,6 +305,41 @@ class Standardizer(_Transformer):
     def __init__(self, with_mean: bool = True, with_std: bool = True) -> None:
         self.with_mean = with_mean
         self.with_std = with_std
+
+    @classmethod
+    def from_statistics(
+        cls,
+        mean,
+        var,
+        n_samples: int,
+        *,
+        with_mean: bool = True,
+        with_std: bool = True,
+        feature_names: Sequence[str] | None = None,
+    ) -> Standardizer:
+        """A fitted Standardizer from column moments computed elsewhere (a pass over a
+        stream, shards on a cluster, :func:`column_moments`).
+
+        >>> s = Standardizer.from_statistics([2.0], [4.0], n_samples=10)
+        >>> s.transform(np.array([[4.0]])).tolist()
+        [[1.0]]
+        """
+        standardizer = cls(with_mean=with_mean, with_std=with_std)
+        standardizer.mean_ = np.asarray(mean, dtype=np.float64)
+        standardizer.var_ = np.asarray(var, dtype=np.float64)
+        standardizer.scale_ = scale_from_variance(standardizer.var_, standardizer.mean_, n_samples)
+        standardizer.n_samples_seen_ = int(n_samples)
+        standardizer.n_features_in_ = len(standardizer.mean_)
+        standardizer.feature_names_in_ = list(feature_names) if feature_names else None
+        return standardizer
+
+    def shift_and_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(shift, scale)`` with ``transform(X) == (X - shift) / scale``: the mean and
+        the standard deviation, or 0 and 1 where ``with_mean`` / ``with_std`` are off."""
+        self._check_fitted()
+        shift = self.mean_ if self.with_mean else np.zeros_like(self.mean_)
+        scale = self.scale_ if self.with_std else np.ones_like(self.scale_)
+        return shift, scale
 
     def fit(self, X: Any, y: Any = None) -> Self:
         """Learn ``mean_`` and ``scale_`` from ``X`` of shape (n_samples, n_features)."""

@@ -46,6 +46,7 @@ Where the target is
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -53,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.data.filesystems import Location, is_url, locate
+from thalweg.data.filesystems import Location, is_url, locate, open_for_reading
 from thalweg.errors import DataError, FileFormatError
 
 __all__ = ["Stream", "stream"]
@@ -210,7 +211,8 @@ class Stream:
     def map(self, fn) -> Stream:
         """A stream whose chunks are ``fn(X, y) -> (X', y')``, applied as they are read.
 
-        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out); it may overwrite
+        ``fn`` must keep the rows (row ``i`` in gives row ``i`` out; :meth:`filter`
+        drops rows); it may overwrite
         ``X``, a fresh array the stream never reads again. Work done here is
         done once per chunk of ``read_rows`` rows, before shuffling, instead of once per
         batch: NumPy's per-call overhead is paid ``read_rows / batch_size`` times less
@@ -224,10 +226,30 @@ class Stream:
         >>> next(iter(doubled))[0].ravel().tolist()
         [0.0, 4.0, 8.0]
         """
-        mapped = Stream.__new__(Stream)
-        mapped.__dict__.update(self.__dict__)
+        mapped = copy.copy(self)
         mapped.transform = fn if self.transform is None else _Then(self.transform, fn)
         return mapped
+
+    def filter(self, keep, n_samples: int | None = None) -> Stream:
+        """A stream of the rows for which ``keep(X, y)`` (a boolean array, one per row of
+        a chunk) is True, decided as each chunk is read.
+
+        ``n_samples`` is the number of rows kept per epoch when the caller knows it (a
+        first pass counted them); otherwise None, as for a file of unknown length.
+        ``keep`` must give the same answer for a row on every pass (a seeded draw, a
+        test on its values), or epochs will differ in what they train on.
+
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+        >>> np.save(path, np.arange(8.0).reshape(4, 2))
+        >>> positive = stream(path, target=1, batch_size=4, shuffle_buffer=0).filter(
+        ...     lambda X, y: X[:, 0] > 2)
+        >>> next(iter(positive))[0].ravel().tolist(), positive.n_samples
+        ([4.0, 6.0], None)
+        """
+        kept = self.map(_KeepRows(keep))
+        kept.n_samples = n_samples
+        return kept
 
     def unbatched(self) -> Stream:
         """The same stream handing out its shuffled blocks (up to ``read_rows`` rows)
@@ -237,8 +259,7 @@ class Stream:
         thread (``Pipeline(stream.unbatched()).prefetch(k).batch(B)``): one hand-over
         between threads per block instead of one per batch.
         """
-        blocks = Stream.__new__(Stream)
-        blocks.__dict__.update(self.__dict__)
+        blocks = copy.copy(self)
         blocks.batch_size = None
         return blocks
 
@@ -304,6 +325,17 @@ class Stream:
             for X, y in reader.read(pieces, self.read_rows, self.dtype):
                 self.largest_chunk = max(self.largest_chunk, len(X))
                 yield (X, y) if self.transform is None else self.transform(X, y)
+
+
+class _KeepRows:
+    """``(X, y) -> (X[keep], y[keep])`` with ``keep = test(X, y)`` (a class, so it pickles)."""
+
+    def __init__(self, test):
+        self.test = test
+
+    def __call__(self, X, y):
+        keep = np.asarray(self.test(X, y), dtype=bool)
+        return X[keep], y[keep]
 
 
 class _Then:
@@ -434,17 +466,6 @@ def _expand(path_or_paths) -> list:
     return paths
 
 
-@contextlib.contextmanager
-def _opened(path, random_access: bool = True):
-    """What a pyarrow reader reads: a local path as text, or an open file of a store."""
-    if not isinstance(path, Location):
-        yield str(path)
-        return
-    handle = path.open_input_file() if random_access else path.open_input_stream()
-    with handle:
-        yield handle
-
-
 def _feature_columns(path: Path, names: list[str], target: str, columns) -> list[str]:
     """Check the target and feature column names against the file's columns."""
     if target not in names:
@@ -502,7 +523,7 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         try:
-            with _opened(path) as source:
+            with open_for_reading(path) as source:
                 metadata = pq.read_metadata(source)
         except (DataError, FileFormatError):
             raise
@@ -520,7 +541,7 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         order = range(self.n_pieces) if pieces is None else pieces
-        with _opened(self.path) as source, pq.ParquetFile(source) as file:
+        with open_for_reading(self.path) as source, pq.ParquetFile(source) as file:
             for group in order:
                 for batch in file.iter_batches(
                     batch_size=read_rows,
@@ -548,7 +569,7 @@ class _CsvReader:
             # later block cannot change a column's type silently.
             read_options = csv.ReadOptions(block_size=CSV_BLOCK_BYTES)
             with (
-                _opened(path, random_access=False) as source,
+                open_for_reading(path, random_access=False) as source,
                 csv.open_csv(source, read_options=read_options) as reader,
             ):
                 schema = reader.schema
@@ -562,7 +583,7 @@ class _CsvReader:
         self.column_types[target] = schema.field(target).type
 
     def read(self, pieces, read_rows: int, dtype):
-        with _opened(self.path, random_access=False) as source:
+        with open_for_reading(self.path, random_access=False) as source:
             yield from self._read_csv(source, read_rows, dtype)
 
     def _read_csv(self, source, read_rows: int, dtype):
@@ -626,7 +647,7 @@ def _binary(source):
 
 def _npy_header(path: Path) -> tuple[tuple, np.dtype, int]:
     """Shape, dtype and data offset of a ``.npy`` file (the header is parsed, not run)."""
-    with _opened(path) as source, _binary(source) as handle:
+    with open_for_reading(path) as source, _binary(source) as handle:
         try:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):

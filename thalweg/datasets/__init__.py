@@ -17,13 +17,24 @@ from thalweg.datasets.playground import (
     spiral,
     xor,
 )
-from thalweg.datasets.registry import DatasetInfo, list_datasets, load
+from thalweg.datasets.registry import (
+    DatasetInfo,
+    dataset_key,
+    export_images,
+    is_image_dataset,
+    list_datasets,
+    load,
+    load_table,
+)
 
 __all__ = [
     "DatasetInfo",
     "circle",
+    "dataset_key",
+    "export_images",
     "gaussian",
     "gaussian_regression",
+    "is_image_dataset",
     "list_datasets",
     "load",
     "load_breast_cancer",
@@ -31,6 +42,7 @@ __all__ = [
     "load_digits",
     "load_faces",
     "load_iris",
+    "load_table",
     "load_wine",
     "plane",
     "shapes",

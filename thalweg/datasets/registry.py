@@ -145,6 +145,15 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
 }
 
 
+def dataset_key(name: str) -> str:
+    """A dataset's name as the registry spells it: case-insensitive, ``-`` for ``_``.
+
+    >>> dataset_key(" Breast-Cancer")
+    'breast_cancer'
+    """
+    return str(name).strip().lower().replace("-", "_")
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Every dataset ``load`` knows: generators first, then bundled files.
 
@@ -164,7 +173,7 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
     >>> X.shape
     (20, 2)
     """
-    key = str(name).strip().lower().replace("-", "_")
+    key = dataset_key(name)
     if key not in _DATASETS:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
@@ -183,3 +192,59 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
                 f"{', '.join(unknown)}"
             )
     return fn(**kwargs)
+
+
+def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:
+    """A dataset as a table: its feature columns by name, then a ``"target"`` column.
+
+    Takes ``load``'s options; a generator without ``seed`` uses seed 0, so the same
+    table comes back every time unless asked otherwise.
+
+    >>> table = load_table("xor", n=10)
+    >>> list(table), len(table["target"])
+    (['x1', 'x2', 'target'], 10)
+    """
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    if info is not None and info.image_shape:
+        raise DataError(
+            f"dataset {info.name!r} is images, not a table; write it as a folder of images "
+            "(thalweg.datasets.export_images)"
+        )
+    if info is not None and info.source == "generator":
+        kwargs.setdefault("seed", 0)
+    X, y, names = load(name, **kwargs)
+    table = {column: X[:, j] for j, column in enumerate(names)}
+    table["target"] = y
+    return table
+
+
+def is_image_dataset(name: str) -> bool:
+    """Whether ``name`` is an image dataset (``export_images`` writes it)."""
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    return bool(info is not None and info.image_shape)
+
+
+def export_images(name: str, directory, **kwargs: Any) -> int:
+    """Write an image dataset as PNG files, one sub-folder per class (what
+    ``thalweg train DIR/`` reads); returns the number of images. Generators default to
+    seed 0. The folder must be new or empty.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "shapes"
+    >>> export_images("shapes", folder, n=6, size=8)
+    6
+    """
+    from pathlib import Path
+
+    from thalweg.data.images import write_image_folder
+
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    if info is None or not info.image_shape:
+        raise DataError(f"dataset {name!r} is not an image dataset; export it as a table")
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise DataError(f"{directory} exists and is not an empty folder; choose a new folder")
+    if info.source == "generator":
+        kwargs.setdefault("seed", 0)
+    images, labels, class_names = load(name, **kwargs)
+    return write_image_folder(directory, images, labels, class_names)

@@ -14,12 +14,13 @@ lets a step cost little more than the slowest worker's arithmetic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from pathlib import Path
 
 import numpy as np
 
 from thalweg.data.filesystems import is_url, locate, translate_errors
+from thalweg.data.summary import SUMMARY_SAMPLE_ROWS, DataSummary
 from thalweg.distributed import worker
 from thalweg.distributed.cluster import require_dask, worker_addresses
 from thalweg.errors import DataError, ShapeError
@@ -27,20 +28,8 @@ from thalweg.errors import DataError, ShapeError
 # Weights at least this large are scattered once per step rather than sent inside each
 # task, so multi-megabyte messages do not pass through the scheduler once per worker.
 SCATTER_BYTES = 1 << 20
-
-
-@dataclass
-class DataStatistics:
-    """What one pass over the shards learns: sizes, column moments, target summary."""
-
-    n_samples: int
-    n_features: int
-    feature_names: list[str] | None
-    x_mean: np.ndarray  # (n_features,)
-    x_var: np.ndarray  # (n_features,), population variance
-    y_mean: float | None = None  # regression only
-    y_var: float | None = None
-    classes: np.ndarray | None = None  # classification only: sorted labels
+# The rows the workers send for the learning rate's curvature: at most this many numbers.
+SAMPLE_VALUES = 4_000_000
 
 
 def combine_moments(parts: list[dict]) -> tuple[int, np.ndarray, np.ndarray]:
@@ -188,26 +177,37 @@ class ShardedData:
         ]
         return ActorShards(self.client, futures, self.n_features, self.feature_names, self.sizes)
 
-    def statistics(self, classify: bool) -> DataStatistics:
+    def summarize(self, classify: bool) -> DataSummary:
         """One pass: the row count and column moments (Chan's merge of per-shard moments),
-        and the target's mean and variance or, with ``classify``, its sorted labels."""
-        parts = self.map(worker.shard_statistics, classify)
+        the target's mean and variance or, with ``classify``, its sorted labels, and
+        about :data:`~thalweg.data.summary.SUMMARY_SAMPLE_ROWS` evenly spaced rows (fewer
+        for wide data: at most :data:`SAMPLE_VALUES` numbers travel to the driver)."""
+        rows = min(SUMMARY_SAMPLE_ROWS, SAMPLE_VALUES // max(self.n_features, 1))
+        parts = self.map(worker.shard_statistics, classify, math.ceil(rows / len(self.shards)))
         self.sizes = [part["n"] for part in parts]
         n, x_mean, x_m2 = combine_moments(parts)
         if n == 0:
             raise DataError("thalweg.distributed: the data has no rows")
-        stats = DataStatistics(n, self.n_features, self.feature_names, x_mean, x_m2 / n)
+        dtypes = {part["dtype"] for part in parts if part["n"]}
+        sample = np.concatenate([part["sample"] for part in parts if part["n"]])
+        summary = DataSummary(
+            n_samples=n,
+            x_mean=x_mean,
+            x_var=x_m2 / n,
+            sample=sample.astype(np.result_type(*dtypes), copy=False),
+            feature_names=self.feature_names,
+        )
         if classify:
-            stats.classes = np.unique(np.concatenate([part["classes"] for part in parts]))
-            if len(stats.classes) < 2:
+            summary.classes = np.unique(np.concatenate([part["classes"] for part in parts]))
+            if len(summary.classes) < 2:
                 raise DataError(
-                    f"thalweg.distributed: y has only one class ({stats.classes[0]!r}); a "
+                    f"thalweg.distributed: y has only one class ({summary.classes[0]!r}); a "
                     "classifier needs at least 2 classes in the training data"
                 )
         else:
             _, y_mean, y_m2 = combine_moments([part["y"] for part in parts])
-            stats.y_mean, stats.y_var = float(y_mean[0]), float(y_m2[0] / n)
-        return stats
+            summary.y_mean, summary.y_var = float(y_mean[0]), float(y_m2[0] / n)
+        return summary
 
 
 def read_table(path):
@@ -312,12 +312,12 @@ def _array_blocks(X, y, n_workers: int):
         X = np.asarray(X)
         if X.ndim != 2:
             raise ShapeError(f"thalweg.distributed: X must be 2-D, got shape {X.shape}")
-        X = da.from_array(X, chunks=(-(-len(X) // n_workers), -1))
+        X = da.from_array(X, chunks=(math.ceil(len(X) / n_workers), -1))
     if X.ndim != 2:
         raise ShapeError(f"thalweg.distributed: X must be 2-D, got shape {X.shape}")
     X = X.rechunk({1: -1})  # a block holds whole rows
     if X.numblocks[0] < n_workers:
-        X = X.rechunk({0: -(-X.shape[0] // n_workers)})
+        X = X.rechunk({0: math.ceil(X.shape[0] / n_workers)})
     if not hasattr(y, "chunks"):
         y = da.from_array(np.asarray(y), chunks=-1)
     if y.shape[0] != X.shape[0]:

@@ -19,6 +19,13 @@ map-reduce:
 L-BFGS uses the same map-reduce as the function SciPy minimizes. Synchronous mini-batch
 SGD takes, at each step, a slice of each worker's shuffled rows (in proportion to its
 share of the data), so the workers together contribute one mini-batch and one update.
+
+Gradient descent runs through the training loop of a single process,
+:func:`thalweg.train.run_epochs` (epochs, history, callbacks, Ctrl-C): only the step
+differs. The estimator is used through its public contract
+(:class:`thalweg.models.GradientEstimator`): it learns its preprocessing from the merged
+statistics, builds its network, encodes the shards (on the workers), chooses its
+optimizer and learning rate, and sets its fitted attributes, as its own ``fit`` does.
 """
 
 from __future__ import annotations
@@ -30,24 +37,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thalweg import backend
 from thalweg.autograd import engine
 from thalweg.distributed import worker
 from thalweg.distributed.cluster import require_dask
 from thalweg.distributed.data import ShardedData
-from thalweg.distributed.estimators import (
-    TrainingPlan,
-    TrainingResult,
-    check_supported,
-    finish_training,
-    is_classifier,
-    plan_training,
-)
 from thalweg.distributed.worker import flatten, set_flat, split_flat
+from thalweg.errors import ConvergenceWarning
 from thalweg.losses import l2_penalty
-from thalweg.models.gradient_descent import ADAPTIVE_DEFAULT_LR, L1Proximal, make_optimizer
-from thalweg.models.logistic import ConvergenceWarning
-from thalweg.train import Convergence, History, NaNGuard, ProgressBar, TrainingState
+from thalweg.models import GradientEstimator
+from thalweg.models.base import ClassifierMixin
+from thalweg.models.compat import sklearn_compatible
+from thalweg.nn import layer_to_config
+from thalweg.train import History, TrainingState, run_epochs, with_default_callbacks
 
 SOLVERS = ("auto", "gd", "sgd", "lbfgs")
 TRANSPORTS = ("tasks", "actors")
@@ -87,11 +88,14 @@ def fit(
 
     Parameters
     ----------
-    estimator : LinearRegression, LogisticRegression, MLPClassifier or MLPRegressor
-        Its settings are used: ``max_epochs`` (steps of full-batch GD, epochs of SGD,
-        iterations of L-BFGS), ``optimizer``, ``learning_rate`` (``"auto"`` computes the
-        curvature bound distributedly), ``l1``, ``l2``, ``tol``, ``n_iter_no_change``,
-        ``standardize``, ``seed``, ``verbose``. ``early_stopping`` is not supported.
+    estimator : a GradientEstimator (LinearRegression, LogisticRegression, MLPClassifier,
+        MLPRegressor, ...)
+        It learns its preprocessing and builds its network as its own ``fit`` would
+        (:mod:`thalweg.models.gradient`). Its settings are used: ``max_epochs`` (steps of
+        full-batch GD, epochs of SGD, iterations of L-BFGS), ``optimizer``,
+        ``learning_rate`` (``"auto"`` measures the curvature on rows the workers
+        sample), ``l1``, ``l2``, ``tol``, ``n_iter_no_change``, ``standardize``,
+        ``random_state``, ``verbose``. ``early_stopping`` is not supported.
     X : dask.dataframe.DataFrame, dask.array.Array or numpy.ndarray
         Features (n_samples, n_features); a DataFrame may also hold the label column.
     y : dask Series or dask array (n_samples,), optional
@@ -145,28 +149,57 @@ def fit(
             raise ValueError("solver='sgd' needs batch_size= (rows per step, all workers)")
     client = _current_client() if client is None else client
 
+    # The estimator learns its preprocessing from the merged statistics of the shards,
+    # and builds its network, exactly as its own fit would.
     data = ShardedData.load(client, X, y, target)
-    stats = data.statistics(classify=is_classifier(estimator))
-    dtype = np.dtype(np.float64) if solver == "lbfgs" else backend.get_default_dtype()
-    plan = plan_training(estimator, stats, solver, dtype)
+    summary = data.summarize(classify=isinstance(estimator, ClassifierMixin))
+    estimator.begin_training(summary)
+    seed = estimator.training_seed()
+    # L-BFGS works in float64 (its line searches need the digits); descent in the data's.
+    dtype = np.dtype(np.float64) if solver == "lbfgs" else summary.sample.dtype
+    module = estimator.build_module(summary.n_features, np.random.default_rng(seed), dtype)
     if warn_small:
-        message = small_data_message(stats.n_samples, plan.module.num_parameters(), transport)
+        message = small_data_message(summary.n_samples, module.num_parameters(), transport)
         if message:
             warnings.warn(message, SmallDataWarning, stacklevel=2)
 
-    # Standardize and encode once, on the workers; the raw shards are then released.
-    prepared = data.transform(
-        worker.prepare_shard, plan.center, plan.scale, plan.feature_dtype, dtype, plan.target
-    )
+    # Encode once, on the workers (estimator.encode travels there); raw shards are freed.
+    prepared = data.transform(worker.prepare_shard, estimator.encode)
     del data
     if transport == "actors":
         prepared = prepared.to_actors()
-    objective = ShardedObjective(prepared, plan.model_spec)
+    objective = ShardedObjective(
+        prepared, worker.ModelSpec(layer_to_config(module), estimator.loss)
+    )
     if solver == "lbfgs":
-        result = minimize_lbfgs(estimator, plan, objective)
-    else:
-        result = descend(estimator, plan, objective, batch_size if solver == "sgd" else None)
-    return finish_training(estimator, plan, stats, result, solver)
+        history = minimize_lbfgs(estimator, module, objective)
+        estimator.finish_training(module, history, warn=False)
+        if hasattr(estimator, "solver_"):
+            estimator.solver_ = "lbfgs"
+        return estimator
+    batch_size = batch_size if solver == "sgd" else None
+    history, optimizer = descend(estimator, module, objective, summary, batch_size, seed)
+    return estimator.finish_training(module, history, optimizer)
+
+
+def check_supported(estimator, solver: str) -> None:
+    """Raise a clear error for estimators and options data-parallel training lacks."""
+    name = type(estimator).__name__
+    if not isinstance(estimator, GradientEstimator):
+        raise TypeError(
+            f"thalweg.distributed trains estimators built on thalweg.models.GradientEstimator "
+            f"(LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor...); got {name}"
+        )
+    if getattr(estimator, "early_stopping", False):
+        raise ValueError(
+            f"{name}(early_stopping=True) needs a held-out split, which thalweg.distributed "
+            "does not make; set early_stopping=False (tol= still stops at convergence)"
+        )
+    if getattr(estimator, "l1", 0.0) and solver == "lbfgs":
+        raise ValueError(
+            f"{name}: l1 is not differentiable at 0, which L-BFGS needs; use solver='gd' "
+            "or 'sgd' (proximal gradient descent)"
+        )
 
 
 def choose_solver(estimator, solver: str, batch_size: int | None) -> str:
@@ -293,148 +326,93 @@ def penalty_and_gradient(params: list, penalized: list, l2: float) -> tuple[floa
 
 
 # ---------------------------------------------------------------------- gradient descent
-def descend(
-    estimator, plan: TrainingPlan, objective: ShardedObjective, batch_size: int | None
-) -> TrainingResult:
-    """Full-batch gradient descent (``batch_size=None``) or synchronous mini-batch SGD.
+class ShardBatches:
+    """The batch source of data-parallel descent: each epoch's batches are the numbers
+    ``0..steps-1`` of its mini-batches (rows ``[i·n_w/steps, (i+1)·n_w/steps)`` of each
+    worker's ``n_w``); before an epoch of mini-batches, every worker shuffles its rows."""
 
-    The loop of :func:`thalweg.train.fit` with the gradient computed by the workers: the
-    same optimizer, callbacks (NaN guard, L1 proximal step, convergence, progress bar)
-    and one History row per epoch.
+    def __init__(self, objective: ShardedObjective, steps: int):
+        self.objective = objective
+        self.steps = steps
+        self.n_samples = objective.n_samples
+        self.batch_size = math.ceil(self.n_samples / steps)
+        self.steps_before = 0  # timings recorded before the current epoch
+
+    def epoch_batches(self, rng: np.random.Generator, skip: int = 0):
+        self.steps_before = len(self.objective.timings)
+        if self.steps > 1:
+            self.objective.shuffle(rng)
+        yield from range(skip, self.steps)
+
+    def worker_seconds(self) -> float:
+        """The slowest worker's compute time, summed over this epoch's steps."""
+        return sum(t.worker for t in self.objective.timings[self.steps_before :])
+
+
+def descend(
+    estimator,
+    module,
+    objective: ShardedObjective,
+    summary,
+    batch_size: int | None,
+    seed: int,
+):
+    """Full-batch gradient descent (``batch_size=None``) or synchronous mini-batch SGD,
+    through the training loop every thalweg trainer shares
+    (:func:`thalweg.train.run_epochs`); the step sums the workers' gradients.
+
+    Returns ``(history, optimizer)``.
     """
-    module = plan.module
     params = module.parameters()
     n = objective.n_samples
-    lr = estimator.learning_rate
-    if lr == "auto":
-        lr = auto_learning_rate(estimator, plan, objective.data, batch_size)
-    optimizer = make_optimizer(estimator.optimizer, params, lr)
+    steps = 1 if batch_size is None else max(1, math.ceil(n / batch_size))
+    optimizer = estimator.training_optimizer(module, summary.sample, batch_size, n)
+    penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
 
-    callbacks = [NaNGuard()]
-    if estimator.l1:
-        callbacks.append(L1Proximal(plan.penalized, estimator.l1))
-    if estimator.tol is not None:
-        callbacks.append(Convergence(tol=estimator.tol, patience=estimator.n_iter_no_change))
-    if estimator.verbose:
-        callbacks.append(ProgressBar(estimator.verbose))
-    steps = 1 if batch_size is None or batch_size >= n else math.ceil(n / batch_size)
+    def step(index: int) -> tuple[float, int]:
+        # One step: the workers' mean gradient plus the penalty's, then one update.
+        loss, gradient, count = objective.loss_and_gradient(flatten(params), index, steps)
+        penalty, penalty_gradient = penalty_and_gradient(params, penalized, l2)
+        gradient += penalty_gradient
+        optimizer.apply_gradients(zip(split_flat(gradient, params), params, strict=True))
+        return loss + penalty, count
+
+    callbacks = with_default_callbacks(
+        estimator.training_callbacks(module), verbose=getattr(estimator, "verbose", 0)
+    )
+    batches = ShardBatches(objective, steps)
     state = TrainingState(
         model=module,
         optimizer=optimizer,
-        loss_fn=plan.loss,
         callbacks=callbacks,
         history=History(),
         epochs=estimator.max_epochs,
-        batch_size=min(batch_size or n, n),
+        batch_size=batches.batch_size,
         n_samples=n,
-        batches_per_epoch=steps,
+        rng=np.random.default_rng(seed),
     )
-    rng = np.random.default_rng(estimator.seed)
-
-    for callback in callbacks:
-        callback.on_train_begin(state)
-    try:
-        while state.epoch < state.epochs and not state.stop:
-            for callback in callbacks:
-                callback.on_epoch_begin(state)
-            state.epoch_started = time.perf_counter()
-            state.epoch_loss_sum, state.epoch_examples = 0.0, 0
-            steps_before = len(objective.timings)
-            if steps > 1:
-                objective.shuffle(rng)
-            for step in range(steps):
-                # One step: the workers' mean gradient plus the penalty's, then one update.
-                loss, gradient, count = objective.loss_and_gradient(flatten(params), step, steps)
-                penalty, penalty_gradient = penalty_and_gradient(
-                    params, plan.penalized, estimator.l2
-                )
-                loss += penalty
-                gradient += penalty_gradient
-                optimizer.apply_gradients(zip(split_flat(gradient, params), params, strict=True))
-
-                state.batch_in_epoch += 1
-                state.epoch_loss_sum += loss * count
-                state.epoch_examples += count
-                for callback in callbacks:
-                    callback.on_batch_end(state, loss)
-            seconds = time.perf_counter() - state.epoch_started
-            row = {
-                "epoch": state.epoch + 1,
-                "loss": state.epoch_loss_sum / state.epoch_examples,
-                "lr": float(optimizer.learning_rate),
-                "seconds": seconds,
-                "data_seconds": 0.0,  # the rows are already on the workers
-                "worker_seconds": sum(t.worker for t in objective.timings[steps_before:]),
-                "examples": state.epoch_examples,
-                "examples_per_second": state.epoch_examples / max(seconds, 1e-9),
-            }
-            state.history.append(row)
-            state.epoch += 1
-            state.batch_in_epoch = 0
-            for callback in callbacks:
-                callback.on_epoch_end(state, row)
-    finally:
-        for callback in callbacks:
-            if isinstance(callback, ProgressBar):
-                callback.on_train_end(state)
-    for callback in callbacks:
-        if not isinstance(callback, ProgressBar):
-            callback.on_train_end(state)
-    state.history.stop_reason = state.stop_reason
-    history = state.history
-    return TrainingResult(history, len(history), history.last("loss"), optimizer)
-
-
-def auto_learning_rate(
-    estimator, plan: TrainingPlan, data: ShardedData, batch_size: int | None
-) -> float:
-    """:func:`thalweg.models.gradient_descent.auto_learning_rate`, with the data on the
-    workers: the step ``1/L`` from the largest curvature of the loss."""
-    if estimator.optimizer in ADAPTIVE_DEFAULT_LR:
-        return ADAPTIVE_DEFAULT_LR[estimator.optimizer]
-    n = int(sum(data.sizes))
-    curvature = largest_curvature(data, n)
-    if batch_size is not None and batch_size < n:
-        per_example = sum(data.map(worker.squared_norm_sum)) / n + 1.0
-        curvature = max(curvature, per_example / batch_size)
-    factor = {"squared": 2.0, "logistic": 0.25, "softmax": 0.5}[plan.loss_kind]
-    lr = 1.0 / (factor * curvature + 2.0 * estimator.l2)
-    return lr * (0.1 if estimator.optimizer in ("momentum", "nesterov") else 1.0)
-
-
-def largest_curvature(data: ShardedData, n: int, iterations: int = 30, seed: int = 0) -> float:
-    """Largest eigenvalue of ``[X, 1]ᵀ[X, 1] / n``, as the single-process version finds it:
-    exactly from the summed ``(d+1)×(d+1)`` matrix when it is small, else by power
-    iteration with each product a map-reduce over the shards."""
-    if data.n_features + 1 <= 512:
-        gram = np.sum(data.map(worker.curvature_gram), axis=0) / n
-        return float(np.linalg.eigvalsh(gram)[-1])
-    vector = np.random.default_rng(seed).standard_normal(data.n_features + 1)
-    value = 1.0
-    for _ in range(iterations):
-        vector = np.sum(data.map(worker.curvature_product, vector), axis=0) / n
-        value = float(np.linalg.norm(vector))
-        if value == 0:
-            return 1.0
-        vector /= value
-    return value
+    history = run_epochs(
+        state, batches, step, measure=lambda: {"worker_seconds": batches.worker_seconds()}
+    )
+    return history, optimizer
 
 
 # ---------------------------------------------------------------------- L-BFGS
-def minimize_lbfgs(estimator, plan: TrainingPlan, objective: ShardedObjective) -> TrainingResult:
+def minimize_lbfgs(estimator, module, objective: ShardedObjective) -> History:
     """SciPy's L-BFGS-B on the map-reduced loss and gradient (plus the ``l2`` penalty),
     with the options :class:`~thalweg.models.LogisticRegression` uses; one History row
-    per iteration."""
+    per iteration. ``module`` ends with the solution."""
     from scipy.optimize import minimize
 
-    params = plan.module.parameters()
+    params = module.parameters()
+    penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
     history = History()
     started = time.perf_counter()
 
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         loss, gradient, _ = objective.loss_and_gradient(theta)
         set_flat(params, theta)  # the penalty is taken at the same weights
-        penalty, penalty_gradient = penalty_and_gradient(params, plan.penalized, estimator.l2)
+        penalty, penalty_gradient = penalty_and_gradient(params, penalized, l2)
         return loss + penalty, gradient + penalty_gradient
 
     def record(intermediate_result) -> None:
@@ -460,9 +438,9 @@ def minimize_lbfgs(estimator, plan: TrainingPlan, objective: ShardedObjective) -
         warnings.warn(
             f"{type(estimator).__name__}: L-BFGS did not converge in {estimator.max_epochs} "
             "iterations; increase max_epochs",
-            ConvergenceWarning,
+            sklearn_compatible(ConvergenceWarning, "ConvergenceWarning"),
             stacklevel=3,
         )
     set_flat(params, result.x)
     history.stop_reason = str(result.message)
-    return TrainingResult(history, int(result.nit), float(result.fun))
+    return history

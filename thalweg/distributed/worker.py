@@ -5,11 +5,12 @@ arrays. The driver never sees those rows; it only asks the workers for small sum
 of them:
 
 * :func:`shard_statistics` — row count, column means and sums of squared deviations
-  (for standardization), the target's moments or its set of class labels;
-* :func:`prepare_shard` — standardize the features and encode the target, once;
+  (for standardization), the target's moments or its set of class labels, and a few
+  evenly spaced rows (for the learning rate);
+* :func:`prepare_shard` — encode the rows as the estimator does (``estimator.encode``),
+  once;
 * :func:`loss_and_gradient_sums` — the summed loss and gradient of the model over the
-  shard (or a mini-batch of it) at the weights the driver broadcast;
-* :func:`curvature_product` — one power-iteration product (to pick a learning rate).
+  shard (or a mini-batch of it) at the weights the driver broadcast.
 
 Every summary is a *sum* (or per-shard moments), so the driver can add the workers'
 answers and divide by the total row count to get the exact full-data mean.
@@ -17,17 +18,17 @@ answers and divide by the total row count to get the exact full-data mean.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from thalweg import losses
 from thalweg.autograd import engine
 from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import DataError, ShapeError
-from thalweg.models import validation
+from thalweg.models import checks
 from thalweg.nn.layers import layer_from_config
 
 
@@ -45,10 +46,11 @@ class Shard:
 @dataclass(frozen=True)
 class ModelSpec:
     """What a worker needs to rebuild the model: its architecture (a ``thalweg.nn``
-    layer config, see ``layer_to_config``) and the name of its loss in ``thalweg.losses``."""
+    layer config, see ``layer_to_config``) and its loss, ``loss(output, target) ->``
+    the batch's mean (the estimator's own ``loss`` method, carried by pickle)."""
 
     architecture: dict
-    loss: str
+    loss: object
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _shard(X: np.ndarray, y: np.ndarray) -> Shard:
         )
     if len(X) == 0:  # an empty partition (a filter emptied it): contributes nothing
         return Shard(np.empty((0, X.shape[1] if X.ndim == 2 else 0)), y)
-    return Shard(validation.check_X(X, "thalweg.distributed"), y)
+    return Shard(checks.check_X(X, "thalweg.distributed"), y)
 
 
 class ShardActor:
@@ -108,26 +110,28 @@ class ShardActor:
 
 
 # ---------------------------------------------------------------------- statistics
-def shard_statistics(shard: Shard, classify: bool) -> dict:
+def shard_statistics(shard: Shard, classify: bool, sample_rows: int) -> dict:
     """Row count, per-column mean and M2 (Σ squared deviations) of ``X``; for a
-    regression target the same three of ``y``, for a classification target its labels.
+    regression target the same three of ``y``, for a classification target its labels;
+    about ``sample_rows`` evenly spaced rows of ``X``; and ``X``'s dtype.
 
     Means and M2 of different shards combine exactly (Chan et al.); see
     :func:`thalweg.distributed.data.combine_moments`.
     """
     who = "thalweg.distributed"
-    stats = {"n": len(shard), **_moments(shard.X)}
+    stats = {"n": len(shard), **_moments(shard.X), "dtype": str(shard.X.dtype)}
+    stats["sample"] = shard.X[:: max(1, math.ceil(len(shard) / max(sample_rows, 1)))]
     if classify:
         if shard.y.dtype.kind == "f":
-            validation.check_finite(shard.y, who, "y")
-            if len(shard) and validation.target_type(shard.y) == "continuous":
+            checks.check_finite(shard.y, who, "y")
+            if len(shard) and checks.target_type(shard.y) == "continuous":
                 raise DataError(
                     f"{who}: y has non-integer values, which is a regression target; use a "
                     "regressor, or convert y to class labels"
                 )
         stats["classes"] = np.unique(shard.y)
     else:
-        y = validation.check_y_regression(shard.y, len(shard), who)
+        y = checks.check_y_regression(shard.y, len(shard), who)
         stats["y"] = _moments(y[:, None])
     return stats
 
@@ -141,31 +145,12 @@ def _moments(X: np.ndarray) -> dict:
 
 
 # ---------------------------------------------------------------------- preparing
-def prepare_shard(
-    shard: Shard,
-    center: np.ndarray,
-    scale: np.ndarray,
-    feature_dtype,
-    dtype,
-    target: dict,
-) -> Shard:
-    """Standardize the features and encode the target the way the estimator does.
-
-    Features become ``((X - center) / scale)`` rounded to ``feature_dtype`` (what the
-    single-process estimator trains on), then stored in the model's ``dtype``. The
-    target is ``target["kind"]``: ``"regression"`` — ``(y - mean) / scale`` as a column;
-    ``"binary"`` — the code (0 or 1) of each label as a float column; ``"multiclass"`` —
-    integer codes into ``target["classes"]``.
-    """
-    X = ((shard.X - center) / scale).astype(feature_dtype).astype(dtype, copy=False)
-    kind = target["kind"]
-    if kind == "regression":
-        y = ((shard.y.astype(np.float64) - target["mean"]) / target["scale"]).astype(feature_dtype)
-        y = y.astype(dtype, copy=False).reshape(-1, 1)
-    else:
-        codes = np.searchsorted(target["classes"], shard.y)
-        y = codes.astype(dtype).reshape(-1, 1) if kind == "binary" else codes.astype(np.int64)
-    return Shard(X, y)
+def prepare_shard(shard: Shard, encode) -> Shard:
+    """The shard's rows as the estimator trains on them: ``encode(X, y)`` (the
+    estimator's ``encode``: standardized features, encoded labels...)."""
+    if len(shard) == 0:
+        return shard
+    return Shard(*encode(shard.X, shard.y))
 
 
 def shuffle_shard(shard: Shard, seed: int) -> Shard:
@@ -183,9 +168,9 @@ def loss_and_gradient_sums(
     ``start:stop`` of the shard (all of them by default: full-batch gradient descent;
     this worker's share of a mini-batch otherwise).
 
-    The loss is taken with ``reduction="sum"``: sums from all workers add up to the
-    full-data sum, which the driver divides by the total row count. Averaging each
-    worker's mean instead would weight a small shard as much as a big one.
+    The mean loss over the rows times their number is their sum: sums from all workers
+    add up to the full-data sum, which the driver divides by the total row count.
+    Averaging each worker's mean instead would weight a small shard as much as a big one.
     """
     started = time.perf_counter()
     module = layer_from_config(model.architecture)
@@ -194,30 +179,9 @@ def loss_and_gradient_sums(
     X, y = shard.X[start:stop], shard.y[start:stop]
     if len(X) == 0:
         return PartialSums(0.0, np.zeros_like(theta), 0, time.perf_counter() - started)
-    loss_fn = getattr(losses, model.loss)
-    loss = loss_fn(module(from_numpy(X)), y, reduction="sum")
-    gradient = flatten(engine.grad(loss, params))
-    return PartialSums(loss.item(), gradient, len(X), time.perf_counter() - started)
-
-
-def curvature_gram(shard: Shard) -> np.ndarray:
-    """``[X, 1]ᵀ [X, 1]`` over the shard's rows, in float64: summed over the shards, the
-    matrix whose top eigenvalue is the largest curvature of a linear model's loss."""
-    design = np.column_stack([shard.X.astype(np.float64), np.ones(len(shard.X))])
-    return design.T @ design
-
-
-def curvature_product(shard: Shard, vector: np.ndarray) -> np.ndarray:
-    """``[X, 1]ᵀ [X, 1] v`` summed over the shard's rows: one product of the power
-    iteration that finds the largest curvature of a linear model's loss."""
-    d = shard.X.shape[1]
-    projected = shard.X @ vector[:d] + vector[d]  # [X, 1] v
-    return np.append(shard.X.T @ projected, projected.sum())
-
-
-def squared_norm_sum(shard: Shard) -> float:
-    """``Σ‖x‖²`` over the shard's rows (the curvature one example can add)."""
-    return float(np.einsum("ij,ij->", shard.X, shard.X, dtype=np.float64))
+    loss = model.loss(module(from_numpy(X.astype(params[0].dtype, copy=False))), y)
+    gradient = flatten(engine.grad(loss, params)) * len(X)
+    return PartialSums(loss.item() * len(X), gradient, len(X), time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------- weights as a vector

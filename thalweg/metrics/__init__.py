@@ -35,7 +35,6 @@ whose message names the problem and the fix. Precision, recall and F1 return
 """
 
 # One module per family of metrics; this package gathers their public names.
-from thalweg.metrics._checks import Average as Average  # type alias of the signatures
 from thalweg.metrics.classification import (
     MajorityBaseline,
     accuracy,
@@ -45,6 +44,7 @@ from thalweg.metrics.classification import (
     precision,
     recall,
 )
+from thalweg.metrics.inputs import Average as Average  # type alias of the signatures
 from thalweg.metrics.probability import (
     PredictionBias,
     calibration_curve,

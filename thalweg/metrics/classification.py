@@ -10,18 +10,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thalweg.errors import DataError
-from thalweg.metrics._checks import (
+from thalweg.metrics.inputs import (
     Average,
-    _average_per_class,
-    _check_lengths,
-    _check_option,
-    _check_same_label_kind,
-    _class_labels,
-    _contains,
-    _encode,
-    _label_pair,
-    _labels_param,
-    _sample_weight,
+    average_per_class,
+    check_lengths,
+    check_option,
+    check_same_label_kind,
+    checked_labels,
+    checked_sample_weight,
+    class_labels,
+    contains_label,
+    encode_labels,
+    label_pair,
 )
 
 
@@ -52,8 +52,8 @@ def accuracy(
     >>> accuracy([0, 1, 2, 2], [0, 2, 2, 2])
     0.75
     """
-    y_true, y_pred = _label_pair("accuracy", y_true, y_pred)
-    weight = _sample_weight("accuracy", sample_weight, len(y_true))
+    y_true, y_pred = label_pair("accuracy", y_true, y_pred)
+    weight = checked_sample_weight("accuracy", sample_weight, len(y_true))
     correct = y_true == y_pred
     if not normalize:
         return float(np.sum(correct) if weight is None else np.sum(correct * weight))
@@ -110,15 +110,15 @@ def majority_baseline(
     MajorityBaseline(label='ok', accuracy=0.75)
     """
     metric = "majority_baseline"
-    y_true = _class_labels(metric, "y_true", y_true)
-    _check_lengths(metric, y_true=y_true)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    y_true = class_labels(metric, "y_true", y_true)
+    check_lengths(metric, y_true=y_true)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     if y_train is None:
         reference, reference_weight = y_true, weight
     else:
-        reference = _class_labels(metric, "y_train", y_train)
-        _check_lengths(metric, y_train=reference)
-        _check_same_label_kind(metric, "y_true", y_true, "y_train", reference)
+        reference = class_labels(metric, "y_train", y_train)
+        check_lengths(metric, y_train=reference)
+        check_same_label_kind(metric, "y_true", y_true, "y_train", reference)
         reference_weight = None
     classes, codes = np.unique(reference, return_inverse=True)
     totals = np.bincount(codes, weights=reference_weight, minlength=len(classes))
@@ -165,20 +165,20 @@ def confusion_matrix(
            [1, 2]])
     """
     metric = "confusion_matrix"
-    _check_option(metric, "normalize", normalize, (None, "true", "pred", "all"))
-    y_true, y_pred = _label_pair(metric, y_true, y_pred)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    check_option(metric, "normalize", normalize, (None, "true", "pred", "all"))
+    y_true, y_pred = label_pair(metric, y_true, y_pred)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     if labels is None:
         classes = np.union1d(y_true, y_pred)
     else:
-        classes = _labels_param(metric, labels, y_true)
-        if not np.any(_encode(y_true, classes) >= 0):
+        classes = checked_labels(metric, labels, y_true)
+        if not np.any(encode_labels(y_true, classes) >= 0):
             raise DataError(
                 f"{metric}: none of labels={classes.tolist()} occurs in y_true; "
                 "pass labels that y_true uses"
             )
     n_classes = len(classes)
-    true_index, pred_index = _encode(y_true, classes), _encode(y_pred, classes)
+    true_index, pred_index = encode_labels(y_true, classes), encode_labels(y_pred, classes)
     listed = (true_index >= 0) & (pred_index >= 0)
     # Each (true, predicted) pair gets one flat cell number; bincount counts them all at once.
     cell = true_index[listed] * n_classes + pred_index[listed]
@@ -214,9 +214,9 @@ def _class_counts(
     ``average="binary"``, the summed classes for ``"micro"``, else ``labels`` (default:
     every label seen, sorted).
     """
-    _check_option(metric, "average", average, ("binary", "micro", "macro", "weighted", None))
-    y_true, y_pred = _label_pair(metric, y_true, y_pred)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    check_option(metric, "average", average, ("binary", "micro", "macro", "weighted", None))
+    y_true, y_pred = label_pair(metric, y_true, y_pred)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     if weight is None:
         weight = np.ones(len(y_true))
     seen = np.union1d(y_true, y_pred)
@@ -228,7 +228,7 @@ def _class_counts(
                 'average="binary" needs at most 2; pass average="macro" '
                 '(or "micro", "weighted", None)'
             )
-        if not _contains(seen, pos_label):
+        if not contains_label(seen, pos_label):
             if seen.size == 2:
                 raise DataError(
                     f"{metric}: pos_label={pos_label!r} is not one of the labels "
@@ -239,10 +239,10 @@ def _class_counts(
     elif labels is None:
         classes = seen
     else:
-        classes = _labels_param(metric, labels, y_true)
+        classes = checked_labels(metric, labels, y_true)
 
     n_classes = len(classes)
-    true_index, pred_index = _encode(y_true, classes), _encode(y_pred, classes)
+    true_index, pred_index = encode_labels(y_true, classes), encode_labels(y_pred, classes)
     is_listed_true, is_listed_pred = true_index >= 0, pred_index >= 0
     hit = is_listed_true & (true_index == pred_index)
     true_positive = np.bincount(true_index[hit], weights=weight[hit], minlength=n_classes)
@@ -400,4 +400,4 @@ def _precision_recall_f1(
     else:
         # 2 tp / (2 tp + fp + fn), written with the counts we have; equal to 2PR / (P + R).
         scores = _divide_or(2 * true_positive, predicted + actual, zero_division)
-    return _average_per_class(scores, average, actual)
+    return average_per_class(scores, average, actual)

@@ -10,15 +10,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thalweg.errors import DataError
-from thalweg.metrics._checks import (
-    _check_columns,
-    _check_lengths,
-    _check_option,
-    _class_labels,
-    _column_classes,
-    _float_array,
-    _is_positive,
-    _sample_weight,
+from thalweg.metrics.inputs import (
+    check_columns,
+    check_lengths,
+    check_option,
+    checked_sample_weight,
+    class_labels,
+    column_classes,
+    float_array,
+    positive_mask,
 )
 
 
@@ -68,23 +68,23 @@ def log_loss(
     0.2798
     """
     metric = "log_loss"
-    y_true = _class_labels(metric, "y_true", y_true)
-    probs = _float_array(metric, "y_prob", y_prob, ndims=(1, 2), keep_float32=True)
-    _check_lengths(metric, y_true=y_true, y_prob=probs)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    y_true = class_labels(metric, "y_true", y_true)
+    probs = float_array(metric, "y_prob", y_prob, ndims=(1, 2), keep_float32=True)
+    check_lengths(metric, y_true=y_true, y_prob=probs)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     _check_probabilities(metric, probs)
     if probs.ndim == 1 or probs.shape[1] == 1:
         # Binary shorthand: a column of P(positive) stands for the pair [1 - p, p].
         positive = probs.reshape(-1)
         probs = np.stack([1 - positive, positive], axis=1)
 
-    classes = _column_classes(metric, y_true, labels)
+    classes = column_classes(metric, y_true, labels)
     if classes.size < 2:
         raise DataError(
             f"{metric}: found only the class {classes.tolist()}; pass labels= listing every "
             "class (at least 2) so the columns of y_prob can be matched"
         )
-    _check_columns(metric, "y_prob", probs, classes)
+    check_columns(metric, "y_prob", probs, classes)
     is_class = y_true[:, None] == classes[None, :]  # one-hot, shape (n_samples, n_classes)
     eps = np.finfo(probs.dtype).eps
     row_sums = probs.sum(axis=1)
@@ -104,16 +104,16 @@ def log_loss(
 
 def _binary_probabilities(metric, y_true, y_prob, pos_label):
     """Validated (is_positive as 0/1 floats, probabilities) for a binary classifier."""
-    y_true = _class_labels(metric, "y_true", y_true)
-    y_prob = _float_array(metric, "y_prob", y_prob)
-    _check_lengths(metric, y_true=y_true, y_prob=y_prob)
+    y_true = class_labels(metric, "y_true", y_true)
+    y_prob = float_array(metric, "y_prob", y_prob)
+    check_lengths(metric, y_true=y_true, y_prob=y_prob)
     classes = np.unique(y_true)
     if classes.size > 2:
         raise DataError(
             f"{metric}: y_true holds {classes.size} classes {classes.tolist()} but only "
             "binary labels are supported; score one class at a time (y_true == k)"
         )
-    is_positive = _is_positive(metric, y_true, pos_label)
+    is_positive = positive_mask(metric, y_true, pos_label)
     _check_probabilities(metric, y_prob)
     return is_positive.astype(np.float64), y_prob
 
@@ -168,7 +168,7 @@ def calibration_curve(
     array([0.23333333, 0.76666667])
     """
     metric = "calibration_curve"
-    _check_option(metric, "strategy", strategy, ("uniform", "quantile"))
+    check_option(metric, "strategy", strategy, ("uniform", "quantile"))
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ValueError(f"{metric}: n_bins must be an integer >= 1; got {n_bins!r}")
     is_positive, y_prob = _binary_probabilities(metric, y_true, y_prob, pos_label)
@@ -336,12 +336,12 @@ def class_prediction_bias(
     array([ 0.  ,  0.05, -0.05])
     """
     metric = "class_prediction_bias"
-    y_true = _class_labels(metric, "y_true", y_true)
-    probs = _float_array(metric, "y_prob", y_prob, ndims=(2,))
-    _check_lengths(metric, y_true=y_true, y_prob=probs)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    y_true = class_labels(metric, "y_true", y_true)
+    probs = float_array(metric, "y_prob", y_prob, ndims=(2,))
+    check_lengths(metric, y_true=y_true, y_prob=probs)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     _check_probabilities(metric, probs)
-    classes = _column_classes(metric, y_true, labels)
-    _check_columns(metric, "y_prob", probs, classes)
+    classes = column_classes(metric, y_true, labels)
+    check_columns(metric, "y_prob", probs, classes)
     is_class = (y_true[:, None] == classes[None, :]).astype(np.float64)
     return np.average(probs, axis=0, weights=weight) - np.average(is_class, axis=0, weights=weight)

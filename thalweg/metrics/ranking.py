@@ -8,17 +8,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thalweg.errors import DataError
-from thalweg.metrics._checks import (
-    _average_per_class,
-    _check_columns,
-    _check_lengths,
-    _check_option,
-    _class_labels,
-    _column_classes,
-    _float_array,
-    _is_positive,
-    _sample_weight,
+from thalweg.metrics.inputs import (
     _to_array,
+    average_per_class,
+    check_columns,
+    check_lengths,
+    check_option,
+    checked_sample_weight,
+    class_labels,
+    column_classes,
+    float_array,
+    positive_mask,
 )
 
 
@@ -28,11 +28,11 @@ def _counts_at_thresholds(metric, y_true, y_score, pos_label, sample_weight):
     One entry per distinct score t, thresholds decreasing. Sorting once and taking
     cumulative sums gives every threshold's counts in O(n log n).
     """
-    y_true = _class_labels(metric, "y_true", y_true)
-    y_score = _float_array(metric, "y_score", y_score)
-    _check_lengths(metric, y_true=y_true, y_score=y_score)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
-    is_positive = _is_positive(metric, y_true, pos_label)
+    y_true = class_labels(metric, "y_true", y_true)
+    y_score = float_array(metric, "y_score", y_score)
+    check_lengths(metric, y_true=y_true, y_score=y_score)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
+    is_positive = positive_mask(metric, y_true, pos_label)
     if weight is not None:
         # A zero-weight sample must not add a threshold of its own (sklearn drops it too).
         kept = weight != 0
@@ -188,21 +188,21 @@ def roc_auc(
     0.75
     """
     metric = "roc_auc"
-    y_true_labels = _class_labels(metric, "y_true", y_true)
+    y_true_labels = class_labels(metric, "y_true", y_true)
     scores = _to_array(metric, "y_score", y_score)
     classes = np.unique(y_true_labels)
     if (scores.ndim == 2 and scores.shape[1] > 2) or classes.size > 2:
         return _roc_auc_one_vs_rest(
             y_true_labels, scores, average, sample_weight, multi_class, labels
         )
-    _check_option(metric, "average", average, ("micro", "macro", "weighted", None))
+    check_option(metric, "average", average, ("micro", "macro", "weighted", None))
     if scores.ndim == 2 and scores.shape[1] == 2:
         raise DataError(
             f"{metric}: y_score has shape {scores.shape} but y_true is binary; "
             "pass the positive-class column, y_score[:, 1]"
         )
-    scores = _float_array(metric, "y_score", scores)
-    _check_lengths(metric, y_true=y_true_labels, y_score=scores)
+    scores = float_array(metric, "y_score", scores)
+    check_lengths(metric, y_true=y_true_labels, y_score=scores)
     if classes.size < 2:
         raise DataError(
             f"{metric}: y_true holds only the class {classes.tolist()}, so ROC AUC is "
@@ -219,18 +219,18 @@ def _roc_auc_one_vs_rest(y_true, scores, average, sample_weight, multi_class, la
             f'{metric}: y_true has more than 2 classes; pass multi_class="ovr" to average '
             "one-vs-rest AUCs (with y_score of shape (n_samples, n_classes))"
         )
-    _check_option(metric, "multi_class", multi_class, ("raise", "ovr"))
-    _check_option(metric, "average", average, ("micro", "macro", "weighted", None))
-    scores = _float_array(metric, "y_score", scores, ndims=(2,))
-    _check_lengths(metric, y_true=y_true, y_score=scores)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    check_option(metric, "multi_class", multi_class, ("raise", "ovr"))
+    check_option(metric, "average", average, ("micro", "macro", "weighted", None))
+    scores = float_array(metric, "y_score", scores, ndims=(2,))
+    check_lengths(metric, y_true=y_true, y_score=scores)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     if not np.allclose(scores.sum(axis=1), 1.0):
         raise DataError(
             f"{metric}: each row of y_score must be class probabilities summing to 1; "
             "apply softmax to raw scores first"
         )
-    classes = _column_classes(metric, y_true, labels)
-    _check_columns(metric, "y_score", scores, classes)
+    classes = column_classes(metric, y_true, labels)
+    check_columns(metric, "y_score", scores, classes)
     is_class = y_true[:, None] == classes[None, :]  # one-hot, shape (n_samples, n_classes)
     absent = classes[~is_class.any(axis=0)]
     if absent.size:
@@ -247,7 +247,7 @@ def _roc_auc_one_vs_rest(y_true, scores, average, sample_weight, multi_class, la
         [_binary_roc_auc(metric, is_class[:, c], scores[:, c], weight) for c in range(classes.size)]
     )
     support = is_class.sum(axis=0) if weight is None else weight @ is_class
-    return _average_per_class(per_class, average, support)
+    return average_per_class(per_class, average, support)
 
 
 def _precision_recall_points(metric, y_true, y_score, pos_label, sample_weight, drop_intermediate):
@@ -372,8 +372,8 @@ def average_precision(
     0.8333333333333333
     """
     metric = "average_precision"
-    _check_option(metric, "average", average, ("micro", "macro", "weighted", None))
-    y_true_labels = _class_labels(metric, "y_true", y_true)
+    check_option(metric, "average", average, ("micro", "macro", "weighted", None))
+    y_true_labels = class_labels(metric, "y_true", y_true)
     scores = _to_array(metric, "y_score", y_score)
     classes = np.unique(y_true_labels)
     if classes.size <= 2:
@@ -386,15 +386,15 @@ def average_precision(
 
     if pos_label != 1:
         raise ValueError(f"{metric}: pos_label is fixed to 1 for multi-class y_true; leave it at 1")
-    scores = _float_array(metric, "y_score", scores, ndims=(1, 2))
+    scores = float_array(metric, "y_score", scores, ndims=(1, 2))
     if scores.ndim == 1:
         raise DataError(
             f"{metric}: y_true has {classes.size} classes, so y_score must have shape "
             f"(n_samples, {classes.size}); got shape {scores.shape}"
         )
-    _check_lengths(metric, y_true=y_true_labels, y_score=scores)
-    weight = _sample_weight(metric, sample_weight, len(y_true_labels))
-    _check_columns(metric, "y_score", scores, classes)
+    check_lengths(metric, y_true=y_true_labels, y_score=scores)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true_labels))
+    check_columns(metric, "y_score", scores, classes)
     is_class = y_true_labels[:, None] == classes[None, :]  # one-hot, (n_samples, n_classes)
     if average == "micro":
         pooled_weight = None if weight is None else np.repeat(weight, classes.size)
@@ -406,4 +406,4 @@ def average_precision(
         ]
     )
     support = is_class.sum(axis=0) if weight is None else weight @ is_class
-    return _average_per_class(per_class, average, support)
+    return average_per_class(per_class, average, support)

@@ -8,16 +8,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thalweg.errors import DataError
-from thalweg.metrics._checks import _check_lengths, _check_option, _float_array, _sample_weight
+from thalweg.metrics.inputs import check_lengths, check_option, checked_sample_weight, float_array
 
 MultiOutput = Literal["uniform_average", "raw_values"] | ArrayLike
 
 
 def _regression_targets(metric, y_true, y_pred, sample_weight, multioutput, extra_options=()):
     """Validated (y_true, y_pred) of shape (n_samples, n_outputs) and weights."""
-    y_true = _float_array(metric, "y_true", y_true, ndims=(1, 2))
-    y_pred = _float_array(metric, "y_pred", y_pred, ndims=(1, 2))
-    _check_lengths(metric, y_true=y_true, y_pred=y_pred)
+    y_true = float_array(metric, "y_true", y_true, ndims=(1, 2))
+    y_pred = float_array(metric, "y_pred", y_pred, ndims=(1, 2))
+    check_lengths(metric, y_true=y_true, y_pred=y_pred)
     # Work in 2-D throughout: a 1-D target is one output.
     y_true, y_pred = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
     if y_true.shape != y_pred.shape:
@@ -25,9 +25,9 @@ def _regression_targets(metric, y_true, y_pred, sample_weight, multioutput, extr
             f"{metric}: y_true has {y_true.shape[1]} outputs but y_pred has "
             f"{y_pred.shape[1]}; pass one prediction per target"
         )
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     if isinstance(multioutput, str):
-        _check_option(
+        check_option(
             metric, "multioutput", multioutput, ("uniform_average", "raw_values", *extra_options)
         )
     elif np.shape(multioutput) != (y_true.shape[1],):

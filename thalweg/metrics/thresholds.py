@@ -19,12 +19,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from thalweg.errors import DataError
-from thalweg.metrics._checks import (
-    _check_lengths,
-    _class_labels,
-    _float_array,
-    _is_positive,
-    _sample_weight,
+from thalweg.metrics.inputs import (
+    check_lengths,
+    checked_sample_weight,
+    class_labels,
+    float_array,
+    positive_mask,
 )
 
 __all__ = ["DEFAULT_THRESHOLDS", "ThresholdTable", "apply_threshold", "threshold_table"]
@@ -153,10 +153,10 @@ def threshold_table(
     [0.5, 0.5, 0.0]
     """
     metric = "threshold_table"
-    y_true = _class_labels(metric, "y_true", y_true)
-    y_score = _float_array(metric, "y_score", y_score)
-    _check_lengths(metric, y_true=y_true, y_score=y_score)
-    weight = _sample_weight(metric, sample_weight, len(y_true))
+    y_true = class_labels(metric, "y_true", y_true)
+    y_score = float_array(metric, "y_score", y_score)
+    check_lengths(metric, y_true=y_true, y_score=y_score)
+    weight = checked_sample_weight(metric, sample_weight, len(y_true))
     cuts = _check_thresholds(metric, thresholds)
     classes = np.unique(y_true)
     if classes.size > 2:
@@ -164,7 +164,7 @@ def threshold_table(
             f"{metric}: y_true holds {classes.size} classes {classes.tolist()}; a threshold "
             "decides between two: score one class against the rest (y_true == k)"
         )
-    is_positive = _is_positive(metric, y_true, pos_label)
+    is_positive = positive_mask(metric, y_true, pos_label)
     weight = np.ones(len(y_true)) if weight is None else weight
     positives = float(np.sum(weight[is_positive]))
     negatives = float(np.sum(weight[~is_positive]))
@@ -235,7 +235,7 @@ def apply_threshold(y_score: ArrayLike, threshold: float, *, classes=(0, 1)) -> 
     ['no', 'yes', 'yes']
     """
     metric = "apply_threshold"
-    scores = _float_array(metric, "y_score", y_score)
+    scores = float_array(metric, "y_score", y_score)
     labels = np.asarray(classes)
     if labels.ndim != 1 or labels.size != 2:
         raise DataError(

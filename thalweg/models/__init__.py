@@ -1,14 +1,21 @@
 """Layer 4: estimators with the scikit-learn contract (no scikit-learn needed).
 
+Every estimator trained by gradient descent is a :class:`GradientEstimator` (the
+public contract between an estimator and the trainer; see ``gradient.py``).
+
 >>> from thalweg.models import LinearRegression, load_model
 """
 
-from thalweg.models import persistence
+from thalweg.errors import ConvergenceWarning
+from thalweg.models import legacy, persistence
 from thalweg.models.cnn import CNNClassifier
-from thalweg.models.linear import LinearRegression, Scaling
-from thalweg.models.logistic import ConvergenceWarning, LogisticRegression
+from thalweg.models.gradient import GradientEstimator
+from thalweg.models.linear import LinearRegression
+from thalweg.models.logistic import LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
 
+# Every estimator a model file may name. A new kind of estimator adds itself here, and
+# then saves and loads like the others (see docs/models.md, "Writing an estimator").
 ESTIMATORS = {
     cls.__name__: cls
     for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, CNNClassifier)
@@ -16,14 +23,20 @@ ESTIMATORS = {
 
 
 def load_model(path):
-    """Load an estimator saved with ``model.save(path)``; nothing in the file is executed."""
-    return persistence.load_model(path, ESTIMATORS, {"Scaling": Scaling})
+    """Load an estimator saved with ``model.save(path)``; nothing in the file is executed.
+
+    The model predicts as it did when saved and can continue training with
+    ``partial_fit`` (with a fresh optimizer: its state is not saved).
+    """
+    estimator = persistence.load_model(path, ESTIMATORS, {"Scaling": legacy.LegacyScaling})
+    return legacy.upgrade(estimator)
 
 
 __all__ = [
     "ESTIMATORS",
     "CNNClassifier",
     "ConvergenceWarning",
+    "GradientEstimator",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",

@@ -2,24 +2,31 @@
 
 * The constructor stores its arguments unchanged; ``get_params``/``set_params`` read and
   write them, so ``sklearn.base.clone``, ``Pipeline`` and ``GridSearchCV`` work.
-* ``fit`` validates, learns, sets attributes ending in ``_`` and returns ``self``.
-* Classifiers encode any labels (strings, integers) as ``classes_`` and score accuracy;
-  regressors score R².
+* ``fit`` validates, learns, sets attributes ending in ``_`` and returns ``self``; it
+  accepts ``sample_weight`` (one weight per row).
+* ``random_state`` (None, an int, or a NumPy generator) makes a fit reproducible.
+* Classifiers encode any labels (strings, integers) as ``classes_``, weigh classes
+  (``class_weight``) and score accuracy; regressors score R².
+* Fitted on a DataFrame and used on an array (or the reverse), an estimator warns, as
+  scikit-learn's do; other column names than in ``fit`` are an error.
 * Estimators save to a thalweg model file (safetensors + JSON; see ``persistence.py``).
 """
 
 from __future__ import annotations
 
 import inspect
+import numbers
+import warnings
 
 import numpy as np
 
-from thalweg.autograd.ops.elementwise import stable_sigmoid
-from thalweg.errors import DataError, NotFittedError
+from thalweg import backend
+from thalweg.errors import DataError, NotFittedError, ShapeError
 from thalweg.metrics import r2
-from thalweg.models import validation
+from thalweg.models import checks
 from thalweg.models.compat import sklearn_compatible
 from thalweg.models.persistence import save_model
+from thalweg.numerics import stable_sigmoid
 
 
 class Estimator:
@@ -65,7 +72,7 @@ class Estimator:
 
         tags = Tags(
             estimator_type=self._estimator_type or None,
-            target_tags=TargetTags(required=True),
+            target_tags=TargetTags(required=bool(self._estimator_type)),
         )
         if self._estimator_type == "classifier":
             tags.classifier_tags = ClassifierTags()
@@ -77,6 +84,36 @@ class Estimator:
         """Save the fitted model to ``path`` (safetensors + JSON; reload with
         ``thalweg.models.load_model``)."""
         save_model(self, path)
+
+    # ------------------------------------------------------------------ randomness
+    def _random_seed(self) -> int:
+        """One integer seed for this fit, from ``random_state`` (or the deprecated
+        ``seed``): the int itself, a draw from a given generator, or — for None — a draw
+        from thalweg's global generator (``thalweg.manual_seed``)."""
+        state = self.random_state
+        seed = getattr(self, "seed", None)
+        if seed is not None:
+            warnings.warn(
+                f"{type(self).__name__}(seed=...) is deprecated and will be removed; use "
+                "random_state=..., scikit-learn's name for it",
+                FutureWarning,
+                stacklevel=4,
+            )
+            if state is not None and state != seed:
+                raise ValueError(
+                    f"{type(self).__name__}: seed={seed!r} and random_state={state!r} disagree; "
+                    "pass random_state only"
+                )
+            state = seed
+        if state is None:
+            return int(backend.default_generator().integers(2**63))
+        if isinstance(state, numbers.Integral):
+            return int(state)
+        if isinstance(state, np.random.Generator):
+            return int(state.integers(2**63))
+        if isinstance(state, np.random.RandomState):
+            return int(state.randint(np.iinfo(np.int32).max))
+        raise ValueError(f"random_state must be None, an int or a NumPy generator; got {state!r}")
 
     # ------------------------------------------------------------------ validation
     def _is_fitted(self) -> bool:
@@ -90,14 +127,16 @@ class Estimator:
             )
 
     def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:
-        """Check ``X``; on ``reset`` remember its width and column names, else compare.
+        """Check ``X``; on ``reset`` remember its width and column names, else compare
+        them with the fitted ones (warning, as scikit-learn does, when only one of the
+        two has column names).
 
         ``finite=False`` skips the NaN/infinity scan, for a caller whose own pass over
-        the data will notice them (and then calls ``validation.check_finite``).
+        the data will notice them (and then calls ``checks.check_finite``).
         """
         who = type(self).__name__
-        names = validation.feature_names(X)
-        array = validation.check_X(X, who, finite=finite)
+        names = checks.feature_names(X)
+        array = checks.check_X(X, who, finite=finite)
         if reset:
             self.n_features_in_ = array.shape[1]
             if names is not None:
@@ -106,14 +145,42 @@ class Estimator:
                 del self.feature_names_in_
             return array
         self._check_fitted()
-        validation.check_n_features(who, array, self.n_features_in_)
-        fitted_names = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted_names is not None and list(fitted_names) != names:
-            raise DataError(
-                f"{who}: the feature names should match those that were passed during fit; "
-                f"expected {list(fitted_names)}, got {names}"
-            )
+        checks.check_n_features(who, array, self.n_features_in_)
+        checks.check_feature_names(who, getattr(self, "feature_names_in_", None), names)
         return array
+
+    def _validate_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
+        """Non-negative finite weights, one per row, not all zero (None stays None)."""
+        if sample_weight is None:
+            return None
+        who = type(self).__name__
+        try:
+            weight = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{who}: sample_weight must be numbers, one per row") from None
+        if weight.ndim == 0:
+            weight = np.full(n_samples, float(weight))
+        if weight.shape != (n_samples,):
+            raise ShapeError(
+                f"{who}: sample_weight has shape {weight.shape}; it must be ({n_samples},), "
+                "one weight per row of X"
+            )
+        checks.check_finite(weight, who, "sample_weight")
+        if (weight < 0).any():
+            raise DataError(f"{who}: sample_weight has negative values; weights must be >= 0")
+        if not weight.any():
+            raise DataError(
+                f"{who}: sample weights are all zero; at least one weight must be non-zero"
+            )
+        return weight
+
+    def _validate_y(self, y, n_samples: int, reset: bool, classes=None):
+        """The targets as training uses them (unsupervised estimators: None)."""
+        return None
+
+    def _row_weights(self, sample_weight, y) -> np.ndarray | None:
+        """The weight of each row in the loss (classifiers fold in ``class_weight``)."""
+        return sample_weight
 
 
 class RegressorMixin:
@@ -121,38 +188,67 @@ class RegressorMixin:
 
     _estimator_type = "regressor"
 
-    def score(self, X, y) -> float:
+    def _validate_y(self, y, n_samples: int, reset: bool, classes=None):
+        return checks.check_y_regression(y, n_samples, type(self).__name__)
+
+    def score(self, X, y, sample_weight=None) -> float:
         """Coefficient of determination R² of ``predict(X)`` against ``y``."""
-        return float(r2(np.asarray(y, dtype=np.float64).ravel(), self.predict(X)))
+        y = np.asarray(y, dtype=np.float64).ravel()
+        return float(r2(y, self.predict(X), sample_weight=sample_weight))
 
 
 class ClassifierMixin:
-    """Label encoding and accuracy ``score``, like scikit-learn classifiers."""
+    """Label encoding, class weights and accuracy ``score``, like scikit-learn classifiers.
+
+    A classifier has a ``class_weight`` parameter: None (every class weighs 1),
+    ``"balanced"`` (``n_samples / (n_classes · count)``, so every class weighs as much
+    in total), or a dict ``{label: weight}``. It multiplies the sample weights.
+    """
 
     _estimator_type = "classifier"
 
-    def _encode_labels(self, y, n_samples: int, reset: bool, classes=None) -> np.ndarray:
-        """Labels -> integer codes 0..k-1; on ``reset`` learn ``classes_`` (sorted)."""
+    def _validate_y(self, y, n_samples: int, reset: bool, classes=None):
+        """Labels checked; on ``reset`` learn ``classes_`` (sorted), from ``classes`` when
+        given (then ``y`` may hold just one of them: a first ``partial_fit`` batch)."""
         who = type(self).__name__
+        if reset and classes is None:
+            y = checks.check_y_classification(y, n_samples, who)
+            self.classes_ = checks.unique_labels(y)  # every label of y is a class
+            return y
+        y = checks.check_y_classification(y, n_samples, who, min_classes=1)
         if reset:
-            y = validation.check_y_classification(y, n_samples, who)
-            self.classes_ = validation.unique_labels(y) if classes is None else np.asarray(classes)
-            return np.searchsorted(self.classes_, y)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if len(y) != n_samples:
-            raise DataError(f"{who}: X has {n_samples} samples but y has {len(y)}")
+            self.classes_ = checks.check_classes(classes, who)
+        checks.check_known_labels(y, self.classes_, who)
+        return y
+
+    def encode_labels(self, y) -> np.ndarray:
+        """Labels -> integer codes ``0..k-1`` into ``classes_`` (an unknown label is an
+        error).
+
+        >>> class Labels(ClassifierMixin): classes_ = np.array(["no", "yes"])
+        >>> Labels().encode_labels(np.array(["yes", "no"])).tolist()
+        [1, 0]
+        """
+        return checks.label_codes(np.asarray(y), self.classes_, type(self).__name__)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, *, callbacks=()):
+        """One epoch on this batch, continuing from the current weights. Pass every
+        class in ``classes`` on the first call: later batches may lack some, and the
+        first may hold a single one."""
+        if classes is None and not hasattr(self, "classes_"):
+            raise ValueError("partial_fit: pass classes= (all class labels) on the first call")
+        return self._partial_fit(X, y, classes, sample_weight, callbacks)
+
+    def _row_weights(self, sample_weight, y) -> np.ndarray | None:
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return sample_weight
         codes = np.searchsorted(self.classes_, y)
-        codes = np.clip(codes, 0, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != y
-        if unknown.any():
-            raise DataError(
-                f"{who}: y contains labels not seen in the first call to fit: "
-                f"{sorted(set(np.asarray(y)[unknown].tolist()))[:5]}; pass every class in "
-                "classes= on the first partial_fit"
-            )
-        return codes
+        per_class = checks.class_weights(
+            class_weight, self.classes_, codes, sample_weight, type(self).__name__
+        )
+        weight = per_class[codes]
+        return weight if sample_weight is None else weight * sample_weight
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, rows summing to 1.
@@ -172,9 +268,10 @@ class ClassifierMixin:
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of samples whose predicted class equals ``y``."""
-        return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy: the (weighted) fraction of samples whose predicted class equals ``y``."""
+        correct = self.predict(X) == np.asarray(y).ravel()
+        return float(np.average(correct, weights=sample_weight))
 
 
 def _same(a, b) -> bool:

@@ -8,8 +8,11 @@ by short strings (``layers=``), trained by mini-batch gradient descent through
 layer), so the saved model, ``thalweg predict`` and the ONNX export all take raw
 pixels.
 
-The estimator follows the public estimator contract (``learn_encoding``, ``encode``,
-``build_module``, ``loss``, ``finish``; see ``docs/models.md``).
+The estimator is a :class:`~thalweg.models.GradientEstimator` (``learn_encoding``,
+``encode``, ``build_module``, ``loss``; see ``docs/models.md``): sample and class
+weights, callbacks, validation data, checkpoints and early stopping come from there.
+Its rows are images; flattened rows of ``C·H·W`` pixels are accepted too, which is how
+the trainer hands over held-out rows and data summaries.
 """
 
 from __future__ import annotations
@@ -18,14 +21,21 @@ import re
 
 import numpy as np
 
-from thalweg import losses, nn
+from thalweg import nn
 from thalweg.data.augment import Augmenter
 from thalweg.data.images import as_image_batch
-from thalweg.errors import DataError, ShapeError
-from thalweg.models import validation
-from thalweg.models.base import ClassifierMixin, Estimator
-from thalweg.models.gradient_descent import make_optimizer, with_l2_penalty
-from thalweg.train import Convergence, EarlyStopping, fit, predict_array
+from thalweg.data.split import train_val_test_split
+from thalweg.data.summary import DataSummary
+from thalweg.errors import ShapeError
+from thalweg.models import checks
+from thalweg.models.base import ClassifierMixin
+from thalweg.models.gradient import (
+    GradientEstimator,
+    classification_loss,
+    label_targets,
+    logit_count,
+)
+from thalweg.train import predict_array
 from thalweg.train.augmented import AugmentedBatches
 
 DEFAULT_LAYERS = ("conv16", "pool", "conv32", "pool", "dense64")
@@ -145,7 +155,7 @@ def default_layers(input_shape, n_outputs: int, rng) -> list[nn.Module]:
     return build_layers(DEFAULT_LAYERS, input_shape, n_outputs, rng)
 
 
-class CNNClassifier(ClassifierMixin, Estimator):
+class CNNClassifier(ClassifierMixin, GradientEstimator):
     """A convolutional neural-network classifier for images.
 
     Parameters
@@ -161,13 +171,14 @@ class CNNClassifier(ClassifierMixin, Estimator):
     optimizer : str
         ``"adam"`` (default), ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
         ``"rmsprop"``, ``"adamw"``.
-    learning_rate : float
-    batch_size : int
+    learning_rate : float or "auto"
+    batch_size : int, "auto" or None
     max_epochs, tol, n_iter_no_change, early_stopping, validation_fraction
         Stopping rules, as for :class:`~thalweg.models.MLPClassifier`; with
         ``early_stopping`` the best epoch's weights are kept.
     l2 : float
         Penalty on every weight (never the biases).
+    class_weight : None, "balanced" or dict
     random_state : int, optional
         Seeds initialisation, shuffling and augmentation: the same seed gives the same
         model.
@@ -197,14 +208,15 @@ class CNNClassifier(ClassifierMixin, Estimator):
         augment=None,
         augment_probability: float = 0.5,
         optimizer: str = "adam",
-        learning_rate: float = 0.003,
-        batch_size: int = 32,
+        learning_rate=0.003,
+        batch_size=32,
         max_epochs: int = 30,
         tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         l2: float = 0.0,
+        class_weight=None,
         random_state=None,
         verbose: int = 0,
     ):
@@ -220,20 +232,31 @@ class CNNClassifier(ClassifierMixin, Estimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.l2 = l2
+        self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ input checks
-    def _images(self, X, reset: bool) -> np.ndarray:
-        """``X`` as float ``(n, C, H, W)``; on ``reset`` remember the image shape."""
+    # ------------------------------------------------------------------ images in
+    def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:
+        """``X`` as float ``(n, C, H, W)``; on ``reset`` remember the image shape.
+
+        A fitted model also takes flattened rows ``(n, C·H·W)`` (held-out rows and data
+        summaries reach :meth:`encode` that way).
+        """
         who = type(self).__name__
-        images = as_image_batch(X, who)
+        array = np.asarray(X)
+        if not reset and array.ndim == 2 and hasattr(self, "image_shape_"):
+            if array.shape[1] == self.n_features_in_:
+                array = array.reshape(len(array), *self.image_shape_)
+        images = as_image_batch(array, who)
         if images.dtype not in (np.float32, np.float64):
             images = images.astype(np.float32)
-        validation.check_finite(images.reshape(len(images), -1), who, "X")
+        if finite:
+            checks.check_finite(images.reshape(len(images), -1), who, "X")
         if reset:
             self.image_shape_ = tuple(int(s) for s in images.shape[1:])
             self.n_features_in_ = int(np.prod(self.image_shape_))
+            self.__dict__.pop("feature_names_in_", None)
             return images
         self._check_fitted()
         if images.shape[1:] != tuple(self.image_shape_):
@@ -243,127 +266,125 @@ class CNNClassifier(ClassifierMixin, Estimator):
             )
         return images
 
+    def summarize(self, X, y, sample_weight) -> DataSummary:
+        """The base summary (per-pixel moments, some rows), plus the exact pixel range."""
+        summary = super().summarize(X, y, sample_weight)
+        summary.pixel_range = (float(np.min(X)), float(np.max(X)))
+        return summary
+
     # ------------------------------------------------------------------ the contract
-    def learn_encoding(self, images: np.ndarray) -> None:
-        """Pixel range (-> [0, 1]) and per-channel mean and scale of the scaled pixels."""
-        low, high = float(images.min()), float(images.max())
-        self.pixel_range_ = (low, high if high > low else low + 1.0)
-        scaled = self._scaled(images[:: max(1, len(images) // 2000)])  # a sample suffices
-        self.channel_mean_ = scaled.mean(axis=(0, 2, 3)).astype(np.float64)
-        spread = scaled.std(axis=(0, 2, 3)).astype(np.float64)
+    def learn_encoding(self, summary: DataSummary) -> None:
+        """Pixel range (-> [0, 1]), then each channel's mean and spread of the scaled
+        pixels (from the per-pixel moments: the law of total variance)."""
+        sample = summary.sample
+        low, high = getattr(summary, "pixel_range", (float(sample.min()), float(sample.max())))
+        span = high - low if high > low else 1.0
+        self.pixel_range_ = (low, low + span)
+        channels = self.image_shape_[0]
+        means = np.asarray(summary.x_mean, np.float64).reshape(channels, -1)
+        variances = np.asarray(summary.x_var, np.float64).reshape(channels, -1)
+        channel_mean = means.mean(axis=1)
+        channel_var = variances.mean(axis=1) + means.var(axis=1)
+        self.channel_mean_ = (channel_mean - low) / span
+        spread = np.sqrt(channel_var) / span
         self.channel_scale_ = np.where(spread > 1e-6, spread, 1.0)
 
     def _scaled(self, images: np.ndarray) -> np.ndarray:
         low, high = self.pixel_range_
         return ((images - low) / (high - low)).astype(np.float32)
 
-    def encode(self, X: np.ndarray, y=None):
+    def encode(self, X, y=None):
         """Images scaled to [0, 1] by the training range (what augmentations expect), and
-        the labels as the loss takes them (0/1 floats for two classes, else codes)."""
-        inputs = self._scaled(X)
+        the labels as the loss takes them (a 0/1 column for two classes, else codes)."""
+        images = self._validate_X(X, reset=False, finite=False)
+        inputs = self._scaled(images)
         if y is None:
             return inputs, None
-        codes = self._encode_labels(y, len(X), reset=False)
-        return inputs, codes.astype(np.float32).reshape(-1, 1) if self._binary else codes
+        return inputs, label_targets(self.encode_labels(y), len(self.classes_), inputs.dtype)
 
-    @property
-    def _binary(self) -> bool:
-        return len(self.classes_) == 2
-
-    def build_module(self, rng: np.random.Generator) -> nn.Sequential:
+    def build_module(self, n_features: int, rng: np.random.Generator, dtype) -> nn.Sequential:
         """The network, preprocessing first: ``Normalize`` then the ``layers``."""
-        n_outputs = 1 if self._binary else len(self.classes_)
-        body = build_layers(self.layers, self.image_shape_, n_outputs, rng)
-        return nn.Sequential(nn.Normalize(self.channel_mean_, self.channel_scale_), *body)
+        n_outputs = logit_count(len(self.classes_))
+        body = build_layers(self.layers, self.image_shape_, n_outputs, rng, dtype=dtype)
+        return nn.Sequential(
+            nn.Normalize(self.channel_mean_, self.channel_scale_, dtype=dtype), *body
+        )
 
-    def loss(self, output, target):
+    def loss(self, output, target, sample_weight=None):
         """Mean cross-entropy: binary on one logit for two classes, softmax otherwise."""
-        if self._binary:
-            return losses.binary_cross_entropy_with_logits(output, target)
-        return losses.cross_entropy(output, target)
+        return classification_loss(output, target, sample_weight)
 
-    @staticmethod
-    def penalized(module) -> list:
-        """The weights ``l2`` applies to: every ``weight`` (never a bias or a buffer)."""
-        return [p for name, p in module.named_parameters() if name.endswith("weight")]
-
-    def finish(self, module, history) -> None:
-        self.loss_ = history.last("loss")
+    def curvature_rows(self, X) -> np.ndarray:
+        """Scaled pixels as rows, for ``learning_rate="auto"``."""
+        inputs = self.encode(X)[0]
+        return inputs.reshape(len(inputs), -1)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, *, validation=None, callbacks=()) -> CNNClassifier:
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        callbacks=(),
+        validation=None,
+        resume=None,
+        batches=None,
+    ):
         """Train from fresh weights on images ``X`` and labels ``y`` ``(n,)``.
 
-        ``validation=(X_val, y_val)``: held-out images, scored every epoch (``val_loss``,
-        ``val_accuracy``) and watched by ``early_stopping`` instead of holding out
-        ``validation_fraction`` of ``X``. ``callbacks``: extra ``thalweg.train``
-        callbacks, run first.
+        As :meth:`GradientEstimator.fit <thalweg.models.GradientEstimator.fit>`; with
+        ``augment`` the training batches are augmented copies (new every epoch), and
+        ``early_stopping`` without ``validation`` holds out ``validation_fraction`` of
+        the images (stratified) before anything is augmented.
         """
-        images = self._images(X, reset=True)
-        self._encode_labels(y, len(images), reset=True)
-        if len(self.classes_) < 2:
-            raise DataError(f"{type(self).__name__}: y has one class; need at least two")
-        self.learn_encoding(images)
-        inputs, targets = self.encode(images, y)
+        augmenter = Augmenter(self.augment or "none", self.augment_probability)
         if validation is not None:
             X_val, y_val = validation
-            validation = self.encode(self._images(X_val, reset=False), y_val)
-        rng = np.random.default_rng(self.random_state)
-        module = self.build_module(rng)
-        optimizer = make_optimizer(self.optimizer, module.parameters(), float(self.learning_rate))
-        callbacks = list(callbacks)
-        if self.early_stopping:
-            callbacks.append(
-                EarlyStopping("val_loss", patience=self.n_iter_no_change, restore_best=True)
-            )
-        if self.tol is not None:
-            callbacks.append(Convergence(tol=self.tol, patience=self.n_iter_no_change))
-        batch_size = min(int(self.batch_size), len(inputs))
-        data, labels = inputs, targets
-        seed = int(rng.integers(2**63))
-        if self.early_stopping and validation is None:
-            # Hold out the validation rows before augmentation sees the training rows.
-            from thalweg.data.split import train_val_test_split
-
-            fractions = (1 - self.validation_fraction, self.validation_fraction)
-            data, X_val, labels, y_val = train_val_test_split(
-                data, labels, fractions=fractions, seed=seed
-            )
-            validation = (X_val, y_val)
-        augmenter = Augmenter(self.augment or "none", self.augment_probability)
+            validation = (_rows(X_val), y_val)
         if augmenter:
-            data = AugmentedBatches(data, labels, augmenter=augmenter, batch_size=batch_size)
-            labels = None
-        history = fit(
-            module,
-            with_l2_penalty(self.loss, self.penalized(module), self.l2),
-            optimizer,
-            data,
-            labels,
-            epochs=int(self.max_epochs),
-            batch_size=batch_size,
-            seed=seed,
-            validation=validation,
-            callbacks=callbacks,
-            metrics={"accuracy": self._accuracy} if validation is not None else (),
-            verbose=self.verbose,
-        )
-        self.module_ = module.eval()
-        self.history_ = history
-        self.n_iter_ = len(history)
-        self.finish(module, history)
-        return self
+            if batches is not None or sample_weight is not None or self.class_weight is not None:
+                raise ValueError(
+                    f"{type(self).__name__}: augment= trains on augmented batches, in which "
+                    "every image counts once; leave out sample_weight, class_weight and "
+                    "batches, or set augment=None"
+                )
+            if self.early_stopping and validation is None:
+                X, X_val, y, y_val = train_val_test_split(
+                    np.asarray(X),
+                    np.asarray(y),
+                    fractions=(1 - self.validation_fraction, self.validation_fraction),
+                    stratify=np.asarray(y),
+                    seed=self.training_seed(),
+                )
+                validation = (_rows(X_val), y_val)
 
-    def _accuracy(self, target, output) -> float:
-        predicted = (output[:, 0] > 0) if self._binary else np.argmax(output, axis=1)
-        return float(np.mean(predicted == np.asarray(target).reshape(len(output), -1)[:, 0]))
+            def batches(inputs, targets, batch_size):
+                return AugmentedBatches(inputs, targets, augmenter=augmenter, batch_size=batch_size)
+
+        return super().fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            callbacks=callbacks,
+            validation=validation,
+            resume=resume,
+            batches=batches,
+        )
+
+    def fit_stream(self, stream, *, epochs=None, validation=None, callbacks=()):
+        """Not for images: train with ``fit`` on images in memory, or train a network
+        with ``thalweg.train.fit`` on ``thalweg.data.ImageFolder(...).pipeline()``."""
+        raise NotImplementedError(
+            "CNNClassifier.fit_stream: streams of table rows are not images; use fit(), or "
+            "thalweg.train.fit on ImageFolder(...).pipeline()"
+        )
 
     # ------------------------------------------------------------------ predicting
     def decision_function(self, X) -> np.ndarray:
         """Logits: ``(n,)`` for two classes, ``(n, n_classes)`` otherwise."""
-        images = self._images(X, reset=False)
         # In float64, so that an image's scores never depend on the rest of its batch.
-        inputs = self.encode(images)[0].astype(np.float64)
+        inputs = self.encode(self._validate_X(X, reset=False))[0].astype(np.float64)
         # A few hundred images per pass: the im2col columns of a pass are ~kH·kW times
         # the size of its activations.
         scores = predict_array(self.module_, inputs, chunk=PREDICT_CHUNK)
@@ -372,3 +393,10 @@ class CNNClassifier(ClassifierMixin, Estimator):
     def predict(self, X) -> np.ndarray:
         """The most probable class of each image."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _rows(images) -> np.ndarray:
+    """Images ``(n, H, W)`` / ``(n, C, H, W)`` as rows of pixels (how the trainer passes
+    held-out data on to :meth:`CNNClassifier.encode`)."""
+    array = np.asarray(images)
+    return array.reshape(len(array), -1)

@@ -19,7 +19,7 @@ import numpy as np
 
 from thalweg.data.preprocessing import scale_from_variance
 from thalweg.errors import DataError
-from thalweg.models.validation import check_finite
+from thalweg.models.checks import check_finite
 
 # Above this condition number of ZᵀZ the normal equations would lose more than ~8 digits.
 MAX_GRAM_CONDITION = 1e8
@@ -36,16 +36,26 @@ class LeastSquaresSolution:
 
     weights: np.ndarray  # (d,): y_s ≈ Z w, with Z = (X - x_mean)/x_scale
     x_mean: np.ndarray
+    x_var: np.ndarray
     x_scale: np.ndarray
     y_mean: float
+    y_var: float
     y_scale: float
     method: str  # "normal_equations" or "lstsq"
 
 
 def solve_least_squares(
-    X: np.ndarray, y: np.ndarray, standardize: bool = True, l2: float = 0.0
+    X: np.ndarray,
+    y: np.ndarray,
+    standardize: bool = True,
+    l2: float = 0.0,
+    sample_weight: np.ndarray | None = None,
 ) -> LeastSquaresSolution:
     """Least squares (ridge when ``l2 > 0``) with an unpenalised intercept.
+
+    With ``sample_weight`` it is weighted least squares, ``Σ wᵢ·rᵢ² / Σ wᵢ``: each row of
+    the one pass is multiplied by ``√wᵢ``, so every sum below becomes a weighted sum (a
+    row of weight 2 counts exactly as two copies of it).
 
     Parameters
     ----------
@@ -56,6 +66,8 @@ def solve_least_squares(
         otherwise only centre them (the intercept absorbs the means).
     l2 : float
         Ridge strength in the mean-squared-error objective above.
+    sample_weight : ndarray (n,), optional
+        Non-negative row weights.
 
     Examples
     --------
@@ -70,8 +82,9 @@ def solve_least_squares(
     shift_x = X[:1024].mean(axis=0, dtype=np.float64)
     shift_y = float(y[:1024].mean(dtype=np.float64))
     precision = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+    root_weight = None if sample_weight is None else np.sqrt(sample_weight)
     while True:
-        total = _block_sums(X, y, shift_x, shift_y, precision)
+        total = _block_sums(X, y, shift_x, shift_y, precision, root_weight)
         if not np.isfinite(total).all():  # NaN or infinity in X (unchecked so far)
             check_finite(X, "LinearRegression", "X")  # raises, naming the column
             raise DataError(
@@ -79,19 +92,21 @@ def solve_least_squares(
             )
         gram, cross, sum_x = total[:d, :d], total[:d, d], total[:d, d + 1]
         sum_yy, sum_y = total[d, d], total[d, d + 1]
-        x_mean = shift_x + sum_x / n
-        y_mean = shift_y + sum_y / n
-        gram -= np.outer(sum_x, sum_x) / n  # Σ (x - mean)(x - mean)ᵀ
-        cross -= sum_x * (sum_y / n)  # Σ (x - mean)(y - mean)
-        y_var = max(sum_yy / n - (sum_y / n) ** 2, 0.0)
+        count = total[d + 1, d + 1]  # n, or Σw with weights
+        x_mean = shift_x + sum_x / count
+        y_mean = shift_y + sum_y / count
+        gram -= np.outer(sum_x, sum_x) / count  # Σ (x - mean)(x - mean)ᵀ
+        cross -= sum_x * (sum_y / count)  # Σ (x - mean)(y - mean)
+        x_var = np.maximum(np.diag(gram) / count, 0.0)
+        y_var = max(sum_yy / count - (sum_y / count) ** 2, 0.0)
 
         if standardize:
-            x_scale = scale_from_variance(np.diag(gram) / n, x_mean, n)
+            x_scale = scale_from_variance(x_var, x_mean, n)
             y_scale = float(scale_from_variance(np.array([y_var]), np.array([y_mean]), n)[0])
         else:
             x_scale, y_scale = np.ones(d), 1.0
-        gram /= n * np.outer(x_scale, x_scale)  # ZᵀZ/n
-        cross /= n * x_scale * y_scale  # Zᵀy/n
+        gram /= count * np.outer(x_scale, x_scale)  # ZᵀZ/n
+        cross /= count * x_scale * y_scale  # Zᵀy/n
 
         eigenvalues = np.linalg.eigvalsh(gram)
         smallest, largest = eigenvalues[0] + l2, eigenvalues[-1] + l2
@@ -103,24 +118,28 @@ def solve_least_squares(
     if condition < MAX_GRAM_CONDITION:
         gram[np.diag_indices(d)] += l2
         weights = np.linalg.solve(gram, cross)
-        return LeastSquaresSolution(weights, x_mean, x_scale, y_mean, y_scale, "normal_equations")
+        method = "normal_equations"
+    else:
+        # Ill-conditioned or rank-deficient: solve on Z itself (ridge as extra rows).
+        Z = (X - x_mean) / x_scale
+        target = (y - y_mean) / y_scale
+        if root_weight is not None:
+            Z, target = Z * root_weight[:, None], target * root_weight
+        if l2 > 0:
+            Z = np.vstack([Z, np.sqrt(count * l2) * np.eye(d)])
+            target = np.concatenate([target, np.zeros(d)])
+        weights, *_ = np.linalg.lstsq(Z, target, rcond=None)
+        method = "lstsq"
+    return LeastSquaresSolution(weights, x_mean, x_var, x_scale, y_mean, y_var, y_scale, method)
 
-    # Ill-conditioned or rank-deficient: solve on Z itself (ridge as extra rows).
-    Z = (X - x_mean) / x_scale
-    target = (y - y_mean) / y_scale
-    if l2 > 0:
-        Z = np.vstack([Z, np.sqrt(n * l2) * np.eye(d)])
-        target = np.concatenate([target, np.zeros(d)])
-    weights, *_ = np.linalg.lstsq(Z, target, rcond=None)
-    return LeastSquaresSolution(weights, x_mean, x_scale, y_mean, y_scale, "lstsq")
 
-
-def _block_sums(X, y, shift_x, shift_y, precision: np.dtype) -> np.ndarray:
+def _block_sums(X, y, shift_x, shift_y, precision: np.dtype, root_weight=None) -> np.ndarray:
     """Every sum the normal equations need, in one pass over the data.
 
     Each chunk becomes the block ``[x - shift, y - shift, 1]`` (in ``precision``); the
     product of the block with itself holds Σxxᵀ, Σxy, Σx, Σy², Σy and n at once, and
-    the blocks' products are added up in float64.
+    the blocks' products are added up in float64. With weights each row is multiplied
+    by ``√w`` (its last entry becomes ``√w``), so the sums are weighted and n is Σw.
     """
     n, d = X.shape
     chunk = CHUNK_ROWS[precision]
@@ -132,5 +151,8 @@ def _block_sums(X, y, shift_x, shift_y, precision: np.dtype) -> np.ndarray:
         part = block[:rows]
         np.subtract(X[start : start + rows], shift_x, out=part[:, :d], casting="unsafe")
         np.subtract(y[start : start + rows], shift_y, out=part[:, d], casting="unsafe")
+        if root_weight is not None:
+            part[:, d + 1] = root_weight[start : start + rows]
+            part[:, : d + 1] *= part[:, d + 1 :]
         total += part.T @ part
     return total

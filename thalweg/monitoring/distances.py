@@ -7,7 +7,8 @@
   As TFDV does (``anomalies/metrics.cc``): point buckets (low == high) are set apart as
   point masses; the other buckets of both histograms are cut at the union of their
   boundaries, a bucket's count being spread uniformly over its width; the point masses
-  are added back as extra buckets; both are normalised to sum to 1; then
+  are added back as extra buckets, and infinite values as one bucket per side that has
+  any (never matched with the other side's); both are normalised to sum to 1; then
   ``JS(P, Q) = (KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2`` and base-2
   logarithms, capped at 1 (0: identical; 1: disjoint).
 * :func:`population_stability_index`: ``PSI = sum_i (a_i - e_i) ln(a_i / e_i)`` over
@@ -48,6 +49,11 @@ def _split_points(histogram: Mapping) -> tuple[list[tuple[float, float, float]],
     return buckets, {}
 
 
+def _infinite(histogram: Mapping) -> float:
+    """Values at -inf or +inf, kept beside the buckets (TFDV's infinite buckets)."""
+    return float(histogram.get("infinite", 0))
+
+
 def _rebucket(buckets, boundaries: np.ndarray) -> np.ndarray:
     """Counts of ``buckets`` in the buckets between consecutive ``boundaries``, each old
     bucket's count spread uniformly over its width (the boundaries include every old
@@ -76,6 +82,12 @@ def align_histograms(first: Mapping, second: Mapping) -> tuple[np.ndarray, np.nd
     points = sorted(set(points_1) | set(points_2))
     counts_1 = np.concatenate([counts_1, [points_1.get(p, 0.0) for p in points]])
     counts_2 = np.concatenate([counts_2, [points_2.get(p, 0.0) for p in points]])
+    # Infinite values: one bucket per side that has any, never shared (as TFDV does).
+    infinite_1, infinite_2 = _infinite(first), _infinite(second)
+    if infinite_1:
+        counts_1, counts_2 = np.append(counts_1, infinite_1), np.append(counts_2, 0.0)
+    if infinite_2:
+        counts_1, counts_2 = np.append(counts_1, 0.0), np.append(counts_2, infinite_2)
     return counts_1, counts_2
 
 

@@ -9,7 +9,7 @@ numeric
     ``count``, ``missing``, ``missing_rate``, ``mean``, ``std`` (population), ``min``,
     ``max``, ``zeros``; ``quantiles``: the 0, 1, ..., 100th percentiles (actual data
     values, NumPy's ``inverted_cdf``, so a two-valued column keeps its two values);
-    (from at most :data:`MAX_SORTED` evenly spaced rows of a longer column);
+    (from a random sample of :data:`MAX_SORTED` rows of a longer column);
     ``histogram``: TensorFlow Data Validation's *standard histogram*, 10 equal-width
     buckets from min to max (one point bucket when min == max); ``psi``: the training
     deciles as bin edges and the training share of each bin.
@@ -58,28 +58,36 @@ def _missing(values: np.ndarray) -> np.ndarray:
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
-    """At most :data:`MAX_SORTED` evenly spaced values: quantiles of a big column from a
-    sample (off by about 1 / sqrt(MAX_SORTED) in rank), every other statistic exact."""
+    """At most :data:`MAX_SORTED` values drawn at random (a fixed seed, so a profile is
+    reproducible): quantiles of a big column from a sample (off by about
+    1 / sqrt(MAX_SORTED) in rank), every other statistic exact. Not evenly spaced
+    rows: those see a single phase of a periodic column (every other row, say)."""
     if len(values) <= MAX_SORTED:
         return values
-    return values[np.linspace(0, len(values) - 1, MAX_SORTED).astype(np.int64)]
+    return values[np.random.default_rng(0).integers(0, len(values), MAX_SORTED)]
 
 
 def standard_histogram(values: np.ndarray) -> dict:
     """TFDV's standard histogram of present values: ``{"edges", "counts"}``, 10
-    equal-width buckets between min and max; a single point bucket ``[v, v]`` when
-    every value is ``v``; empty for no values.
+    equal-width buckets between the finite min and max; a single point bucket ``[v, v]``
+    when every finite value is ``v``; empty for none; plus ``"infinite"``, the count of
+    -inf and +inf values, when there are any (TFDV's infinite buckets).
 
     >>> standard_histogram(np.array([0.0, 0.5, 10.0]))["counts"]
     [2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    >>> standard_histogram(np.array([1.0, np.inf]))
+    {'edges': [1.0, 1.0], 'counts': [1.0], 'infinite': 1}
     """
+    finite = np.isfinite(values)
+    infinite = {"infinite": int(len(values) - finite.sum())} if not finite.all() else {}
+    values = values[finite]
     if len(values) == 0:
-        return {"edges": [], "counts": []}
+        return {"edges": [], "counts": [], **infinite}
     low, high = float(values.min()), float(values.max())
     if low == high:
-        return {"edges": [low, high], "counts": [float(len(values))]}
+        return {"edges": [low, high], "counts": [float(len(values))], **infinite}
     counts, edges = np.histogram(values, bins=HISTOGRAM_BUCKETS, range=(low, high))
-    return {"edges": [_round(e) for e in edges], "counts": [float(c) for c in counts]}
+    return {"edges": [_round(e) for e in edges], "counts": [float(c) for c in counts], **infinite}
 
 
 def decile_bins(values: np.ndarray) -> dict:

@@ -214,9 +214,10 @@ def _compare_numeric(result: FeatureSkew, training: Mapping, values: np.ndarray)
     shares = bin_shares(values, bins["edges"])
     result.psi = _rounded(population_stability_index(bins["shares"], shares))
     result.ks = _rounded(ks_statistic(training["quantiles"], values))
-    if training["std"] > 0:
-        result.mean_shift = _rounded((values.mean() - training["mean"]) / training["std"])
-        result.std_shift = _rounded((values.std() - training["std"]) / training["std"])
+    finite = values[np.isfinite(values)]  # infinities weigh in the distance and PSI
+    if training["std"] > 0 and len(finite):
+        result.mean_shift = _rounded((finite.mean() - training["mean"]) / training["std"])
+        result.std_shift = _rounded((finite.std() - training["std"]) / training["std"])
     edges = bins["edges"]
     result.buckets = (
         [f"≤ {edges[0]:.4g}"]

@@ -107,6 +107,13 @@ class Standardized(Module):
         layer = self.layer
         return linalg.StandardizedLinear.apply(x, layer.weight, layer.bias, self.mean, self.scale)
 
+    def to_config(self) -> dict:
+        return {
+            "layer": layer_to_config(self.layer),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
+
 
 class ReLU(Module):
     """``max(x, 0)`` elementwise."""
@@ -221,7 +228,7 @@ class Sequential(Module):
 
 LAYERS: dict[str, type[Module]] = {
     cls.__name__: cls
-    for cls in (Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Sequential)
+    for cls in (Linear, Standardized, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Sequential)
 }
 
 
@@ -252,4 +259,6 @@ def layer_from_config(spec: dict) -> Module:
     config = dict(spec.get("config", {}))
     if name == "Sequential":
         return Sequential(*(layer_from_config(s) for s in config.get("layers", [])))
+    if name == "Standardized":
+        return Standardized(layer_from_config(config["layer"]), config["mean"], config["scale"])
     return LAYERS[name](**config)

@@ -19,8 +19,9 @@ from thalweg.files import atomic_write
 from thalweg.report.figures import draw_figures
 from thalweg.report.inputs import ReportInput, Surface, check_report
 from thalweg.report.sections import render_page
+from thalweg.report.tabular import table_model_report
 
-__all__ = ["ReportInput", "Surface", "render_html", "write_report"]
+__all__ = ["ReportInput", "Surface", "render_html", "table_model_report", "write_report"]
 
 
 def render_html(report: ReportInput) -> str:

@@ -29,6 +29,7 @@ responses or filling memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -44,15 +45,18 @@ import numpy as np
 from thalweg.errors import DataError, FileFormatError
 
 LOG_PREFIX = "features-"
+SUMMARY_PREFIX = ".summary-"  # a worker process's final counters (serve --workers)
+CHUNK_ROWS = 65_536  # rows turned into one Arrow table at a time by the writer
 
 
 @dataclass
 class LoggedBatch:
-    """One request's rows to log (already sampled)."""
+    """Rows to log (already sampled): one request's, or those of several requests
+    predicted together (then ``request_id`` and ``time_ms`` hold one value per row)."""
 
-    request_id: int
-    time_ms: int
-    rows: np.ndarray  # positions in the request (int32)
+    request_id: int | np.ndarray
+    time_ms: int | np.ndarray
+    rows: np.ndarray  # positions in their requests (int32)
     inputs: dict[str, np.ndarray]
     extras: list[str | None] | None
     features: np.ndarray  # (rows, n_features)
@@ -77,6 +81,9 @@ class FeatureLogger:
         Stored in every file's Parquet metadata (model path and hash, thalweg version).
     rows_per_file, seconds_per_file : when to start a new file.
     max_pending_rows : rows that may wait for the disk before new ones are dropped.
+    summary : when stopped, also write the final counters to a hidden
+        ``.summary-<start>-<pid>.json`` in ``folder`` (how ``thalweg serve --workers N``
+        learns what each worker process logged and dropped).
     """
 
     def __init__(
@@ -90,9 +97,11 @@ class FeatureLogger:
         rows_per_file: int = 100_000,
         seconds_per_file: float = 300.0,
         max_pending_rows: int = 1_000_000,
-        flush_seconds: float = 1.0,
+        flush_seconds: float = 0.25,
+        summary: bool = False,
     ):
         import pyarrow as pa
+        import pyarrow.parquet
 
         self.folder = Path(folder)
         try:
@@ -111,6 +120,7 @@ class FeatureLogger:
         self.seconds_per_file = seconds_per_file
         self.max_pending_rows = max_pending_rows
         self.flush_seconds = flush_seconds
+        self.summary = summary
         self.metadata = {k: str(v) for k, v in (metadata or {}).items()}
         fields = [
             pa.field("request_id", pa.int64()),
@@ -137,6 +147,7 @@ class FeatureLogger:
         self._lock = threading.Lock()
         self._closed = False
         self._error: BaseException | None = None
+        self.last_bad_batch: str | None = None  # the last batch that could not be logged
         self._writer = None
         self._temporary: Path | None = None
         self._file_started = 0.0
@@ -166,11 +177,12 @@ class FeatureLogger:
     def _run(self) -> None:
         # Wake once per flush interval and take everything queued, rather than waking
         # for every request: each wake-up would take the interpreter lock from the
-        # thread answering requests.
+        # thread answering requests. What was queued is written in chunks of at most
+        # CHUNK_ROWS rows: a backlog never becomes one huge table in memory.
         stop = False
         while not stop:
             self._wake.wait(self.flush_seconds)
-            batches = []
+            chunk, rows = [], 0
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -179,31 +191,78 @@ class FeatureLogger:
                 if item is None:
                     stop = True
                     break
-                batches.append(item)
-            if batches:
-                try:
-                    self._write(batches)
-                except BaseException as error:  # a full disk: stop logging, keep serving
-                    self._error = error
-                    with self._lock:
-                        lost = sum(len(b.rows) for b in batches)
-                        self.dropped_rows += lost
-                        self._pending_rows -= lost
+                chunk.append(item)
+                rows += len(item.rows)
+                if rows >= CHUNK_ROWS:
+                    self._write_or_count(chunk)
+                    chunk, rows = [], 0
+            if chunk:
+                self._write_or_count(chunk)
             if self._writer is not None and (
                 stop or time.monotonic() - self._file_started >= self.seconds_per_file
             ):
-                self._finish_file()
+                try:
+                    self._finish_file()
+                except Exception as error:  # pragma: no cover - the disk failed at close
+                    self._error = error
+        if self.summary:
+            self._write_summary()
+
+    def _write_or_count(self, batches: list[LoggedBatch]) -> None:
+        """Write ``batches``; rows that cannot be written are counted as dropped.
+
+        A batch that cannot be turned into a table (a value Parquet cannot hold) is
+        dropped alone, and logging goes on. A failing disk (full, removed) stops the
+        logging for good, counted and reported in ``/healthz``: the server keeps
+        answering.
+        """
+        try:
+            tables = [self._table(batches)]
+        except Exception:  # some batch's values: find which, keep the others
+            tables = []
+            for batch in batches:
+                try:
+                    tables.append(self._table([batch]))
+                except Exception as error:
+                    self.last_bad_batch = f"{type(error).__name__}: {error}"
+                    self._count_lost(len(batch.rows))
+        for index, table in enumerate(tables):
+            try:
+                self._write(table)
+            except Exception as error:  # the disk: stop logging, keep serving
+                self._error = error
+                self._count_lost(sum(t.num_rows for t in tables[index:]))
+                self._abandon_file()
+                return
+
+    def _write_summary(self) -> None:
+        final = self.folder / f"{SUMMARY_PREFIX}{self._stamp}-{os.getpid()}.json"
+        temporary = final.with_name(final.name + ".tmp")
+        with contextlib.suppress(OSError):
+            temporary.write_text(json.dumps(self.stats()))
+            os.replace(temporary, final)
+
+    def _count_lost(self, rows: int) -> None:
+        with self._lock:
+            self.dropped_rows += rows
+            self._pending_rows -= rows
+
+    def _abandon_file(self) -> None:
+        """After a write error: close what can be closed; the rows of the open file
+        that reached the disk stay in its temporary file, which is kept for a person."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
 
     def _table(self, batches: list[LoggedBatch]):
         import pyarrow as pa
 
+        counts = [len(b.rows) for b in batches]
         columns = {
-            "request_id": np.concatenate(
-                [np.full(len(b.rows), b.request_id, dtype=np.int64) for b in batches]
-            ),
+            "request_id": _per_row([b.request_id for b in batches], counts),
             "time": pa.array(
-                np.concatenate([np.full(len(b.rows), b.time_ms, dtype=np.int64) for b in batches]),
-                type=pa.timestamp("ms", tz="UTC"),
+                _per_row([b.time_ms for b in batches], counts), type=pa.timestamp("ms", tz="UTC")
             ),
             "row": np.concatenate([b.rows for b in batches]).astype(np.int32),
         }
@@ -211,12 +270,15 @@ class FeatureLogger:
             values = np.concatenate([b.inputs[name] for b in batches])
             if kind == "numeric":
                 columns[f"input.{name}"] = values.astype(np.float64)
-            else:
-                columns[f"input.{name}"] = pa.array(values.tolist(), type=pa.string())
-        extras: list = []
-        for b in batches:
-            extras += b.extras if b.extras is not None else [None] * len(b.rows)
-        columns["input_extra"] = pa.array(extras, type=pa.string())
+            else:  # text labels, None for missing
+                columns[f"input.{name}"] = pa.array(values, type=pa.string())
+        if all(b.extras is None for b in batches):
+            columns["input_extra"] = pa.nulls(sum(counts), type=pa.string())
+        else:
+            extras: list = []
+            for b in batches:
+                extras += b.extras if b.extras is not None else [None] * len(b.rows)
+            columns["input_extra"] = pa.array(extras, type=pa.string())
         features = np.concatenate([b.features for b in batches]).astype(np.float64)
         for j, name in enumerate(self.feature_names):
             columns[f"feature.{name}"] = np.ascontiguousarray(features[:, j])
@@ -224,17 +286,19 @@ class FeatureLogger:
         if self.classes is None:
             columns["prediction"] = predictions.astype(np.float64)
         else:
-            columns["prediction"] = pa.array([str(p) for p in predictions.tolist()], pa.string())
+            # str() of each distinct label (what the training statistics use), per row
+            distinct, codes = np.unique(predictions, return_inverse=True)
+            text = np.asarray([str(label) for label in distinct.tolist()], dtype=object)
+            columns["prediction"] = pa.array(text[codes.reshape(-1)], type=pa.string())
             probabilities = np.concatenate([b.probabilities for b in batches])
             for j, label in enumerate(self.classes):
                 columns[f"probability.{label}"] = np.ascontiguousarray(probabilities[:, j])
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _write(self, batches: list[LoggedBatch]) -> None:
+    def _write(self, table) -> None:
         import pyarrow.parquet as pq
 
-        table = self._table(batches)
         start = 0
         while start < table.num_rows:
             if self._writer is None:
@@ -242,7 +306,10 @@ class FeatureLogger:
                 name = f"{LOG_PREFIX}{self._stamp}-{os.getpid()}-{self._files:05d}.parquet"
                 self._temporary = self.folder / f".{name}.tmp"
                 self._final = self.folder / name
-                self._writer = pq.ParquetWriter(self._temporary, self.schema)
+                # Dictionary encoding pays for text (few distinct labels), not for
+                # measurements (every value distinct): it would double the writing time.
+                text = [f.name for f in self.schema if f.type == "string"]
+                self._writer = pq.ParquetWriter(self._temporary, self.schema, use_dictionary=text)
                 self._file_started = time.monotonic()
                 self._file_rows = 0
             room = self.rows_per_file - self._file_rows
@@ -284,7 +351,21 @@ class FeatureLogger:
                 "pending_rows": self._pending_rows,
                 "files": len(self.files_written),
                 "error": None if self._error is None else str(self._error),
+                "last_bad_batch": self.last_bad_batch,
             }
+
+
+def _per_row(values: list, counts: list[int]) -> np.ndarray:
+    """int64 per row from per-batch values, each a number (for all of its rows) or an
+    array (one per row)."""
+    if all(np.ndim(v) == 0 for v in values):
+        return np.repeat(np.asarray(values, dtype=np.int64), counts)
+    return np.concatenate(
+        [
+            np.full(n, v, dtype=np.int64) if np.ndim(v) == 0 else np.asarray(v, np.int64)
+            for v, n in zip(values, counts, strict=True)
+        ]
+    )
 
 
 @dataclass

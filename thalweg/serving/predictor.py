@@ -7,14 +7,15 @@ decide where it runs), so it can be used, and tested, without a server.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from thalweg.errors import DataError
 from thalweg.models.tabular import NUMERIC, TabularModel
+from thalweg.serving import jsonio
 
 
 @dataclass
@@ -46,25 +47,35 @@ class Predictor:
     def predict(self, table: dict[str, np.ndarray]) -> Prediction:
         """Features, predictions and (classifiers) probabilities of a table's rows.
 
-        Raises DataError, naming the column, for the mistakes ``thalweg predict`` reports.
+        Raises DataError, naming the column, for the mistakes ``thalweg predict`` reports,
+        and, naming the row, for a row whose prediction is not a finite number (values
+        far outside the training data overflow; JSON cannot carry the result).
         """
         inputs, features = self.model.typed_transform(table)
         estimator = self.model.estimator_
-        if not self.classifier:
-            return Prediction(inputs, features, estimator.predict(features), None)
-        probabilities = estimator.predict_proba(features)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+            if not self.classifier:
+                predictions = estimator.predict(features)
+                _check_finite(predictions, "prediction")
+                return Prediction(inputs, features, predictions, None)
+            probabilities = estimator.predict_proba(features)
+        _check_finite(probabilities, "class probabilities")
         # The most probable class: what estimator.predict returns, without a second pass.
         predictions = self.classes[probabilities.argmax(axis=1)]
         return Prediction(inputs, features, predictions, probabilities)
 
-    def answer(self, prediction: Prediction) -> bytes:
-        """The response body: ``{"predictions": [...]}`` plus, for classifiers,
-        ``"probabilities"`` (one list per row, in ``"classes"`` order) and ``"classes"``."""
-        document: dict = {"predictions": prediction.predictions.tolist()}
+    def answer(self, prediction: Prediction, start: int = 0, stop: int | None = None) -> bytes:
+        """The response body for rows ``start:stop``: ``{"predictions": [...]}`` plus, for
+        classifiers, ``"probabilities"`` (one list per row, in ``"classes"`` order) and
+        ``"classes"``."""
+        predictions = prediction.predictions[start:stop]
+        if predictions.dtype.kind not in "fiub":  # text labels: orjson takes numbers only
+            predictions = predictions.tolist()
+        document: dict = {"predictions": predictions}
         if prediction.probabilities is not None:
-            document["probabilities"] = prediction.probabilities.tolist()
+            document["probabilities"] = np.ascontiguousarray(prediction.probabilities[start:stop])
             document["classes"] = self.class_labels
-        return json.dumps(document, separators=(",", ":")).encode()
+        return jsonio.dumps(document)
 
     def describe(self) -> dict:
         """What ``GET /model`` shows: schema, task, classes, training metrics."""
@@ -92,3 +103,15 @@ class Predictor:
             "thalweg_version": training.get("thalweg_version"),
             "loaded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    """DataError naming the first row whose ``values`` hold NaN or an infinity."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))[0]
+    raise DataError(
+        f"row {bad + 1}: the model's {what} is not a finite number ({values[bad]}); the "
+        "row's values are far outside those the model was trained on: check them"
+    )

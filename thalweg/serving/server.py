@@ -8,8 +8,11 @@ feature log's queued rows and completes its last file. Nothing logged is lost.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable
+
+MAX_CONNECTIONS = 1000
 
 
 def _fastest(module: str, fallback: str) -> str:
@@ -105,6 +108,8 @@ def serve(
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 30,
+        # Connections and requests in flight per process; beyond, uvicorn answers 503.
+        "limit_concurrency": MAX_CONNECTIONS,
     }
     if workers > 1:
         return _serve_with_workers(settings, options, host, port, workers, on_ready)
@@ -119,7 +124,6 @@ def serve(
 
 
 def _serve_with_workers(settings, options, host, port, workers, on_ready) -> dict | None:
-    import json
     import time
 
     import uvicorn
@@ -128,7 +132,7 @@ def _serve_with_workers(settings, options, host, port, workers, on_ready) -> dic
     from thalweg.serving.app import SETTINGS_VARIABLE, create_app
 
     create_app(**{**settings, "log_dir": None})  # check the model file here, once
-    os.environ[SETTINGS_VARIABLE] = json.dumps(settings)
+    os.environ[SETTINGS_VARIABLE] = json.dumps({**settings, "log_summary": True})
     config = uvicorn.Config(
         "thalweg.serving.app:app_from_environment", factory=True, workers=workers, **options
     )
@@ -142,13 +146,19 @@ def _serve_with_workers(settings, options, host, port, workers, on_ready) -> dic
 
 
 def _folder_stats(folder: str, since: float) -> dict:
-    """Rows and files the workers completed in ``folder`` since ``since``."""
+    """The workers' feature-log counters, summed: each worker wrote its own when it
+    stopped (a hidden summary file, removed here once read)."""
     from pathlib import Path
 
-    import pyarrow.parquet as pq
+    from thalweg.serving.featurelog import SUMMARY_PREFIX
 
-    from thalweg.serving.featurelog import LOG_PREFIX
-
-    files = [f for f in Path(folder).glob(f"{LOG_PREFIX}*.parquet") if f.stat().st_mtime >= since]
-    rows = sum(pq.read_metadata(f).num_rows for f in files)
-    return {"folder": folder, "logged_rows": rows, "dropped_rows": 0, "files": len(files)}
+    totals = {"folder": folder, "logged_rows": 0, "dropped_rows": 0, "files": 0, "error": None}
+    for summary in Path(folder).glob(f"{SUMMARY_PREFIX}*.json"):
+        if summary.stat().st_mtime < since:
+            continue  # an earlier server's
+        stats = json.loads(summary.read_text())
+        for key in ("logged_rows", "dropped_rows", "files"):
+            totals[key] += stats[key]
+        totals["error"] = totals["error"] or stats.get("error")
+        summary.unlink()
+    return totals

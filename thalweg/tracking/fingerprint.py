@@ -17,10 +17,11 @@ from typing import Any
 CHUNK = 1 << 20
 # The schema lists at most this many columns (a 10,000-column file stays a small record).
 MAX_COLUMNS = 500
-# Hashes already computed in this process, by (path, size, mtime): a file read twice
-# (training hashes its data to name checkpoints, the run store hashes it again) is
-# hashed once.
-_HASHES: dict[tuple[str, int, int], str] = {}
+# Hashes already computed in this process, by (path, inode, size, mtime, ctime): a file
+# read twice (training hashes its data to name checkpoints, the run store hashes it
+# again) is hashed once. The inode and ctime make a file replaced in place (an atomic
+# rename, a rewrite within the clock's resolution) a new key.
+_HASHES: dict[tuple, str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -34,7 +35,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _HASHES:
         digest = hashlib.sha256()
         with open(path, "rb") as handle:

@@ -186,6 +186,11 @@ class RunStore:
         connection.row_factory = sqlite3.Row
         try:
             self._check_and_migrate(connection)
+        except sqlite3.OperationalError as error:
+            connection.close()
+            if _is_busy(error):
+                raise self._busy() from None
+            raise RunStoreError(f"cannot use the run store {self.path} ({error})") from None
         except sqlite3.DatabaseError as error:
             connection.close()
             raise RunStoreError(
@@ -254,10 +259,22 @@ class RunStore:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def _busy(self) -> RunStoreError:
+        return RunStoreError(
+            f"the run store {self.path} stayed locked by another process for over "
+            f"{WAIT_FOR_LOCK_SECONDS:g} s; retry when it is done, or pass --runs PATH for "
+            f"another store ({ENVIRONMENT_VARIABLE}=off records nothing)"
+        )
+
     def _write(self, statements: Iterable[tuple[str, tuple]]) -> list[int]:
         """Run ``(sql, parameters)`` pairs in one transaction; the last row ids."""
         connection = self.connection
-        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise self._busy() from None
+            raise
         try:
             ids = [connection.execute(sql, parameters).lastrowid for sql, parameters in statements]
             connection.execute("COMMIT")
@@ -465,6 +482,12 @@ class RunStore:
     def integrity(self) -> str:
         """SQLite's own check of the file: ``"ok"`` when nothing is damaged."""
         return self.connection.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 def _run_row(row: sqlite3.Row) -> dict:

@@ -31,29 +31,46 @@ from thalweg.data.pipeline import format_duration
 class ArrayBatches:
     """Mini-batches of in-memory arrays, in a new random order each epoch.
 
-    ``batch_size >= n`` is full-batch gradient descent: every step sees all the data,
-    in its original order (shuffling would change nothing but cost a copy).
+    A batch is ``(X_batch, y_batch)``, or ``(X_batch, y_batch, weight_batch)`` when
+    ``sample_weight`` (one weight per row) is given. ``batch_size >= n`` is full-batch
+    gradient descent: every step sees all the data, in its original order (shuffling
+    would change nothing but cost a copy).
+
+    >>> import numpy as np
+    >>> source = ArrayBatches(np.arange(6.0).reshape(3, 2), np.arange(3.0), batch_size=2)
+    >>> [len(X) for X, y in source.epoch_batches(np.random.default_rng(0))]
+    [2, 1]
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True):
-        self.X, self.y = X, y
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        shuffle: bool = True,
+        sample_weight: np.ndarray | None = None,
+    ):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_samples = X.shape[0]
         self.batch_size = batch_size
         self.shuffle = shuffle
 
     def epoch_batches(self, rng: np.random.Generator, skip: int = 0) -> Iterator[tuple]:
         n, size = self.n_samples, self.batch_size
+        arrays = (
+            (self.X, self.y) if self.sample_weight is None else (self.X, self.y, self.sample_weight)
+        )
         if size >= n:
             if skip == 0:
-                yield self.X, self.y
+                yield arrays
             return
         order = rng.permutation(n) if self.shuffle else None
         for start in range(skip * size, n, size):
             if order is None:
-                yield self.X[start : start + size], self.y[start : start + size]
+                yield tuple(a[start : start + size] for a in arrays)
             else:
                 rows = order[start : start + size]
-                yield self.X[rows], self.y[rows]
+                yield tuple(a[rows] for a in arrays)
 
 
 # Waiting more than this share of an epoch for data calls the trainer data-bound.
@@ -179,6 +196,16 @@ class InputBalance:
             tips.append(".cache(dir) so epochs after the first read the features from disk")
         tips.append(".prefetch(k) overlaps making batches with training but cannot fix a shortfall")
         return "data-bound: " + "; ".join(tips)
+
+    def lines(self, epochs_shown: int = 8) -> list[str]:
+        """:meth:`__str__` as lines, with a per-epoch list longer than ``epochs_shown``
+        cut to its first and last three epochs."""
+        lines = str(self).splitlines()
+        shares = [f"{u:.0%}" for u in self.epoch_utilisation]
+        if len(shares) > epochs_shown:
+            short = f"  busy per epoch: {', '.join(shares[:3])}, ..., {', '.join(shares[-3:])}"
+            lines = [short if line.startswith("  busy per epoch:") else line for line in lines]
+        return lines
 
     def __str__(self) -> str:
         wait = 1 - self.utilisation

@@ -19,6 +19,7 @@ import math
 import time
 
 from thalweg.errors import TrainingDivergedError
+from thalweg.optim.transforms import proximal_l1
 
 
 class Callback:
@@ -148,39 +149,72 @@ class EarlyStopping(Callback):
 
 
 class Convergence(Callback):
-    """Stop when the loss stops changing: relative change below ``tol`` for ``patience``
-    epochs in a row.
+    """Stop when the loss stops improving: for ``patience`` epochs in a row it has not
+    beaten its best value by more than ``tol`` (times the best value, when that is
+    above 1).
 
-    "Converged" means further epochs would not change the model meaningfully, the
-    stopping rule of classical optimisation (scikit-learn's ``tol`` /
-    ``n_iter_no_change``).
+    "Converged" means further epochs would not change the model meaningfully: the
+    stopping rule of scikit-learn's iterative estimators (``tol`` / ``n_iter_no_change``:
+    no improvement on the best loss). Losses of thalweg's estimators are on standardized
+    targets, of order 1, so ``tol`` is nearly relative. A mini-batch loss that wanders
+    around its floor no longer sets new bests, so noisy training stops too.
+
+    >>> rule = Convergence(tol=0.01, patience=2)
+    >>> class State: stop = False; stop_reason = None
+    >>> state = State()
+    >>> for loss in [1.0, 0.5, 0.499, 0.501, 0.4995]:
+    ...     rule.on_epoch_end(state, {"loss": loss})
+    >>> state.stop, rule.best
+    (True, 0.499)
     """
 
     def __init__(self, tol: float = 1e-4, patience: int = 5, monitor: str = "loss"):
         self.tol = tol
         self.patience = patience
         self.monitor = monitor
-        self.previous = None
+        self.best = None
         self.calm_epochs = 0
 
     def on_epoch_end(self, state, row):
         value = row[self.monitor]
-        if self.previous is not None:
-            change = abs(self.previous - value) / max(abs(self.previous), 1e-12)
-            self.calm_epochs = self.calm_epochs + 1 if change < self.tol else 0
-            if self.calm_epochs >= self.patience:
-                state.stop = True
-                state.stop_reason = (
-                    f"converged: {self.monitor} changed by less than {self.tol:g} (relative) "
-                    f"for {self.patience} epochs"
-                )
-        self.previous = value
+        if self.best is not None and value > self.best - self.tol * max(1.0, abs(self.best)):
+            self.calm_epochs += 1
+        else:
+            self.calm_epochs = 0
+        self.best = value if self.best is None else min(self.best, value)
+        if self.calm_epochs >= self.patience:
+            state.stop = True
+            state.stop_reason = (
+                f"converged: {self.monitor} improved by less than {self.tol:g} for "
+                f"{self.patience} epochs"
+            )
 
     def state_dict(self):
-        return {"previous": self.previous, "calm_epochs": self.calm_epochs}
+        return {"best": self.best, "calm_epochs": self.calm_epochs}
 
     def load_state_dict(self, state):
-        self.previous, self.calm_epochs = state["previous"], state["calm_epochs"]
+        self.best, self.calm_epochs = state.get("best", state.get("previous")), state["calm_epochs"]
+
+
+class L1Proximal(Callback):
+    """After every step, soft-threshold ``weights`` by ``step size · l1``.
+
+    Gradient step on the smooth part of the loss, then the proximal step of
+    ``l1·Σ|w|``: proximal gradient descent (ISTA). It drives irrelevant weights to
+    exactly 0, where a subgradient would leave them jittering around it. With an
+    adaptive optimizer the step size is per weight (``lr/(√v̂+ε)`` for Adam), so the
+    threshold is too: the proximal step is taken in the optimizer's own geometry.
+    """
+
+    def __init__(self, weights, l1: float):
+        self.weights = weights
+        self.l1 = l1
+
+    def on_batch_end(self, state, loss):
+        optimizer = state.optimizer
+        lr = optimizer.learning_rate_at(optimizer.global_step - 1)
+        for weight in self.weights:
+            proximal_l1([weight], optimizer.effective_learning_rate(weight, lr) * self.l1)
 
 
 class ProgressBar(Callback):

@@ -25,16 +25,45 @@ class Checkpoint(Callback):
     """Save the training state to ``path`` every ``every`` epochs (atomically).
 
     ``fit`` also saves one when training is interrupted (Ctrl-C), mid-epoch, if a
-    ``Checkpoint`` is among its callbacks.
+    ``Checkpoint`` is among its callbacks. ``fingerprint`` (any string: a hash of the data
+    and settings, say) is stored in the checkpoint; resuming from a checkpoint whose
+    fingerprint differs raises a :class:`~thalweg.errors.FileFormatError` instead of
+    silently mixing two runs (read it first with :func:`checkpoint_fingerprint`).
     """
 
-    def __init__(self, path, every: int = 1):
+    def __init__(self, path, every: int = 1, fingerprint: str | None = None):
         self.path = Path(path)
         self.every = every
+        self.fingerprint = fingerprint
 
     def on_epoch_end(self, state, row):
         if row["epoch"] % self.every == 0:
             save_checkpoint(self.path, state)
+
+    def state_dict(self) -> dict:
+        return {} if self.fingerprint is None else {"fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.fingerprint is not None and state.get("fingerprint") != self.fingerprint:
+            from thalweg.errors import FileFormatError
+
+            raise FileFormatError(
+                f"the checkpoint {self.path} was saved by a run with other data or settings; "
+                "resume with the same ones, or delete it to start over"
+            )
+
+
+def checkpoint_fingerprint(path) -> str | None:
+    """The fingerprint a ``Checkpoint`` stored in the file at ``path`` (None if none)."""
+    from thalweg.errors import FileFormatError
+
+    _, meta = read_container(path)
+    if meta.get("kind") != "checkpoint":
+        raise FileFormatError(f"{path} is not a training checkpoint")
+    for callback in meta.get("callbacks", []):
+        if callback.get("class") == "Checkpoint" and "fingerprint" in callback.get("state", {}):
+            return callback["state"]["fingerprint"]
+    return None
 
 
 def _split_arrays(prefix: str, value):

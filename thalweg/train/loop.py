@@ -1,26 +1,33 @@
 """The training loop: gradient descent over mini-batches, epoch after epoch.
 
-One step of gradient descent is four lines::
+One step of gradient descent is four lines (:func:`gradient_step`)::
 
-    output = model(X_batch)               # forward: predictions
-    loss = loss_fn(output, y_batch)       # how wrong they are
+    output = model(X_batch)                 # forward: predictions
+    loss = loss_fn(output, y_batch)         # how wrong they are
     optimizer.zero_grad(); loss.backward()  # backward: d loss / d every weight
-    optimizer.step()                      # move every weight a little downhill
+    optimizer.step()                        # move every weight a little downhill
 
 ``batch_size`` decides what ``X_batch`` is, and so which flavour of gradient descent
 this is: ``None`` — the whole training set each step (batch gradient descent: exact
 gradient, one step per epoch); ``1`` — one example per step (stochastic gradient
 descent: n noisy steps per epoch); ``k`` — ``k`` examples per step (mini-batch: the
-usual compromise). Everything else in this file is bookkeeping around those lines:
-shuffling, validation, history, callbacks, checkpoints.
+usual compromise).
+
+:func:`run_epochs` is the loop around the step, and the only one in thalweg: epochs,
+batches, the running loss, the history, callbacks, Ctrl-C. The step is what varies —
+:func:`fit` passes :func:`gradient_step`; data-parallel training
+(:mod:`thalweg.distributed`) passes a step that sums the workers' gradients — so both
+keep the same history, callbacks and checkpoints. :func:`fit` itself only turns arrays
+into batches, sets up the state and measures each epoch.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +50,7 @@ EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during ``fit``: the loop stopped between two steps (weights consistent)."""
+    """Ctrl-C during training: the loop stopped between two steps (weights consistent)."""
 
 
 @dataclass
@@ -52,21 +59,179 @@ class TrainingState:
 
     model: object
     optimizer: object
-    loss_fn: Callable
     callbacks: list
     history: History
     epochs: int
-    batch_size: int
-    n_samples: int
-    batches_per_epoch: int
+    batch_size: int | None
+    n_samples: int | None
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    loss_fn: Callable | None = None
     epoch: int = 0  # epochs completed
     batch_in_epoch: int = 0  # steps completed in the current epoch
     epoch_rng_state: dict | None = None  # generator state when the current epoch began
     epoch_loss_sum: float = 0.0  # Σ batch loss · batch size, this epoch
     epoch_examples: int = 0
+    epoch_examples_before: int = 0  # of those, examples done before this run (a resume)
     epoch_started: float = field(default_factory=time.perf_counter)
+    epoch_data_seconds: float = 0.0  # time spent waiting for batches, this epoch
     stop: bool = False
     stop_reason: str | None = None
+
+    @property
+    def batches_per_epoch(self) -> int | None:
+        """Steps in a full epoch, when the number of rows and the batch size are known."""
+        if not (self.n_samples and self.batch_size):
+            return None
+        return math.ceil(self.n_samples / self.batch_size)
+
+
+def gradient_step(model, loss_fn: Callable, optimizer) -> Callable:
+    """One step of gradient descent on a batch, as the function :func:`run_epochs` calls.
+
+    A batch is ``(X, y)`` or ``(X, y, sample_weight)``; the step returns the batch's
+    loss and its number of rows.
+
+    >>> import numpy as np
+    >>> from thalweg import nn, optim, losses
+    >>> model = nn.Linear(1, 1, rng=0)
+    >>> step = gradient_step(model, losses.mse, optim.SGD(model.parameters(), lr=0.1))
+    >>> loss, rows = step((np.ones((4, 1), np.float32), np.zeros((4, 1), np.float32)))
+    >>> rows
+    4
+    """
+
+    def step(batch) -> tuple[float, int]:
+        X, y, *sample_weight = batch
+        output = model(from_numpy(X))  # forward: predictions
+        loss = loss_fn(output, y, *sample_weight)  # how wrong they are
+        optimizer.zero_grad()
+        loss.backward()  # backward: d loss / d every weight
+        optimizer.step()  # move every weight a little downhill
+        return loss.item(), len(X)
+
+    return step
+
+
+def run_epochs(
+    state: TrainingState,
+    batches,
+    step: Callable,
+    *,
+    measure: Callable[[], dict] | None = None,
+) -> History:
+    """Train epoch after epoch: every batch through ``step``, and the bookkeeping.
+
+    Parameters
+    ----------
+    state : TrainingState
+        Where training is (a resumed run starts mid-epoch) and what callbacks see.
+    batches : batch source
+        ``batches.epoch_batches(rng, skip)`` yields one epoch's batches; ``skip`` is the
+        number already done in this epoch (see :mod:`thalweg.train.batches`).
+    step : callable
+        ``step(batch) -> (loss, rows)``: one update on one batch, returning the batch's
+        mean loss and its number of examples (e.g. :func:`gradient_step`).
+    measure : callable, optional
+        ``measure() -> dict``: more columns for each epoch's row, computed after its last
+        step (the validation loss, metrics).
+
+    Returns
+    -------
+    History
+        ``state.history``, one row per epoch; a callback may stop training early.
+    """
+    for callback in state.callbacks:
+        callback.on_train_begin(state)
+    try:
+        with _stop_on_ctrl_c() as interrupted:
+            while state.epoch < state.epochs and not state.stop:
+                _begin_epoch(state)
+                for batch in _timed(batches.epoch_batches(state.rng, state.batch_in_epoch), state):
+                    loss, rows = step(batch)
+                    _end_step(state, loss, rows)
+                    if interrupted():
+                        raise TrainingInterrupted
+                _end_epoch(state, measure)
+    except TrainingInterrupted:
+        raise _interruption(state) from None
+    finally:
+        for callback in state.callbacks:  # close progress bars first, so errors print clean
+            if isinstance(callback, ProgressBar):
+                callback.on_train_end(state)
+    for callback in state.callbacks:
+        if not isinstance(callback, ProgressBar):
+            callback.on_train_end(state)
+    state.history.stop_reason = state.stop_reason or state.history.stop_reason
+    return state.history
+
+
+def _begin_epoch(state: TrainingState) -> None:
+    state.epoch_rng_state = state.rng.bit_generator.state  # a resumed epoch redraws this order
+    if state.batch_in_epoch == 0:  # (not when resuming in the middle of one)
+        state.epoch_loss_sum, state.epoch_examples = 0.0, 0
+        for callback in state.callbacks:
+            callback.on_epoch_begin(state)
+    state.epoch_started = time.perf_counter()
+    state.epoch_data_seconds = 0.0
+    state.epoch_examples_before = state.epoch_examples
+
+
+def _timed(batches: Iterator, state: TrainingState) -> Iterator:
+    """The batches, adding the time spent waiting for each to ``state.epoch_data_seconds``."""
+    batches = iter(batches)
+    while True:
+        waited = time.perf_counter()
+        batch = next(batches, None)
+        state.epoch_data_seconds += time.perf_counter() - waited
+        if batch is None:
+            return
+        yield batch
+
+
+def _end_step(state: TrainingState, loss: float, rows: int) -> None:
+    state.batch_in_epoch += 1
+    state.epoch_loss_sum += loss * rows
+    state.epoch_examples += rows
+    if state.history.step_losses is not None:
+        state.history.step_losses.append(loss)
+    for callback in state.callbacks:
+        callback.on_batch_end(state, loss)
+
+
+def _end_epoch(state: TrainingState, measure: Callable[[], dict] | None) -> None:
+    seconds = time.perf_counter() - state.epoch_started
+    examples = state.epoch_examples - state.epoch_examples_before
+    row = {"epoch": state.epoch + 1, "loss": state.epoch_loss_sum / max(state.epoch_examples, 1)}
+    if measure is not None:
+        row.update(measure())
+    row["lr"] = float(state.optimizer.learning_rate)
+    row["seconds"] = seconds
+    row["data_seconds"] = state.epoch_data_seconds
+    row["examples"] = examples
+    row["examples_per_second"] = examples / max(seconds, 1e-9)
+    state.history.append(row)
+    state.epoch += 1
+    state.batch_in_epoch = 0
+    state.epoch_rng_state = state.rng.bit_generator.state  # where the next epoch starts
+    if hasattr(state.model, "train"):
+        state.model.train()  # measuring may have switched it to eval mode
+    for callback in state.callbacks:
+        callback.on_epoch_end(state, row)
+
+
+def _interruption(state: TrainingState) -> TrainingInterrupted:
+    """Save a checkpoint for every ``Checkpoint`` callback; say where training stopped."""
+    checkpoints = [c for c in state.callbacks if isinstance(c, Checkpoint)]
+    for checkpoint in checkpoints:
+        save_checkpoint(checkpoint.path, state)
+    where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
+    if checkpoints:
+        path = checkpoints[0].path
+        return TrainingInterrupted(
+            f"training interrupted at {where}; checkpoint saved to {path}; "
+            f"resume with fit(..., resume={str(path)!r})"
+        )
+    return TrainingInterrupted(f"training interrupted at {where}")
 
 
 def fit(
@@ -80,6 +245,7 @@ def fit(
     batch_size: int | None = None,
     shuffle: bool = True,
     seed: int | None = None,
+    sample_weight=None,
     validation: tuple | None = None,
     validation_fraction: float | None = None,
     callbacks: Sequence[Callback] = (),
@@ -96,7 +262,8 @@ def fit(
     model : callable
         Maps a Tensor ``(batch, n_features)`` to outputs; usually a ``thalweg.nn.Module``.
     loss_fn : callable
-        ``loss_fn(output, y_batch) -> scalar Tensor``, e.g. ``thalweg.losses.mse``.
+        ``loss_fn(output, y_batch) -> scalar Tensor``, e.g. ``thalweg.losses.mse``; with
+        ``sample_weight``, ``loss_fn(output, y_batch, weight_batch)``.
     optimizer : thalweg.optim.Optimizer
         Built on ``model.parameters()``.
     X : array_like, shape (n_samples, ...), or a batch source
@@ -114,7 +281,10 @@ def fit(
     seed : int, optional
         Seed of the shuffling (and of the validation split); the same seed gives the
         same result bit for bit on the same machine.
-    validation : (X_val, y_val), optional
+    sample_weight : array_like, shape (n_samples,), optional
+        One weight per row, passed to ``loss_fn`` with each batch (and split with the
+        rows by ``validation_fraction``).
+    validation : (X_val, y_val) or (X_val, y_val, weight_val), optional
         Data to compute ``val_loss`` (and ``val_<metric>``) on after each epoch.
     validation_fraction : float, optional
         Instead of ``validation``, hold out this fraction of ``(X, y)``.
@@ -153,39 +323,85 @@ def fit(
     >>> round(float(model.weight.data[0, 0]), 3), round(float(model.bias.data[0]), 3)
     (3.0, 1.0)
     """
-    dtype = optimizer.params[0].dtype
-    if validation is not None and validation_fraction is not None:
-        raise ValueError("fit: pass validation or validation_fraction, not both")
     rng = np.random.default_rng(
         seed if seed is not None else backend.default_generator().integers(2**63)
     )
-    streaming = hasattr(X, "epoch_batches")
-    if streaming:
+    dtype = optimizer.params[0].dtype
+    source, validation = _batches(
+        X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype
+    )
+    state = TrainingState(
+        model=model,
+        optimizer=optimizer,
+        callbacks=with_default_callbacks(callbacks, nan_guard, verbose),
+        history=History(record_steps),
+        epochs=epochs,
+        batch_size=source.batch_size,
+        n_samples=source.n_samples,
+        rng=rng,
+        loss_fn=loss_fn,
+    )
+    if resume is not None and Path(resume).exists():
+        load_checkpoint(resume, state)
+        if record_steps and state.history.step_losses is None:
+            state.history.step_losses = []
+        if state.epoch_rng_state is not None:
+            rng.bit_generator.state = state.epoch_rng_state
+
+    if hasattr(model, "train"):
+        model.train()
+    stats_before = source.input_stats() if hasattr(source, "input_stats") else None
+    history = run_epochs(
+        state,
+        source,
+        gradient_step(model, loss_fn, optimizer),
+        measure=_epoch_measures(model, loss_fn, validation, metrics, source),
+    )
+    # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
+    history.input_balance = InputBalance.measure(history.rows, source, stats_before)
+    in_memory = isinstance(source, ArrayBatches) or getattr(source, "in_memory", False)
+    if verbose and history.input_balance and not in_memory:
+        print(history.input_balance, file=sys.stderr)
+    return history
+
+
+def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype):
+    """The batch source and the validation arrays ``fit`` trains and measures on."""
+    if validation is not None and validation_fraction is not None:
+        raise ValueError("fit: pass validation or validation_fraction, not both")
+    if hasattr(X, "epoch_batches"):  # a stream or a pipeline: it makes its own batches
         if validation_fraction is not None:
             raise ValueError("fit: validation_fraction needs in-memory arrays; pass validation=")
-    else:
-        X, y = _as_arrays(X, y, dtype)
+        if sample_weight is not None:
+            raise ValueError("fit: sample_weight needs in-memory arrays")
+        if validation is not None:
+            validation = _as_arrays(*validation, dtype=dtype)
+        return X, validation
+    arrays = _as_arrays(X, y, sample_weight, dtype=dtype)
     if validation_fraction is not None:
         if not 0 < validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-        split_seed = int(rng.integers(2**63))
-        X, X_val, y, y_val = train_val_test_split(
-            X, y, fractions=(1 - validation_fraction, validation_fraction), seed=split_seed
+        parts = train_val_test_split(
+            *arrays,
+            fractions=(1 - validation_fraction, validation_fraction),
+            seed=int(rng.integers(2**63)),
         )
-        validation = (X_val, y_val)
-    if validation is not None:
-        validation = _as_arrays(*validation, dtype)
+        arrays, validation = parts[0::2], parts[1::2]
+    elif validation is not None:
+        validation = _as_arrays(*validation, dtype=dtype)
+    X, y, *weight = arrays
+    n = X.shape[0]
+    batch_size = n if batch_size is None else min(int(batch_size), n)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return ArrayBatches(X, y, batch_size, shuffle, *weight), validation
 
-    if streaming:
-        source = X
-    else:
-        n = X.shape[0]
-        batch_size = n if batch_size is None else min(int(batch_size), n)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        source = ArrayBatches(X, y, batch_size, shuffle)
-    metric_fns = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
 
+def with_default_callbacks(callbacks, nan_guard: bool = True, verbose: int = 0) -> list:
+    """``callbacks`` and the ones every training gets: a :class:`NaNGuard` first (unless
+    ``nan_guard=False``), a :class:`ProgressBar` with ``verbose``, and — inside
+    ``thalweg.tracking.start_run(...)`` — :class:`Tracking`, which logs the learning
+    curves to the run."""
     callbacks = list(callbacks)
     if nan_guard and not any(isinstance(c, NaNGuard) for c in callbacks):
         callbacks.insert(0, NaNGuard())
@@ -193,135 +409,30 @@ def fit(
         callbacks.append(ProgressBar(verbose))
     if not any(isinstance(c, Tracking) for c in callbacks) and active_run() is not None:
         callbacks.append(Tracking())  # inside start_run(...): keep the learning curves
-
-    state = TrainingState(
-        model=model,
-        optimizer=optimizer,
-        loss_fn=loss_fn,
-        callbacks=callbacks,
-        history=History(record_steps),
-        epochs=epochs,
-        batch_size=source.batch_size,
-        n_samples=source.n_samples,
-        batches_per_epoch=(
-            -(-source.n_samples // source.batch_size)
-            if source.n_samples and source.batch_size
-            else None
-        ),
-    )
-    if resume is not None and Path(resume).exists():
-        load_checkpoint(resume, state)
-        if record_steps and state.history.step_losses is None:
-            state.history.step_losses = []
-    if state.epoch_rng_state is not None:
-        rng.bit_generator.state = state.epoch_rng_state
-
-    if hasattr(model, "train"):
-        model.train()
-    stats_before = source.input_stats() if hasattr(source, "input_stats") else None
-    for callback in callbacks:
-        callback.on_train_begin(state)
-    try:
-        with _stop_on_ctrl_c() as interrupted:
-            _run_epochs(state, rng, source, validation, metric_fns, interrupted)
-    except TrainingInterrupted:
-        checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
-        for checkpoint in checkpoints:
-            save_checkpoint(checkpoint.path, state)
-        where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
-        if checkpoints:
-            raise TrainingInterrupted(
-                f"training interrupted at {where}; checkpoint saved to {checkpoints[0].path}; "
-                f"resume with fit(..., resume={str(checkpoints[0].path)!r})"
-            ) from None
-        raise TrainingInterrupted(f"training interrupted at {where}") from None
-    finally:
-        for callback in callbacks:
-            if isinstance(callback, ProgressBar):
-                callback.on_train_end(state)
-    for callback in callbacks:
-        if not isinstance(callback, ProgressBar):
-            callback.on_train_end(state)
-    state.history.stop_reason = state.stop_reason or state.history.stop_reason
-    # Did training wait for its input? (T_g·B/C against T_step; see InputBalance.)
-    state.history.input_balance = InputBalance.measure(state.history.rows, source, stats_before)
-    in_memory = isinstance(source, ArrayBatches) or getattr(source, "in_memory", False)
-    if verbose and state.history.input_balance and not in_memory:
-        print(state.history.input_balance, file=sys.stderr)
-    return state.history
+    return callbacks
 
 
-def _run_epochs(state, rng, source, validation, metric_fns, interrupted) -> None:
-    model, optimizer, loss_fn = state.model, state.optimizer, state.loss_fn
-    callbacks, history = state.callbacks, state.history
+def _epoch_measures(model, loss_fn, validation, metrics, source) -> Callable[[], dict] | None:
+    """What ``fit`` adds to each epoch's row: the validation loss and the metrics."""
+    metric_fns = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
+    if validation is None and not (metric_fns and isinstance(source, ArrayBatches)):
+        return None
 
-    while state.epoch < state.epochs and not state.stop:
-        state.epoch_rng_state = rng.bit_generator.state
-        if state.batch_in_epoch == 0:
-            state.epoch_loss_sum, state.epoch_examples = 0.0, 0
-            for callback in callbacks:
-                callback.on_epoch_begin(state)
-        state.epoch_started = time.perf_counter()
-        epoch_examples_before = state.epoch_examples
-        data_seconds = 0.0  # time spent waiting for the next batch
-        batches = iter(source.epoch_batches(rng, state.batch_in_epoch))
-
-        while True:
-            waited = time.perf_counter()
-            try:
-                X_batch, y_batch = next(batches)
-            except StopIteration:
-                break
-            data_seconds += time.perf_counter() - waited
-
-            # The four lines of gradient descent.
-            output = model(from_numpy(X_batch))
-            loss = loss_fn(output, y_batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-            loss_value = loss.item()
-            count = X_batch.shape[0]
-            state.batch_in_epoch += 1
-            state.epoch_loss_sum += loss_value * count
-            state.epoch_examples += count
-            if history.step_losses is not None:
-                history.step_losses.append(loss_value)
-            for callback in callbacks:
-                callback.on_batch_end(state, loss_value)
-            if interrupted():
-                raise TrainingInterrupted
-
-        seconds = time.perf_counter() - state.epoch_started
-        examples = state.epoch_examples - epoch_examples_before
-        row = {
-            "epoch": state.epoch + 1,
-            "loss": state.epoch_loss_sum / max(state.epoch_examples, 1),
-        }
+    def measure() -> dict:
+        row = {}
         if validation is not None:
             row["val_loss"] = evaluate_loss(model, loss_fn, *validation)
-        if metric_fns and (validation is not None or isinstance(source, ArrayBatches)):
+        if metric_fns:
             if validation is not None:
-                X_metric, y_metric, prefix = *validation, "val_"
+                X_metric, y_metric, prefix = validation[0], validation[1], "val_"
             else:
                 X_metric, y_metric, prefix = source.X, source.y, ""
             output = predict_array(model, X_metric)
             for name, fn in metric_fns.items():
                 row[prefix + name] = float(fn(y_metric, output))
-        row["lr"] = float(optimizer.learning_rate)
-        row["seconds"] = seconds
-        row["data_seconds"] = data_seconds
-        row["examples"] = examples
-        row["examples_per_second"] = examples / max(seconds, 1e-9)
-        history.append(row)
-        state.epoch += 1
-        state.batch_in_epoch = 0
-        state.epoch_rng_state = rng.bit_generator.state  # where the next epoch starts
-        if hasattr(model, "train"):
-            model.train()
-        for callback in callbacks:
-            callback.on_epoch_end(state, row)
+        return row
+
+    return measure
 
 
 def predict_array(model, X: np.ndarray, chunk: int = EVAL_CHUNK) -> np.ndarray:
@@ -333,19 +444,26 @@ def predict_array(model, X: np.ndarray, chunk: int = EVAL_CHUNK) -> np.ndarray:
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def evaluate_loss(model, loss_fn, X: np.ndarray, y: np.ndarray, chunk: int = EVAL_CHUNK) -> float:
-    """Mean loss over ``(X, y)`` without recording a graph (chunk means, size-weighted)."""
+def evaluate_loss(
+    model, loss_fn, X: np.ndarray, y: np.ndarray, sample_weight=None, chunk: int = EVAL_CHUNK
+) -> float:
+    """Mean loss over ``(X, y)`` without recording a graph (chunk means, size-weighted).
+
+    With ``sample_weight``, ``loss_fn`` is called with each chunk's weights.
+    """
     if hasattr(model, "eval"):
         model.eval()
     total = 0.0
     with no_grad():
         for i in range(0, len(X), chunk):
             rows = slice(i, i + chunk)
-            total += loss_fn(model(from_numpy(X[rows])), y[rows]).item() * len(X[rows])
+            weight = () if sample_weight is None else (sample_weight[rows],)
+            loss = loss_fn(model(from_numpy(X[rows])), y[rows], *weight)
+            total += loss.item() * len(X[rows])
     return total / len(X)
 
 
-def _as_arrays(X, y, dtype) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(X, y, sample_weight=None, *, dtype) -> tuple[np.ndarray, ...]:
     X = np.asarray(X)
     if X.dtype.kind in "fiub" and X.dtype != dtype:
         X = X.astype(dtype)
@@ -356,7 +474,15 @@ def _as_arrays(X, y, dtype) -> tuple[np.ndarray, np.ndarray]:
         raise DataError("fit: X is empty; pass at least one training example")
     if len(X) != len(y):
         raise ShapeError(f"fit: X has {len(X)} rows but y has {len(y)}; they must match")
-    return X, y
+    if sample_weight is None:
+        return X, y
+    sample_weight = np.asarray(sample_weight, dtype=dtype)
+    if sample_weight.shape != (len(X),):
+        raise ShapeError(
+            f"fit: sample_weight has shape {sample_weight.shape}; it must be ({len(X)},), "
+            "one weight per row"
+        )
+    return X, y, sample_weight
 
 
 @contextmanager

@@ -55,19 +55,30 @@ class Tracking(Callback):
         self._target = self.run if self.run is not None else active_run()
         if self._target is None:
             return
+        from thalweg.tracking.store import RunStoreError
+
         optimizer = state.optimizer
-        self._target.log_params(
-            {
-                f"{self.prefix}fit.optimizer": type(optimizer).__name__,
-                f"{self.prefix}fit.learning_rate": getattr(optimizer, "learning_rate", None),
-                f"{self.prefix}fit.batch_size": state.batch_size,
-                f"{self.prefix}fit.epochs": state.epochs,
-            }
-        )
+        try:
+            self._target.log_params(
+                {
+                    f"{self.prefix}fit.optimizer": type(optimizer).__name__,
+                    f"{self.prefix}fit.learning_rate": getattr(optimizer, "learning_rate", None),
+                    f"{self.prefix}fit.batch_size": state.batch_size,
+                    f"{self.prefix}fit.epochs": state.epochs,
+                }
+            )
+        except (sqlite3.Error, RunStoreError) as error:  # the store must not end a training
+            warnings.warn(
+                f"could not record the training's parameters in the run store ({error}); "
+                "training goes on without recording them",
+                stacklevel=2,
+            )
 
     def on_epoch_end(self, state, row: dict) -> None:
         if self._target is None:
             return
+        from thalweg.tracking.store import RunStoreError
+
         values = {
             f"{self.prefix}{name}": float(value)
             for name, value in row.items()
@@ -79,7 +90,7 @@ class Tracking(Callback):
         }
         try:
             self._target.log_metrics(values, step=int(row["epoch"]))
-        except sqlite3.Error as error:  # a full disk must not end a training
+        except (sqlite3.Error, RunStoreError) as error:  # a full disk must not end a training
             warnings.warn(
                 f"could not record epoch {row['epoch']} in the run store ({error}); "
                 "training goes on without recording its curves",

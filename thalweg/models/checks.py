@@ -1,5 +1,8 @@
 """Input checks shared by every estimator: one clear error per mistake.
 
+(Checks of the *inputs* of ``fit`` and ``predict``; held-out data, ``validation=`` in
+``fit``, is something else.)
+
 Accepts NumPy arrays, nested lists and pandas DataFrames/Series (without importing
 pandas: a DataFrame is recognised by its ``columns`` and ``iloc``).
 """
@@ -21,6 +24,42 @@ def feature_names(X) -> list[str] | None:
         return None
     names = list(columns)
     return [str(c) for c in names] if all(isinstance(c, str) for c in names) else None
+
+
+def check_feature_names(who: str, fitted: np.ndarray | None, names: list[str] | None) -> None:
+    """Compare the column names of ``X`` with those seen in ``fit``, as scikit-learn does:
+    a warning when only one of the two has names, an error when they differ."""
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(
+            f"X has feature names, but {who} was fitted without feature names", stacklevel=4
+        )
+        return
+    if names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {who} was fitted with feature names",
+            stacklevel=4,
+        )
+        return
+    fitted = [str(name) for name in fitted]
+    if fitted == names:
+        return
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + _listed(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _listed(missing)
+    if not (unseen or missing):
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise DataError(message + f"Select and order the columns of X as in {who}.fit.")
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    shown = "".join(f"- {name}\n" for name in names[:most])
+    return shown + ("- ...\n" if len(names) > most else "")
 
 
 def check_X(X, who: str, dtype=None, finite: bool = True) -> np.ndarray:
@@ -150,8 +189,8 @@ def unique_labels(y: np.ndarray) -> np.ndarray:
     return np.unique(y)
 
 
-def check_y_classification(y, n_samples: int, who: str) -> np.ndarray:
-    """A 1-D label array of length ``n_samples`` with at least two classes."""
+def check_y_classification(y, n_samples: int, who: str, min_classes: int = 2) -> np.ndarray:
+    """A 1-D label array of length ``n_samples`` with at least ``min_classes`` classes."""
     array = _column_or_1d(y, who)
     if array.ndim != 1:
         raise ShapeError(f"{who}: y must be 1-D (n_samples,), got shape {array.shape}")
@@ -170,12 +209,83 @@ def check_y_classification(y, n_samples: int, who: str) -> np.ndarray:
             "regression target; use a regressor, or convert y to class labels"
         )
     classes = unique_labels(array)
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise DataError(
             f"{who}: y has only one class ({classes[0]!r}); a classifier needs at "
-            "least 2 classes in the training data"
+            "least 2 classes in the training data (a first partial_fit may pass them all "
+            "in classes=)"
         )
     return array
+
+
+def check_classes(classes, who: str) -> np.ndarray:
+    """The ``classes=`` of a first ``partial_fit``: sorted, distinct, at least two."""
+    values = np.asarray(classes)
+    if values.dtype.kind == "O":
+        values = _object_labels(values, who)
+    values = np.unique(values)
+    if values.ndim != 1 or len(values) < 2:
+        raise DataError(
+            f"{who}: classes= must list every class label (at least 2); got {classes!r}"
+        )
+    return values
+
+
+def label_codes(y: np.ndarray, classes: np.ndarray, who: str) -> np.ndarray:
+    """The index of each label of ``y`` in the sorted ``classes``; a label that is not
+    among them raises a DataError naming it."""
+    codes = np.searchsorted(classes, y)
+    if not codes.size:
+        return codes
+    if codes.max() < len(classes) and (classes[codes] == y).all():
+        return codes
+    unknown = classes[np.minimum(codes, len(classes) - 1)] != y
+    if unknown.any():
+        raise DataError(
+            f"{who}: y contains labels not in the classes learned first "
+            f"({sorted(set(np.asarray(y)[unknown].tolist()))[:5]}); pass every class in "
+            "classes= on the first partial_fit"
+        )
+    return codes
+
+
+def check_known_labels(y: np.ndarray, classes: np.ndarray, who: str) -> None:
+    """Raise when ``y`` holds labels outside ``classes``."""
+    label_codes(y, classes, who)
+
+
+def class_weights(class_weight, classes: np.ndarray, codes: np.ndarray, sample_weight, who: str):
+    """One weight per class from ``class_weight``: ``"balanced"`` gives
+    ``n_samples / (n_classes · count)`` (counts weighted by ``sample_weight``), a dict
+    ``{label: weight}`` its values (1 for labels it does not name).
+
+    >>> class_weights("balanced", np.array([0, 1]), np.array([0, 0, 0, 1]), None, "m").tolist()
+    [0.6666666666666666, 2.0]
+    """
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                f"{who}: class_weight must be None, 'balanced' or a dict, got {class_weight!r}"
+            )
+        counts = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+        present = counts > 0
+        weights = np.ones(len(classes))
+        weights[present] = counts.sum() / (present.sum() * counts[present])
+        return weights
+    if isinstance(class_weight, dict):
+        weights = np.ones(len(classes))
+        known = classes.tolist()
+        for label, weight in class_weight.items():
+            if label not in known:
+                raise DataError(
+                    f"{who}: class_weight names the label {label!r}, which is not among the "
+                    f"classes {known}"
+                )
+            weights[known.index(label)] = float(weight)
+        return weights
+    raise ValueError(
+        f"{who}: class_weight must be None, 'balanced' or a dict, got {class_weight!r}"
+    )
 
 
 def _object_labels(array: np.ndarray, who: str) -> np.ndarray:

@@ -1,21 +1,29 @@
-"""Held-out rows of data that is never loaded whole (``thalweg train --stream``, ``--dask``).
+"""Held-out rows of data that is never loaded whole, and uniform samples of a stream.
 
-In memory, ``thalweg train`` shuffles the row numbers and cuts them into train,
-validation and test. A stream cannot: it reads the file piece by piece, in a new order
-every epoch, and never knows a row's number. So each row's part is drawn from a random
-generator keyed by the *chunk* that holds it (the same ``read_rows`` rows every pass,
-whatever the order of the pieces) and by its position in that chunk:
+In memory, a split shuffles the row numbers and cuts them into train, validation and
+test (:func:`thalweg.data.train_val_test_split`). A stream cannot: it reads the file
+piece by piece, in a new order every epoch, and never knows a row's number. So
+:class:`RowSplit` draws each row's part from a random generator keyed by the *chunk*
+that holds it (the same ``read_rows`` rows every pass, whatever the order of the pieces)
+and by its position in that chunk:
 
 * **deterministic**: every pass over the file, the training epochs included, puts every
   row in the same part, so no held-out row is ever trained on;
 * **by row**, not by content: duplicate or discrete rows are split like any others;
 * **cheap**: one hash of three rows and one ``rng.random(n)`` per chunk.
 
-:class:`RowSplit` is the stream's ``map`` function that keeps one part; a Dask partition
-plays the part of a chunk (:func:`survey_partition`, :func:`keep_part`).
-:class:`HeldOutSample` keeps a uniform sample of bounded size of the validation or
-test rows (reservoir sampling), and :class:`TargetSurvey` learns what the target
-holds (for ``--model auto``) while the same pass reads it.
+``stream.filter(RowSplit(fractions, seed, TRAIN))`` is the stream of the training rows;
+a Dask partition plays the part of a chunk (:func:`survey_partition`,
+:func:`keep_part`). :class:`Reservoir` keeps a uniform sample of bounded size of a
+stream of rows (the validation or test rows; rows for the learning rate), and
+:class:`TargetSurvey` learns what a target column holds while the same pass reads it.
+
+>>> import numpy as np
+>>> split = RowSplit((0.8, 0.2), seed=0, part=TRAIN)
+>>> X = np.arange(20, dtype=np.float32).reshape(10, 2)
+>>> keep = split(X, np.zeros(10))
+>>> keep.dtype, bool((keep == split(X.copy(), np.zeros(10))).all())
+(dtype('bool'), True)
 """
 
 from __future__ import annotations
@@ -26,23 +34,40 @@ from itertools import islice
 
 import numpy as np
 
-from thalweg.models.tabular import missing_mask
+from thalweg.data.columns import missing_mask
+
+__all__ = [
+    "PART_NAMES",
+    "TEST",
+    "TRAIN",
+    "VALIDATION",
+    "Reservoir",
+    "RowSplit",
+    "Survey",
+    "TargetSurvey",
+    "WholeNumberLabels",
+    "as_labels",
+    "held_out_sample_size",
+    "keep_part",
+    "survey_chunks",
+    "survey_partition",
+]
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 PART_NAMES = ("train", "validation", "test")
 
 # Numbers kept per held-out sample (validation, test): 40 MB of float32 features, at
-# most SAMPLE_ROWS rows. Up to that size the metrics are on every held-out row.
-SAMPLE_VALUES = 10_000_000
-SAMPLE_ROWS = 200_000
+# most HELD_OUT_ROWS rows. Up to that size the metrics are on every held-out row.
+HELD_OUT_VALUES = 10_000_000
+HELD_OUT_ROWS = 200_000
 
 
 class RowSplit:
     """Each row's part (train, validation, test) by ``fractions``, reproducibly.
 
-    Called as a stream's ``map`` function, ``RowSplit(...)(X, y)`` keeps the rows of
-    ``part`` only (and turns whole-number float labels into integers for a classifier).
-    It is a class, not a closure, so that a stream read in another process can carry it.
+    Called as a stream's filter, ``RowSplit(...)(X, y)`` is True for the rows of
+    ``part``. It is a class, not a closure, so that a stream read in another process can
+    carry it.
 
     >>> import numpy as np
     >>> split = RowSplit((0.5, 0.5), seed=0)
@@ -51,19 +76,17 @@ class RowSplit:
     True
     """
 
-    def __init__(self, fractions, seed: int, part: int = TRAIN, classify: bool = False):
+    def __init__(self, fractions, seed: int, part: int = TRAIN):
         self.edges = np.cumsum(fractions)[:-1]  # part k: edges[k-1] <= u < edges[k]
         self.seed = int(seed)
         self.part = part
-        self.classify = classify
 
     def parts(self, X: np.ndarray) -> np.ndarray:
         """The part of every row of the chunk ``X`` (n, d): 0 train, 1 validation, 2 test."""
         return self.draw(X)[0]
 
-    def __call__(self, X: np.ndarray, y: np.ndarray):
-        keep = self.parts(X) == self.part
-        return X[keep], as_labels(y[keep], self.classify)
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.parts(X) == self.part
 
     def draw(self, X: np.ndarray) -> tuple[np.ndarray, np.random.Generator]:
         """The rows' parts, and the chunk's generator for any further draws."""
@@ -83,56 +106,72 @@ class RowSplit:
 
 
 def as_labels(y: np.ndarray, classify: bool) -> np.ndarray:
-    """A classifier's labels as the in-memory path has them: whole-number floats
+    """A classifier's labels as an in-memory table has them: whole-number floats
     (``1.0``) become integers (``1``), so model files and metrics say ``1``."""
     if classify and y.dtype.kind == "f":
         return y.astype(np.int64)
     return y
 
 
-def sample_rows(n_features: int) -> int:
-    """How many rows a held-out sample keeps for ``n_features`` columns."""
-    return max(1, min(SAMPLE_ROWS, SAMPLE_VALUES // max(n_features, 1)))
+class WholeNumberLabels:
+    """A stream's ``map`` function: ``(X, y) -> (X, as_labels(y, classify=True))``."""
+
+    def __call__(self, X: np.ndarray, y: np.ndarray):
+        return X, as_labels(y, classify=True)
 
 
-class HeldOutSample:
-    """A uniform sample of at most ``size`` rows ``(X, y)`` of a stream of chunks, and
-    the number of rows seen (Algorithm R, vectorised; deterministic for a seed).
+def held_out_sample_size(n_features: int) -> int:
+    """How many rows a held-out sample keeps for ``n_features`` columns.
+
+    >>> held_out_sample_size(10), held_out_sample_size(1000)
+    (200000, 10000)
+    """
+    return max(1, min(HELD_OUT_ROWS, HELD_OUT_VALUES // max(n_features, 1)))
+
+
+class Reservoir:
+    """A uniform sample of at most ``size`` rows ``X`` (and their ``y``) of a stream of
+    chunks, and the number of rows seen (Algorithm R, vectorised; deterministic for a
+    seed).
+
+    Row ``i`` of the stream (0-based) takes slot ``j ~ U{0..i}`` when ``j < size``; a
+    later row overwrites an earlier one, as in the one-row-at-a-time algorithm.
 
     >>> import numpy as np
-    >>> sample = HeldOutSample(3, seed=0)
+    >>> sample = Reservoir(3, seed=0)
     >>> sample.add(np.arange(10.0).reshape(5, 2), np.arange(5))
     >>> sample.seen, sample.X.shape, sample.y.shape, sample.complete
     (5, (3, 2), (3,), False)
     """
 
-    def __init__(self, size: int, seed: int):
+    def __init__(self, size: int, seed):
         self.size, self.seen = size, 0
         self.rng = np.random.default_rng(seed)
         self._X: np.ndarray | None = None
         self._y: np.ndarray | None = None
 
-    def add(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Offer the rows of one chunk to the sample."""
+    def add(self, X: np.ndarray, y: np.ndarray | None = None) -> None:
+        """Offer the rows of one chunk (and their targets) to the sample."""
         if self._X is None:
-            self._X = np.empty((self.size, X.shape[1]), dtype=X.dtype)
-            self._y = np.empty(self.size, dtype=y.dtype)
+            self._X = np.empty((self.size, *X.shape[1:]), dtype=X.dtype)
+            if y is not None:
+                self._y = np.empty(self.size, dtype=y.dtype)
         first = min(max(0, self.size - self.seen), len(X))  # rows that fill free slots
         self._X[self.seen : self.seen + first] = X[:first]
-        self._y[self.seen : self.seen + first] = y[:first]
+        if self._y is not None:
+            self._y[self.seen : self.seen + first] = y[:first]
         if first < len(X):
-            # Row i of the stream (0-based) takes slot j ~ U{0..i} when j < size; a later
-            # row overwrites an earlier one, as in the one-row-at-a-time algorithm.
             index = self.seen + np.arange(first, len(X))
             slots = self.rng.integers(0, index + 1)
             taken = slots < self.size
             self._X[slots[taken]] = X[first:][taken]
-            self._y[slots[taken]] = y[first:][taken]
+            if self._y is not None:
+                self._y[slots[taken]] = y[first:][taken]
         self.seen += len(X)
 
     @property
     def X(self) -> np.ndarray:
-        """The sampled feature rows, (kept, n_features)."""
+        """The sampled rows, (kept, n_features)."""
         return self._X[: min(self.seen, self.size)] if self._X is not None else np.empty((0, 0))
 
     @property
@@ -149,7 +188,7 @@ class HeldOutSample:
 class TargetSurvey:
     """What a target column holds, learned a chunk at a time: its missing values, its
     distinct values (up to ``DISTINCT`` of them) and a value with a fraction, if any;
-    enough for the rule of :func:`thalweg.models.tabular.infer_task`.
+    enough for the rule of :func:`thalweg.data.columns.infer_task`.
 
     >>> import numpy as np
     >>> survey = TargetSurvey()
@@ -218,8 +257,8 @@ class Survey:
     counts: np.ndarray  # rows in train, validation, test
     target: TargetSurvey  # every row's target
     train_target: TargetSurvey  # the training rows' (a classifier learns these classes)
-    validation: HeldOutSample
-    test: HeldOutSample
+    validation: Reservoir
+    test: Reservoir
 
     def validation_rows(self, classify: bool) -> tuple[np.ndarray, np.ndarray] | None:
         """The validation sample ``(X, y)``, without rows of a class no training row has
@@ -233,14 +272,15 @@ class Survey:
 
 def survey_chunks(chunks, split: RowSplit, n_features: int, seed: int) -> Survey:
     """Read every chunk ``(X, y)`` once: count the rows of each part, survey the target,
-    and keep a sample of at most :func:`sample_rows` validation rows and test rows."""
-    size = sample_rows(n_features)
+    and keep a sample of at most :func:`held_out_sample_size` validation rows and test
+    rows."""
+    size = held_out_sample_size(n_features)
     survey = Survey(
         counts=np.zeros(3, dtype=np.int64),
         target=TargetSurvey(),
         train_target=TargetSurvey(),
-        validation=HeldOutSample(size, seed),
-        test=HeldOutSample(size, seed + 1),
+        validation=Reservoir(size, seed),
+        test=Reservoir(size, seed + 1),
     )
     for X, y in chunks:
         parts = split.parts(X)
@@ -269,7 +309,14 @@ def survey_partition(frame, features: list[str], target: str, split: RowSplit):
     return survey, np.bincount(parts, minlength=3)
 
 
-def keep_part(frame, features: list[str], target: str, split: RowSplit, fraction: float = 1.0):
+def keep_part(
+    frame,
+    features: list[str],
+    target: str,
+    split: RowSplit,
+    fraction: float = 1.0,
+    classify: bool = False,
+):
     """The rows of one partition in ``split.part`` (a uniform ``fraction`` of them), with
     labels as :func:`as_labels` makes them."""
     parts, rng = split.draw(_partition_matrix(frame, features))
@@ -277,5 +324,5 @@ def keep_part(frame, features: list[str], target: str, split: RowSplit, fraction
     if fraction < 1.0:
         keep &= rng.random(len(parts)) < fraction
     kept = frame[keep]
-    labels = as_labels(np.asarray(kept[target]), split.classify)
+    labels = as_labels(np.asarray(kept[target]), classify)
     return kept.assign(**{target: labels}) if labels.dtype != kept[target].dtype else kept

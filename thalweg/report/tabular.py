@@ -1,23 +1,24 @@
-"""Filling a :class:`thalweg.report.inputs.ReportInput` from a trained table model.
+"""Filling a :class:`~thalweg.report.inputs.ReportInput` from a trained table model.
 
-The report itself (figures, HTML, the atomic write) is ``thalweg.report``'s job; this
-module only gathers what it shows: the data summary, the settings, the metrics and
-predictions on the evaluated rows, the history, the weights, and — when the model reads
-exactly two numeric columns — a decision or regression surface.
+The report itself (figures, HTML, the atomic write) is this package's job; this module
+only gathers what it shows of a :class:`~thalweg.models.tabular.TabularModel`: the data
+summary, the settings, the metrics and predictions on the evaluated rows, the history,
+the weights, and — when the model reads exactly two numeric columns — a decision or
+regression surface.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from thalweg.cli.scoring import Scores
-from thalweg.models.tabular import NUMERIC, TabularModel
+from thalweg.data.columns import NUMERIC
+from thalweg.metrics.summary import Evaluation
+from thalweg.report.inputs import ReportInput, Surface
+
+__all__ = ["table_model_report"]
 
 
-def _weights(model: TabularModel) -> dict[str, np.ndarray]:
-    estimator = model.estimator_
+def _weights(estimator) -> dict[str, np.ndarray]:
     if hasattr(estimator, "coefs_"):
         return {f"layer {i}": w for i, w in enumerate(estimator.coefs_, start=1)}
     if hasattr(estimator, "coef_"):
@@ -25,9 +26,7 @@ def _weights(model: TabularModel) -> dict[str, np.ndarray]:
     return {}
 
 
-def _surface(model: TabularModel, parts: dict):
-    from thalweg.report.inputs import Surface
-
+def _surface(model, parts: dict) -> Surface | None:
     numeric = [c["name"] for c in model.columns_ if c["kind"] == NUMERIC]
     if len(numeric) != 2 or len(model.columns_) != 2 or "train" not in parts:
         return None
@@ -51,9 +50,9 @@ def _surface(model: TabularModel, parts: dict):
     return Surface((first, second), predict, X_train, y_train, X_test, y_test)
 
 
-def report_input(
-    model: TabularModel,
-    scores: Scores,
+def table_model_report(
+    model,
+    evaluation: Evaluation,
     *,
     title: str,
     summary: dict,
@@ -63,10 +62,12 @@ def report_input(
     parts: dict | None = None,
     target_values: np.ndarray | None = None,
     trained_class_counts: dict | None = None,
-):
-    """A ReportInput for ``model`` evaluated as ``scores`` (on the split ``split_name``)."""
-    from thalweg.report.inputs import ReportInput
-
+) -> ReportInput:
+    """A ReportInput for a fitted TabularModel measured as ``evaluation`` (on the split
+    ``split_name``). ``parts`` maps split names to ``(table, labels)`` (a two-column
+    model draws its surface over the ``train`` and ``test`` points).
+    ``trained_class_counts`` (class -> rows) is the mix trained on when training drew
+    balanced batches."""
     estimator = model.estimator_
     params = {k: v for k, v in estimator.get_params().items() if k != "verbose"}
     shown = type(estimator)(**{**estimator.get_params(), "verbose": 0})
@@ -84,24 +85,17 @@ def report_input(
         seed=seed,
         seconds=seconds,
         data_summary=summary,
-        metrics=scores.metrics,
-        y_true=scores.y_true,
-        y_pred=scores.y_pred,
-        y_score=scores.y_score,
+        metrics=evaluation.metrics,
+        y_true=evaluation.y_true,
+        y_pred=evaluation.y_pred,
+        y_score=evaluation.y_score,
         classes=model.classes_.tolist() if model.is_classifier else None,
         history=getattr(estimator, "history_", None),
-        weights=_weights(model),
+        weights=_weights(estimator),
         feature_names=list(model.feature_names_out_),
         surface=_surface(model, parts or {}),
         split_name=split_name,
         target_values=target_values,
-        threshold=scores.threshold,
+        threshold=evaluation.threshold,
         trained_class_counts=trained_class_counts,
     )
-
-
-def write(path: Path, report) -> Path:
-    """Write the report (atomically, by ``thalweg.report.write_report``)."""
-    from thalweg.report import write_report
-
-    return Path(write_report(path, report))

@@ -48,7 +48,7 @@ def _is_string(array: np.ndarray) -> bool:
     return array.dtype.kind in "US"
 
 
-def _class_labels(metric: str, name: str, values: ArrayLike) -> np.ndarray:
+def class_labels(metric: str, name: str, values: ArrayLike) -> np.ndarray:
     """Validate class labels: 1-D integers, booleans or strings (integral floats pass too)."""
     labels = _squeeze_column(_to_array(metric, name, values))
     if labels.ndim != 1:
@@ -76,7 +76,7 @@ def _class_labels(metric: str, name: str, values: ArrayLike) -> np.ndarray:
     return labels
 
 
-def _float_array(
+def float_array(
     metric: str,
     name: str,
     values: ArrayLike,
@@ -103,7 +103,7 @@ def _float_array(
     return array
 
 
-def _check_lengths(metric: str, **arrays: np.ndarray) -> None:
+def check_lengths(metric: str, **arrays: np.ndarray) -> None:
     """All arrays describe the same samples, and there is at least one."""
     (first_name, first), *others = arrays.items()
     for name, array in others:
@@ -116,13 +116,13 @@ def _check_lengths(metric: str, **arrays: np.ndarray) -> None:
         raise DataError(f"{metric}: got 0 samples; pass at least one sample")
 
 
-def _sample_weight(
+def checked_sample_weight(
     metric: str, sample_weight: ArrayLike | None, n_samples: int
 ) -> np.ndarray | None:
     """Validated weights of shape (n_samples,) as float64, or None for equal weights."""
     if sample_weight is None:
         return None
-    weight = _float_array(metric, "sample_weight", sample_weight)
+    weight = float_array(metric, "sample_weight", sample_weight)
     if len(weight) != n_samples:
         raise DataError(
             f"{metric}: sample_weight has {len(weight)} entries but there are {n_samples} "
@@ -135,7 +135,8 @@ def _sample_weight(
     return weight
 
 
-def _check_same_label_kind(metric: str, name_a: str, a: np.ndarray, name_b: str, b: np.ndarray):
+def check_same_label_kind(metric: str, name_a: str, a: np.ndarray, name_b: str, b: np.ndarray):
+    """Both label arrays hold strings, or both hold numbers."""
     if _is_string(a) != _is_string(b):
         string_name, number_name = (name_a, name_b) if _is_string(a) else (name_b, name_a)
         raise DataError(
@@ -144,40 +145,40 @@ def _check_same_label_kind(metric: str, name_a: str, a: np.ndarray, name_b: str,
         )
 
 
-def _label_pair(metric: str, y_true: ArrayLike, y_pred: ArrayLike):
+def label_pair(metric: str, y_true: ArrayLike, y_pred: ArrayLike):
     """Validated (y_true, y_pred) class labels of equal, non-zero length."""
-    y_true = _class_labels(metric, "y_true", y_true)
-    y_pred = _class_labels(metric, "y_pred", y_pred)
-    _check_lengths(metric, y_true=y_true, y_pred=y_pred)
-    _check_same_label_kind(metric, "y_true", y_true, "y_pred", y_pred)
+    y_true = class_labels(metric, "y_true", y_true)
+    y_pred = class_labels(metric, "y_pred", y_pred)
+    check_lengths(metric, y_true=y_true, y_pred=y_pred)
+    check_same_label_kind(metric, "y_true", y_true, "y_pred", y_pred)
     return y_true, y_pred
 
 
-def _labels_param(metric: str, labels: ArrayLike, y_true: np.ndarray) -> np.ndarray:
+def checked_labels(metric: str, labels: ArrayLike, y_true: np.ndarray) -> np.ndarray:
     """Validate a user's ``labels=``: non-empty, unique, same kind as y_true."""
-    labels = _class_labels(metric, "labels", labels)
+    labels = class_labels(metric, "labels", labels)
     if labels.size == 0:
         raise DataError(f"{metric}: labels is empty; pass at least one label, or labels=None")
     if np.unique(labels).size != labels.size:
         raise DataError(f"{metric}: labels has repeated entries; pass each label once")
-    _check_same_label_kind(metric, "labels", labels, "y_true", y_true)
+    check_same_label_kind(metric, "labels", labels, "y_true", y_true)
     return labels
 
 
-def _check_option(metric: str, name: str, value, allowed: tuple) -> None:
+def check_option(metric: str, name: str, value, allowed: tuple) -> None:
     # A misspelt option is a bug in the calling code, not bad data: plain ValueError.
     if value not in allowed:
         raise ValueError(f"{metric}: {name}={value!r} is not supported; use one of {allowed}")
 
 
-def _contains(classes: np.ndarray, value) -> bool:
+def contains_label(classes: np.ndarray, value) -> bool:
     """``value in classes``, False (not an error) when a string meets numbers."""
     if value is None or isinstance(value, str | np.str_) != _is_string(classes):
         return False
     return bool(np.any(classes == value))
 
 
-def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def encode_labels(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Index of each value in ``classes`` (in any order), or -1 where it is absent."""
     order = np.argsort(classes, kind="stable")
     sorted_classes = classes[order]
@@ -186,7 +187,7 @@ def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.where(found, order[position], -1)
 
 
-def _is_positive(metric: str, y_true: np.ndarray, pos_label) -> np.ndarray:
+def positive_mask(metric: str, y_true: np.ndarray, pos_label) -> np.ndarray:
     """Boolean mask of positive samples, resolving ``pos_label`` like scikit-learn.
 
     With ``pos_label=None`` the labels must be {0, 1} or {-1, 1} (or a subset) and 1 is
@@ -201,7 +202,7 @@ def _is_positive(metric: str, y_true: np.ndarray, pos_label) -> np.ndarray:
                 f"ambiguous; pass pos_label= (one of {classes.tolist()})"
             )
         pos_label = 1
-    if not _contains(classes, pos_label):
+    if not contains_label(classes, pos_label):
         if classes.size >= 2:
             raise DataError(
                 f"{metric}: pos_label={pos_label!r} is not present in y_true (values "
@@ -212,11 +213,11 @@ def _is_positive(metric: str, y_true: np.ndarray, pos_label) -> np.ndarray:
     return y_true == pos_label
 
 
-def _column_classes(metric: str, y_true: np.ndarray, labels: ArrayLike | None) -> np.ndarray:
+def column_classes(metric: str, y_true: np.ndarray, labels: ArrayLike | None) -> np.ndarray:
     """Classes indexing the columns of a score matrix: sorted ``labels``, or y_true's."""
     if labels is None:
         return np.unique(y_true)
-    classes = _labels_param(metric, labels, y_true)
+    classes = checked_labels(metric, labels, y_true)
     if not np.array_equal(classes, np.sort(classes)):
         # Columns follow sorted label order (as in scikit-learn); another order would
         # silently pair each column with the wrong class.
@@ -224,7 +225,7 @@ def _column_classes(metric: str, y_true: np.ndarray, labels: ArrayLike | None) -
             f"{metric}: labels must be sorted, as the score columns follow sorted label "
             f"order; pass labels={np.sort(classes).tolist()}"
         )
-    unknown = y_true[_encode(y_true, classes) < 0]
+    unknown = y_true[encode_labels(y_true, classes) < 0]
     if unknown.size:
         raise DataError(
             f"{metric}: y_true holds {unknown[0]!r}, which is not in labels; add it to labels"
@@ -232,7 +233,7 @@ def _column_classes(metric: str, y_true: np.ndarray, labels: ArrayLike | None) -
     return classes
 
 
-def _check_columns(metric: str, name: str, scores: np.ndarray, classes: np.ndarray) -> None:
+def check_columns(metric: str, name: str, scores: np.ndarray, classes: np.ndarray) -> None:
     if scores.shape[1] != classes.size:
         raise DataError(
             f"{metric}: {name} has {scores.shape[1]} columns but there are {classes.size} "
@@ -240,7 +241,7 @@ def _check_columns(metric: str, name: str, scores: np.ndarray, classes: np.ndarr
         )
 
 
-def _average_per_class(scores: np.ndarray, average: Average, support: np.ndarray):
+def average_per_class(scores: np.ndarray, average: Average, support: np.ndarray):
     """Average per-class scores like scikit-learn: NaN entries are skipped."""
     if average is None:
         return scores

@@ -1,11 +1,12 @@
-"""``thalweg profile-input``: how fast the input of ``--stream`` training makes batches.
+"""How fast a stream's input makes batches, with no model, and what to change.
 
-It reads batches exactly as ``thalweg train --stream`` does (:func:`thalweg.data.stream`:
-pieces in a random order, a shuffle buffer, batches of ``--batch-size``), with no
-model, and measures them with :func:`thalweg.data.profile_input`: examples per second,
-the time between two batches, and ``T_g`` (seconds of input work per example), ``C``
-(workers) and ``B`` (batch size) of the balance ``T_g·B/C ≤ T_step``. The advice that
-follows comes from the measurement and from how the files are stored.
+:func:`profile_stream` reads batches exactly as streamed training does
+(:func:`thalweg.data.stream`: pieces in a random order, a shuffle buffer, batches of
+``batch_size``), with no model, and measures them with
+:func:`thalweg.data.profile_input`: examples per second, the time between two batches,
+and ``T_g`` (seconds of input work per example), ``C`` (workers) and ``B`` (batch size)
+of the balance ``T_g·B/C ≤ T_step``. :func:`advice` turns the measurement and how the
+files are stored (:func:`layout`) into sentences (``thalweg profile-input`` prints them).
 """
 
 from __future__ import annotations
@@ -14,15 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from thalweg.cli.options import shown
-from thalweg.cli.scale import (
-    STREAM_BATCH,
-    feature_names,
-    file_column_kinds,
-    shuffle_buffer,
-    stream_files,
-)
-from thalweg.cli.training import TrainOptions
+from thalweg.data.filesystems import open_for_reading, redact
 from thalweg.data.pipeline import InputProfile, format_duration
 
 BUFFERS_MEASURED = 8  # read this many buffers' worth of rows, so filling one is amortized
@@ -49,10 +42,8 @@ def layout(files: list[Path]) -> Layout:
 
     rows = groups = largest = 0
     codecs, dictionary = set(), False
-    from thalweg.data.streaming import _opened
-
     for path in files:
-        with _opened(path) as source:
+        with open_for_reading(path) as source:
             metadata = pq.read_metadata(source)
         rows += metadata.num_rows
         groups += metadata.num_row_groups
@@ -73,39 +64,36 @@ def default_batches(batch_size: int, buffer: int) -> int:
     return max(50, math.ceil(BUFFERS_MEASURED * buffer / batch_size))
 
 
-def profile(
-    data: Path,
-    options: TrainOptions,
+def profile_stream(
+    files: list[Path],
+    target,
+    columns: list,
     *,
-    batch_size: int | None,
-    batches: int | None,
-    given_buffer: int | None,
+    batch_size: int,
+    shuffle_buffer: int,
+    batches: int | None = None,
+    seed: int = 0,
 ) -> tuple[InputProfile, Layout, list[str]]:
-    """Measure ``--stream``'s input on ``data``; return the profile, the layout, advice."""
+    """Measure streamed training's input on ``files``; return the profile, the files'
+    layout, and advice (see the module docstring)."""
     from thalweg.data import profile_input, stream
 
-    files = stream_files(data)
-    features = feature_names(file_column_kinds(files[0]), options, "--stream")
-    batch_size = batch_size or STREAM_BATCH
-    buffer = shuffle_buffer(batch_size, given_buffer)
     source = stream(
         files,
-        target=options.target,
-        columns=features,
+        target=target,
+        columns=columns,
         batch_size=batch_size,
-        shuffle_buffer=buffer,
-        seed=options.seed,
+        shuffle_buffer=shuffle_buffer,
+        seed=seed,
     )
     stored = layout(files)
     # One row first, so that one-time costs (imports, opening the file) are not counted as
     # reading: they are paid once per run, not once per row.
-    warm_up = stream(
-        files[0], target=options.target, columns=features, batch_size=1, shuffle_buffer=0
-    )
+    warm_up = stream(files[0], target=target, columns=columns, batch_size=1, shuffle_buffer=0)
     next(iter(warm_up), None)
-    batches = batches or default_batches(batch_size, buffer)
-    measured = profile_input(source, batches=batches, seed=options.seed)
-    return measured, stored, advice(measured, stored, buffer, len(features))
+    batches = batches or default_batches(batch_size, shuffle_buffer)
+    measured = profile_input(source, batches=batches, seed=seed)
+    return measured, stored, advice(measured, stored, shuffle_buffer, len(columns))
 
 
 def batch_seconds(measured: InputProfile) -> float:
@@ -119,7 +107,7 @@ def batch_seconds(measured: InputProfile) -> float:
     return measured.seconds / measured.examples * (measured.batch_size or 1)
 
 
-def report(measured: InputProfile) -> list[str]:
+def describe(measured: InputProfile) -> list[str]:
     """The measurement: rows/s, the time per batch, ``T_g``, ``C``, ``B``."""
     lines = [
         f"input: {measured.examples:,} rows in {measured.batches} batches of B = "
@@ -141,8 +129,8 @@ def advice(measured: InputProfile, stored: Layout, buffer: int, columns: int) ->
     """What the numbers mean and what to change, one sentence each."""
     tips = [
         f"training never waits for this input if a step on {measured.batch_size} rows takes "
-        f"longer than {format_duration(batch_seconds(measured))} (T_step > T_g·B/C); thalweg "
-        "train --stream measures its step and prints this balance at the end"
+        f"longer than {format_duration(batch_seconds(measured))} (T_step > T_g·B/C); streamed "
+        "training (stream=True) measures its step and prints this balance at the end"
     ]
     if stored.rows and measured.examples_per_second > 0:
         epoch = stored.rows / measured.examples_per_second
@@ -170,12 +158,13 @@ def advice(measured: InputProfile, stored: Layout, buffer: int, columns: int) ->
         tips.append(
             f"rows mix within about {buffer:,} rows (the shuffle buffer) while a row "
             f"group holds up to {stored.largest_row_group:,}: if the file is sorted (by time, "
-            "by label), raise --shuffle-buffer or write smaller row groups"
+            "by label), raise the shuffle buffer (shuffle_buffer=) or write smaller row groups"
         )
     if columns > 1 and measured.example_seconds is not None:
         tips.append(
             f"reading costs about {format_duration(measured.example_seconds / columns)} per "
-            f"value ({columns} feature columns): --ignore the columns the model does not need"
+            f"value ({columns} feature columns): leave out (ignore=) the columns the model "
+            "does not need"
         )
     return tips
 
@@ -187,10 +176,10 @@ def _seconds(seconds: float) -> str:
 
 
 def as_json(measured: InputProfile, stored: Layout, tips: list[str], data: Path) -> dict:
-    """The JSON summary of ``thalweg profile-input --json``."""
+    """The measurement, the layout and the advice as JSON-able data."""
     return {
-        "command": "profile-input",
-        "data": shown(data),
+        "command": "profile-input",  # what thalweg profile-input --json prints
+        "data": redact(str(data)),  # a URL without its password or signed query
         "profile": asdict(measured),
         "layout": asdict(stored),
         "advice": tips,

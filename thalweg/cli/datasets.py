@@ -1,0 +1,100 @@
+"""``thalweg datasets``: the bundled datasets and generators, listed or exported as CSV."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thalweg.cli.common import JSON, check_output, example
+from thalweg.cli.main import EXIT_OK, UserError
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="List the bundled datasets and generators, or export one as CSV.",
+        no_args_is_help=False,
+        invoke_without_command=True,
+        epilog=example(
+            "thalweg datasets", "thalweg datasets export wine wine.csv", "thalweg datasets --json"
+        ),
+    )
+    group.callback(invoke_without_command=True)(datasets)
+    group.command(
+        "export",
+        epilog=example(
+            "thalweg datasets export wine wine.csv",
+            "thalweg datasets export spiral spiral.csv --n 1000 --noise 0.2",
+        ),
+    )(export)
+    app.add_typer(group, name="datasets")
+
+
+def datasets(
+    context: typer.Context,
+    json_output: Annotated[bool, JSON] = False,
+) -> None:
+    """List the bundled datasets and generators (or export one: see 'export --help')."""
+    if context.invoked_subcommand is not None:
+        return
+    from thalweg.cli.display import Output
+    from thalweg.datasets import list_datasets
+
+    output = Output(json_mode=json_output)
+    infos = list_datasets()
+    output.table(
+        "datasets (export one with: thalweg datasets export NAME out.csv)",
+        ["name", "task", "source", "rows", "features", "classes", "description"],
+        [
+            [
+                d.name,
+                d.kind,
+                d.source,
+                str(d.n_samples),
+                str(d.n_features),
+                str(d.n_classes or "-"),
+                d.description,
+            ]
+            for d in infos
+        ],
+    )
+    output.json({"datasets": [d.to_dict() for d in infos]})
+
+
+def export(
+    name: Annotated[str, typer.Argument(help="Dataset name (see 'thalweg datasets').")],
+    out: Annotated[Path, typer.Argument(help="CSV file to write (a folder for images).")],
+    n: Annotated[int | None, typer.Option("--n", min=2, help="Rows (generators only).")] = None,
+    noise: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
+) -> int:
+    """Write a dataset as CSV: its feature columns, then a 'target' column. An image
+    dataset is written as a folder of PNG files, one sub-folder per class."""
+    from thalweg.cli.display import Output
+    from thalweg.datasets import export_images, is_image_dataset, load_table
+    from thalweg.io import write_csv
+
+    options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
+    if is_image_dataset(name):
+        count = export_images(name, out, **options)
+        Output().line(
+            f"wrote {out}: {count} images in class folders "
+            f"(try: thalweg train {shlex.quote(str(out))})"
+        )
+        return EXIT_OK
+    check_output(out, "OUT")
+    table = load_table(name, **options)
+    try:
+        write_csv(out, table)
+    except OSError as error:
+        raise UserError(f"cannot write {out} ({error.strerror}); choose another path") from None
+    Output().line(
+        f"wrote {out}: {len(table['target'])} rows, {len(table) - 1} features and a 'target' "
+        "column "
+        f"(try: thalweg train {shlex.quote(str(out))} --target target)"
+    )
+    return EXIT_OK

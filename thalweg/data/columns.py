@@ -1,0 +1,425 @@
+"""Columns of a table: what each holds, typed for a model, missing values, the target.
+
+A *table* is a dict of named 1-D columns (or a pandas DataFrame, read as one). Before a
+model can learn from it, every column is given a kind and converted:
+
+Column types
+------------
+A column of numbers is **numeric**; true/false columns and text columns are
+**categorical**, except a text column whose values are *mostly numbers*: when more than
+half of its non-missing values read as numbers, it is taken to be a numeric column with
+bad values in it, and the first bad value is reported by row and column (a typo such as
+``"12,5"`` or ``"?"`` should be fixed, not silently turn a quantity into categories). A
+text column whose values are *all* numbers is numeric. ``categorical=[...]`` declares a
+column categorical whatever it holds (numbers become category labels: ``1`` and ``1.0``
+are the same label ``"1"``). Rows are counted from 1 (in a CSV file, row 1 is the line
+after the header).
+
+Missing values are NaN, None or empty cells (:func:`missing_mask`). A target column
+decides the task (:func:`infer_task`): text and true/false are classes, numbers with
+fractions a quantity, whole numbers classes when there are at most ``MAX_CLASSES``
+distinct values.
+
+Errors name the problem and the fix in terms of parameters (``categorical=['city']``);
+the command line turns those into its flags (``--categorical city``).
+
+>>> import numpy as np
+>>> table = {"size": np.array([1.0, None, 3.0], dtype=object),
+...          "color": np.array(["red", "blue", "red"], dtype=object)}
+>>> column_kinds(table)
+{'size': 'numeric', 'color': 'categorical'}
+>>> typed_column("size", table["size"], NUMERIC).tolist()
+[1.0, nan, 3.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from thalweg.errors import DataError
+
+__all__ = [
+    "CATEGORICAL",
+    "MAX_CLASSES",
+    "NUMERIC",
+    "as_table",
+    "column_kinds",
+    "column_summary",
+    "complete_rows",
+    "fill_values",
+    "infer_task",
+    "label_array",
+    "missing_counts",
+    "missing_mask",
+    "raise_if_missing",
+    "target_values",
+    "typed_column",
+    "typed_table",
+]
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+# Whole-number targets with at most this many distinct values are class labels.
+MAX_CLASSES = 20
+# A text column is "numbers with typos" when more than this share of its values are numbers.
+NUMERIC_MAJORITY = 0.5
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def as_table(X: Any) -> dict[str, np.ndarray]:
+    """``X`` (a mapping of names to 1-D columns, or a DataFrame) as a dict of 1-D arrays.
+
+    >>> as_table({"a": [1, 2]})["a"].tolist()
+    [1, 2]
+    """
+    if not hasattr(X, "keys"):
+        raise DataError(
+            f"a table is a dict of named columns (or a DataFrame); got {type(X).__name__}"
+        )
+    table = {}
+    for name in X.keys():
+        values = np.asarray(X[name])
+        if values.ndim != 1:
+            raise DataError(f"column {name!r} has shape {values.shape}; each column must be 1-D")
+        table[str(name)] = values
+    lengths = {len(v) for v in table.values()}
+    if len(lengths) > 1:
+        raise DataError(f"the columns have different lengths {sorted(lengths)}; they must match")
+    if not table or not lengths.pop():
+        raise DataError("the table is empty; it needs at least one column and one row")
+    return table
+
+
+def missing_mask(values: np.ndarray) -> np.ndarray:
+    """True where a value is missing: NaN in a float column, None or NaN in an object one."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "O":
+        if set(map(type, values.tolist())) == {str}:  # text only, the common case: fast
+            return np.zeros(len(values), dtype=bool)
+        return np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
+            dtype=bool,
+            count=len(values),
+        )
+    return np.zeros(len(values), dtype=bool)
+
+
+def missing_counts(table: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Number of missing values per column, for the columns that have any."""
+    counts = {name: int(missing_mask(values).sum()) for name, values in table.items()}
+    return {name: count for name, count in counts.items() if count}
+
+
+def _parse_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | np.number):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _numbers_in_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value read as a float, and where that worked (missing values count as not)."""
+    cache: dict[Any, float | None] = {}
+    parsed = np.full(len(values), np.nan)
+    ok = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values.tolist()):
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        key = (type(value), value)
+        if key not in cache:
+            cache[key] = _parse_number(value)
+        number = cache[key]
+        if number is not None:
+            parsed[i], ok[i] = number, True
+    return parsed, ok
+
+
+def _bad_value_error(name: str, row: int, value: Any) -> DataError:
+    return DataError(
+        f"column {name!r} holds numbers, but row {row} holds {value!r}, which is not a number; "
+        "fix it or empty the cell (a missing value), or declare the column categorical "
+        f"(categorical=[{name!r}])"
+    )
+
+
+def _kind_of(name: str, values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    if kind in "iuf":
+        return NUMERIC
+    if kind == "b":
+        return CATEGORICAL
+    if kind not in "OUS":
+        raise DataError(
+            f"column {name!r} has values of type {values.dtype} that thalweg cannot use; "
+            "convert it to numbers or text"
+        )
+    missing = missing_mask(values)
+    present = int((~missing).sum())
+    if present == 0:
+        return NUMERIC  # all missing: reported as an empty column by whoever uses it
+    if any(isinstance(v, bool | np.bool_) for v in values[~missing][:1].tolist()):
+        return CATEGORICAL
+    _, ok = _numbers_in_text(values)
+    numbers = int(ok.sum())
+    if numbers == present:
+        return NUMERIC
+    if numbers > NUMERIC_MAJORITY * present:
+        row = int(np.flatnonzero(~ok & ~missing)[0])
+        raise _bad_value_error(name, row + 1, values[row])
+    return CATEGORICAL
+
+
+def column_kinds(
+    table: Mapping[str, np.ndarray], categorical: Iterable[str] = ()
+) -> dict[str, str]:
+    """``"numeric"`` or ``"categorical"`` for every column, by the rule in the module
+    docstring; a mostly-numeric text column with a stray value raises a DataError naming
+    its row and column.
+
+    >>> column_kinds({"a": np.array([1.0]), "b": np.array(["x"], dtype=object)})
+    {'a': 'numeric', 'b': 'categorical'}
+    """
+    forced = set(categorical)
+    unknown = forced - set(table)
+    if unknown:
+        raise DataError(
+            f"categorical column(s) {sorted(unknown)} are not in the data; its columns are "
+            f"{', '.join(table)}"
+        )
+    return {
+        name: CATEGORICAL if name in forced else _kind_of(name, np.asarray(values))
+        for name, values in table.items()
+    }
+
+
+def _category_label(value: Any) -> str | None:
+    """One spelling per category: ``1``, ``1.0`` and ``"1"`` are all ``"1"``."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(value)
+
+
+def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
+    """A column converted for ``kind``: float64 (NaN missing) for numeric, an object
+    array of ``str`` (None missing) for categorical.
+
+    A numeric column given as text is parsed; a value that is not a number, or an
+    infinite one, raises a DataError naming its row.
+    """
+    values = np.asarray(values)
+    if kind == CATEGORICAL:
+        items = values.tolist()
+        if set(map(type, items)) == {str}:  # labels already as text, the common case: fast
+            return np.asarray(items, dtype=object)
+        return np.asarray([_category_label(v) for v in items], dtype=object)
+    if values.dtype.kind in "iuf":
+        numbers = values.astype(np.float64)
+    else:
+        missing = missing_mask(values)
+        numbers, ok = _numbers_in_text(values)
+        bad = ~ok & ~missing
+        if bad.any():
+            if ok.sum() <= NUMERIC_MAJORITY * max(int((~missing).sum()), 1):
+                example = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"column {name!r} should hold numbers (as it did in training) but holds "
+                    f"text, e.g. {values[example]!r} in row {example + 1}; pass the numeric "
+                    "column the model was trained on"
+                )
+            row = int(np.flatnonzero(bad)[0])
+            raise _bad_value_error(name, row + 1, values[row])
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise DataError(
+            f"column {name!r}, row {row + 1} is infinite ({numbers[row]}); replace it with a "
+            "finite number or empty the cell (a missing value)"
+        )
+    return numbers
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def one_class_error(name: str, value: Any, rows: int) -> DataError:
+    return DataError(
+        f"target {name!r} has a single value ({value!r}) in all {rows} rows with a target; "
+        "a model needs at least two classes (or varying numbers) to learn: check the target "
+        "column and the data"
+    )
+
+
+def infer_task(name: str, values: np.ndarray) -> tuple[str, str]:
+    """``("classification" | "regression", why)`` for a target column.
+
+    Text and true/false targets are classes; numbers with fractions are a quantity;
+    whole numbers are classes when there are at most ``MAX_CLASSES`` distinct values.
+
+    >>> infer_task("y", np.array([0, 1, 2, 1]))
+    ('classification', 'its values are 3 distinct whole numbers (0, 1, 2)')
+    >>> infer_task("y", np.array([0.5, 1.25]))[0]
+    'regression'
+    """
+    values = np.asarray(values)
+    missing = missing_mask(values)
+    if missing.all():
+        raise DataError(
+            f"target {name!r} is empty: all {len(values)} values are missing; pick another "
+            "target column"
+        )
+    kind = _kind_of(name, values)
+    if kind == CATEGORICAL:
+        labels = typed_column(name, values, CATEGORICAL)[~missing]
+        distinct = sorted(set(labels.tolist()))
+        if len(distinct) < 2:
+            raise one_class_error(name, distinct[0], len(labels))
+        if set(distinct) <= {"true", "false"} and values.dtype.kind in "bO":
+            return "classification", "its values are true/false"
+        return "classification", f"its values are text ({_list_classes(distinct)})"
+    numbers = typed_column(name, values, NUMERIC)[~missing]
+    distinct = np.unique(numbers)
+    if len(distinct) < 2:
+        raise one_class_error(name, _category_label(distinct[0]), len(numbers))
+    fractional = distinct[distinct != np.round(distinct)]
+    if len(fractional):
+        return "regression", f"its values are numbers with fractions (e.g. {fractional[0]:g})"
+    if len(distinct) <= MAX_CLASSES:
+        shown = ", ".join(_category_label(v) for v in distinct[:6]) + (
+            ", ..." if len(distinct) > 6 else ""
+        )
+        return "classification", f"its values are {len(distinct)} distinct whole numbers ({shown})"
+    return "regression", (
+        f"its values are {len(distinct)} distinct whole numbers (more than {MAX_CLASSES}, so "
+        "a quantity rather than classes)"
+    )
+
+
+def _list_classes(classes: Sequence[str]) -> str:
+    shown = ", ".join(repr(c) for c in classes[:5])
+    more = f" and {len(classes) - 5} more" if len(classes) > 5 else ""
+    return f"{len(classes)} classes: {shown}{more}"
+
+
+def target_values(name: str, values: np.ndarray, classification: bool) -> np.ndarray:
+    """The target as the estimator wants it: labels (``str`` or ``int64``) for
+    classification, float64 for regression; missing entries come back as NaN / None
+    and are found with :func:`missing_mask`."""
+    values = np.asarray(values)
+    missing = missing_mask(values)
+    if not classification:
+        if _kind_of(name, values) == CATEGORICAL:
+            example = values[~missing][0]
+            raise DataError(
+                f"target {name!r} holds text (e.g. {example!r}) but regression needs numbers; "
+                "use a classifier (model='logistic' or model='mlp') or fix the column"
+            )
+        return typed_column(name, values, NUMERIC)
+    if _kind_of(name, values) == CATEGORICAL:
+        return typed_column(name, values, CATEGORICAL)
+    numbers = typed_column(name, values, NUMERIC)
+    present = numbers[~missing]
+    fractional = present[present != np.round(present)]
+    if len(fractional):
+        raise DataError(
+            f"target {name!r} holds numbers with fractions (e.g. {fractional[0]:g}), which are "
+            "not class labels; use regression (task='regression') or whole-number labels"
+        )
+    if missing.any():
+        return np.asarray(
+            [None if m else int(v) for v, m in zip(numbers, missing, strict=True)], dtype=object
+        )
+    return numbers.astype(np.int64)
+
+
+def label_array(labels: np.ndarray) -> np.ndarray:
+    """Present (non-missing) labels as a plain NumPy array: ``str`` or ``int64``."""
+    values = labels.tolist()
+    if values and all(isinstance(v, int) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    if values and all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    return np.asarray(labels)
+
+
+# --------------------------------------------------------------------------- whole tables
+
+
+def typed_table(
+    table: Mapping[str, np.ndarray], categorical: Iterable[str] = ()
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every column typed by its kind (:func:`column_kinds`, :func:`typed_column`), and
+    the kinds; a column with no value at all is an error.
+
+    >>> typed, kinds = typed_table({"a": np.array(["1", "2"], dtype=object)})
+    >>> typed["a"].tolist(), kinds
+    ([1.0, 2.0], {'a': 'numeric'})
+    """
+    kinds = column_kinds(table, categorical)
+    typed = {name: typed_column(name, table[name], kind) for name, kind in kinds.items()}
+    for name, values in typed.items():
+        if missing_mask(values).all():
+            raise DataError(
+                f"column {name!r} is empty: all {len(values)} values are missing; remove it "
+                f"from the data (ignore=[{name!r}])"
+            )
+    return typed, kinds
+
+
+def complete_rows(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """True for rows with no missing value in any of ``columns``."""
+    columns = list(columns.values())
+    keep = np.ones(len(columns[0]), dtype=bool)
+    for values in columns:
+        keep &= ~missing_mask(values)
+    return keep
+
+
+def raise_if_missing(columns: Mapping[str, np.ndarray], fix: str) -> None:
+    """A DataError listing the columns with missing values and their counts, ending in
+    ``fix``; nothing when no value is missing."""
+    counts = missing_counts(columns)
+    if counts:
+        listed = ", ".join(f"{name} ({count})" for name, count in counts.items())
+        rows = int((~complete_rows(columns)).sum())
+        raise DataError(f"{rows} row(s) have missing values, in column(s) {listed}; {fix}")
+
+
+def fill_values(typed: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The mean of each numeric column and the most frequent value of each categorical
+    one (what ``missing="mean"`` fills in)."""
+    fills: dict[str, Any] = {}
+    for name, values in typed.items():
+        present = values[~missing_mask(values)]
+        if values.dtype.kind == "f":
+            fills[name] = float(present.mean())
+        else:
+            labels, counts = np.unique(present.astype(str), return_counts=True)
+            fills[name] = str(labels[np.argmax(counts)])
+    return fills
+
+
+def column_summary(columns: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> list[dict]:
+    """``[{"name", "type", "missing"}, ...]``: each column's kind and missing-value count
+    (what a report's data section shows).
+
+    >>> column_summary({"a": np.array([1.0, np.nan])}, {"a": NUMERIC})
+    [{'name': 'a', 'type': 'numeric', 'missing': 1}]
+    """
+    return [
+        {"name": name, "type": kinds[name], "missing": int(missing_mask(values).sum())}
+        for name, values in columns.items()
+    ]

@@ -1,0 +1,126 @@
+"""The usual metrics of a model at once, with the predictions they came from.
+
+Classification: accuracy, the accuracy of always predicting the majority class
+(``baseline_accuracy``: the bar accuracy must clear), precision, recall and F1 (of the
+positive class ``classes[1]`` for two classes, macro-averaged over classes for more), ROC
+AUC (one-vs-rest for more than two classes) and log loss; the predictions may have been
+decided at a ``threshold`` other than 0.5 (recorded in the :class:`Evaluation`).
+Regression: MSE, RMSE, MAE and R². A metric that is undefined on the rows given (ROC AUC
+when only one class is present, R² of one row) is left out rather than reported as NaN.
+
+>>> import numpy as np
+>>> evaluation = evaluate_predictions(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+>>> round(evaluation.metrics["mae"], 4), BETTER["mae"]
+(0.3333, 'lower')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from thalweg.errors import DataError
+from thalweg.metrics.classification import accuracy, f1, majority_baseline, precision, recall
+from thalweg.metrics.probability import log_loss
+from thalweg.metrics.ranking import roc_auc
+from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
+
+__all__ = ["BETTER", "METRIC_NAMES", "Evaluation", "evaluate_predictions"]
+
+# Which way each metric is better: shown beside it in tables and reports.
+BETTER = {
+    "accuracy": "higher",
+    "baseline_accuracy": "(majority class: accuracy's bar)",
+    "precision": "higher",
+    "recall": "higher",
+    "f1": "higher",
+    "roc_auc": "higher",
+    "log_loss": "lower",
+    "mse": "lower",
+    "rmse": "lower",
+    "mae": "lower",
+    "r2": "higher",
+}
+
+
+# How each metric is named in words (tables, command-line output).
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "baseline_accuracy": "baseline accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "mse": "mean squared error",
+    "rmse": "root mean squared error",
+    "mae": "mean absolute error",
+    "r2": "R²",
+}
+
+
+@dataclass
+class Evaluation:
+    """Metrics on some rows, with what they were computed from."""
+
+    metrics: dict[str, float]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    y_score: np.ndarray | None  # (n, n_classes) probabilities, classifiers only
+    threshold: float | None = None  # a two-class model's decision threshold, if not 0.5
+
+
+def evaluate_predictions(
+    y_true, y_pred, probabilities=None, classes=None, threshold: float | None = None
+) -> Evaluation:
+    """The metrics of predictions ``y_pred`` against ``y_true``: a classifier's when
+    ``probabilities`` ``(n, n_classes)`` and ``classes`` are given, else a regressor's.
+    ``threshold`` records the probability of ``classes[1]`` at which ``y_pred`` was
+    decided (None: the most probable class)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if probabilities is None:
+        return Evaluation(_regression(y_true, y_pred), y_true, y_pred, None)
+    metrics = _classification(y_true, y_pred, probabilities, classes)
+    return Evaluation(metrics, y_true, y_pred, probabilities, threshold)
+
+
+def _classification(y_true, y_pred, probabilities, classes) -> dict[str, float]:
+    results = {"accuracy": accuracy(y_true, y_pred)}
+    results["baseline_accuracy"] = majority_baseline(y_true).accuracy
+    labels = np.asarray(classes)
+    if len(labels) == 2:
+        # tolist(): a plain Python label from any array (text labels of a stream are objects)
+        options = {"pos_label": labels.tolist()[1], "average": "binary"}
+    else:
+        options = {"labels": labels, "average": "macro"}
+    for name, fn in (("precision", precision), ("recall", recall), ("f1", f1)):
+        _add(results, name, lambda fn=fn: fn(y_true, y_pred, **options))
+    if len(labels) == 2:
+        _add(results, "roc_auc", lambda: roc_auc(y_true == labels[1], probabilities[:, 1]))
+    else:
+        _add(
+            results,
+            "roc_auc",
+            lambda: roc_auc(y_true, probabilities, multi_class="ovr", labels=labels),
+        )
+    _add(results, "log_loss", lambda: log_loss(y_true, probabilities, labels=labels))
+    return results
+
+
+def _regression(y_true, y_pred) -> dict[str, float]:
+    mse = float(mean_squared_error(y_true, y_pred))
+    results = {"mse": mse, "rmse": math.sqrt(mse)}
+    results["mae"] = float(mean_absolute_error(y_true, y_pred))
+    _add(results, "r2", lambda: r2(y_true, y_pred))
+    return results
+
+
+def _add(results: dict, name: str, compute) -> None:
+    try:
+        value = float(compute())
+    except DataError:
+        return  # undefined on these rows (e.g. one class only): leave it out
+    if math.isfinite(value):
+        results[name] = value
