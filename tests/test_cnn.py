@@ -126,3 +126,14 @@ def test_scikit_learn_clone_and_cross_validation_work(data):
     assert clone(model).get_params() == model.get_params()
     scores = cross_val_score(model, X[:90], y[:90], cv=2)
     assert scores.shape == (2,)
+
+
+def test_partial_fit_continues_a_loaded_model(data, tmp_path):
+    X, y, *_ = data
+    model = CNNClassifier(layers=TINY, random_state=0)
+    model.partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    model.save(tmp_path / "cnn.thalweg")
+    loaded = load_model(tmp_path / "cnn.thalweg")
+    before = loaded.module_[1].weight.data.copy()
+    loaded.partial_fit(X[60:120], y[60:120])
+    assert loaded.n_iter_ == 2 and not np.array_equal(before, loaded.module_[1].weight.data)
