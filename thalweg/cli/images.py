@@ -42,6 +42,8 @@ class ImageTrainOptions:
     def estimator_params(self, verbose: int) -> dict:
         params = {
             "augment": None if self.augment == "none" else self.augment,
+            # Early stopping on the validation images decides when to stop; --epochs is a cap.
+            "tol": None,
             "n_iter_no_change": self.patience,
             "random_state": self.seed,
             "verbose": verbose,
