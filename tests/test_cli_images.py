@@ -82,6 +82,9 @@ def test_inspect_shows_an_image_model(cli, trained):
 def test_image_mistakes_are_one_line_errors(cli, folder, tmp_path, trained):
     assert_one_line_error(cli("train", folder, "--layers", "conv8,lstm4"), "lstm4")
     assert_one_line_error(cli("train", folder, "--augment", "sepia"), "sepia")
+    assert_one_line_error(
+        cli("train", folder, "--balance", "--hidden", "8"), "--hidden, --balance", "tables only"
+    )
     (tmp_path / "lonely" / "only").mkdir(parents=True)
     assert_one_line_error(cli("train", tmp_path / "lonely"), "two class sub-folders")
     out, _, _ = trained

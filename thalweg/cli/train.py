@@ -243,6 +243,26 @@ def train(
     from thalweg.cli import images
 
     if images.looks_like_image_folder(data) and not stream and dask is None:
+        table_only = {
+            "--target": target is not None,
+            "--model": model != "auto",
+            "--task": task != "auto",
+            "--hidden": hidden is not None,
+            "--activation": activation is not None,
+            "--l1": bool(l1),
+            "--crosses": crosses,
+            "--balance": balance,
+            "--missing": missing != "error",
+            "--categorical": bool(categorical),
+            "--ignore": bool(ignore),
+            "--resume": resume,
+        }
+        given = [flag for flag, used in table_only.items() if used]
+        if given:
+            raise UserError(
+                f"{data} is a folder of images; {', '.join(given)} apply to tables only "
+                "(see the image options in thalweg train --help)"
+            )
         check_output(out, "--out", data)
         if report is not None:
             check_output(report, "--report", data)
