@@ -28,6 +28,8 @@ WORKLOADS = {
     "mlp": "bench.mlp",
     "logistic": "bench.logistic",
     "linear": "bench.linear",
+    "kmeans": "bench.kmeans",
+    "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
     "vision": "bench.vision",
     "detection": "bench.detection",

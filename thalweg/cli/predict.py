@@ -41,9 +41,11 @@ def predict(
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
     Writes a CSV with a 'prediction' column and, for classifiers, one probability
-    column per class. Extra columns in the data are ignored; a missing one is an error.
-    For an image model DATA is an image or a folder of them (searched recursively), and
-    each row starts with the image's path.
+    column per class; for a clustering model (thalweg cluster) a 'cluster' column; for
+    an autoencoder (thalweg embed) its code columns and 'reconstruction_error'. Extra
+    columns in the data are ignored; a missing one is an error. For an image model DATA
+    is an image or a folder of them (searched recursively), and each row starts with the
+    image's path.
     """
     from thalweg.cli import images
 
@@ -63,7 +65,8 @@ def predict(
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
     predictions = model.prediction_table(read_table(data), threshold=threshold)
-    empty = int(missing_mask(predictions["prediction"]).sum())
+    first = next(iter(predictions.values()))  # "prediction", "cluster" or "code_0"
+    empty = int(missing_mask(first).sum())
     if empty:
         say(
             f"warning: {empty} row(s) have missing values and the model was trained with "
@@ -80,5 +83,5 @@ def predict(
         raise UserError(
             f"cannot write {output_path} ({error.strerror}); choose another -o"
         ) from None
-    Output().line(f"wrote predictions: {output_path} ({len(predictions['prediction'])} rows)")
+    Output().line(f"wrote predictions: {output_path} ({len(first)} rows)")
     return EXIT_OK

@@ -8,8 +8,10 @@ public contract between an estimator and the trainer; see ``gradient.py``).
 
 from thalweg.errors import ConvergenceWarning
 from thalweg.models import legacy, persistence
+from thalweg.models.autoencoder import Autoencoder
 from thalweg.models.cnn import CNNClassifier
 from thalweg.models.gradient import GradientEstimator
+from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression
 from thalweg.models.logistic import LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
@@ -18,7 +20,15 @@ from thalweg.models.mlp import MLPClassifier, MLPRegressor
 # then saves and loads like the others (see docs/models.md, "Writing an estimator").
 ESTIMATORS = {
     cls.__name__: cls
-    for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, CNNClassifier)
+    for cls in (
+        LinearRegression,
+        LogisticRegression,
+        MLPClassifier,
+        MLPRegressor,
+        KMeans,
+        Autoencoder,
+        CNNClassifier,
+    )
 }
 
 
@@ -34,9 +44,12 @@ def load_model(path):
 
 __all__ = [
     "ESTIMATORS",
+    "Autoencoder",
     "CNNClassifier",
     "ConvergenceWarning",
+    "EmptyClusterWarning",
     "GradientEstimator",
+    "KMeans",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",

@@ -20,6 +20,13 @@ that inside the fitted model, so what serves is exactly what trained:
 How a column is typed (numeric or categorical, and what a stray value means) is
 :mod:`thalweg.data.columns`'s job.
 
+**Without a target.** An unsupervised estimator (``KMeans``, ``Autoencoder``) learns
+from the columns alone: ``fit(table)`` with no ``y``, and :meth:`TabularModel.
+prediction_table` gives each row's ``cluster``, or its ``code_0 …`` and
+``reconstruction_error``. ``scale=True`` standardizes the estimator's input (numeric and
+one-hot columns alike) for estimators that measure distances and do not standardize
+themselves, such as ``KMeans``: every column then counts alike whatever its unit.
+
 >>> import numpy as np
 >>> from thalweg.models import LogisticRegression
 >>> colors = np.array(["red", "blue", "red", "blue"], dtype=object)
@@ -39,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from thalweg.data import FeatureCrosses, OneHotEncoder
+from thalweg.data import FeatureCrosses, OneHotEncoder, Standardizer
 from thalweg.data.columns import (
     CATEGORICAL,
     NUMERIC,
@@ -83,6 +90,9 @@ class TabularModel:
         What a category unseen in training becomes at predict time.
     crosses : bool
         Add squares and pairwise products of the numeric columns.
+    scale : bool
+        Standardize the estimator's input columns (``scaler_``), for estimators that do
+        not standardize themselves (``KMeans``).
 
     Attributes
     ----------
@@ -93,6 +103,8 @@ class TabularModel:
         Training means (numeric) and most frequent values (categorical), ``"mean"`` only.
     encoder_ : OneHotEncoder or None
     crosses_ : FeatureCrosses or None
+    scaler_ : Standardizer or None
+        The standardization of the estimator's input, with ``scale=True``.
     feature_names_out_ : list of str
         Names of the estimator's input features.
     target_ : str or None
@@ -117,12 +129,14 @@ class TabularModel:
         missing: str = "error",
         unknown: str = "other",
         crosses: bool = False,
+        scale: bool = False,
     ):
         self.estimator = estimator
         self.categorical = categorical
         self.missing = missing
         self.unknown = unknown
         self.crosses = crosses
+        self.scale = scale
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor arguments, as given."""
@@ -132,6 +146,7 @@ class TabularModel:
             "missing": self.missing,
             "unknown": self.unknown,
             "crosses": self.crosses,
+            "scale": self.scale,
         }
 
     def set_params(self, **params) -> TabularModel:
@@ -154,6 +169,19 @@ class TabularModel:
         return isinstance(self.estimator, ClassifierMixin)
 
     @property
+    def is_supervised(self) -> bool:
+        """Whether the wrapped estimator learns a target (a classifier or a regressor)."""
+        return getattr(self.estimator, "_estimator_type", "") in ("classifier", "regressor")
+
+    @property
+    def task(self) -> str:
+        """``"classification"``, ``"regression"``, ``"clustering"`` or ``"embedding"``."""
+        kind = getattr(self.estimator, "_estimator_type", "")
+        if self.is_supervised:
+            return "classification" if self.is_classifier else "regression"
+        return "clustering" if kind == "clusterer" else "embedding"
+
+    @property
     def classes_(self) -> np.ndarray:
         """Class labels of a fitted classifier."""
         return self.estimator_.classes_
@@ -162,7 +190,7 @@ class TabularModel:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         *,
         sample_weight=None,
         validation: tuple[Any, Any] | None = None,
@@ -177,7 +205,8 @@ class TabularModel:
         X : dict of name -> 1-D array, or DataFrame
             The input columns (a column named like the target is left out).
         y : str or array (n_rows,)
-            The target values, or the name of the column of ``X`` that holds them.
+            The target values, or the name of the column of ``X`` that holds them; left
+            out for an unsupervised estimator.
         sample_weight : array (n_rows,), optional
             How much each row counts (passed to the estimator's ``fit``).
         validation : (X_val, y_val), optional
@@ -194,6 +223,8 @@ class TabularModel:
             ``fit`` (:meth:`thalweg.models.GradientEstimator.fit`).
         """
         self._check_options()
+        if not self.is_supervised:
+            return self._fit_without_target(X, y, sample_weight, validation, callbacks, resume)
         table, target, y = self._split_target(X, y)
         typed, kinds = typed_table(table, self.categorical)
         labels = target_values(target or "target", y, self.is_classifier)
@@ -223,23 +254,12 @@ class TabularModel:
         self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
         self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
         typed = self._fill(typed)
-        numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
-        self.crosses_ = (
-            FeatureCrosses().fit(_stack(typed, numeric, np.float64))
-            if self.crosses and numeric
-            else None
-        )
-        self.encoder_ = (
-            OneHotEncoder(handle_unknown=self.unknown).fit(_stack(typed, categorical, object))
-            if categorical
-            else None
-        )
-        self.feature_names_out_ = self._output_names()
+        self._learn_columns(typed)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)[keep]
         if validation is not None:
             validation = self._validation_rows(*validation)
-        features = self._matrix(typed)
+        features = self._estimator_input(typed)
         estimator = type(self.estimator)(**self.estimator.get_params())
         estimator.fit(
             features,
@@ -258,6 +278,76 @@ class TabularModel:
             self._estimator_call("predict", rows), self.is_classifier, source
         )
         return self
+
+    def _learn_columns(self, typed: dict[str, np.ndarray]) -> None:
+        """Learn the crosses, the one-hot encoding and (``scale``) the standardization."""
+        numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
+        self.crosses_ = (
+            FeatureCrosses().fit(_stack(typed, numeric, np.float64))
+            if self.crosses and numeric
+            else None
+        )
+        self.encoder_ = (
+            OneHotEncoder(handle_unknown=self.unknown).fit(_stack(typed, categorical, object))
+            if categorical
+            else None
+        )
+        self.feature_names_out_ = self._output_names()
+        self.scaler_ = Standardizer().fit(self._matrix(typed)) if self.scale else None
+
+    def _fit_without_target(self, X, y, sample_weight, validation, callbacks, resume):
+        """``fit`` for an estimator that learns from the columns alone."""
+        if y is not None:
+            raise DataError(
+                f"{type(self.estimator).__name__} learns without a target, so fit takes no y; "
+                "leave it out (and the target column out of the table, ignore=[...])"
+            )
+        table = as_table(X)
+        typed, kinds = typed_table(table, self.categorical)
+        keep = np.ones(len(next(iter(typed.values()))), dtype=bool)
+        statistics = table_profile(typed, kinds)  # what it learned from, for skew checks
+        if self.missing == "error":
+            raise_if_missing(typed, "fill them in, or choose missing='drop' or missing='mean'")
+        elif self.missing == "drop":
+            keep = complete_rows(typed)
+        if not keep.any():
+            raise DataError(
+                "no rows are left after dropping those with missing values; fill them in, "
+                "or use missing='mean'"
+            )
+        typed = {name: values[keep] for name, values in typed.items()}
+        self.target_ = None
+        self.n_dropped_ = int((~keep).sum())
+        self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
+        self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
+        typed = self._fill(typed)
+        self._learn_columns(typed)
+        # KMeans takes none of the training loop's extras; pass only those given.
+        extras = {
+            "sample_weight": None
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64)[keep],
+            "callbacks": callbacks or None,
+            "validation": None if validation is None else (self.transform(validation), None),
+            "resume": resume,
+        }
+        features = self._estimator_input(typed)
+        estimator = type(self.estimator)(**self.estimator.get_params())
+        estimator.fit(features, **{k: v for k, v in extras.items() if v is not None})
+        self.estimator_ = estimator
+        self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        # Clusters are labels, profiled like a classifier's; an autoencoder predicts nothing.
+        self.prediction_statistics_ = (
+            prediction_profile(self._estimator_call("predict", features), True, "training")
+            if self.task == "clustering"
+            else None
+        )
+        return self
+
+    def _estimator_input(self, typed: dict[str, np.ndarray]) -> np.ndarray:
+        matrix = self._matrix(typed)
+        return matrix if getattr(self, "scaler_", None) is None else self.scaler_.transform(matrix)
 
     @classmethod
     def from_fitted(cls, estimator, columns: Sequence[str], target: str | None = None):
@@ -283,7 +373,7 @@ class TabularModel:
         model.estimator_ = estimator
         model.target_ = target
         model.columns_ = [{"name": str(name), "kind": NUMERIC} for name in columns]
-        model.fill_values_, model.crosses_, model.encoder_ = {}, None, None
+        model.fill_values_, model.crosses_, model.encoder_, model.scaler_ = {}, None, None, None
         model.feature_names_out_ = [str(name) for name in columns]
         model.n_dropped_ = 0
         model.metadata_ = {}
@@ -405,6 +495,11 @@ class TabularModel:
         their targets as the estimator takes them, and the mask of kept rows.
         """
         self._check_fitted("columns_")
+        if not self.is_supervised:
+            raise DataError(
+                f"this model is a {self.task} model: it learned without a target, so there "
+                "is nothing to measure it against; use predict for its output"
+            )
         table = as_table(X)
         if y is None:
             y = self.target_
@@ -446,7 +541,7 @@ class TabularModel:
                 f"the model was trained with missing={self.missing!r}, which cannot predict "
                 "such rows: fill them in (or train with missing='mean')",
             )
-        return typed, self._matrix(self._fill(typed))
+        return typed, self._estimator_input(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
@@ -471,8 +566,8 @@ class TabularModel:
             )
         if not self.is_classifier:
             raise OptionError(
-                f"threshold={threshold:g} applies to classifiers; this model does regression: "
-                "leave it out"
+                f"threshold={threshold:g} applies to classifiers; this model does "
+                f"{self.task}: leave it out"
             )
         classes = self.classes_.tolist()
         if len(classes) != 2:
@@ -492,16 +587,20 @@ class TabularModel:
 
     def prediction_table(self, X: Any, threshold: float | None = None) -> dict[str, np.ndarray]:
         """Predictions as columns, one row per row of ``X``: ``prediction`` and, for a
-        classifier, ``probability_<label>`` for each class. Rows the model cannot
-        predict (:meth:`predictable_rows`) are left empty (None or NaN). A two-class
-        model predicts ``classes_[1]`` where its probability is at least ``threshold``,
-        when one is given (see :meth:`check_threshold`)."""
+        classifier, ``probability_<label>`` for each class; for a clustering, the
+        ``cluster`` of each row; for an autoencoder, its code (``code_0``, ``code_1``,
+        …) and ``reconstruction_error``. Rows the model cannot predict
+        (:meth:`predictable_rows`) are left empty (None or NaN). A two-class model
+        predicts ``classes_[1]`` where its probability is at least ``threshold``, when
+        one is given (see :meth:`check_threshold`)."""
         self.check_threshold(threshold)
         keep = self.predictable_rows(X)
         table = as_table(X)
         rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
         features = self.transform(rows)
         n = len(keep)
+        if not self.is_supervised:
+            return self._unsupervised_columns(features, keep)
         if self.is_classifier:
             predicted, probabilities = self._decide(features, threshold)
         else:
@@ -516,8 +615,29 @@ class TabularModel:
                 columns[f"probability_{label}"] = values
         return columns
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy (classifiers) or R² (regressors) on a table and its targets."""
+    def _unsupervised_columns(self, features: np.ndarray, keep: np.ndarray) -> dict:
+        n = len(keep)
+        if self.task == "clustering":
+            column = np.full(n, None, dtype=object)
+            column[keep] = self._estimator_call("predict", features).tolist()
+            return {"cluster": column}
+        codes = self._estimator_call("transform", features)
+        columns = {}
+        for j in range(codes.shape[1]):
+            columns[f"code_{j}"] = np.full(n, np.nan)
+            columns[f"code_{j}"][keep] = codes[:, j]
+        if hasattr(self.estimator_, "reconstruction_error"):
+            columns["reconstruction_error"] = np.full(n, np.nan)
+            errors = self._estimator_call("reconstruction_error", features)
+            columns["reconstruction_error"][keep] = errors
+        return columns
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Accuracy (classifiers) or R² (regressors) on a table and its targets; an
+        unsupervised estimator's own score (minus the inertia, minus the reconstruction
+        error) on a table alone."""
+        if not self.is_supervised:
+            return self._estimator_call("score", self.transform(X))
         if isinstance(y, str):
             y = as_table(X)[y]
         labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
@@ -556,7 +676,7 @@ class TabularModel:
         self._check_fitted()
         return {
             "target": self.target_,
-            "task": "classification" if self.is_classifier else "regression",
+            "task": self.task,
             "columns": self.columns_,
             "categorical": list(self.categorical),
             "missing": self.missing,
@@ -564,6 +684,7 @@ class TabularModel:
             "fill_values": {k: _json_value(v) for k, v in self.fill_values_.items()},
             "crosses": self.crosses_.to_config() if self.crosses_ is not None else None,
             "encoder": self.encoder_.to_config() if self.encoder_ is not None else None,
+            "scaler": self.scaler_.to_config() if getattr(self, "scaler_", None) else None,
             "feature_names_out": self.feature_names_out_,
             "statistics": {
                 "features": getattr(self, "feature_statistics_", None),
@@ -604,6 +725,7 @@ class TabularModel:
                 missing=config["missing"],
                 unknown=config["unknown"],
                 crosses=config["crosses"] is not None,
+                scale=config.get("scaler") is not None,
             )
             model.estimator_ = estimator
             model.target_ = config["target"]
@@ -615,6 +737,8 @@ class TabularModel:
             model.encoder_ = (
                 preprocessor_from_config(config["encoder"]) if config["encoder"] else None
             )
+            scaler = config.get("scaler")  # absent in files from before scale=
+            model.scaler_ = preprocessor_from_config(scaler) if scaler else None
             model.feature_names_out_ = list(config["feature_names_out"])
             model.n_dropped_ = 0
             statistics = config.get("statistics") or {}  # absent in older model files

@@ -5,6 +5,7 @@ from thalweg.nn.conv import Conv2d
 from thalweg.nn.layers import (
     LAYERS,
     Dropout,
+    GaussianNoise,
     Identity,
     LeakyReLU,
     Linear,
@@ -30,6 +31,7 @@ __all__ = [
     "Conv2d",
     "Dropout",
     "Flatten",
+    "GaussianNoise",
     "Identity",
     "LeakyReLU",
     "Linear",

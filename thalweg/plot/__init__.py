@@ -36,6 +36,7 @@ from thalweg.plot.classification import (
     plot_precision_recall,
     plot_roc,
 )
+from thalweg.plot.clustering import plot_clusters, plot_k_selection
 from thalweg.plot.history import plot_history
 from thalweg.plot.images import plot_image_grid
 from thalweg.plot.regression import plot_predictions, plot_target_distribution
@@ -47,10 +48,12 @@ __all__ = [
     "CLASS_COLORS",
     "ORANGE",
     "plot_calibration",
+    "plot_clusters",
     "plot_confusion_matrix",
     "plot_decision_surface",
     "plot_history",
     "plot_image_grid",
+    "plot_k_selection",
     "plot_precision_recall",
     "plot_predictions",
     "plot_roc",
