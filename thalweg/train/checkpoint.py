@@ -247,7 +247,9 @@ def _check_arrays(container, meta: dict, state, path) -> list[tuple[int, Callbac
     """Check every stored array against what it restores, before any is loaded; return
     the callbacks to restore (same position and class as when saved)."""
     source = f"{path} is damaged"
-    params = dict(state.model.named_parameters())
+    params = {name: p.data for name, p in state.model.named_parameters()}
+    if hasattr(state.model, "named_buffers"):  # running statistics are saved too
+        params.update(state.model.named_buffers())
     check_tensors(
         container,
         {name: (p.shape, None) for name, p in params.items()},
