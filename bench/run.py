@@ -31,6 +31,7 @@ WORKLOADS = {
     "kmeans": "bench.kmeans",
     "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
+    "vision": "bench.vision",
     "detection": "bench.detection",
     "playground-server": "bench.playground_server",
     "input": "bench.input",

@@ -3,6 +3,7 @@ with correct output, or exit 2 with one line, and no file other than the command
 named outputs changes. Plus signals (SIGTERM, SIGHUP, Ctrl-C outside training),
 closed pipes, checkpoints owned by their run, and outputs committed together."""
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -459,3 +460,239 @@ def test_predict_into_a_closed_pipe_exits_0(work):
     err = process.stderr.read()
     assert process.wait(timeout=60) == 0, err
     assert err == ""
+
+
+# ------------------------------------------------------------------ folders of images
+
+
+def write_images(folder: Path, n: int = 24, seed: int = 0) -> Path:
+    """A folder of class sub-folders (circle, square, triangle) of 8×8 PNG files."""
+    from thalweg.data import write_image_folder
+    from thalweg.datasets import shapes
+
+    X, y, names = shapes(n=n, size=8, seed=seed)
+    write_image_folder(folder, X, y, names)
+    return folder
+
+
+IMAGE_TRAIN = ["--layers", "conv2,pool,dense4", "--epochs", "1", "--augment", "none"]
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory):
+    """A folder with photos/ (class sub-folders) and model.thalweg, a CNN trained on it."""
+    folder = tmp_path_factory.mktemp("image_model")
+    write_images(folder / "photos")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["train", "photos", *IMAGE_TRAIN, "-q"]) == 0
+    finally:
+        os.chdir(here)
+    return folder
+
+
+@pytest.fixture
+def images(image_model, tmp_path, monkeypatch):
+    """A fresh copy of the image folder and its model."""
+    shutil.copytree(image_model / "photos", tmp_path / "photos")
+    shutil.copy(image_model / "model.thalweg", tmp_path / "model.thalweg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THALWEG_RUNS", "off")
+    return tmp_path
+
+
+IMAGE_CASES = {
+    "train's model inside the image folder": (
+        ["train", "photos", "-o", "photos/m.thalweg"],
+        ["--out photos/m.thalweg is inside the image folder"],
+    ),
+    "train's report inside a class folder": (
+        ["train", "photos", "--report", "photos/circle/r.html"],
+        ["--report", "is inside the image folder"],
+    ),
+    "train's cache inside the image folder": (
+        ["train", "photos", "--cache", "photos/cache"],
+        ["--cache photos/cache is inside the image folder"],
+    ),
+    "train's cache is the image folder": (
+        ["train", "photos", "--cache", "photos"],
+        ["--cache photos is the image folder"],
+    ),
+    "train's cache is a file": (["train", "photos", "--cache", "model.thalweg"], ["not a folder"]),
+    "train's model over its checkpoint's folder": (
+        ["train", "photos", "-o", "photos"],
+        ["is a folder"],
+    ),
+    "train images with a table option": (
+        ["train", "photos", "--encoding", "latin-1"],
+        ["--encoding apply to tables only"],
+    ),
+    "predict into the image folder": (
+        ["predict", "model.thalweg", "photos", "-o", "photos/p.csv"],
+        ["--output photos/p.csv is inside the image folder"],
+    ),
+    "predict over the image it reads": (
+        ["predict", "model.thalweg", "photos/circle/00001.png", "-o", "photos/circle/00001.png"],
+        ["is the data file this command reads"],
+    ),
+    "predict an image with a threshold": (
+        ["predict", "model.thalweg", "photos", "--threshold", "0.3"],
+        ["--threshold is for table models"],
+    ),
+    "evaluate's report inside the image folder": (
+        ["evaluate", "model.thalweg", "photos", "--report", "photos/r.html"],
+        ["inside the image folder"],
+    ),
+    "evaluate's report over its model": (
+        ["evaluate", "model.thalweg", "photos", "--report", "model.thalweg"],
+        ["is the model file this command reads"],
+    ),
+    "evaluate a folder that is not there": (
+        ["evaluate", "model.thalweg", "nowhere"],
+        ["nowhere"],
+    ),
+    "export over its model": (
+        ["export", "model.thalweg", "model.thalweg"],
+        ["is the model file this command reads"],
+    ),
+    "export into a folder": (["export", "model.thalweg", "photos"], ["is a folder"]),
+    "export of a folder as the model": (["export", "photos", "m.onnx"], ["is a folder"]),
+    "profile of an image folder as the model": (["profile-model", "photos"], ["is a folder"]),
+    "datasets export into a folder of images": (
+        ["datasets", "export", "shapes", "photos", "--n", "6"],
+        ["photos exists and is not an empty folder"],
+    ),
+    "datasets export into a file": (
+        ["datasets", "export", "shapes", "model.thalweg", "--n", "6"],
+        ["is a regular file, not a folder"],
+    ),
+    "predict images": (["predict", "model.thalweg", "photos", "-o", "p.csv"], None),
+    "evaluate images": (["evaluate", "model.thalweg", "photos", "--json"], None),
+    "export": (["export", "model.thalweg", "m.onnx"], None),
+    "datasets export": (["datasets", "export", "shapes", "new", "--n", "6"], None),
+}
+# what each successful case writes (a folder: everything inside it too)
+IMAGE_OUTPUTS = {"predict images": {"p.csv"}, "export": {"m.onnx"}, "datasets export": {"new"}}
+
+
+@pytest.mark.parametrize("case", sorted(IMAGE_CASES))
+def test_each_image_case_is_exit_0_or_one_line_and_changes_no_other_file(images, capsys, case):
+    args, words = IMAGE_CASES[case]
+    if case == "export" and importlib.util.find_spec("onnx") is None:
+        pytest.skip("onnx is an optional dependency")
+    before = snapshot(images)
+    code, out, err = run(capsys, *args)
+    after = snapshot(images)
+    if words is None:
+        assert code == 0, err
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        allowed = IMAGE_OUTPUTS.get(case, set())
+        assert all(k.split("/")[0] in allowed for k in changed), changed
+        return
+    assert_one_line_error(type("R", (), {"code": code, "out": out, "err": err}), *words)
+    assert after == before
+
+
+def _truncated_png(folder: Path) -> bytes:
+    whole = sorted(folder.glob("*.png"))[0].read_bytes()
+    return whole[: len(whole) // 2]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [lambda folder: b"this is not a picture", _truncated_png],
+    ids=["garbage", "truncated"],
+)
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate"])
+def test_a_corrupt_image_is_named_in_one_line_and_nothing_is_written(
+    images, capsys, content, command
+):
+    circles = images / "photos" / "circle"
+    (circles / "broken.png").write_bytes(content(circles))
+    before = snapshot(images)
+    args = {
+        "train": ["train", "photos", *IMAGE_TRAIN, "--report", "r.html"],
+        "predict": ["predict", "model.thalweg", "photos", "-o", "p.csv"],
+        "evaluate": ["evaluate", "model.thalweg", "photos", "--report", "r.html"],
+    }[command]
+    code, out, err = run(capsys, *args)
+    result = type("R", (), {"code": code, "out": "" if command == "train" else out, "err": err})
+    assert_one_line_error(result, "broken.png", "not an image", "remove or replace")
+    assert snapshot(images) == before
+
+
+def test_files_that_are_not_images_are_ignored(images, capsys):
+    (images / "photos" / "README.md").write_text("# shapes\n")
+    (images / "photos" / "circle" / "notes.txt").write_text("drawn by numpy\n")
+    (images / "photos" / ".thumbnails").mkdir()
+    (images / "photos" / ".thumbnails" / "x.png").write_bytes(b"hidden, never read")
+    code, out, err = run(capsys, "train", "photos", *IMAGE_TRAIN, "-o", "m.thalweg", "--json")
+    assert code == 0, err
+    assert '"images": 24' in out
+    code, out, err = run(capsys, "predict", "model.thalweg", "photos")
+    assert code == 0, err
+    assert len(out.splitlines()) == 1 + 24  # the header, then one row per image
+
+
+def test_an_empty_class_folder_is_a_one_line_error(images, capsys):
+    (images / "photos" / "hexagon").mkdir()
+    code, out, err = run(capsys, "train", "photos", *IMAGE_TRAIN)
+    result = type("R", (), {"code": code, "out": out, "err": err})
+    assert_one_line_error(result, "hexagon (0)", "at least two class sub-folders with images")
+    assert not (images / "model.thalweg.checkpoint").exists()
+
+
+def test_class_names_from_folders_are_shown_escaped(images, capsys):
+    photos = images / "photos"
+    os.rename(photos / "circle", photos / "\x1b]0;pwned\x07")
+    os.rename(photos / "square", photos / "[blink]price[usd]")
+    code, out, err = run(capsys, "train", "photos", *IMAGE_TRAIN, "-o", "evil.thalweg")
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "\\x1b]0;pwned\\x07" in out and "[blink]price[usd]" in out
+    code, out, err = run(capsys, "inspect", "evil.thalweg")
+    assert code == 0, err
+    assert "\x1b" not in out and "\\x1b]0;pwned\\x07" in out
+    assert "[blink]price[usd]" in out
+
+
+def test_image_sizes_and_networks_are_checked_against_memory_first(images, capsys, monkeypatch):
+    monkeypatch.setenv("THALWEG_MEMORY_LIMIT", "256M")
+    code, out, err = run(capsys, "train", "photos", "--size", "20000,20000")
+    result = type("R", (), {"code": code, "out": out, "err": err})
+    assert_one_line_error(result, "decoding 24 images of 1×20000×20000", "--size")
+    code, out, err = run(capsys, "train", "photos", "--layers", "conv4096,conv4096,dense100000")
+    result = type("R", (), {"code": code, "out": out, "err": err})
+    assert_one_line_error(result, "training this CNN", "--layers")
+    assert not (images / "model.thalweg.checkpoint").exists()
+
+
+def test_sigterm_during_image_training_saves_a_checkpoint_that_resumes(images):
+    from thalweg.files import read_metadata
+
+    model = (images / "model.thalweg").read_bytes()
+    command = ["train", "photos", "--layers", "conv2,pool,dense4", "--augment", "none"]
+    command += ["--batch-size", "1", "--patience", "1000"]
+    process = thalweg_process(images, *command, "--epochs", "1000")
+    first = process.stdout.readline()
+    assert first.startswith("24 images of 3 classes"), first + process.stderr.read()
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "checkpoint saved to model.thalweg.checkpoint" in err and "--resume" in err
+    assert "Traceback" not in err
+    assert (images / "model.thalweg").read_bytes() == model  # the old model is untouched
+    epoch = read_metadata(images / "model.thalweg.checkpoint")["epoch"]
+    more = ["--epochs", str(epoch + 1), "--resume", "-q"]
+    finished = subprocess.run(
+        [sys.executable, "-m", "thalweg", *command, *more],
+        cwd=images,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert not (images / "model.thalweg.checkpoint").exists()  # the model supersedes it
+    assert (images / "model.thalweg").read_bytes() != model

@@ -1185,3 +1185,331 @@ def test_saving_an_estimator_to_a_folder_is_a_one_line_error(tmp_path):
     with pytest.raises(OutputPathError, match="is a folder"):
         model.save(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------- image models
+
+CNN_LAYERS = ("conv4", "bn", "pool", "conv4x1", "gap", "dense8", "bn", "dropout0.1")
+
+
+def shape_images(n=60, seed=0):
+    from thalweg.datasets import shapes
+
+    X, y, names = shapes(n=n, size=8, seed=seed)
+    return X, np.asarray(names)[y]
+
+
+@pytest.fixture(scope="module")
+def cnn_file(tmp_path_factory):
+    """A CNNClassifier file with every kind of image layer: Normalize, Conv2d, ReLU,
+    BatchNorm2d (running statistics), MaxPool2d, AdaptiveAvgPool2d, Flatten, Linear,
+    BatchNorm1d and Dropout."""
+    from thalweg.models import CNNClassifier
+
+    X, labels = shape_images()
+    model = CNNClassifier(layers=CNN_LAYERS, max_epochs=1, tol=None, random_state=0)
+    path = tmp_path_factory.mktemp("cnn") / "cnn.thalweg"
+    model.fit(X, labels).save(path)
+    return path
+
+
+def image_model_loads_or_refuses(path):
+    """Load an image model; it must work or raise one-line ThalwegError, allocating little;
+    what loaded must predict a few images or refuse them with a ThalwegError."""
+    tracemalloc.start()
+    try:
+        model = load_model(path)
+    except ThalwegError as error:
+        assert "\n" not in str(error)
+        return None
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < PEAK_BYTES, f"loading allocated {peak:,} bytes"
+    assert set(vars(model)) <= set(model.get_params()) | set(FITTED_ATTRIBUTES)
+    X, _ = shape_images(5, seed=1)
+    try:
+        probabilities = model.predict_proba(X)
+    except ThalwegError:
+        return model
+    assert probabilities.shape == (5, len(model.classes_))
+    assert np.isfinite(probabilities).all()
+    return model
+
+
+def conv_layers(meta):
+    return meta["state"]["module_"]["architecture"]["config"]["layers"]
+
+
+def _layer(meta, index, config):
+    """``meta`` with layer ``index``'s config replaced by ``config`` (a dict)."""
+    return _set(meta, ["state", "module_", "architecture", "config", "layers", index], config)
+
+
+def _config(meta, index, **changes):
+    layer = conv_layers(meta)[index]
+    return _layer(meta, index, {**layer, "config": {**layer["config"], **changes}})
+
+
+def test_a_cnn_file_loads_with_its_stored_weights_and_predicts_as_saved(cnn_file):
+    from thalweg.models import CNNClassifier
+
+    arrays, _ = contents(cnn_file)
+    model = image_model_loads_or_refuses(cnn_file)
+    assert isinstance(model, CNNClassifier)
+    assert model.layers == CNN_LAYERS and model.image_shape_ == (1, 8, 8)
+    for name, array in model.module_.state_dict().items():  # weights and running statistics
+        np.testing.assert_array_equal(array, arrays[f"module_.{name}"])
+    for parameter in model.module_.parameters():
+        assert parameter.data.flags.writeable  # partial_fit can continue training
+    X, labels = shape_images()
+    trained = CNNClassifier(layers=CNN_LAYERS, max_epochs=1, tol=None, random_state=0)
+    trained.fit(X, labels)
+    np.testing.assert_array_equal(model.predict_proba(X), trained.predict_proba(X))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_tampered_cnn_header_loads_or_is_refused_in_one_line(cnn_file, tmp_path, data):
+    arrays, meta = contents(cnn_file)
+    where = data.draw(st.sampled_from(sorted(paths(meta), key=str)), label="path")
+    action = data.draw(st.sampled_from(["replace", "delete"]), label="action")
+    if action == "replace" or not where:
+        meta = replaced(meta, where, data.draw(json_values, label="value"))
+    else:
+        meta = deleted(meta, where)
+    image_model_loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_tampered_cnn_array_loads_or_is_refused_in_one_line(cnn_file, tmp_path, data):
+    arrays, meta = contents(cnn_file)
+    name = data.draw(st.sampled_from(sorted(arrays)), label="array")
+    array = arrays[name]
+    arrays[name] = data.draw(
+        st.sampled_from(
+            [
+                np.ascontiguousarray(array.T),
+                np.resize(array, array.size + 1),
+                array.astype(np.float64),
+                np.full_like(array, np.nan),
+                -np.abs(array) - 1,  # negative variances and scales
+                np.zeros_like(array),
+                np.zeros(()),
+            ]
+        ),
+        label="change",
+    )
+    image_model_loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta))
+
+
+# (change of (header, arrays), words the one-line error holds)
+CNN_CASES = {
+    "conv weight transposed": (
+        lambda m, a: (m, {**a, "module_.1.weight": a["module_.1.weight"].transpose(1, 0, 2, 3)}),
+        "module_.1.weight of shape (4, 1, 3, 3)",
+    ),
+    "conv weight as a matrix": (
+        lambda m, a: (m, {**a, "module_.1.weight": a["module_.1.weight"].reshape(4, 9)}),
+        "module_.1.weight",
+    ),
+    "groups that do not divide the channels": (
+        lambda m, a: (_config(m, 1, groups=2), a),
+        "groups=2 must divide",
+    ),
+    "groups that the weight does not have": (
+        lambda m, a: (_config(m, 5, groups=4), a),
+        "module_.5.weight of shape (4, 1, 1, 1)",
+    ),
+    "missing running mean": (
+        lambda m, a: (m, {k: v for k, v in a.items() if k != "module_.3.running_mean"}),
+        "module_.3.running_mean",
+    ),
+    "missing running variance of the dense batch norm": (
+        lambda m, a: (m, {k: v for k, v in a.items() if k != "module_.11.running_var"}),
+        "module_.11.running_var",
+    ),
+    "running statistics said to be off": (
+        lambda m, a: (_config(m, 3, track_running_stats=False), a),
+        "module_.3.running_mean, which",
+    ),
+    "negative running variance": (
+        lambda m, a: (m, {**a, "module_.3.running_var": -np.ones(4, np.float32)}),
+        "negative variance",
+    ),
+    "batch norm momentum 5": (lambda m, a: (_config(m, 3, momentum=5.0), a), "momentum"),
+    "batch norm eps 0": (lambda m, a: (_config(m, 3, eps=0), a), "eps"),
+    "batch norm of another width": (
+        lambda m, a: (_config(m, 3, num_features=5), a),
+        "module_.3.weight of shape (5,)",
+    ),
+    "a huge convolution": (
+        lambda m, a: (
+            _config(m, 1, in_channels=10**6, out_channels=10**6, kernel_size=[1000, 1000]),
+            a,
+        ),
+        "(1000000, 1000000, 1000, 1000)",
+    ),
+    "a huge batch norm": (lambda m, a: (_config(m, 3, num_features=2**31 - 1), a), "2147483647"),
+    "a kernel larger than the image": (
+        lambda m, a: (
+            _config(m, 5, kernel_size=[99, 99]),
+            {**a, "module_.5.weight": np.zeros((4, 4, 99, 99), np.float32)},
+        ),
+        "does not fit",
+    ),
+    "a pool that pads more than half its window": (
+        lambda m, a: (_config(m, 4, padding=[5, 5]), a),
+        "more than half",
+    ),
+    "stride 0": (lambda m, a: (_config(m, 1, stride=[0, 0]), a), "stride"),
+    "padding 'full'": (lambda m, a: (_config(m, 1, padding="full"), a), "padding"),
+    "adaptive pooling to 10**9 pixels": (
+        lambda m, a: (_config(m, 7, output_size=[10**9, 10**9]), a),
+        "output_size",
+    ),
+    "an unknown layer": (
+        lambda m, a: (_layer(m, 1, {"class": "Conv3d", "config": {}}), a),
+        "Conv3d",
+    ),
+    "a dense layer of another width after flattening": (
+        lambda m, a: (
+            _config(m, 9, in_features=7),
+            {**a, "module_.9.weight": np.zeros((7, 8), np.float32)},
+        ),
+        "takes 7 inputs",
+    ),
+    "normalize of three channels for gray images": (
+        lambda m, a: (
+            _config(m, 0, mean=[0.0] * 3, scale=[1.0] * 3),
+            {
+                **a,
+                "module_.0.mean": np.zeros(3, np.float32),
+                "module_.0.scale": np.ones(3, np.float32),
+            },
+        ),
+        "standardizes 3 channels",
+    ),
+    "normalize of zero scale": (
+        lambda m, a: (m, {**a, "module_.0.scale": np.zeros(1, np.float32)}),
+        "scale",
+    ),
+    "image_shape_ missing": (lambda m, a: (deleted(m, ("state", "image_shape_")), a), "lacks"),
+    "image_shape_ of other pixels than the features": (
+        lambda m, a: (_set(m, ["state", "image_shape_", "value"], [1, 10**6, 10**6]), a),
+        "image_shape_",
+    ),
+    "image_shape_ of two numbers": (
+        lambda m, a: (_set(m, ["state", "image_shape_", "value"], [8, 8]), a),
+        "image_shape_",
+    ),
+    "pixel_range_ empty": (
+        lambda m, a: (_set(m, ["state", "pixel_range_", "value"], [1.0, 1.0]), a),
+        "pixel_range_",
+    ),
+    "channel_scale_ zero": (
+        lambda m, a: (m, {**a, "channel_scale_": np.zeros(1)}),
+        "channel_scale_",
+    ),
+    "channel_mean_ of three channels": (
+        lambda m, a: (m, {**a, "channel_mean_": np.zeros(3)}),
+        "channel_mean_",
+    ),
+    "augment naming code": (
+        lambda m, a: (_set(m, ["params", "augment"], "os.system"), a),
+        "augment",
+    ),
+    "augment_probability 2": (
+        lambda m, a: (_set(m, ["params", "augment_probability"], 2), a),
+        "augment_probability",
+    ),
+    "layers naming a shell command": (
+        lambda m, a: (_set(m, ["params", "layers"], ["rm -rf /"]), a),
+        "layers",
+    ),
+    "a network of four outputs for three classes": (
+        lambda m, a: (
+            _config(m, 13, out_features=4),
+            {
+                **a,
+                "module_.13.weight": np.zeros((8, 4), np.float32),
+                "module_.13.bias": np.zeros(4, np.float32),
+            },
+        ),
+        "4 output(s) for 3 classes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CNN_CASES))
+def test_named_damaged_cnn_files_are_refused_in_one_line(cnn_file, tmp_path, case):
+    change, words = CNN_CASES[case]
+    arrays, meta = contents(cnn_file)
+    meta, arrays = change(meta, arrays)
+    path = write_raw(tmp_path / "damaged.thalweg", arrays, meta)
+    assert image_model_loads_or_refuses(path) is None, "the damaged file loaded"
+    with pytest.raises(FileFormatError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+    assert words in message, message
+
+
+def test_a_huge_declared_image_is_refused_before_the_black_image_is_made(
+    cnn_file, tmp_path, monkeypatch
+):
+    """A network of convolutions and global pooling takes any image size: a file may
+    declare 3000×3000 images (9 million pixels, its features to match); checking it on
+    one black image would take gigabytes, which the memory check refuses first."""
+    arrays, meta = contents(cnn_file)
+    meta = _set(meta, ["state", "image_shape_", "value"], [1, 3000, 3000])
+    meta = _set(meta, ["state", "n_features_in_", "value"], 3000 * 3000)
+    path = write_raw(tmp_path / "huge.thalweg", arrays, meta)
+    monkeypatch.setenv("THALWEG_MEMORY_LIMIT", "256M")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ThalwegError, match="its network on one image") as caught:
+            load_model(path)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert "\n" not in str(caught.value)
+    assert peak < PEAK_BYTES
+
+
+def test_a_cnn_interrupted_and_resumed_equals_one_never_interrupted(tmp_path):
+    """Checkpoints keep the running statistics of batch norm (buffers) with the weights."""
+    from thalweg.models import CNNClassifier
+
+    X, labels = shape_images()
+    settings_ = {"layers": ("conv4", "bn", "pool", "dense8"), "tol": None, "random_state": 0}
+    whole = CNNClassifier(max_epochs=2, **settings_).fit(X, labels)
+    path = tmp_path / "cnn.checkpoint"
+    CNNClassifier(max_epochs=1, **settings_).fit(X, labels, callbacks=[Checkpoint(path)])
+    arrays, _ = contents(path)
+    assert "model.3.running_var" in arrays
+    resumed = CNNClassifier(max_epochs=2, **settings_).fit(X, labels, resume=path)
+    for (name, a), (_, b) in zip(
+        whole.module_.state_dict().items(), resumed.module_.state_dict().items(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_a_module_with_running_statistics_loads_into_a_built_one(tmp_path):
+    net = thalweg.nn.Sequential(thalweg.nn.Conv2d(1, 2, 3, rng=0), thalweg.nn.BatchNorm2d(2))
+    net(thalweg.tensor(np.random.default_rng(0).normal(size=(4, 1, 5, 5)).astype(np.float32)))
+    thalweg.save(net, tmp_path / "net.thalweg")
+    fresh = thalweg.nn.Sequential(thalweg.nn.Conv2d(1, 2, 3, rng=1), thalweg.nn.BatchNorm2d(2))
+    thalweg.load(tmp_path / "net.thalweg", into=fresh)
+    rebuilt = thalweg.load(tmp_path / "net.thalweg")
+    for other in (fresh, rebuilt):
+        for (name, a), (_, b) in zip(
+            net.state_dict().items(), other.state_dict().items(), strict=True
+        ):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert not np.array_equal(net[1].running_var, np.ones(2, np.float32))

@@ -26,7 +26,9 @@ from optimizer_reference import CONFIGS, ReferenceOptimizer
 
 import thalweg
 from thalweg import losses, nn, optim
+from thalweg.datasets import shapes
 from thalweg.models import (
+    CNNClassifier,
     LinearRegression,
     LogisticRegression,
     MLPClassifier,
@@ -112,14 +114,27 @@ ESTIMATORS = {
     "LinearRegression": lambda opt: LinearRegression(
         solver="gd", optimizer=opt, max_epochs=2, tol=None, random_state=0
     ),
+    # convolution, batch norm (running statistics: buffers) and dropout (its own generator)
+    "CNNClassifier": lambda opt: CNNClassifier(
+        layers=("conv2", "bn", "pool", "dropout0.3", "dense4"),
+        optimizer=opt,
+        learning_rate=0.01,
+        batch_size=16,
+        max_epochs=2,
+        tol=None,
+        random_state=0,
+    ),
 }
 ESTIMATOR_ACTION = st.sampled_from(
     ["partial_fit", "partial_fit", "pickle", "deepcopy", "load_model", "clone_and_refit"]
 )
 
 
-def _data(n=40):
+def _data(estimator: str, n=40):
     rng = np.random.default_rng(0)
+    if estimator == "CNNClassifier":  # 8×8 images, three classes
+        X, y, _ = shapes(n=n, size=8, noise=0.1, seed=0)
+        return X, y
     X = rng.uniform(-1, 1, (n, 3))
     return X, (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
 
@@ -140,7 +155,7 @@ def test_estimators_keep_learning_exactly_through_copies_and_reloads(
 ):
     from sklearn.base import clone
 
-    X, y = _data()
+    X, y = _data(estimator)
     model = ESTIMATORS[estimator](optimizer).fit(X, y)
     unpacked = mock.patch.object(train_optimizers, "PACKED_MAX_WEIGHTS", 0)
     with unpacked:

@@ -216,6 +216,93 @@ writing it would destroy it: choose another name
     return chosen
 
 
+def check_output_folder(
+    label: str, path, inputs: Mapping[str, str | os.PathLike | None] | None = None
+) -> Path:
+    """Check, before any work, that ``path`` can be a folder this command writes into.
+
+    It must be a folder or not exist yet (not a file, a device, a FIFO), its nearest
+    existing folder must be writable, and it must be neither one of the ``inputs`` nor
+    inside an input folder (files written there would become part of the input: a
+    cache inside a folder of class sub-folders would be read as a class).
+
+    >>> import tempfile
+    >>> images = tempfile.mkdtemp()
+    >>> inputs = {"the image folder": images}
+    >>> check_output_folder("--cache", os.path.join(images, "cache"), inputs)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    thalweg.errors.OutputPathError: --cache ... is inside the image folder (...), which \
+this command reads; write it somewhere else
+    """
+    path = Path(path)
+    shown = f"{label} {path}"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise OutputPathError(f"cannot use {shown} ({error.strerror or error})") from None
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise OutputPathError(
+            f"{shown} is {file_kind(mode)}, not a folder; give a folder to write into"
+        )
+    resolved = Path(os.path.realpath(path))
+    for what, source in (inputs or {}).items():
+        if source is None or not isinstance(source, str | os.PathLike):
+            continue
+        source_resolved = Path(os.path.realpath(source))
+        if resolved == source_resolved:
+            raise OutputPathError(
+                f"{shown} is {what} this command reads; writing into it would change it: "
+                "choose another folder"
+            )
+        if Path(source).is_dir() and source_resolved in resolved.parents:
+            raise OutputPathError(
+                f"{shown} is inside {what} ({source}), which this command reads; write it "
+                "somewhere else"
+            )
+    _check_folder(shown, path / "x" if mode is not None else path)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_folder(path) -> Iterator[Path]:
+    """Fill a new folder completely, or not at all: yields a hidden staging folder
+    beside ``path``; when the block ends without an error it is renamed to ``path``
+    (which must not exist, or be an empty folder); on any error, Ctrl-C included, the
+    staging folder is deleted and ``path`` is untouched.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out"
+    >>> with atomic_folder(target) as staging:
+    ...     _ = (staging / "a.txt").write_text("a")
+    ...     target.exists()
+    False
+    >>> sorted(p.name for p in target.iterdir())
+    ['a.txt']
+    """
+    import shutil
+
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}-", dir=parent)
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a plain mkdir's is not
+    try:
+        yield staging
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # an empty folder is replaced (os.rename cannot replace it)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _check_folder(shown: str, path: Path) -> None:
     """The nearest existing folder above ``path`` must be a writable folder."""
     folder = path.parent

@@ -116,14 +116,19 @@ class Integer(Schema):
 
 class Number(Schema):
     """A number (integer or float); ``finite=True`` refuses NaN and infinities;
-    ``minimum`` is allowed, ``below`` is not."""
+    ``minimum`` and ``maximum`` are allowed, ``below`` is not."""
 
     def __init__(
-        self, finite: bool = False, minimum: float | None = None, below: float | None = None
+        self,
+        finite: bool = False,
+        minimum: float | None = None,
+        below: float | None = None,
+        maximum: float | None = None,
     ):
-        self.finite, self.minimum, self.below = finite, minimum, below
+        self.finite, self.minimum, self.below, self.maximum = finite, minimum, below, maximum
         self.expected = "a finite number" if finite else "a number"
         bounds = [f">= {minimum}" if minimum is not None else "", f"< {below}" if below else ""]
+        bounds.append(f"<= {maximum}" if maximum is not None else "")
         if any(bounds):
             self.expected += f" ({', '.join(b for b in bounds if b)})"
 
@@ -135,6 +140,8 @@ class Number(Schema):
         if self.minimum is not None and not value >= self.minimum:
             self._fail(where, value)
         if self.below is not None and not value < self.below:
+            self._fail(where, value)
+        if self.maximum is not None and not value <= self.maximum:
             self._fail(where, value)
 
 
@@ -148,13 +155,22 @@ class Boolean(Schema):
 
 class Text(Schema):
     """A string of valid Unicode (no lone surrogates), optionally one of ``choices`` or
-    matching ``pattern`` (a regular expression the whole text must match)."""
+    matching ``pattern`` (a regular expression the whole text must match; ``described``
+    says in words what it accepts, for messages)."""
 
-    def __init__(self, choices=None, pattern: str | None = None, max_length: int = MAX_TEXT):
+    def __init__(
+        self,
+        choices=None,
+        pattern: str | None = None,
+        max_length: int = MAX_TEXT,
+        described: str | None = None,
+    ):
         self.choices = tuple(choices) if choices is not None else None
         self.pattern = re.compile(pattern) if pattern else None
         self.max_length = max_length
-        if self.choices is not None:
+        if described is not None:
+            self.expected = described
+        elif self.choices is not None:
             self.expected = "one of " + ", ".join(repr(c) for c in self.choices)
         elif pattern:
             self.expected = f"a name matching {pattern}"

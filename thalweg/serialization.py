@@ -485,6 +485,7 @@ def _load_module(container, meta: dict, into, source: str) -> Module:
     if not isinstance(into, Module):
         raise FileFormatError(f"{source} holds a module; pass a Module as into=")
     expected = {name: (p.shape, None) for name, p in into.named_parameters()}
+    expected.update((name, (b.shape, None)) for name, b in into.named_buffers())
     try:
         check_tensors(container, expected, what="the model passed as into=")
     except FileFormatError as error:

@@ -29,6 +29,8 @@ COMMANDS = [
     "skew",
     "labels",
     "playground",
+    "profile_model",
+    "export_model",
 ]
 
 

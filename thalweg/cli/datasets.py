@@ -65,20 +65,36 @@ def datasets(
 
 def export(
     name: Annotated[str, typer.Argument(help="Dataset name (see 'thalweg datasets').")],
-    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    out: Annotated[Path, typer.Argument(help="CSV file to write (a folder for images).")],
     n: Annotated[int | None, typer.Option("--n", min=2, help="Rows (generators only).")] = None,
     noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
 ) -> int:
-    """Write a dataset as CSV: its feature columns, then a 'target' column."""
+    """Write a dataset as CSV: its feature columns, then a 'target' column. An image
+    dataset is written as a folder of PNG files, one sub-folder per class."""
     from thalweg.cli.display import Output
-    from thalweg.datasets import load_table
+    from thalweg.datasets import export_images, is_image_dataset, load_table
     from thalweg.io import write_csv
 
-    check_paths({"OUT": out})
     options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
+    if is_image_dataset(name):
+        from thalweg.files import check_output_folder
+
+        check_output_folder("OUT", out)
+        try:
+            count = export_images(name, out, **options)
+        except OSError as error:  # disk full, a folder made meanwhile: nothing was left
+            raise UserError(
+                f"cannot write {out} ({error.strerror or error}); choose another folder"
+            ) from None
+        Output().line(
+            f"wrote {out}: {count} images in class folders "
+            f"(try: thalweg train {shlex.quote(str(out))})"
+        )
+        return EXIT_OK
+    check_paths({"OUT": out})
     table = load_table(name, **options)
     try:
         write_csv(out, table)

@@ -18,7 +18,7 @@ from thalweg.cli.common import (
     say,
     write_report,
 )
-from thalweg.cli.main import EXIT_OK
+from thalweg.cli.main import EXIT_OK, UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +46,17 @@ def evaluate(
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Measure a trained model on new labelled data (same columns, target included)."""
+    """Measure a trained model on new labelled data (same columns, target included; for an
+    image model, a folder of class sub-folders)."""
+    from thalweg.cli import images
+
+    check_paths({"--report": report}, {"the model file": model_file, images.input_name(data): data})
+    if images.is_image_model(model_file):
+        if threshold is not None:
+            raise UserError("--threshold is for table models; an image model predicts classes")
+        return images.evaluate(
+            model_file, data, report=report, quiet=quiet, json_output=json_output
+        )
     from thalweg.cli.display import Output
     from thalweg.cli.recording import record_metrics
     from thalweg.data.columns import column_summary
@@ -54,7 +64,6 @@ def evaluate(
     from thalweg.models.tabular import TabularModel
     from thalweg.report import table_model_report
 
-    check_paths({"--report": report}, {"the model file": model_file, "the data file": data})
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
     table = read_table(data, encoding)

@@ -24,10 +24,13 @@ def inspect_model(
 ) -> int:
     """Show what a model file holds: architecture, parameters, preprocessing, training
     settings and final metrics."""
+    from thalweg.cli import images
     from thalweg.cli.display import Output
     from thalweg.models.inspection import describe
     from thalweg.models.tabular import TabularModel
 
+    if images.is_image_model(model_file):
+        return images.inspect(model_file, json_output=json_output)
     info = describe(TabularModel.load(model_file), model_file)
     output = Output(json_mode=json_output)
     show(info, output)

@@ -131,3 +131,46 @@ def data_path(value: str | None):
 def shown(data) -> str:
     """How a data argument appears in output and model files (URLs redacted)."""
     return data.shown if isinstance(data, DataUrl) else str(data)
+
+
+def image_size(value: str | None) -> tuple[int, int] | None:
+    """``"25"`` -> (25, 25); ``"32,48"`` -> (32, 48) (height, width); None -> None."""
+    if value is None:
+        return None
+    try:
+        sizes = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--size {value!r}: give H,W in pixels, e.g. 32,32") from None
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise typer.BadParameter(f"--size {value!r}: give H,W in pixels, e.g. 32,32")
+    return sizes
+
+
+def layer_specs(value: str | None) -> tuple[str, ...] | None:
+    """``"conv16,pool,dense64"`` -> the CNN's layers; None -> the default."""
+    if value is None:
+        return None
+    from thalweg.models.cnn import parse_layer
+
+    specs = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not specs:
+        raise typer.BadParameter("--layers is empty; e.g. conv16,pool,conv32,pool,dense64")
+    for spec in specs:
+        try:
+            parse_layer(spec)
+        except ValueError as error:
+            raise typer.BadParameter(str(error).replace("layers=", "--layers")) from None
+    return specs
+
+
+def augmentations(value: str) -> str:
+    """``default``, ``robust``, ``none`` or names like ``flip,rotate``: checked here."""
+    from thalweg.data.augment import Augmenter
+
+    try:
+        Augmenter(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return value

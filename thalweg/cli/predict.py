@@ -44,14 +44,24 @@ def predict(
     Writes a CSV with a 'prediction' column and, for classifiers, one probability
     column per class; for a clustering model (thalweg cluster) a 'cluster' column; for
     an autoencoder (thalweg embed) its code columns and 'reconstruction_error'. Extra
-    columns in the data are ignored; a missing one is an error.
+    columns in the data are ignored; a missing one is an error. For an image model DATA
+    is an image or a folder of them (searched recursively), and each row starts with the
+    image's path.
     """
+    from thalweg.cli import images
+
+    check_paths(
+        {"--output": output_path}, {"the model file": model_file, images.input_name(data): data}
+    )
+    if images.is_image_model(model_file):
+        if threshold is not None:
+            raise UserError("--threshold is for table models; an image model predicts classes")
+        return images.predict(model_file, data, output_path)
     from thalweg.cli.display import Output
     from thalweg.data.columns import missing_mask
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel
 
-    check_paths({"--output": output_path}, {"the model file": model_file, "the data file": data})
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
     predictions = model.prediction_table(read_table(data, encoding), threshold=threshold)

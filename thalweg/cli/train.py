@@ -35,6 +35,8 @@ Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
 Missing = Literal["error", "drop", "mean"]
 Unknown = Literal["other", "error"]
 DaskSolver = Literal["gd", "lbfgs", "sgd"]
+ImageColor = Literal["auto", "grayscale", "rgb"]
+IMAGES = "Images (DATA is a folder of class sub-folders)"
 
 
 def register(app: typer.Typer) -> None:
@@ -55,10 +57,14 @@ def train(
         typer.Argument(
             callback=parse.data_path,
             help="CSV, Parquet or NPZ file, one row per example; or a URL (s3://, gs://, "
-            "az://, hdfs://, https://).",
+            "az://, hdfs://, https://); or a folder of images with one sub-folder per class "
+            "(trains a CNN: see the image options).",
         ),
     ],
-    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="The column to predict (tables).", show_default=False),
+    ] = None,
     model: Annotated[
         Model,
         typer.Option(
@@ -179,16 +185,122 @@ def train(
             min=0, help="With --stream: rows shuffled at a time (default 16384; 0: file order)."
         ),
     ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: resize to H,W (or one number for squares); default: the first "
+            "image's size.",
+            rich_help_panel=IMAGES,
+        ),
+    ] = None,
+    color: Annotated[
+        ImageColor, typer.Option(help="Images: channels.", rich_help_panel=IMAGES)
+    ] = "auto",
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: the CNN, e.g. conv16,pool,conv32,pool,dense64 (the default).",
+            rich_help_panel=IMAGES,
+        ),
+    ] = None,
+    augment: Annotated[
+        str,
+        typer.Option(
+            callback=parse.augmentations,
+            help="Images: default, robust (adds low contrast, crushed shadows, backlit, "
+            "motion blur, sensor noise), none, or names, e.g. flip,rotate,noise.",
+            rich_help_panel=IMAGES,
+        ),
+    ] = "default",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Images: processes decoding images (0: this one).", rich_help_panel=IMAGES
+        ),
+    ] = 0,
+    patience: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Images: epochs without validation improvement before stopping.",
+            rich_help_panel=IMAGES,
+        ),
+    ] = 5,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Images: keep the decoded images in this folder; later runs read them "
+            "from there instead of decoding again (delete it when the images change).",
+            rich_help_panel=IMAGES,
+        ),
+    ] = None,
     encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Train a model on a table and write it (with its preprocessing) to one file.
+    """Train a model on a table (or a CNN on a folder of images) and write it to one file.
 
     Shows a progress bar per epoch, then the test-split metrics and the files written.
     Ctrl-C saves a checkpoint; run the same command with --resume to continue.
     With --stream or --dask the file is never loaded whole (see docs/cli.md).
     """
+    from thalweg.cli import images
+
+    if images.looks_like_image_folder(data) and not stream and dask is None:
+        table_only = {
+            "--target": target is not None,
+            "--model": model != "auto",
+            "--task": task != "auto",
+            "--hidden": hidden is not None,
+            "--activation": activation is not None,
+            "--l1": bool(l1),
+            "--crosses": crosses,
+            "--balance": balance,
+            "--missing": missing != "error",
+            "--categorical": bool(categorical),
+            "--ignore": bool(ignore),
+            "--unknown": unknown != "other",
+            "--solver": solver is not None,
+            "--shuffle-buffer": shuffle_buffer is not None,
+            "--encoding": encoding.lower().replace("_", "-") not in ("utf-8", "utf8"),
+        }
+        given = [flag for flag, used in table_only.items() if used]
+        if given:
+            raise UserError(
+                f"{data} is a folder of images; {', '.join(given)} apply to tables only "
+                "(see the image options in thalweg train --help)"
+            )
+        _check_image_paths(data, out, report, cache)
+        image_options = images.ImageTrainOptions(
+            size=parse.image_size(size),
+            color=color,
+            layers=parse.layer_specs(layers),
+            augment=augment,
+            epochs=epochs,
+            batch_size=batch_size if isinstance(batch_size, int) else None,
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            l2=l2,
+            patience=patience,
+            split=split or images.ImageTrainOptions.split,
+            seed=seed,
+            workers=workers,
+            cache=cache,
+        )
+        return images.train(
+            data,
+            image_options,
+            out=out,
+            report=report,
+            resume=resume,
+            quiet=quiet,
+            json_output=json_output,
+        )
+    if target is None:
+        raise UserError(
+            f"missing option '--target': the column of {data} to predict (a folder of class "
+            "sub-folders of images trains a CNN without it)"
+        )
     from thalweg.models.auto import TrainOptions, check_options
 
     options = TrainOptions(
@@ -261,6 +373,20 @@ def train(
     return EXIT_OK
 
 
+def _check_image_paths(data: Path, out: Path, report: Path | None, cache: Path | None) -> None:
+    """Before any image is read: the outputs can be written, and none is inside the
+    image folder (a file there would be read as an image; a folder, as a class)."""
+    from thalweg.files import check_output_folder
+
+    folder = {"the image folder": data}
+    check_paths({"--out": out, "--report": report}, folder)
+    check_paths(
+        {"--out": out, "--report": report}, {"the checkpoint beside --out": checkpoint_path(out)}
+    )
+    if cache is not None:
+        check_output_folder("--cache", cache, folder)
+
+
 @contextmanager
 def _convergence_shown_by_us():
     """Training that runs out of epochs says so in a line of its own (see :func:`show`),
@@ -318,14 +444,14 @@ def train_and_show(
                 on_line=output.line,
             )
     except TrainingInterrupted as interruption:
-        return _interrupted(interruption, command, resumable)
+        return interrupted(interruption, command, resumable)
     show(result, output, out=out, report=report, title=title)
     for line in settle_checkpoints(checkpoint_path(out), checkpoint, resume):
         output.line(line)
     return EXIT_OK
 
 
-def _interrupted(interruption, command: str, resumable: bool) -> int:
+def interrupted(interruption, command: str, resumable: bool) -> int:
     """What to say when training was interrupted; the exit code (128 + the signal)."""
     code = 128 + int(interruption.signal_number)
     checkpoint = interruption.checkpoint

@@ -1,13 +1,22 @@
 """NumPy-only data tools (layer 2; never imports the engine): splitting, preprocessing,
 streaming and input pipelines; the columns of a table (``columns.py``); held-out rows of
 a stream (``holdout.py``); the summary an estimator learns its preprocessing from
-(``summary.py``).
+(``summary.py``); images (``images.py``) and their augmentation (``augment.py``).
 
->>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline
+>>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline, ImageFolder
 """
 
+from thalweg.data.augment import AUGMENTATIONS, Augmenter
 from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.holdout import Reservoir, RowSplit
+from thalweg.data.images import (
+    DecodeImage,
+    ImageFolder,
+    as_image_batch,
+    read_image,
+    write_image,
+    write_image_folder,
+)
 from thalweg.data.pipeline import InputProfile, Pipeline, profile_input
 from thalweg.data.preprocessing import (
     FeatureCrosses,
@@ -20,9 +29,13 @@ from thalweg.data.streaming import Stream, stream
 from thalweg.data.summary import DataSummary, summarize_arrays, summarize_stream
 
 __all__ = [
+    "AUGMENTATIONS",
     "PLAYGROUND_FEATURES",
+    "Augmenter",
     "DataSummary",
+    "DecodeImage",
     "FeatureCrosses",
+    "ImageFolder",
     "InputProfile",
     "OneHotEncoder",
     "Pipeline",
@@ -31,10 +44,14 @@ __all__ = [
     "RowSplit",
     "Standardizer",
     "Stream",
+    "as_image_batch",
     "preprocessor_from_config",
     "profile_input",
+    "read_image",
     "stream",
     "summarize_arrays",
     "summarize_stream",
     "train_val_test_split",
+    "write_image",
+    "write_image_folder",
 ]

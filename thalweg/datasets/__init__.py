@@ -1,4 +1,5 @@
-"""Datasets: TensorFlow-Playground generators and small real tables shipped in the package.
+"""Datasets: TensorFlow-Playground generators, small real tables shipped in the package, and
+small image sets (digits, faces, shapes).
 
 Every dataset comes back as ``(X, y, feature_names)``; see ``docs/datasets.md``.
 
@@ -7,6 +8,7 @@ Every dataset comes back as ``(X, y, feature_names)``; see ``docs/datasets.md``.
 """
 
 from thalweg.datasets.bundled import load_breast_cancer, load_diabetes, load_iris, load_wine
+from thalweg.datasets.images import load_digits, load_faces, shapes
 from thalweg.datasets.playground import (
     circle,
     gaussian,
@@ -15,22 +17,35 @@ from thalweg.datasets.playground import (
     spiral,
     xor,
 )
-from thalweg.datasets.registry import DatasetInfo, dataset_key, list_datasets, load, load_table
+from thalweg.datasets.registry import (
+    DatasetInfo,
+    dataset_key,
+    export_images,
+    is_image_dataset,
+    list_datasets,
+    load,
+    load_table,
+)
 
 __all__ = [
     "DatasetInfo",
     "circle",
     "dataset_key",
+    "export_images",
     "gaussian",
     "gaussian_regression",
+    "is_image_dataset",
     "list_datasets",
     "load",
     "load_breast_cancer",
     "load_diabetes",
+    "load_digits",
+    "load_faces",
     "load_iris",
     "load_table",
     "load_wine",
     "plane",
+    "shapes",
     "spiral",
     "xor",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from thalweg.datasets import bundled, playground
+from thalweg.datasets import bundled, images, playground
 from thalweg.errors import DataError
 
 __all__ = ["DatasetInfo", "list_datasets", "load"]
@@ -22,9 +22,12 @@ __all__ = ["DatasetInfo", "list_datasets", "load"]
 class DatasetInfo:
     """What a dataset is, before loading it.
 
-    ``source`` is "generator" (made on demand; ``n_samples`` is the default ``n``) or
-    "bundled" (a file shipped in the package). ``n_classes`` is None for regression;
+    ``source`` is "generator" (made on demand; ``n_samples`` is the default ``n``),
+    "bundled" (a file shipped in the package) or "extra" (a file shipped by an optional
+    dependency, named in ``description``). ``n_classes`` is None for regression;
     ``target_names`` names the labels 0, 1, ... of a classification dataset.
+    ``image_shape`` is ``(H, W)`` for image datasets (``X`` is then ``(n, H, W)``, and
+    the third value ``load`` returns is the class names), ``()`` for tables.
     """
 
     name: str
@@ -35,10 +38,14 @@ class DatasetInfo:
     n_classes: int | None
     description: str
     target_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-serialisable dict."""
-        return asdict(self) | {"target_names": list(self.target_names)}
+        return asdict(self) | {
+            "target_names": list(self.target_names),
+            "image_shape": list(self.image_shape),
+        }
 
 
 _PLAYGROUND_LABELS = ("negative", "positive")  # the Playground's -1 and +1
@@ -54,6 +61,14 @@ def _bundled(name: str, fn: Callable[..., Any], shape: tuple[int, int], labels, 
     kind = "classification" if labels else "regression"
     n_classes = len(labels) or None
     return DatasetInfo(name, kind, "bundled", *shape, n_classes, about, tuple(labels)), fn
+
+
+def _image(name, fn, source, n, shape, labels, about):
+    info = DatasetInfo(
+        name, "classification", source, n, shape[0] * shape[1], len(labels), about,
+        tuple(labels), tuple(shape),
+    )  # fmt: skip
+    return info, fn
 
 
 _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
@@ -98,6 +113,34 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
             ("setosa", "versicolor", "virginica"),
             "Fisher's iris: four flower measurements, three species",
         ),
+        _image(
+            "digits",
+            images.load_digits,
+            "bundled",
+            1797,
+            (8, 8),
+            [str(d) for d in range(10)],
+            "Handwritten digits, 8x8 grayscale images (UCI, as in scikit-learn)",
+        ),
+        _image(
+            "faces",
+            images.load_faces,
+            "extra",
+            200,
+            (25, 25),
+            ["not_face", "face"],
+            "Faces vs not-faces, 25x25 grayscale (scikit-image's lfw_subset; "
+            "pip install 'thalweg[faces]')",
+        ),
+        _image(
+            "shapes",
+            images.shapes,
+            "generator",
+            600,
+            (16, 16),
+            list(images.SHAPES),
+            "Synthetic circles, squares and triangles, 16x16 grayscale images",
+        ),
     ]
 }
 
@@ -135,27 +178,47 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
-    if info.source == "bundled" and kwargs:
+    if info.source in ("bundled", "extra") and kwargs:
         raise DataError(
             f"dataset {info.name!r} is a bundled file and takes no options; "
             f"got {', '.join(sorted(kwargs))}"
         )
     if info.source == "generator":
-        unknown = sorted(set(kwargs) - {"n", "noise", "seed"})
+        accepted = ("n", "noise", "seed", "size") if info.image_shape else ("n", "noise", "seed")
+        unknown = sorted(set(kwargs) - set(accepted))
         if unknown:
             raise DataError(
-                f"dataset {info.name!r} takes n, noise and seed; got unknown {', '.join(unknown)}"
+                f"dataset {info.name!r} takes {', '.join(accepted)}; got unknown "
+                f"{', '.join(unknown)}"
             )
-        if "n" in kwargs:
-            from thalweg.limits import check_rows
-
-            # X, y and, when exported, each row as CSV text: about this many bytes a row
-            check_rows(int(kwargs["n"]), ROW_BYTES, f"{kwargs['n']:,} rows", "ask for fewer (--n)")
+        if "n" in kwargs or "size" in kwargs:
+            _check_generated_memory(info, kwargs)
     return fn(**kwargs)
 
 
 # Memory per generated row: X and y (3 float64) and their CSV cells as Python strings.
 ROW_BYTES = 256
+# Memory per generated pixel: the shape generator's float64 temporaries (coordinates,
+# masks, noise) alive at once.
+PIXEL_BYTES = 64
+
+
+def _check_generated_memory(info: DatasetInfo, kwargs: dict) -> None:
+    """Before generating: ``n`` rows (images of ``size``×``size``) fit in memory."""
+    from thalweg.limits import check_rows
+
+    n = int(kwargs.get("n", info.n_samples))
+    if not info.image_shape:
+        # X, y and, when exported, each row as CSV text: about ROW_BYTES a row
+        check_rows(n, ROW_BYTES, f"{n:,} rows", "ask for fewer (--n)")
+        return
+    side = int(kwargs.get("size", info.image_shape[-1]))
+    check_rows(
+        n,
+        max(ROW_BYTES, PIXEL_BYTES * side * side),
+        f"{n:,} images of {side}×{side}",
+        "ask for fewer (--n) or smaller ones (size=)",
+    )
 
 
 def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:
@@ -169,9 +232,49 @@ def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:
     (['x1', 'x2', 'target'], 10)
     """
     info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    if info is not None and info.image_shape:
+        raise DataError(
+            f"dataset {info.name!r} is images, not a table; write it as a folder of images "
+            "(thalweg.datasets.export_images)"
+        )
     if info is not None and info.source == "generator":
         kwargs.setdefault("seed", 0)
     X, y, names = load(name, **kwargs)
     table = {column: X[:, j] for j, column in enumerate(names)}
     table["target"] = y
     return table
+
+
+def is_image_dataset(name: str) -> bool:
+    """Whether ``name`` is an image dataset (``export_images`` writes it)."""
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    return bool(info is not None and info.image_shape)
+
+
+def export_images(name: str, directory, **kwargs: Any) -> int:
+    """Write an image dataset as PNG files, one sub-folder per class (what
+    ``thalweg train DIR/`` reads); returns the number of images. Generators default to
+    seed 0. The folder must be new or empty; it is filled whole or not at all (the
+    files go to a hidden staging folder, renamed into place at the end).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "shapes"
+    >>> export_images("shapes", folder, n=6, size=8)
+    6
+    """
+    from pathlib import Path
+
+    from thalweg.data.images import write_image_folder
+    from thalweg.files import atomic_folder
+
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    if info is None or not info.image_shape:
+        raise DataError(f"dataset {name!r} is not an image dataset; export it as a table")
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise DataError(f"{directory} exists and is not an empty folder; choose a new folder")
+    if info.source == "generator":
+        kwargs.setdefault("seed", 0)
+    images, labels, class_names = load(name, **kwargs)
+    with atomic_folder(directory) as staging:
+        return write_image_folder(staging, images, labels, class_names)

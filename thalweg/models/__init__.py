@@ -9,6 +9,7 @@ public contract between an estimator and the trainer; see ``gradient.py``).
 from thalweg.errors import ConvergenceWarning
 from thalweg.models import legacy, persistence
 from thalweg.models.autoencoder import Autoencoder
+from thalweg.models.cnn import CNNClassifier
 from thalweg.models.gradient import GradientEstimator
 from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression
@@ -26,6 +27,7 @@ ESTIMATORS = {
         MLPRegressor,
         KMeans,
         Autoencoder,
+        CNNClassifier,
     )
 }
 
@@ -44,6 +46,7 @@ def load_model(path):
 __all__ = [
     "ESTIMATORS",
     "Autoencoder",
+    "CNNClassifier",
     "ConvergenceWarning",
     "EmptyClusterWarning",
     "GradientEstimator",

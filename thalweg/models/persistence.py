@@ -7,9 +7,11 @@ the JSON header. ``load_model(path)`` rebuilds only classes thalweg knows; nothi
 the file is ever executed.
 
 The optimizer is kept too (its class, hyperparameters, step count, schedule and
-per-parameter state, bound to the module whose parameters it trains), so
+per-parameter state, bound to the module whose parameters it trains), and so is the
+state of each layer's own random generator (a ``Dropout(rng=...)``'s), so
 ``partial_fit`` on a loaded model continues exactly where the saved one would have:
-the same numbers, step for step.
+the same numbers, step for step. (A batch norm's running statistics are buffers: saved
+with the weights, never given optimizer state.)
 
 The file's schema is defined once, here: :data:`PARAMETERS` types the constructor
 parameters, :data:`FITTED_ATTRIBUTES` lists every fitted attribute a model file may
@@ -38,11 +40,19 @@ import inspect
 import numpy as np
 
 from thalweg import __version__
+from thalweg.data.augment import AUGMENTATIONS
 from thalweg.data.preprocessing import PREPROCESSOR_CONFIG, _Transformer, preprocessor_from_config
 from thalweg.errors import FileFormatError, ThalwegError
 from thalweg.files import Container, check_tensors, header_schema, open_container, write_container
+from thalweg.limits import check_memory
 from thalweg.nn.init import INITIALIZERS
-from thalweg.nn.layers import LAYER_CONFIG, MAX_WIDTH, layer_from_config, layer_to_config
+from thalweg.nn.layers import (
+    LAYER_CONFIG,
+    MAX_WIDTH,
+    layer_from_config,
+    layer_to_config,
+    output_shape,
+)
 from thalweg.nn.layers import parameter_shapes as layer_parameter_shapes
 from thalweg.nn.module import Module
 from thalweg.optim import OPTIMIZERS
@@ -72,12 +82,26 @@ from thalweg.serialization import (
     trial_optimizer_step,
 )
 from thalweg.train.history import HISTORY_DATA, History
+from thalweg.train.random_state import (
+    GENERATOR_STATE,
+    check_generator_state,
+    generator_state,
+    module_generators,
+    set_generator_state,
+)
 
 # ------------------------------------------------------------------------ the schema
 
 MAX_FEATURES = 10_000_000
 MAX_CLUSTERS = 10_000_000
+# One layer spec of a CNNClassifier: conv16, conv32x5, pool, avgpool2, gap, bn, dropout0.25,
+# dense64 (thalweg.models.cnn.parse_layer says which numbers each takes).
+LAYER_SPEC = r"\s*[A-Za-z]{2,7}[0-9]{0,10}\.?[0-9]{0,10}([xX][0-9]{1,5})?\s*"
+# One augmentation name, as thalweg.data.augment.Augmenter takes it.
+_AUGMENTATION = rf"\s*({'|'.join(sorted(AUGMENTATIONS))})\s*"
 _POSITIVE = Number(finite=True, minimum=1e-300)
+# A layer's own random generator (Dropout's, GaussianNoise's): its dotted path + ".rng".
+_LAYER_GENERATOR = Text(pattern=r"([0-9A-Za-z_]{1,200}\.){0,100}rng", max_length=2000)
 
 
 def _stored_as(**variants: Schema) -> Tagged:
@@ -134,6 +158,28 @@ PARAMETERS: dict[str, Schema] = {
     # Autoencoder
     "code_size": Integer(1, MAX_WIDTH),
     "noise": Number(finite=True, minimum=0),
+    # CNNClassifier (the layer specs are only shown once fitted: module_ holds the network)
+    "layers": ListOf(
+        Text(
+            pattern=LAYER_SPEC,
+            max_length=40,
+            described="a layer such as 'conv16', 'pool', 'bn', 'dropout0.25' or 'dense64'",
+        ),
+        min_items=1,
+        max_items=1000,
+    ),
+    "augment": OneOf(
+        Null(),
+        Text(
+            pattern=rf"default|robust|none|{_AUGMENTATION}(,{_AUGMENTATION})*",
+            described="'default', 'robust', 'none' or augmentation names such as 'flip,rotate'",
+        ),
+        ListOf(
+            Text(pattern=_AUGMENTATION, described="an augmentation name such as 'rotate'"),
+            max_items=100,
+        ),
+    ),
+    "augment_probability": Number(finite=True, minimum=0, maximum=1),
 }
 
 
@@ -190,7 +236,11 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
         preprocessor=Record(required={"type": Text(), "config": PREPROCESSOR_CONFIG})
     ),
     "module_": _stored_as(
-        module=Record(required={"type": Text(), "architecture": LAYER_CONFIG}), json=_json(Null())
+        module=Record(
+            required={"type": Text(), "architecture": LAYER_CONFIG},
+            optional={"generators": MapOf(GENERATOR_STATE, key=_LAYER_GENERATOR, max_items=10_000)},
+        ),
+        json=_json(Null()),
     ),
     "history_": _stored_as(
         history=Record(required={"type": Text(), "data": HISTORY_DATA}), json=_json(Null())
@@ -208,7 +258,18 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "origin_": _stored_as(array=_ARRAY, json=_json(Null())),
     "inertia_": _stored_as(json=_json(Number(finite=True, minimum=0))),
     "n_steps_": _stored_as(json=_json(Integer(minimum=0))),
+    # CNNClassifier (checked against each other and module_ in _check_images)
+    "image_shape_": _stored_as(
+        json=_json(ListOf(Integer(1, MAX_FEATURES), min_items=3, max_items=3))
+    ),
+    "pixel_range_": _stored_as(json=_json(ListOf(Number(finite=True), min_items=2, max_items=2))),
+    "channel_mean_": _stored_as(array=_ARRAY),
+    "channel_scale_": _stored_as(array=_ARRAY),
 }
+#: Fitted attributes that are tuples (JSON stores them as lists).
+TUPLE_ATTRIBUTES = ("image_shape_", "pixel_range_")
+#: What an image model stores besides the network (all of them, or it is not one).
+IMAGE_ATTRIBUTES = ("image_shape_", "pixel_range_", "channel_mean_", "channel_scale_")
 
 #: Data saved beside the model by ``thalweg train`` (shown by ``inspect``, never built).
 TRAINING_DATA = Record(
@@ -279,7 +340,12 @@ def _encode(name: str, value, arrays: dict) -> dict | None:
     if isinstance(value, Module):
         for key, array in value.state_dict().items():
             arrays[f"{name}.{key}"] = array
-        return {"type": "module", "architecture": layer_to_config(value)}
+        spec = {"type": "module", "architecture": layer_to_config(value)}
+        # Dropout's own generator: partial_fit after loading draws the masks it would have
+        generators = module_generators(value)
+        if generators:
+            spec["generators"] = {key: generator_state(g) for key, g in generators.items()}
+        return spec
     if isinstance(value, _Transformer):
         return {"type": "preprocessor", "config": value.to_config()}
     if isinstance(value, History):
@@ -388,10 +454,13 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
     cls = registry[meta["class"]]
     params = _check_params(cls, meta["params"], source)
     state = meta["state"]
-    _check_structure(container, state, source)
+    images = "image_shape_" in state or getattr(cls, "input_kind", "rows") == "images"
+    _check_structure(container, state, source, images)
     settings = {**_defaults(cls), **params}
     _check_clusters(container, state, settings, source)
     _check_code(state, settings, source)
+    _check_images(cls, container, state, source)
+    _check_optimizers(container, state, source)
     try:
         values = {
             name: _decode(name, state[name], container, objects, source)
@@ -407,6 +476,9 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
         raise
     except (KeyError, TypeError, ValueError) as error:
         raise FileFormatError(f"{source} ({error})") from None
+    scale = values.get("channel_scale_")
+    if scale is not None and not (scale > 0).all():
+        raise FileFormatError(f"{source}: channel_scale_ holds a scale that is not positive")
     labels, k = values.get("labels_"), settings.get("n_clusters")
     if labels is not None and k is not None and ((labels < 0) | (labels >= k)).any():
         raise FileFormatError(f"{source}: labels_ names a cluster it does not have")
@@ -476,6 +548,62 @@ def _check_clusters(container: Container, state: dict, settings: dict, source: s
             )
 
 
+def _check_images(cls, container: Container, state: dict, source: str) -> None:
+    """An image model's parts fit together: ``image_shape_`` ``(C, H, W)`` holds
+    ``n_features_in_`` pixels, one mean and one positive scale per channel, a pixel range
+    ``low < high``, and a network that takes such an image, layer by layer, to one
+    score per class (:func:`thalweg.nn.layers.output_shape`: nothing is built), small
+    enough to predict one image here."""
+    present = [name for name in IMAGE_ATTRIBUTES if name in state]
+    if not present and getattr(cls, "input_kind", "rows") != "images":
+        return
+    fitted = "module_" in state and state["module_"]["type"] == "module"
+    if not fitted and not present:
+        return
+    missing = [name for name in IMAGE_ATTRIBUTES if name not in state]
+    if missing:
+        raise FileFormatError(
+            f"{source}: an image model stores {', '.join(IMAGE_ATTRIBUTES)}; it lacks "
+            f"{', '.join(missing)}"
+        )
+    shape = tuple(state["image_shape_"]["value"])
+    n = state["n_features_in_"]["value"]
+    if int(np.prod(shape, dtype=object)) != n:
+        raise FileFormatError(
+            f"{source}: image_shape_ {shape} (C, H, W) holds {np.prod(shape, dtype=object)} "
+            f"pixels, but the model has {n} features"
+        )
+    low, high = state["pixel_range_"]["value"]
+    if not low < high:
+        raise FileFormatError(f"{source}: pixel_range_ [{low}, {high}] is empty")
+    for name in ("channel_mean_", "channel_scale_"):
+        info = container.tensors[name]
+        if info.shape != shape[:1] or info.dtype.kind != "f":
+            raise FileFormatError(
+                f"{source}: {name} is stored as {info.dtype} of shape {info.shape}; for "
+                f"images of {shape[0]} channel(s) it should be floats of shape ({shape[0]},)"
+            )
+    if not fitted:
+        return
+    sizes: list[int] = []
+    try:
+        out = output_shape(state["module_"]["architecture"], shape, sizes)
+    except ValueError as error:
+        raise FileFormatError(
+            f"{source}: module_ does not take images of shape {shape} (C, H, W): {error}"
+        ) from None
+    if len(out) != 1:
+        raise FileFormatError(
+            f"{source}: module_ turns an image into shape {out}, not one score per class"
+        )
+    # Predicting converts to float64 and keeps each layer's output (and columns) once.
+    check_memory(
+        8 * (n + sum(sizes)),
+        f"checking {container.path} (its network on one image)",
+        "the file declares a network or an image size too large for this machine",
+    )
+
+
 def _check_code(state: dict, settings: dict, source: str) -> None:
     """An autoencoder's network is ``Sequential(encoder, decoder)``: the encoder ends in
     ``code_size`` units, the decoder takes them and rebuilds ``n_features_in_`` columns."""
@@ -528,8 +656,9 @@ def _last_linear(architecture: dict) -> dict | None:
     return None
 
 
-def _check_structure(container: Container, state: dict, source: str) -> None:
-    """Step 2: the declared structure is consistent, and matches the stored arrays."""
+def _check_structure(container: Container, state: dict, source: str, images: bool) -> None:
+    """Step 2: the declared structure is consistent, and matches the stored arrays
+    (``images``: an image model, whose network is checked by :func:`_check_images`)."""
     n = state["n_features_in_"]["value"]
     expected: dict[str, tuple] = {}
     for name, spec in state.items():
@@ -553,7 +682,7 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
             for key, (shape, dtype) in shapes.items():
                 expected[f"{name}.{key}"] = (shape, dtype)
             first = _first_linear(spec["architecture"])
-            if first is not None and first["in_features"] != n:
+            if first is not None and first["in_features"] != n and not images:
                 raise FileFormatError(
                     f"{source}: {name} takes {first['in_features']} inputs, but the model has "
                     f"{n} features"
@@ -571,8 +700,13 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
         elif kind == "labels" and name == "feature_names_in_" and len(spec["values"]) != n:
             raise FileFormatError(f"{source}: {len(spec['values'])} feature names for {n} features")
     for name, spec in state.items():
-        if spec["type"] == "optimizer":
-            expected.update(_check_optimizer(container, name, spec, state, source))
+        if spec["type"] == "optimizer":  # its arrays: checked by _check_optimizers, later
+            prefix = f"{name}."
+            expected.update(
+                (key, (info.shape, None))
+                for key, info in container.tensors.items()
+                if key.startswith(prefix)
+            )
     check_tensors(container, expected, what="its header")
     coef = container.tensors.get("coef_") if "coef_" in state else None
     if coef is not None and coef.shape[-1:] != (n,):
@@ -581,6 +715,18 @@ def _check_structure(container: Container, state: dict, source: str) -> None:
             f"last axis must be {n})"
         )
     _check_outputs(container, state, source)
+
+
+def _check_optimizers(container: Container, state: dict, source: str) -> None:
+    """Step 2, last: each optimizer's arrays are exactly those its state declares for the
+    network it trains (after the network itself was checked: a network that contradicts
+    itself is named as such, not as optimizer state that does not fit it)."""
+    for name, spec in state.items():
+        if spec["type"] == "optimizer":
+            expected = _check_optimizer(container, name, spec, state, source)
+            prefix = f"{name}."
+            expected = {key[len(prefix) :]: value for key, value in expected.items()}
+            check_tensors(container, expected, prefix, what="its optimizer's state")
 
 
 def _check_optimizer(container: Container, name: str, spec: dict, state: dict, source: str):
@@ -592,7 +738,8 @@ def _check_optimizer(container: Container, name: str, spec: dict, state: dict, s
     if module is None or module["type"] != "module":
         raise FileFormatError(f"{source}: {name} trains {spec['module']}, which it does not store")
     try:
-        parameters = list(layer_parameter_shapes(module["architecture"]).values())
+        # trainable parameters only: a batch norm's running statistics have no state
+        parameters = list(layer_parameter_shapes(module["architecture"], buffers=False).values())
     except ValueError as error:
         raise FileFormatError(f"{source}: {spec['module']}: {error}") from None
     if not parameters:
@@ -617,7 +764,7 @@ def _decode_optimizer(name: str, spec: dict, container: Container, module) -> Op
     state = read_optimizer_state(
         container, saved, optimizer_class, saved["hyperparameters"], f"{name}."
     )
-    expected = list(layer_parameter_shapes(layer_to_config(module)))
+    expected = list(layer_parameter_shapes(layer_to_config(module), buffers=False))
     if [parameter_name for parameter_name, _ in module.named_parameters()] != expected:
         raise FileFormatError(
             f"{container.path}: the network's parameters come in another order than its "
@@ -678,7 +825,10 @@ def _decode(name: str, spec: dict, container: Container, objects: dict, source: 
             for key in container.tensors
             if key.startswith(prefix)
         }
-        return layer_from_config(spec["architecture"], weights)
+        module = layer_from_config(spec["architecture"], weights)
+        path = source.removesuffix(" is damaged")
+        _restore_generators(module, spec.get("generators", {}), path, name)
+        return module
     if kind == "preprocessor":
         return preprocessor_from_config(spec["config"], source.removesuffix(" is damaged"))
     if kind == "history":
@@ -691,7 +841,28 @@ def _decode(name: str, spec: dict, container: Container, objects: dict, source: 
         if not (state["x_scale"] > 0).all():
             raise FileFormatError(f"{source}: {name}.x_scale holds a scale that is not positive")
         return cls.from_state(state)
+    if name in TUPLE_ATTRIBUTES:
+        return tuple(spec["value"])
     return spec["value"]  # "json"
+
+
+def _restore_generators(module: Module, saved: dict, source: str, name: str) -> None:
+    """Give each layer that kept its own random generator (``Dropout(rng=...)``) a
+    generator in the saved state, each state checked field by field before NumPy sees
+    it (:func:`~thalweg.train.random_state.check_generator_state`)."""
+    layers = dict(module.named_modules())
+    for key, state in saved.items():
+        path, _, attribute = key.rpartition(".")
+        layer = layers.get(path)
+        if layer is None or getattr(layer, attribute, False) is not None:
+            raise FileFormatError(
+                f"{source} is damaged: {name} keeps a random generator for {key}, but its "
+                "network has no layer with such a generator"
+            )
+        generator = np.random.Generator(getattr(np.random, state["bit_generator"])())
+        check_generator_state(state, generator, source, f"{name}.generators[{key!r}]")
+        set_generator_state(generator, state)
+        setattr(layer, attribute, generator)
 
 
 def _labels(name: str, spec: dict, source: str) -> np.ndarray:
@@ -719,8 +890,10 @@ _ANSWERS = ("predict", "transform", "reconstruction_error")
 
 
 def _check_predicts(estimator, source: str) -> None:
-    """Step 4: the rebuilt model predicts (transforms) one row of zeros, finitely."""
-    zeros = np.zeros((1, estimator.n_features_in_))
+    """Step 4: the rebuilt model predicts (transforms) one row of zeros (an image model:
+    one black image of its shape), finitely."""
+    shape = getattr(estimator, "image_shape_", None)
+    zeros = np.zeros((1, *shape) if shape is not None else (1, estimator.n_features_in_))
     methods = [name for name in _ANSWERS if hasattr(estimator, name)]
     if not methods:
         raise FileFormatError(f"{source}: its {type(estimator).__name__} predicts nothing")
@@ -731,4 +904,5 @@ def _check_predicts(estimator, source: str) -> None:
             raise FileFormatError(f"{source}: its parts do not fit together ({error})") from None
         if answer.shape[:1] != (1,) or (answer.dtype.kind == "f" and not np.isfinite(answer).all()):
             what = "predict" if method == "predict" else f"give a {method.replace('_', ' ')}"
-            raise FileFormatError(f"{source}: it does not {what} a finite value for a row of zeros")
+            zero = "a black image" if shape is not None else "a row of zeros"
+            raise FileFormatError(f"{source}: it does not {what} a finite value for {zero}")

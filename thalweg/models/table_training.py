@@ -191,7 +191,7 @@ def train_table(
     prepared = _prepare(features, target, plan, options, source)
     parts = _split(prepared, plan, options)
     if resume:
-        _check_resumable(checkpoint, fingerprint)
+        check_resumable(checkpoint, fingerprint)
     balanced = _balanced_batches(plan, options)
     estimator = build_estimator(plan, options, verbose)
     if plan.family == "mlp":  # at least one input per column: hidden=(100000, 100000) fails
@@ -336,7 +336,7 @@ def _split(prepared: _Prepared, plan: Plan, options: TrainOptions) -> dict:
     }
 
 
-def _check_resumable(checkpoint, fingerprint: str | None) -> None:
+def check_resumable(checkpoint, fingerprint: str | None) -> None:
     """Before resuming: the checkpoint exists and this same run (data, options) saved it."""
     if checkpoint is None or not Path(checkpoint).exists():
         raise OptionError(

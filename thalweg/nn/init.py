@@ -5,7 +5,8 @@ through many layers. Glorot (Xavier) keeps the variance of activations and gradi
 steady for tanh and sigmoid layers: Var(w) = 2 / (fan_in + fan_out). He (Kaiming)
 doubles it for ReLU, which zeroes half its inputs: Var(w) = 2 / fan_in.
 
-Weights here have shape ``(fan_in, fan_out)`` (``x @ W``; PyTorch stores the transpose).
+Dense weights here have shape ``(fan_in, fan_out)`` (``x @ W``; PyTorch stores the
+transpose); convolution weights have PyTorch's ``(out, in/groups, kH, kW)``.
 Every function takes an optional ``rng`` (a ``numpy.random.Generator`` or seed); without
 one it uses the generator that ``thalweg.manual_seed`` sets.
 """
@@ -22,11 +23,15 @@ from thalweg.autograd.tensor import Tensor
 
 
 def _fans(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out): a dense weight is ``(in, out)``; a convolution's is PyTorch's
+    ``(out, in/groups, kH, kW)``, each input and output seen through ``kH·kW`` taps."""
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(f"fan in/out need a weight with at least 2 dims, got shape {shape}")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[0] * receptive, shape[1] * receptive
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[2:]))
+    return shape[1] * receptive, shape[0] * receptive
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:

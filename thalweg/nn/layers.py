@@ -24,7 +24,9 @@ from thalweg.schema import (
     Lazy,
     ListOf,
     Number,
+    OneOf,
     Record,
+    Schema,
     Tagged,
     Text,
 )
@@ -334,6 +336,39 @@ LAYERS: dict[str, type[Module]] = {
 }
 
 
+def register_layer(cls: type[Module]) -> type[Module]:
+    """Class decorator: make a built-in layer known to ``layer_from_config``, and its
+    config to :data:`LAYER_CONFIG` (the layers in ``conv.py``, ``pooling.py``,
+    ``normalization.py`` register themselves).
+
+    The class declares ``config_schema`` (a :class:`~thalweg.schema.Record` describing
+    what its ``to_config`` writes: a file's config is checked against it before anything
+    is built) and, where they apply, these classmethods, which read a checked config and
+    build nothing:
+
+    * ``stored_arrays(config) -> {name: (shape, dtype)}``: its parameters and buffers
+      (ValueError when the config contradicts itself, e.g. ``groups`` that do not divide
+      the channels), the parameters first and in the order ``named_parameters`` lists
+      them; a class attribute ``stored_buffers`` names those that are buffers (saved,
+      never trained: an optimizer holds no state for them);
+    * ``from_stored(config, arrays)``: the layer holding those arrays, nothing
+      initialised (how a saved model is rebuilt);
+    * ``output_shape(config, shape)``: the shape of one example's output for an input of
+      ``shape`` (no batch axis; ValueError when it does not fit), and
+      ``workspace_elements(config, shape)``: numbers it holds besides its output while
+      computing it (a convolution's columns).
+    """
+    schema = getattr(cls, "config_schema", None)
+    if not isinstance(schema, Record):
+        raise TypeError(
+            f"{cls.__name__}: a registered layer declares config_schema (a thalweg.schema "
+            "Record of what to_config writes), so that model files holding it can be checked"
+        )
+    LAYERS[cls.__name__] = cls
+    _LAYER_CONFIGS[cls.__name__] = _with_config(schema)
+    return cls
+
+
 def layer_to_config(layer: Module) -> dict:
     """``{"class": name, "config": {...}}`` for a built-in layer (raises for custom ones)."""
     name = type(layer).__name__
@@ -355,73 +390,87 @@ def _with_config(config: Record) -> Record:
     return Record(required={"class": Text(), "config": config})
 
 
+def pair_schema(minimum: int = 1) -> Schema:
+    """A size given as one integer or a pair of them (what ``to_config`` writes for a
+    kernel, a stride, a padding), each at least ``minimum``."""
+    number = Integer(minimum, MAX_WIDTH)
+    return OneOf(number, ListOf(number, min_items=2, max_items=2))
+
+
+# Configs of the layers defined here; registered layers add theirs (register_layer).
+_LAYER_CONFIGS: dict[str, Record] = {
+    "Linear": _with_config(
+        Record(
+            required={
+                "in_features": Integer(1, MAX_WIDTH),
+                "out_features": Integer(1, MAX_WIDTH),
+            },
+            optional={
+                "bias": Boolean(),
+                "weight_init": Text(choices=sorted(init.INITIALIZERS)),
+                "dtype": Text(choices=FLOAT_DTYPES),
+            },
+        )
+    ),
+    "ReLU": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Tanh": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Sigmoid": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Identity": Record(required={"class": Text()}, optional={"config": Record()}),
+    "LeakyReLU": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"negative_slope": Number(finite=True)})},
+    ),
+    "Dropout": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"p": Number(finite=True, minimum=0)})},
+    ),
+    "GaussianNoise": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"std": Number(finite=True, minimum=0)})},
+    ),
+    "Sequential": _with_config(
+        Record(
+            required={"layers": ListOf(Lazy(lambda: LAYER_CONFIG, "a layer"), max_items=100_000)}
+        )
+    ),
+    "Standardized": _with_config(
+        Record(
+            required={
+                "layer": Lazy(lambda: LAYER_CONFIG, "a layer"),
+                "mean": ListOf(Number(finite=True)),
+                "scale": ListOf(Number(finite=True, minimum=1e-300)),
+            }
+        )
+    ),
+}
+
 #: What ``layer_to_config`` writes, for every built-in layer (checked before building).
-LAYER_CONFIG = Tagged(
-    "class",
-    {
-        "Linear": _with_config(
-            Record(
-                required={
-                    "in_features": Integer(1, MAX_WIDTH),
-                    "out_features": Integer(1, MAX_WIDTH),
-                },
-                optional={
-                    "bias": Boolean(),
-                    "weight_init": Text(choices=sorted(init.INITIALIZERS)),
-                    "dtype": Text(choices=FLOAT_DTYPES),
-                },
-            )
-        ),
-        "ReLU": Record(required={"class": Text()}, optional={"config": Record()}),
-        "Tanh": Record(required={"class": Text()}, optional={"config": Record()}),
-        "Sigmoid": Record(required={"class": Text()}, optional={"config": Record()}),
-        "Identity": Record(required={"class": Text()}, optional={"config": Record()}),
-        "LeakyReLU": Record(
-            required={"class": Text()},
-            optional={"config": Record(optional={"negative_slope": Number(finite=True)})},
-        ),
-        "Dropout": Record(
-            required={"class": Text()},
-            optional={"config": Record(optional={"p": Number(finite=True, minimum=0)})},
-        ),
-        "GaussianNoise": Record(
-            required={"class": Text()},
-            optional={"config": Record(optional={"std": Number(finite=True, minimum=0)})},
-        ),
-        "Sequential": _with_config(
-            Record(
-                required={
-                    "layers": ListOf(Lazy(lambda: LAYER_CONFIG, "a layer"), max_items=100_000)
-                }
-            )
-        ),
-        "Standardized": _with_config(
-            Record(
-                required={
-                    "layer": Lazy(lambda: LAYER_CONFIG, "a layer"),
-                    "mean": ListOf(Number(finite=True)),
-                    "scale": ListOf(Number(finite=True, minimum=1e-300)),
-                }
-            )
-        ),
-    },
-)
+LAYER_CONFIG = Tagged("class", _LAYER_CONFIGS)
 
 
-def parameter_shapes(spec: dict, prefix: str = "") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """The parameters a layer config declares: ``{name: (shape, dtype)}``, no layer built.
+def parameter_shapes(
+    spec: dict, prefix: str = "", *, buffers: bool = True
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The arrays a layer config declares, parameters and buffers (a batch norm's running
+    statistics): ``{name: (shape, dtype)}``, no layer built, in the order
+    ``named_parameters`` lists the parameters; ValueError when the config contradicts
+    itself. ``buffers=False``: the trainable parameters only (what an optimizer holds
+    state for; a layer names its buffers in ``stored_buffers``).
 
     ``spec`` must already satisfy :data:`LAYER_CONFIG`.
 
     >>> parameter_shapes({"class": "Linear", "config": {"in_features": 3, "out_features": 2}})
     {'weight': ((3, 2), dtype('float32')), 'bias': ((2,), dtype('float32'))}
+    >>> norm = {"class": "BatchNorm1d", "config": {"num_features": 2}}
+    >>> list(parameter_shapes(norm)), list(parameter_shapes(norm, buffers=False))
+    (['weight', 'bias', 'running_mean', 'running_var'], ['weight', 'bias'])
     """
     config = spec.get("config", {})
     name = spec["class"]
     if name == "Sequential":
         shapes = {}
         for index, layer in enumerate(config["layers"]):
-            shapes.update(parameter_shapes(layer, f"{prefix}{index}."))
+            shapes.update(parameter_shapes(layer, f"{prefix}{index}.", buffers=buffers))
         return shapes
     if name == "Standardized":
         inner = config["layer"]
@@ -430,9 +479,15 @@ def parameter_shapes(spec: dict, prefix: str = "") -> dict[str, tuple[tuple[int,
             raise ValueError(
                 "a Standardized layer wraps a Linear layer, with one mean and one scale per input"
             )
-        return parameter_shapes(inner, f"{prefix}layer.")
+        return parameter_shapes(inner, f"{prefix}layer.", buffers=buffers)
     if name != "Linear":
-        return {}
+        declared = getattr(LAYERS[name], "stored_arrays", None)
+        if declared is None:
+            return {}
+        skipped = () if buffers else getattr(LAYERS[name], "stored_buffers", ())
+        return {
+            f"{prefix}{key}": value for key, value in declared(config).items() if key not in skipped
+        }
     dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
     shapes = {f"{prefix}weight": ((config["in_features"], config["out_features"]), dtype)}
     if config.get("bias", True):
@@ -477,4 +532,49 @@ def _build(spec: dict, weights, prefix: str) -> Module:
     if name == "Standardized":
         inner = _build(config["layer"], weights, f"{prefix}layer.")
         return Standardized(inner, config["mean"], config["scale"])
-    return LAYERS[name](**config)
+    cls = LAYERS[name]
+    if weights is not None and hasattr(cls, "from_stored"):
+        arrays = {key: weights[f"{prefix}{key}"] for key in cls.stored_arrays(config)}
+        return cls.from_stored(config, arrays)
+    return cls(**config)
+
+
+def output_shape(spec: dict, shape, sizes: list[int] | None = None) -> tuple[int, ...]:
+    """The shape of one example's output from the layers ``spec`` describes, for an input
+    of ``shape`` (no batch axis), computed from the config alone: nothing is built.
+
+    ``sizes``, if given, receives the numbers each layer holds for one example (its
+    output, and a convolution's columns), to bound what a forward pass allocates. A
+    layer that cannot take what the one before gives raises ValueError naming both.
+
+    >>> net = {"class": "Sequential", "config": {"layers": [
+    ...     {"class": "Flatten", "config": {}},
+    ...     {"class": "Linear", "config": {"in_features": 12, "out_features": 2}}]}}
+    >>> output_shape(net, (3, 2, 2))
+    (2,)
+    """
+    shape = tuple(int(s) for s in shape)
+    name, config = spec["class"], spec.get("config", {})
+    if name == "Sequential":
+        for index, layer in enumerate(config["layers"]):
+            try:
+                shape = output_shape(layer, shape, sizes)
+            except ValueError as error:
+                raise ValueError(f"layer {index} ({layer['class']}): {error}") from None
+        return shape
+    if name == "Standardized":
+        return output_shape(config["layer"], shape, sizes)
+    if name == "Linear":
+        if not shape or shape[-1] != config["in_features"]:
+            raise ValueError(f"takes {config['in_features']} inputs, but gets shape {shape}")
+        shape = (*shape[:-1], config["out_features"])
+    else:
+        cls = LAYERS[name]
+        given = shape
+        if hasattr(cls, "output_shape"):
+            shape = tuple(int(s) for s in cls.output_shape(config, given))
+        if sizes is not None and hasattr(cls, "workspace_elements"):
+            sizes.append(int(cls.workspace_elements(config, given)))
+    if sizes is not None:
+        sizes.append(int(np.prod(shape, dtype=object)))
+    return shape

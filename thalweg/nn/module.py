@@ -5,6 +5,8 @@ own weights) and other modules (its layers). ``parameters()`` finds them all by 
 the attributes in the order they were assigned, and names them by their dotted path,
 e.g. ``"0.weight"`` for the first layer of a ``Sequential``. Those names key
 ``state_dict()``, so a saved model can be loaded back into a freshly built one.
+Buffers (``register_buffer``) are state that is saved but not trained, such as batch
+normalisation's running statistics.
 """
 
 from __future__ import annotations
@@ -90,6 +92,25 @@ class Module:
                     seen.add(id(value))  # a shared weight is listed once
                     yield (f"{module_name}.{name}" if module_name else name), value
 
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Keep ``array`` as state that is saved and loaded but not trained.
+
+        A buffer (BatchNorm's running mean, say) is an attribute like any other, listed
+        by ``named_buffers`` and included in ``state_dict``; optimizers never see it.
+        """
+        self.__dict__.setdefault("_buffer_names", [])
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        setattr(self, name, array)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Every buffer with its dotted name, e.g. ``("1.running_mean", array)``."""
+        for module_name, module in self.named_modules(prefix):
+            for name in vars(module).get("_buffer_names", ()):
+                array = getattr(module, name)
+                if array is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), array
+
     def parameters(self) -> list[Parameter]:
         """All trainable parameters, in a stable order (what optimizers take)."""
         return [p for _, p in self.named_parameters()]
@@ -100,13 +121,13 @@ class Module:
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
-        """Training mode (dropout active); returns self."""
+        """Training mode (dropout active, batch norm on batch statistics); returns self."""
         for _, module in self.named_modules():
             module.training = mode
         return self
 
     def eval(self) -> Module:
-        """Evaluation mode (dropout off); returns self."""
+        """Evaluation mode (dropout off, batch norm on running statistics); returns self."""
         return self.train(False)
 
     def zero_grad(self) -> None:
@@ -116,8 +137,10 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's values, keyed by dotted name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A copy of every parameter's values and every buffer, keyed by dotted name."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update((name, array.copy()) for name, array in self.named_buffers())
+        return state
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy values into the parameters *in place* (optimizers keep working).
@@ -125,7 +148,8 @@ class Module:
         Raises ShapeError on missing or unexpected names (when ``strict``) and on shape
         mismatches, naming them; then nothing has been changed.
         """
-        params = dict(self.named_parameters())
+        params = {name: p.data for name, p in self.named_parameters()}
+        params.update(self.named_buffers())
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
         if strict and (missing or unexpected):
@@ -145,9 +169,9 @@ class Module:
                     f"{target.shape} in the model"
                 )
             updates.append((target, value))
-        for target, value in updates:  # all checked: now write
-            target.data[...] = value
-            versions.mark_written(target.data, "Module.load_state_dict")
+        for target, value in updates:  # all checked: now write (buffers included)
+            target[...] = value
+            versions.mark_written(target, "Module.load_state_dict")
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:

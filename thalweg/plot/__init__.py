@@ -38,6 +38,7 @@ from thalweg.plot.classification import (
 )
 from thalweg.plot.clustering import plot_clusters, plot_k_selection
 from thalweg.plot.history import plot_history
+from thalweg.plot.images import plot_image_grid
 from thalweg.plot.regression import plot_predictions, plot_target_distribution
 from thalweg.plot.surface import plot_decision_surface
 from thalweg.plot.weights import plot_weights
@@ -51,6 +52,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_decision_surface",
     "plot_history",
+    "plot_image_grid",
     "plot_k_selection",
     "plot_precision_recall",
     "plot_predictions",

@@ -323,6 +323,35 @@ def weight_figures(report: ReportInput) -> list[ReportFigure]:
     ]
 
 
+READ_MISCLASSIFIED = (
+    "Each image the model got wrong, with the true class and the model's guess. Look for "
+    "a pattern: one pair of classes confused, dark or blurred pictures, wrong labels."
+)
+
+
+def image_figures(report: ReportInput) -> list[ReportFigure]:
+    """A grid of the misclassified images, when the report has any."""
+    examples = report.misclassified
+    if examples is None or len(examples.images) == 0:
+        return []
+    shown = len(examples.images)
+    title = f"Misclassified images ({shown} of {examples.total or shown})"
+    return [
+        _draw(
+            "misclassified",
+            title,
+            READ_MISCLASSIFIED,
+            plot.plot_image_grid,
+            examples.images,
+            [
+                f"true {t}\nguess {p}"
+                for t, p in zip(examples.true_labels, examples.predicted_labels, strict=True)
+            ],
+            wide=True,
+        )
+    ]
+
+
 def draw_figures(report: ReportInput) -> dict[str, list[ReportFigure]]:
     """Every figure of ``report``, by section name."""
     diagnostics = (
@@ -336,4 +365,5 @@ def draw_figures(report: ReportInput) -> dict[str, list[ReportFigure]]:
         "diagnostics": diagnostics,
         "surface": surface_figures(report),
         "weights": weight_figures(report),
+        "images": image_figures(report),
     }

@@ -35,6 +35,23 @@ class Surface:
 
 
 @dataclass
+class ImageExamples:
+    """Images to show in a grid, each with its true and predicted label (the test images
+    a classifier got wrong, say).
+
+    ``images`` is ``(k, C, H, W)`` or ``(k, H, W)`` with values in [0, 1] (C = 1 or 3);
+    ``captions`` (e.g. file names) are optional, one per image. ``total`` is how many
+    there were before the grid was cut to ``k``.
+    """
+
+    images: np.ndarray
+    true_labels: list
+    predicted_labels: list
+    captions: list = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass
 class ReportInput:
     """Everything one HTML report shows.
 
@@ -73,6 +90,8 @@ class ReportInput:
     target_values : ndarray (n_rows,) or None
         The target column over all rows, before splitting: the report shows its class
         balance or distribution. When None, only the evaluated split's ``y_true`` is shown.
+    misclassified : ImageExamples or None
+        For image classifiers: the evaluated images the model got wrong, shown as a grid.
     threshold : float or None
         Two classes: the probability of ``classes[1]`` from which ``y_pred`` says
         ``classes[1]``; None for the model's own rule (the most probable class, 0.5).
@@ -101,6 +120,7 @@ class ReportInput:
     split_name: str = "test"
     thalweg_version: str = __version__
     target_values: np.ndarray | None = None
+    misclassified: ImageExamples | None = None
     threshold: float | None = None
     trained_class_counts: dict | None = None
 

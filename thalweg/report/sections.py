@@ -448,6 +448,10 @@ def render_page(report: ReportInput, figures: dict[str, list[ReportFigure]]) -> 
         sections.append(("surface-section", title, surface_section(report, figures["surface"])))
     if figures["weights"]:
         sections.append(("weights-section", "Weights", weights_section(report, figures["weights"])))
+    if figures.get("images"):
+        intro = "The evaluated images the model got wrong: where to look first."
+        body = section("mistakes", "Mistakes", intro, figure_grid(figures["images"]))
+        sections.append(("mistakes", "Mistakes", body))
     footer = element(
         "footer",
         element(

@@ -58,6 +58,7 @@ from thalweg.train.random_state import (
     GENERATOR_STATE,
     check_generator_state,
     generator_state,
+    module_generators,
     set_generator_state,
     state_as_json,
 )
@@ -158,13 +159,7 @@ def random_streams(model) -> dict[str, np.random.Generator]:
     >>> sorted(random_streams(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5, rng=0))))
     ['1.rng', 'global']
     """
-    streams = {"global": backend.default_generator()}
-    if hasattr(model, "named_modules"):
-        for module_name, module in model.named_modules():
-            for attribute, value in vars(module).items():
-                if isinstance(value, np.random.Generator):
-                    streams[f"{module_name}.{attribute}" if module_name else attribute] = value
-    return streams
+    return {"global": backend.default_generator(), **module_generators(model)}
 
 
 def _split_arrays(prefix: str, value):
@@ -329,7 +324,9 @@ def _check_arrays(container, meta: dict, state, path) -> list[tuple[int, Callbac
     """Check every stored array against what it restores, before any is loaded; return
     the callbacks to restore (same position and class as when saved)."""
     source = f"{path} is damaged"
-    params = dict(state.model.named_parameters())
+    params = {name: p.data for name, p in state.model.named_parameters()}
+    if hasattr(state.model, "named_buffers"):  # running statistics are saved too
+        params.update(state.model.named_buffers())
     check_tensors(
         container,
         {name: (p.shape, None) for name, p in params.items()},

@@ -73,6 +73,23 @@ _ARRAYS = {
 }
 
 
+def module_generators(model) -> dict[str, np.random.Generator]:
+    """Each random generator a module of ``model`` holds as an attribute, by its dotted
+    path and attribute (``"2.rng"`` for ``Dropout(rng=...)`` third in a ``Sequential``).
+
+    >>> from thalweg import nn
+    >>> sorted(module_generators(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5, rng=0))))
+    ['1.rng']
+    """
+    generators = {}
+    if hasattr(model, "named_modules"):
+        for module_name, module in model.named_modules():
+            for attribute, value in vars(module).items():
+                if isinstance(value, np.random.Generator):
+                    generators[f"{module_name}.{attribute}" if module_name else attribute] = value
+    return generators
+
+
 def generator_state(generator: np.random.Generator) -> dict:
     """``generator``'s state as JSON data (its arrays as lists of integers).
 
