@@ -1,0 +1,235 @@
+"""``CompiledFunction``: the cache of traced signatures around a step function.
+
+A call is looked up by its *signature*: the structure of the arguments, each array's
+shape, dtype and memory layout, the Python values among them, the grad mode and the
+default dtype. Per signature:
+
+1. the first call runs eagerly, recorded (``recorder.py``);
+2. the second call runs eagerly, recorded again, and must repeat the first exactly
+   (same ops on the same arrays with the same constants): an array made afresh outside
+   thalweg's ops, or a Python number that changes between calls, would otherwise be
+   frozen into the replay. Then the plan is written (``plan.py``);
+3. every later call replays the plan. Its guards (the weights still being the same
+   arrays, the modules in the same train/eval mode, ``.grad`` as the trace found it, the
+   optimizer's step count) are checked first; when one fails the call runs eagerly and
+   the signature is traced again.
+
+A call that cannot be replayed (see ``recorder.py``) raises
+:class:`~thalweg.errors.CompileError` naming the cause — after having run, eagerly, as
+it would have without ``compile`` — or, with ``fallback=True``, warns once
+(:class:`~thalweg.errors.CompileWarning`) and runs eagerly from then on.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from thalweg import backend
+from thalweg.autograd import anomaly, recording
+from thalweg.autograd.grad_mode import grad_enabled
+from thalweg.autograd.tensor import Tensor
+from thalweg.compile import rules
+from thalweg.compile.plan import RETRACE, Plan
+from thalweg.compile.recorder import Recorder
+from thalweg.errors import CompileError, CompileWarning
+
+
+class _Entry:
+    """One signature in the cache: its first trace, then its plan (or 'eager')."""
+
+    __slots__ = ("eager", "first", "plan", "reason")
+
+    def __init__(self):
+        self.first: Recorder | None = None
+        self.plan: Plan | None = None
+        self.eager = False
+        self.reason = None
+
+
+class CompiledFunction:
+    """``fn`` traced once per signature and replayed; see :func:`thalweg.compile`."""
+
+    def __init__(self, fn, cache_size: int = 8, fallback: bool = False):
+        if not callable(fn):
+            raise TypeError(f"thalweg.compile: expected a function, got {type(fn).__name__}")
+        if not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"thalweg.compile: cache_size must be a positive int, got {cache_size!r}")
+        rules.load()
+        self.fn = fn
+        self.cache_size = cache_size
+        self.fallback = fallback
+        self._cache: OrderedDict = OrderedDict()
+        self._last: _Entry | None = None
+        self.traces = 0  # calls that ran eagerly to trace (tests and explain read it)
+        self.replays = 0
+        functools.update_wrapper(self, fn)
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        if anomaly.is_enabled() or recording.current() is not None:
+            # anomaly mode checks every op (the replay has none); inside another trace the
+            # outer recorder sees these ops itself
+            return self.fn(*args, **kwargs)
+        key, arrays = _signature(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = _Entry()
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        self._last = entry
+        if entry.plan is not None:
+            result = entry.plan.run(*arrays)
+            if result is not RETRACE:
+                self.replays += 1
+                return result
+            entry.plan = None  # a guard failed: trace this signature again
+        if entry.eager:
+            return self.fn(*args, **kwargs)
+        return self._trace(entry, args, kwargs, arrays)
+
+    def _trace(self, entry: _Entry, args, kwargs, arrays):
+        known = entry.first.leaves if entry.first is not None else ()
+        recorder = Recorder(arrays, known)
+        recorder.n_inputs = len(arrays)
+        with recording.recording(recorder):
+            result = self.fn(*args, **kwargs)
+        self.traces += 1
+        recorder.finish(result)
+        if recorder.refusal is None and entry.first is not None:
+            difference = _difference(entry.first.fingerprint, recorder.fingerprint)
+            if difference is not None:
+                recorder.refuse(difference)
+        if recorder.refusal is not None:
+            self._refuse(entry, recorder.refusal)
+            return result
+        if entry.first is None:
+            entry.first = recorder
+        else:
+            entry.plan = Plan(recorder)
+            entry.first = None
+        return result
+
+    def _refuse(self, entry: _Entry, reason: str) -> None:
+        entry.first = None
+        entry.reason = reason
+        name = getattr(self.fn, "__name__", "the function")
+        message = f"thalweg.compile({name}): cannot replay this step: {reason}"
+        if self.fallback or reason.startswith("internal error"):
+            entry.eager = True
+            warnings.warn(message, CompileWarning, stacklevel=3)
+            return
+        raise CompileError(message)
+
+    # ------------------------------------------------------------------ inspecting
+    def explain(self) -> str:
+        """The replay plan of the most recent signature: kernels, buffers, bytes, code.
+
+        Before a signature has been called twice there is no plan yet; the text says so.
+        """
+        entry = self._last
+        if entry is None:
+            return "not called yet: the first two calls of a signature trace it"
+        if entry.eager:
+            return f"runs eagerly: {entry.reason}"
+        if entry.plan is None:
+            return "traced once: the next call with the same signature writes the plan"
+        return entry.plan.explain()
+
+    def clear(self) -> None:
+        """Forget every traced signature (the next calls trace again)."""
+        self._cache.clear()
+        self._last = None
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        return f"thalweg.compile({name}, {len(self._cache)} signatures)"
+
+    def __get__(self, instance, owner=None):
+        """As a method decorator: one compiled function per instance."""
+        if instance is None:
+            return self
+        bound = instance.__dict__.get(f"_compiled_{self.fn.__name__}")
+        if bound is None:
+            bound = CompiledFunction(
+                self.fn.__get__(instance, owner), self.cache_size, self.fallback
+            )
+            instance.__dict__[f"_compiled_{self.fn.__name__}"] = bound
+        return bound
+
+
+# ---------------------------------------------------------------------- signatures
+def _signature(args, kwargs) -> tuple[tuple, list]:
+    """``(key, arrays)``: what a call's replay must match, and its arrays in order."""
+    arrays: list = []
+    parts = [grad_enabled(), backend.get_default_dtype()]
+    for arg in args:
+        parts.append(_describe(arg, arrays))
+    if kwargs:
+        parts.append(tuple((k, _describe(v, arrays)) for k, v in sorted(kwargs.items())))
+    if len(arrays) > 1:
+        ids = [id(a) for a in arrays]
+        if len(set(ids)) != len(ids):  # the same array twice: the plan must know
+            parts.append(("aliases", tuple(ids.index(i) for i in ids)))
+    return tuple(parts), arrays
+
+
+def _describe(x, arrays: list):
+    kind = type(x)
+    if kind is np.ndarray:
+        arrays.append(x)
+        return (x.shape, x.dtype, x.strides)
+    if kind is Tensor or isinstance(x, Tensor):
+        data = x.data
+        arrays.append(data)
+        return ("tensor", data.shape, data.dtype, data.strides, x.requires_grad)
+    if kind is tuple or kind is list:
+        return (kind, tuple(_describe(p, arrays) for p in x))
+    if kind is dict:
+        return (kind, tuple((k, _describe(v, arrays)) for k, v in x.items()))
+    if x is None or kind in (bool, int, float, str):
+        return (kind, x)
+    if isinstance(x, np.generic):
+        return (type(x), x.item())
+    return ("object", id(x))
+
+
+def _difference(first: list, second: list) -> str | None:
+    """Why two traces of one signature differ (None when they do not)."""
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            return _explain_difference(index, a, b)
+    if len(first) != len(second):
+        return (
+            f"the second call did {len(second)} things where the first did {len(first)}: "
+            "Python control flow in the step changes what it computes"
+        )
+    return None
+
+
+def _explain_difference(index: int, a, b) -> str:
+    if a[0] == "op" and b[0] == "op" and a[1] is b[1]:
+        name = a[1].op_name()
+        for x, y in zip(a[2] + tuple(v for _, v in a[3]), b[2] + tuple(v for _, v in b[3]), strict=False):
+            if x != y:
+                if x[0] == "external" or y[0] == "external":
+                    return (
+                        f"an operand of {name} (step {index}) is a different array on the "
+                        "second call: an array made afresh outside thalweg's ops (NumPy on "
+                        ".data, np.random, a comparison) — make it with thalweg's ops, or "
+                        "pass it as an argument"
+                    )
+                return (
+                    f"a constant of {name} (step {index}) changed between calls (a Python "
+                    "number computed from something that changes?); pass it as an argument"
+                )
+        return f"{name} (step {index}) ran differently on the second call"
+    return (
+        f"the second call differs from the first at step {index} ({a[0]} vs {b[0]}): Python "
+        "control flow in the step changes what it computes"
+    )

@@ -1,0 +1,321 @@
+"""The replay plan: a traced program written out as one plain Python function.
+
+Every step of the program becomes one line — a NumPy call with ``out=`` pointing at a
+buffer allocated once — and the lines become the body of a function, compiled once::
+
+    def replay(x0, x1):
+        if p0.data is not w0 or m0.training != True:    # guards: replay only what was traced
+            return RETRACE
+        np_matmul(x0, w0, b0)                            # linear
+        np_add(b0, w1, b0)
+        np_tanh(b0, b1)                                  # tanh
+        ...
+        o0._apply(u0, o0._schedule(o0.global_step), True)  # the optimizer's own update
+        p0.grad = b7                                     # gradients left on .grad
+        return b12.item()
+
+So a replayed step is a straight run of NumPy calls: no tensors, no graph, no walk,
+no allocation of arrays (``explain()`` prints this code and what each buffer holds).
+Before writing it the plan drops every kernel whose result nothing uses (dead code):
+a value computed for a gradient no one asked for, a loss no one reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thalweg.autograd.tensor import Tensor
+from thalweg.compile import optimizers
+from thalweg.compile.program import Call, HostBackward, HostForward, Kernel, ViewStep
+from thalweg.compile.values import BUFFER, CONST, EXTERNAL, INPUT, LOCAL, make_view
+
+RETRACE = object()  # what a replay returns when a guard fails: trace the call again
+
+
+class Names:
+    """Names in the replay function's source, and the objects they stand for."""
+
+    def __init__(self):
+        self.namespace: dict = {"RETRACE": RETRACE}
+        self._counts: dict[str, int] = {}
+        self._ids: dict[int, str] = {}
+
+    def fresh(self, prefix: str) -> str:
+        count = self._counts.get(prefix, 0)
+        self._counts[prefix] = count + 1
+        return f"{prefix}{count}"
+
+    def bind(self, obj, hint: str) -> str:
+        """A global name for ``obj`` (the same name each time it is asked for)."""
+        name = self._ids.get(id(obj))
+        if name is None or self.namespace.get(name) is not obj:
+            hint = "".join(c if c.isalnum() else "_" for c in hint) or "obj"
+            name = self.fresh(hint)
+            self.namespace[name] = obj
+            self._ids[id(obj)] = name
+        return name
+
+    def function(self, func) -> str:
+        if isinstance(func, np.ufunc):
+            return self.bind(func, f"np_{func.__name__}")
+        owner = getattr(func, "__self__", None)
+        if isinstance(owner, np.ufunc):  # np.add.reduce and friends
+            return self.bind(func, f"np_{owner.__name__}_{func.__name__}")
+        if getattr(func, "__module__", "").startswith("numpy"):
+            return self.bind(func, f"np_{func.__name__}")
+        return self.bind(func, getattr(func, "__name__", "call"))
+
+    def value(self, value) -> str:
+        if value.name is not None:
+            return value.name
+        if value.persistent:
+            prefix = {EXTERNAL: "w", CONST: "c", BUFFER: "b"}[value.root.kind]
+            value.name = self.bind(_materialize(value), prefix)
+        elif value.kind == INPUT and value.view is None:
+            value.name = f"x{value.index}"
+        else:
+            value.name = self.fresh("t")
+        return value.name
+
+    def expression(self, x) -> str:
+        """Source for an argument: a value's name, a literal, or a bound constant."""
+        from thalweg.compile.values import Value
+
+        if isinstance(x, Value):
+            return self.value(x)
+        if isinstance(x, tuple):
+            parts = [self.expression(p) for p in x]
+            return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+        if isinstance(x, list):
+            return f"[{', '.join(self.expression(p) for p in x)}]"
+        if x is None or isinstance(x, bool | int | str):
+            return repr(x)
+        if isinstance(x, float) and np.isfinite(x):
+            return repr(x)
+        if isinstance(x, slice):
+            return f"slice({self.expression(x.start)}, {self.expression(x.stop)}, {self.expression(x.step)})"
+        return self.bind(x, "k")
+
+    def view_expression(self, base: str, how: str, args: tuple) -> str:
+        if how == "T":
+            return f"{base}.T"
+        if how in ("reshape", "transpose"):
+            return f"{base}.{how}({self.expression(args[0])})"
+        if how == "getitem":
+            return f"{base}[{self.expression(args[0])}]"
+        function = {
+            "broadcast_to": np.broadcast_to,
+            "squeeze": np.squeeze,
+            "expand_dims": np.expand_dims,
+        }.get(how)
+        if function is not None:
+            return f"{self.function(function)}({base}, {self.expression(args[0])})"
+        return f"{self.bind(make_view, 'make_view')}({base}, {how!r}, {self.expression(args)})"
+
+
+def _materialize(value):
+    """The replay's array for a persistent value: a view made from its base's array."""
+    if value.view is None:
+        return value.array
+    base, how, args = value.view
+    return make_view(_materialize(base), how, args)
+
+
+def dead_code(steps: list, roots: list) -> list:
+    """The steps that something the call leaves behind depends on (in order)."""
+    live: set[int] = set()
+
+    def mark(value):
+        while value is not None:
+            live.add(id(value))
+            value = value.view[0] if value.view is not None else None
+
+    for value in roots:
+        mark(value)
+    kept = []
+    for step in reversed(steps):
+        if isinstance(step, ViewStep):
+            needed = id(step.value) in live
+        else:
+            needed = step.side_effect or any(
+                id(w) in live or id(w.root) in live for w in step.writes()
+            )
+        if needed:
+            kept.append(step)
+            for value in step.reads():
+                mark(value)
+    kept.reverse()
+    return kept
+
+
+class Plan:
+    """A traced call, compiled: ``run(arrays)`` replays it."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+        program = recorder.program
+        roots = [v for _, v in recorder.final_grads if v is not None]
+        roots += _output_values(recorder.outputs)
+        self.steps = dead_code(program.steps, roots)
+        self.names = Names()
+        self.lines: list[str] = []
+        self.guards: list[str] = []
+        self._write()
+        scope: dict = {}
+        exec(compile(self.source, "<thalweg.compile replay>", "exec"), self.names.namespace, scope)
+        self.run = scope["replay"]
+
+    # ------------------------------------------------------------------ writing
+    def _write(self) -> None:
+        names, recorder = self.names, self.recorder
+        for tensor, array in recorder.tensor_guards.values():
+            self.guards.append(f"{names.bind(tensor, 'p')}.data is not {names.bind(array, 'w')}")
+        for module, training in recorder.modules.values():
+            self.guards.append(f"{names.bind(module, 'm')}.training != {training!r}")
+        for leaf, grad in recorder.grad_guards.items():
+            target = "None" if grad is None else names.bind(grad, "w")
+            self.guards.append(f"{names.bind(leaf, 'p')}.grad is not {target}")
+        body = []
+        for step in self.steps:
+            if isinstance(step, Call) and isinstance(step.func, optimizers.OptimizerStep):
+                body += self._optimizer_lines(step.func)
+            else:
+                body += step.lines(names)
+        for leaf, value in recorder.final_grads:
+            target = "None" if value is None else names.value(value)
+            body.append(f"{names.bind(leaf, 'p')}.grad = {target}")
+        body.append(f"return {self._output(recorder.outputs)}")
+        arguments = ", ".join(f"x{i}" for i in range(recorder.n_inputs))
+        lines = [f"def replay({arguments}):"]
+        if self.guards:
+            lines.append("    if (")
+            lines += [f"        {guard} or" for guard in self.guards[:-1]]
+            lines.append(f"        {self.guards[-1]}")
+            lines.append("    ):")
+            lines.append("        return RETRACE")
+        lines += [f"    {line}" for line in body]
+        self.source = "\n".join(lines) + "\n"
+
+    def _optimizer_lines(self, step) -> list[str]:
+        names = self.names
+        optimizer = names.bind(step.optimizer, "opt")
+        schedule = f"{optimizer}._schedule({optimizer}.global_step)"
+        if step.packed:
+            packed = step.optimizer._packed
+            expected = names.bind(step.expected_step, "expected_step")
+            self.guards += [
+                f"{optimizer}._packed is not {names.bind(packed, 'packed')}",
+                f"{names.bind(packed, 'packed')}.weights is not {names.bind(packed.weights, 'w')}",
+                f"{names.bind(packed, 'packed')}.grads is not {names.bind(packed.grads, 'w')}",
+                f"{optimizer}.state is not {names.bind(step.optimizer.state, 'state')}",
+                f"{optimizer}.global_step != {expected}[0]",
+            ]
+            return [
+                f"{names.bind(packed, 'packed')}.update_packed({optimizer}, {schedule})",
+                f"{optimizer}.global_step += 1",
+                f"{expected}[0] = {optimizer}.global_step",
+            ]
+        pairs = ", ".join(
+            f"({names.bind(p, 'p')}, {names.value(g)})"
+            for p, g in zip(step.params, step.grads, strict=True)
+        )
+        if all(g.persistent for g in step.grads):  # the same list every call
+            updates = names.bind(
+                [(p, _materialize(g)) for p, g in zip(step.params, step.grads, strict=True)],
+                "updates",
+            )
+        else:
+            updates = f"[{pairs}]"
+        return [f"{optimizer}._apply({updates}, {schedule}, {step.in_order!r})"]
+
+    def _output(self, output) -> str:
+        kind, content = output
+        names = self.names
+        if kind == "tensor":
+            make = names.bind(_tensor, "tensor")
+            return f"{make}({names.value(content)}.copy())"
+        if kind == "array":
+            return f"{names.value(content)}.copy()"
+        if kind == "item":
+            return f"{names.value(content)}.item()"
+        if kind in ("tuple", "list"):
+            parts = [self._output(p) for p in content]
+            if kind == "list":
+                return f"[{', '.join(parts)}]"
+            return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+        if kind == "dict":
+            items = [f"{names.bind(k, 'key')}: {self._output(v)}" for k, v in content]
+            return "{" + ", ".join(items) + "}"
+        return names.bind(content, "const")
+
+    # ------------------------------------------------------------------ explain
+    def buffers(self) -> list:
+        """The arrays the plan allocated and writes: ``[(name, shape, dtype, bytes, label)]``."""
+        seen, rows = set(), []
+        for step in self.steps:
+            for value in step.writes():
+                root = value.root
+                if root.kind == BUFFER and id(root) not in seen:
+                    seen.add(id(root))
+                    rows.append(
+                        (self.names.value(root), root.shape, root.dtype, root.nbytes, root.label)
+                    )
+        return rows
+
+    def explain(self) -> str:
+        """The plan in words: kernels, buffers and bytes, then the replay function."""
+        kernels = [s for s in self.steps if isinstance(s, Kernel)]
+        hosts = [s for s in self.steps if isinstance(s, HostForward | HostBackward)]
+        buffers = self.buffers()
+        total = sum(row[3] for row in buffers)
+        lines = [
+            f"replay plan: {len(kernels)} NumPy kernels, {len(hosts)} host-op calls, "
+            f"{len(self.steps) - len(kernels) - len(hosts)} other steps; "
+            f"{len(buffers)} buffers, {_bytes(total)} allocated once",
+        ]
+        if self.recorder.program.notes:
+            lines.append(
+                "ops run as themselves (no replay rule): "
+                + ", ".join(sorted(set(self.recorder.program.notes)))
+            )
+        lines.append("")
+        lines.append("buffers:")
+        for name, shape, dtype, nbytes, label in buffers:
+            lines.append(f"  {name:<6} {str(shape):<18} {str(dtype):<8} {_bytes(nbytes):>10}  {label}")
+        lines.append("")
+        lines.append("steps (op: NumPy call):")
+        for step in self.steps:
+            if isinstance(step, Call) and isinstance(step.func, optimizers.OptimizerStep):
+                lines.append(f"  optimizer: {step.text}")
+            else:
+                lines.append(f"  {step.label}: {step.describe(self.names)}")
+        lines.append("")
+        lines.append("the replay function:")
+        lines += ["  " + line for line in self.source.splitlines()]
+        return "\n".join(lines)
+
+
+def _tensor(array):
+    return Tensor._from_op(array, None)
+
+
+def _output_values(output) -> list:
+    kind, content = output
+    if kind in ("tensor", "array", "item"):
+        return [content]
+    if kind in ("tuple", "list"):
+        return [v for p in content for v in _output_values(p)]
+    if kind == "dict":
+        return [v for _, p in content for v in _output_values(p)]
+    return []
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+__all__ = ["LOCAL", "RETRACE", "Names", "Plan", "dead_code"]
