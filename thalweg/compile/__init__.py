@@ -10,9 +10,9 @@
 ...     opt.zero_grad(); loss.backward(); opt.step()
 ...     return loss.item()
 >>> x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
->>> losses_seen = [step(x, y) for _ in range(5)]   # 2 traced calls, then 3 replays
->>> step.traces, step.replays
-(2, 3)
+>>> losses_seen = [step(x, y) for _ in range(5)]   # trace, trace, check, replay, replay
+>>> step.traces, step.checks, step.replays
+(2, 1, 2)
 
 Read in this order: ``compiled.py`` (the cache of signatures and what a call does),
 ``recorder.py`` (watching an eager call), ``program.py`` and ``values.py`` (what is
@@ -29,7 +29,7 @@ import types
 from thalweg.compile.compiled import CompiledFunction
 
 
-def compile(fn=None, *, cache_size: int = 8, fallback: bool = False):  # noqa: A001
+def compile(fn=None, *, cache_size: int = 8, fallback: bool = False):
     """Trace ``fn`` once per input signature; replay its NumPy kernels afterwards.
 
     ``fn`` is a whole training step (forward, loss, ``backward``, optimizer update) or an

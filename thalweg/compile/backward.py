@@ -58,9 +58,7 @@ def gradients(recorder, output, inputs, grad_output, retain_graph, materialize_g
     """Mirror ``engine.grad(...)``, then run it; returns what it returns."""
     single = isinstance(inputs, Tensor)
     tensors = [inputs] if single else list(inputs)
-    mirrored = _can_mirror(recorder, output, grad_output) and all(
-        t.requires_grad for t in tensors
-    )
+    mirrored = _can_mirror(recorder, output, grad_output) and all(t.requires_grad for t in tensors)
     if mirrored:
         emitter = Emitter(recorder.program, "grad")
         targets = {(t.grad_fn or t): None for t in tensors}
@@ -142,8 +140,8 @@ def _walk(recorder, emitter, output, grad, targets, written) -> dict:
             input_grads = (None,) * len(node.parents)
         else:
             if targets is not None and node in targets:
-                targets[node] = grad if targets[node] is None else emitter.call(
-                    np.add, targets[node], grad
+                targets[node] = (
+                    grad if targets[node] is None else emitter.call(np.add, targets[node], grad)
                 )
             input_grads = _node_backward(recorder, record, grad)
         for parent, input_grad in zip(node.parents, input_grads, strict=True):

@@ -9,7 +9,10 @@ default dtype. Per signature:
    (same ops on the same arrays with the same constants): an array made afresh outside
    thalweg's ops, or a Python number that changes between calls, would otherwise be
    frozen into the replay. Then the plan is written (``plan.py``);
-3. every later call replays the plan. Its guards (the weights still being the same
+3. the third call checks the plan (``verify.py``): it replays, puts the state back, runs
+   eagerly, and the two must leave every weight, gradient, optimizer state and random
+   generator the same, bit for bit;
+4. every later call replays the plan. Its guards (the weights still being the same
    arrays, the modules in the same train/eval mode, ``.grad`` as the trace found it, the
    optimizer's step count) are checked first; when one fails the call runs eagerly and
    the signature is traced again.
@@ -35,17 +38,19 @@ from thalweg.autograd.tensor import Tensor
 from thalweg.compile import rules
 from thalweg.compile.plan import RETRACE, Plan
 from thalweg.compile.recorder import Recorder
+from thalweg.compile.verify import Snapshot, same_result
 from thalweg.errors import CompileError, CompileWarning
 
 
 class _Entry:
     """One signature in the cache: its first trace, then its plan (or 'eager')."""
 
-    __slots__ = ("eager", "first", "plan", "reason")
+    __slots__ = ("checked", "eager", "first", "plan", "reason")
 
     def __init__(self):
         self.first: Recorder | None = None
         self.plan: Plan | None = None
+        self.checked = False  # the plan passed verify.py's check
         self.eager = False
         self.reason = None
 
@@ -57,7 +62,9 @@ class CompiledFunction:
         if not callable(fn):
             raise TypeError(f"thalweg.compile: expected a function, got {type(fn).__name__}")
         if not isinstance(cache_size, int) or cache_size < 1:
-            raise ValueError(f"thalweg.compile: cache_size must be a positive int, got {cache_size!r}")
+            raise ValueError(
+                f"thalweg.compile: cache_size must be a positive int, got {cache_size!r}"
+            )
         rules.load()
         self.fn = fn
         self.cache_size = cache_size
@@ -66,6 +73,7 @@ class CompiledFunction:
         self._last: _Entry | None = None
         self.traces = 0  # calls that ran eagerly to trace (tests and explain read it)
         self.replays = 0
+        self.checks = 0  # calls that replayed and ran eagerly to check a new plan
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
@@ -83,6 +91,8 @@ class CompiledFunction:
         else:
             self._cache.move_to_end(key)
         self._last = entry
+        if entry.plan is not None and not entry.checked:
+            return self._check(entry, args, kwargs, arrays)
         if entry.plan is not None:
             result = entry.plan.run(*arrays)
             if result is not RETRACE:
@@ -112,7 +122,35 @@ class CompiledFunction:
             entry.first = recorder
         else:
             entry.plan = Plan(recorder)
+            entry.checked = False
             entry.first = None
+        return result
+
+    def _check(self, entry: _Entry, args, kwargs, arrays):
+        """A new plan's first call: replay, put the state back, run eagerly, compare."""
+        plan = entry.plan
+        before = Snapshot(plan.recorder, plan.steps)
+        replayed = plan.run(*arrays)
+        if replayed is RETRACE:
+            entry.plan = None
+            return self._trace(entry, args, kwargs, arrays)
+        after_replay = Snapshot(plan.recorder, plan.steps)
+        before.restore()
+        result = self.fn(*args, **kwargs)
+        self.checks += 1
+        difference = after_replay.difference(Snapshot(plan.recorder, plan.steps))
+        if difference is None and not same_result(replayed, result):
+            difference = "its result differs"
+        if difference is not None:
+            entry.plan = None
+            self._refuse(
+                entry,
+                f"replayed, {difference}: the step changes something outside thalweg's "
+                "ops (a NumPy write into .data, a callback changing weights or state); "
+                "do that outside the compiled function",
+            )
+            return result
+        entry.checked = True
         return result
 
     def _refuse(self, entry: _Entry, reason: str) -> None:
@@ -215,7 +253,9 @@ def _difference(first: list, second: list) -> str | None:
 def _explain_difference(index: int, a, b) -> str:
     if a[0] == "op" and b[0] == "op" and a[1] is b[1]:
         name = a[1].op_name()
-        for x, y in zip(a[2] + tuple(v for _, v in a[3]), b[2] + tuple(v for _, v in b[3]), strict=False):
+        for x, y in zip(
+            a[2] + tuple(v for _, v in a[3]), b[2] + tuple(v for _, v in b[3]), strict=False
+        ):
             if x != y:
                 if x[0] == "external" or y[0] == "external":
                     return (

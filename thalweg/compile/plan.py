@@ -93,7 +93,8 @@ class Names:
         if isinstance(x, float) and np.isfinite(x):
             return repr(x)
         if isinstance(x, slice):
-            return f"slice({self.expression(x.start)}, {self.expression(x.stop)}, {self.expression(x.step)})"
+            parts = ", ".join(self.expression(p) for p in (x.start, x.stop, x.step))
+            return f"slice({parts})"
         return self.bind(x, "k")
 
     def view_expression(self, base: str, how: str, args: tuple) -> str:
@@ -170,8 +171,17 @@ class Plan:
         names, recorder = self.names, self.recorder
         for tensor, array in recorder.tensor_guards.values():
             self.guards.append(f"{names.bind(tensor, 'p')}.data is not {names.bind(array, 'w')}")
-        for module, training in recorder.modules.values():
-            self.guards.append(f"{names.bind(module, 'm')}.training != {training!r}")
+        for module, attributes in recorder.modules.values():
+            # (vars(): a module's attributes live in its __dict__; reading it once per
+            # module is cheaper than one attribute lookup per guard)
+            state = names.bind(vars(module), "m")
+            for attribute, value in attributes.items():
+                if isinstance(value, bool | int | float | str | type(None)):
+                    self.guards.append(f"{state}.get({attribute!r}) != {value!r}")
+                else:
+                    self.guards.append(
+                        f"{state}.get({attribute!r}) is not {names.bind(value, 'a')}"
+                    )
         for leaf, grad in recorder.grad_guards.items():
             target = "None" if grad is None else names.bind(grad, "w")
             self.guards.append(f"{names.bind(leaf, 'p')}.grad is not {target}")
@@ -200,6 +210,14 @@ class Plan:
         names = self.names
         optimizer = names.bind(step.optimizer, "opt")
         schedule = f"{optimizer}._schedule({optimizer}.global_step)"
+        # the optimizer's parameter list as traced (step() walks it to find gradients)
+        params = names.bind(step.optimizer.params, "params")
+        self.guards.append(f"{optimizer}.params is not {params}")
+        self.guards.append(f"len({params}) != {len(step.optimizer.params)}")
+        self.guards += [
+            f"{params}[{i}] is not {names.bind(p, 'p')}"
+            for i, p in enumerate(step.optimizer.params)
+        ]
         if step.packed:
             packed = step.optimizer._packed
             expected = names.bind(step.expected_step, "expected_step")
@@ -281,7 +299,7 @@ class Plan:
         lines.append("")
         lines.append("buffers:")
         for name, shape, dtype, nbytes, label in buffers:
-            lines.append(f"  {name:<6} {str(shape):<18} {str(dtype):<8} {_bytes(nbytes):>10}  {label}")
+            lines.append(f"  {name:<6} {shape!s:<18} {dtype!s:<8} {_bytes(nbytes):>10}  {label}")
         lines.append("")
         lines.append("steps (op: NumPy call):")
         for step in self.steps:

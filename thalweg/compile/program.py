@@ -87,7 +87,7 @@ class Kernel(Step):
         return values + _nested_values(self.args) + _nested_values(list(self.kwargs.values()))
 
     def writes(self):
-        return self._writes
+        return self._writes if self.result is None else [*self._writes, self.result]
 
     def run_trace(self):
         args = [_resolve_nested(a) for a in self.args]
@@ -123,7 +123,9 @@ class ViewStep(Step):
 
     def lines(self, names):
         base, how, args = self.value.view
-        return [f"{names.value(self.value)} = {names.view_expression(names.value(base), how, args)}"]
+        return [
+            f"{names.value(self.value)} = {names.view_expression(names.value(base), how, args)}"
+        ]
 
 
 class HostForward(Step):
@@ -303,7 +305,9 @@ class Emitter:
             return out
         # (the replay's persistent views are made from the base's array when the replay
         # function is written: a buffer may still move until then)
-        value = Value(base.root.kind, make_view(base.trace, how, args), self.label, (base, how, args))
+        value = Value(
+            base.root.kind, make_view(base.trace, how, args), self.label, (base, how, args)
+        )
         if not value.persistent:
             self.program.add(ViewStep(value, self.label))
         return value
@@ -323,9 +327,7 @@ class Emitter:
                     *[_resolve_nested(a) for a in args],
                     **{k: _resolve_nested(v) for k, v in kwargs.items()},
                 )
-            if all(_is_constant(a) for a in args) and all(
-                _is_constant(v) for v in kwargs.values()
-            ):
+            if all(_is_constant(a) for a in args) and all(_is_constant(v) for v in kwargs.values()):
                 return self.const(probe)
             # the buffer has the probe's memory order, as NumPy would have made it
             into = Value(BUFFER, np.empty_like(np.asarray(probe)), label=self.label)
@@ -414,9 +416,7 @@ class Emitter:
             return grad
         added = len(grad.shape) - len(shape)
         axes = tuple(range(added)) + tuple(
-            added + i
-            for i, size in enumerate(shape)
-            if size == 1 and grad.shape[added + i] != 1
+            added + i for i, size in enumerate(shape) if size == 1 and grad.shape[added + i] != 1
         )
         summed = self.call(np.add.reduce, grad, axis=axes)
         return self.view(summed, "reshape", shape) if summed.shape != shape else summed

@@ -43,7 +43,7 @@ class Recorder:
         self._arrays: dict[int, tuple[np.ndarray, Value]] = {}  # id(eager array) -> value
         self.ops: dict = {}  # eager graph node -> OpRecord
         self.op_count = 0
-        self.modules: dict[int, tuple] = {}  # id -> (module, training)
+        self.modules: dict[int, tuple] = {}  # id -> (module, {attribute: value it had})
         self.tensor_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, array)
         self.leaves: dict = {}  # leaf tensor -> backward_pass.LeafGradient
         self.grads_at_start = {leaf: leaf.grad for leaf in known_leaves}
@@ -53,6 +53,7 @@ class Recorder:
         self.item_reads: list = []  # (python value, Value) of item() calls
         self.outputs = None
         self._serials: dict[int, int] = {}  # id(Value) -> order of first mention
+        self._owners: dict[int, Tensor] = {}  # id(external Value) -> the tensor it is .data of
         for index, array in enumerate(inputs):
             if id(array) in self._arrays:
                 continue
@@ -105,7 +106,10 @@ class Recorder:
         value = Value(EXTERNAL, array, label=label or "external array")
         if tensor is not None:
             self.tensor_guards.setdefault(id(tensor), (tensor, array))
-            value.label = label or (tensor.name or "tensor")
+            self._owners[id(value)] = tensor
+            value.label = (
+                label or tensor.name or ("a parameter" if tensor.requires_grad else "a tensor")
+            )
         self._remember(array, value)
         return value
 
@@ -129,6 +133,9 @@ class Recorder:
             if x.kind == INPUT:
                 return ("input", x.index)
             if x.kind == EXTERNAL:
+                owner = self._owners.get(id(x))
+                if owner is not None:  # a weight: its .data may be replaced between calls
+                    return ("tensor", id(owner))  # (the replay's guards check it)
                 return ("external", id(x.array))
             if x.kind == CONST:
                 return ("const", x.trace.dtype.str, x.trace.shape, x.trace.tobytes())
@@ -149,7 +156,9 @@ class Recorder:
         in_values = [self.operand(x) for x in inputs]
         option_values = {name: self.operand(v) for name, v in options.items()}
         forward_rule = rules.FORWARD.get(op_class)
-        trace_rng = self._generator_copy(options) if getattr(forward_rule, "random", False) else None
+        trace_rng = (
+            self._generator_copy(options) if getattr(forward_rule, "random", False) else None
+        )
         written = _snapshot(forward_rule, option_values)
         with recording.suspended():
             out_tensor = op_class.apply(*inputs, **options)
@@ -276,8 +285,10 @@ class Recorder:
         )
 
     def module_called(self, module) -> None:
+        """Note the module's attributes: its mode, settings (``p``), parameters, layers."""
         if id(module) not in self.modules:
-            self.modules[id(module)] = (module, module.training)
+            attributes = module_attributes(module)
+            self.modules[id(module)] = (module, attributes)
             self.fingerprint.append(("module", id(module), module.training))
 
     # ------------------------------------------------------------------ the end
@@ -314,6 +325,24 @@ class Recorder:
             "comparison such as x > 0); return tensors made by thalweg's ops"
         )
         return ("const", array)
+
+
+# Attributes a replay checks are unchanged: what forward may read to decide what to
+# compute (the mode, a dropout rate) by value, and what it computes with (parameters,
+# sub-modules, buffers, generators) by identity.
+_BY_VALUE = (bool, int, float, str, type(None))
+_BY_IDENTITY = (Tensor, np.ndarray, np.random.Generator, tuple)
+
+
+def module_attributes(module) -> dict:
+    """``{name: value}`` of the attributes of ``module`` a replay guards."""
+    from thalweg.nn.module import Module  # (layer 2, imported when a trace runs)
+
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if isinstance(value, _BY_VALUE + _BY_IDENTITY + (Module,))
+    }
 
 
 def _snapshot(forward_rule, option_values) -> list:

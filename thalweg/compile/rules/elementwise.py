@@ -23,7 +23,9 @@ def _unary(op_class, ufunc, saves_output: bool, derivative):
     def forward(e, op):
         x = _input(op)
         quiet = op_class in (ops.Log, ops.Log1p)  # (the op silences log(0) and log(-1))
-        out = e.call(ufunc, x, errstate={"divide": "ignore", "invalid": "ignore"} if quiet else None)
+        out = e.call(
+            ufunc, x, errstate={"divide": "ignore", "invalid": "ignore"} if quiet else None
+        )
         op.saved = out if saves_output else x
         return out
 
@@ -37,9 +39,7 @@ def _unary(op_class, ufunc, saves_output: bool, derivative):
 # d/dx, written exactly as the op's backward writes it
 _unary(ops.Exp, np.exp, True, lambda e, out, g: e.call(np.multiply, g, out))
 _unary(ops.Log, np.log, False, lambda e, x, g: e.call(np.divide, g, x))
-_unary(
-    ops.Log1p, np.log1p, False, lambda e, x, g: e.call(np.divide, g, e.call(np.add, 1, x))
-)
+_unary(ops.Log1p, np.log1p, False, lambda e, x, g: e.call(np.divide, g, e.call(np.add, 1, x)))
 _unary(
     ops.Sqrt,
     np.sqrt,

@@ -81,7 +81,12 @@ def standardized_linear_backward(e, op, grad):
 @rule(linalg.MatMul)
 def matmul(e, op):
     a, b = op.inputs
-    if not isinstance(a, Value) or not isinstance(b, Value) or a.trace.ndim != 2 or b.trace.ndim != 2:
+    if (
+        not isinstance(a, Value)
+        or not isinstance(b, Value)
+        or a.trace.ndim != 2
+        or b.trace.ndim != 2
+    ):
         raise Unsupported  # vectors and batches: the op runs as itself
     a, b = e.promote(a, b)
     op.saved = (a, b)

@@ -20,7 +20,7 @@ def _per_channel(e, array: Value, ndim: int) -> Value:
 
 @rule(ops.BatchNorm, writes=("running_mean", "running_var"))
 def batch_norm(e, op):
-    x, weight, bias = (list(op.inputs) + [None, None])[:3]
+    x, weight, bias = ([*list(op.inputs), None, None])[:3]
     options = op.options
     running_mean, running_var = options.get("running_mean"), options.get("running_var")
     training = options.get("training", True)
@@ -44,7 +44,9 @@ def batch_norm(e, op):
             e.effect(versions.mark_written, running_mean, _WRITER, writes=[running_mean])
         if running_var is not None:
             e.call(np.multiply, running_var, 1 - momentum, into=running_var)
-            moved = e.call(np.multiply, e.call(np.multiply, momentum, variance), count / (count - 1))
+            moved = e.call(
+                np.multiply, e.call(np.multiply, momentum, variance), count / (count - 1)
+            )
             e.call(np.add, running_var, moved, into=running_var)
             e.effect(versions.mark_written, running_var, _WRITER, writes=[running_var])
     else:

@@ -85,7 +85,10 @@ def _basic(index) -> bool:
     """Slices, integers, None and Ellipsis only: indexing gives a view."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(
-        p is None or p is Ellipsis or isinstance(p, slice) or (isinstance(p, int) and not isinstance(p, bool))
+        p is None
+        or p is Ellipsis
+        or isinstance(p, slice)
+        or (isinstance(p, int) and not isinstance(p, bool))
         for p in parts
     )
 
