@@ -349,3 +349,45 @@ def test_a_replayed_mlp_step_allocates_no_arrays():
     # NumPy's own iterator scratch for a broadcast add (~33 KiB) and Python objects
     assert compiled_peak < 100 * 1024
     assert growth < 4096
+
+
+# ---------------------------------------------------------------------- fit and estimators
+def test_fit_with_compile_gives_the_eager_weights_and_history():
+    from thalweg.train import fit
+
+    X = RNG.normal(size=(203, 4)).astype(np.float32)  # 203 rows: a last, partial batch
+    y = 2 * X[:, :1] + 1
+    runs = []
+    for compile_step in (False, True):
+        thalweg.manual_seed(0)
+        model = nn.Sequential(
+            nn.Linear(4, 8, rng=0), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 1, rng=1)
+        )
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CompileWarning)  # no silent fallback either
+            history = fit(
+                model, losses.mse, opt, X, y, epochs=4, batch_size=16, seed=1, verbose=0,
+                validation_fraction=0.2, compile=compile_step,
+            )  # fmt: skip
+        runs.append(([p.data.copy() for p in model.parameters()], history.rows))
+    (eager_w, eager_rows), (compiled_w, compiled_rows) = runs
+    assert all(map(same_bits, eager_w, compiled_w))
+    for a, b in zip(eager_rows, compiled_rows, strict=True):
+        assert a["loss"] == b["loss"] and a["val_loss"] == b["val_loss"]
+
+
+def test_estimator_compile_option_trains_the_same_model_and_survives_save(tmp_path):
+    from thalweg.models import MLPClassifier, load_model
+
+    X = RNG.normal(size=(120, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    settings = dict(hidden=(8,), max_epochs=4, tol=None, random_state=0, l2=0.01)
+    eager = MLPClassifier(**settings).fit(X, y)
+    compiled = MLPClassifier(**settings, compile=True).fit(X, y)
+    assert same_bits(eager.predict_proba(X), compiled.predict_proba(X))
+    assert compiled.get_params()["compile"] is True
+    compiled.save(tmp_path / "model.thalweg")
+    loaded = load_model(tmp_path / "model.thalweg")
+    assert loaded.compile is True
+    assert same_bits(loaded.predict_proba(X), compiled.predict_proba(X))
