@@ -323,8 +323,8 @@ def test_a_replayed_mlp_step_allocates_no_arrays():
     def step(x, y):
         return update(opt, losses.cross_entropy(model(x), y))
 
-    x = RNG.normal(size=(512, 784)).astype(np.float32)
-    y = RNG.integers(0, 10, 512)
+    x = RNG.normal(size=(256, 784)).astype(np.float32)
+    y = RNG.integers(0, 10, 256)
     compiled = thalweg.compile(step)
 
     def peak_of(run, n=5):
@@ -341,9 +341,9 @@ def test_a_replayed_mlp_step_allocates_no_arrays():
 
     for _ in range(4):
         compiled(x, y)
-    eager_peak, _ = peak_of(step)
-    compiled_peak, growth = peak_of(compiled, n=20)
-    activations = 512 * (256 + 128 + 10) * 4  # 788 KiB
+    eager_peak, _ = peak_of(step, n=2)
+    compiled_peak, growth = peak_of(compiled, n=10)
+    activations = 256 * (256 + 128 + 10) * 4  # 394 KiB
     assert eager_peak > activations  # the eager step allocates its activations
     # the replay writes into its buffers; what is left does not grow with the batch:
     # NumPy's own iterator scratch for a broadcast add (~33 KiB) and Python objects
@@ -391,3 +391,37 @@ def test_estimator_compile_option_trains_the_same_model_and_survives_save(tmp_pa
     loaded = load_model(tmp_path / "model.thalweg")
     assert loaded.compile is True
     assert same_bits(loaded.predict_proba(X), compiled.predict_proba(X))
+
+
+def test_two_batch_shapes_and_an_eager_step_share_a_packed_optimizer_exactly():
+    def run(compiled: bool):
+        model, _, step = make_step("adam", dropout=True, packed=True)
+        fast = thalweg.compile(step) if compiled else step
+        for i in range(120):
+            x, y = X[i % 5], Y[i % 5]
+            if i % 3 == 2:
+                x, y = x[:7], y[:7]  # a second signature stepping the same optimizer
+            (step if i % 40 == 39 else fast)(x, y)  # now and then an eager step
+        return model, fast
+
+    eager, _ = run(False)
+    compiled, fast = run(True)
+    assert fast.replays > 60
+    for a, b in zip(eager.parameters(), compiled.parameters(), strict=True):
+        assert same_bits(a.data, b.data)
+
+
+def test_cnn_classifier_compile_option_trains_the_same_model():
+    from thalweg.datasets import shapes
+    from thalweg.models import CNNClassifier
+
+    images, labels, _ = shapes(n=80, size=10, noise=0.05, seed=0)
+    settings = dict(
+        layers=("conv4", "pool", "bn", "dropout0.25", "dense8"),
+        learning_rate=0.01, max_epochs=2, tol=None, batch_size=16, random_state=0,
+    )  # fmt: skip
+    eager = CNNClassifier(**settings).fit(images, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        compiled = CNNClassifier(**settings, compile=True).fit(images, labels)
+    assert same_bits(eager.predict_proba(images), compiled.predict_proba(images))

@@ -74,6 +74,7 @@ class CompiledFunction:
         self.traces = 0  # calls that ran eagerly to trace (tests and explain read it)
         self.replays = 0
         self.checks = 0  # calls that replayed and ran eagerly to check a new plan
+        self.retraced: str | None = None  # the guard that failed at the last retrace
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
@@ -98,6 +99,7 @@ class CompiledFunction:
             if result is not RETRACE:
                 self.replays += 1
                 return result
+            self.retraced = entry.plan.failed_guard()  # (explain() shows it)
             entry.plan = None  # a guard failed: trace this signature again
         if entry.eager:
             return self.fn(*args, **kwargs)
@@ -151,6 +153,9 @@ class CompiledFunction:
             )
             return result
         entry.checked = True
+        for step in plan.recorder.optimizer_steps:  # the eager run left it as the replay
+            if step.packed:
+                step.optimizer._packed.checked_step = step.optimizer.global_step
         return result
 
     def _refuse(self, entry: _Entry, reason: str) -> None:
@@ -177,7 +182,10 @@ class CompiledFunction:
             return f"runs eagerly: {entry.reason}"
         if entry.plan is None:
             return "traced once: the next call with the same signature writes the plan"
-        return entry.plan.explain()
+        text = entry.plan.explain()
+        if self.retraced is not None:
+            text += f"\n\nlast retrace: the guard `{self.retraced}` failed"
+        return text
 
     def clear(self) -> None:
         """Forget every traced signature (the next calls trace again)."""

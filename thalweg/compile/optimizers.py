@@ -12,8 +12,11 @@ A packed optimizer (``packed=True``) gets one shortcut: the replayed backward wr
 each gradient straight into its slice of the optimizer's flat gradient buffer, and the
 replay runs only the flat pass (``PackedWeights.update_packed``), skipping the copy and
 the checks ``PackedWeights.update`` makes every step. Those checks were made once while
-tracing; what could change their answer is guarded (the flat buffers, the optimizer's
-state, its step count).
+tracing; what could change their answer is guarded: the flat buffers, the optimizer's
+state, and ``packed.checked_step`` — the ``global_step`` after the last flat pass known
+to leave the state consistent (a trace, a checked plan, a replay). An update by anything
+else (an eager step, ``load_state_dict``) moves ``global_step`` past it: the next call
+traces again, and the trace checks the state afresh.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ class OptimizerStep:
         self.grads = grads
         self.in_order = in_order
         self.packed = packed  # the flat pass (PackedWeights.update_packed)
-        self.expected_step = [optimizer.global_step]  # where global_step must be next call
 
 
 def record_step(recorder, optimizer, updates, lr, in_order) -> None:
@@ -70,6 +72,8 @@ def record_step(recorder, optimizer, updates, lr, in_order) -> None:
             and packed._holds(per_param)
         )
     step = OptimizerStep(optimizer, params, grads, in_order, flat)
+    if flat:  # the flat state is consistent at this step (replays check they follow it)
+        packed.checked_step = optimizer.global_step
     if flat:  # (any copies it needs come before the update's step, added below)
         _gradients_into_flat_buffer(recorder, step)
     recorder.optimizer_steps.append(step)

@@ -219,19 +219,19 @@ class Plan:
             for i, p in enumerate(step.optimizer.params)
         ]
         if step.packed:
-            packed = step.optimizer._packed
-            expected = names.bind(step.expected_step, "expected_step")
+            packed = names.bind(step.optimizer._packed, "packed")
             self.guards += [
-                f"{optimizer}._packed is not {names.bind(packed, 'packed')}",
-                f"{names.bind(packed, 'packed')}.weights is not {names.bind(packed.weights, 'w')}",
-                f"{names.bind(packed, 'packed')}.grads is not {names.bind(packed.grads, 'w')}",
+                f"{optimizer}._packed is not {packed}",
+                f"{packed}.weights is not {names.bind(step.optimizer._packed.weights, 'w')}",
+                f"{packed}.grads is not {names.bind(step.optimizer._packed.grads, 'w')}",
                 f"{optimizer}.state is not {names.bind(step.optimizer.state, 'state')}",
-                f"{optimizer}.global_step != {expected}[0]",
+                # nothing but a checked flat pass has updated the optimizer since
+                f"{optimizer}.global_step != {packed}.checked_step",
             ]
             return [
-                f"{names.bind(packed, 'packed')}.update_packed({optimizer}, {schedule})",
+                f"{packed}.update_packed({optimizer}, {schedule})",
                 f"{optimizer}.global_step += 1",
-                f"{expected}[0] = {optimizer}.global_step",
+                f"{packed}.checked_step = {optimizer}.global_step",
             ]
         pairs = ", ".join(
             f"({names.bind(p, 'p')}, {names.value(g)})"
@@ -265,6 +265,13 @@ class Plan:
             items = [f"{names.bind(k, 'key')}: {self._output(v)}" for k, v in content]
             return "{" + ", ".join(items) + "}"
         return names.bind(content, "const")
+
+    def failed_guard(self) -> str | None:
+        """The first guard that fails now (what made the last call retrace), or None."""
+        for guard in self.guards:
+            if eval(guard, self.names.namespace):  # (our own generated expressions)
+                return guard
+        return None
 
     # ------------------------------------------------------------------ explain
     def buffers(self) -> list:

@@ -134,9 +134,10 @@ class Recorder:
                 return ("input", x.index)
             if x.kind == EXTERNAL:
                 owner = self._owners.get(id(x))
-                if owner is not None:  # a weight: its .data may be replaced between calls
-                    return ("tensor", id(owner))  # (the replay's guards check it)
-                return ("external", id(x.array))
+                if owner is not None and owner.requires_grad:
+                    # a weight: its .data may be replaced between calls (guards check it)
+                    return ("tensor", id(owner))
+                return ("external", *_geometry(x.array))
             if x.kind == CONST:
                 return ("const", x.trace.dtype.str, x.trace.shape, x.trace.tobytes())
             serial = self._serials.setdefault(id(x), len(self._serials))
@@ -343,6 +344,19 @@ def module_attributes(module) -> dict:
         for name, value in vars(module).items()
         if isinstance(value, _BY_VALUE + _BY_IDENTITY + (Module,))
     }
+
+
+def _geometry(array: np.ndarray) -> tuple:
+    """Which memory an array reads: its root array (the one that owns the memory), the
+    offset into it, shape, strides and dtype. A view made afresh each call of the same
+    long-lived array (``self.mean.reshape(shape)``) describes the same each call; an
+    array made afresh (``np.random.normal(...)``) does not. (The recorders of both
+    traces keep their arrays alive, so no id is reused between them.)"""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    offset = array.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return (id(root), offset, array.shape, array.strides, array.dtype.str)
 
 
 def _snapshot(forward_rule, option_values) -> list:

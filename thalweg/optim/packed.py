@@ -72,6 +72,9 @@ class PackedWeights:
         self.given_views: list = []
         self.scalar_keys: list = []
         self.entry_count = 0
+        # thalweg.compile: global_step after the last flat pass it checked (its replays
+        # skip update()'s checks only while nothing else has stepped; compile/optimizers.py)
+        self.checked_step = None
 
     # A copy must not keep views into buffers it does not share: it repacks instead.
     def __getstate__(self) -> dict:
