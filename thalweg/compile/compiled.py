@@ -215,13 +215,25 @@ def _signature(args, kwargs) -> tuple[tuple, list]:
     arrays: list = []
     parts = [grad_enabled(), backend.get_default_dtype()]
     for arg in args:
-        parts.append(_describe(arg, arrays))
+        kind = type(arg)
+        if kind is np.ndarray:  # (the common cases first: this runs every call)
+            arrays.append(arg)
+            parts.append((arg.shape, arg.dtype, arg.strides))
+        elif kind is Tensor:
+            data = arg.data
+            arrays.append(data)
+            parts.append(("tensor", data.shape, data.dtype, data.strides, arg.requires_grad))
+        else:
+            parts.append(_describe(arg, arrays))
     if kwargs:
         parts.append(tuple((k, _describe(v, arrays)) for k, v in sorted(kwargs.items())))
-    if len(arrays) > 1:
-        ids = [id(a) for a in arrays]
-        if len(set(ids)) != len(ids):  # the same array twice: the plan must know
-            parts.append(("aliases", tuple(ids.index(i) for i in ids)))
+    if len(arrays) == 2:
+        aliased = arrays[0] is arrays[1]
+    else:
+        aliased = len(arrays) > 2 and len(set(map(id, arrays))) != len(arrays)
+    if aliased:
+        ids = [id(a) for a in arrays]  # the same array twice: the plan must know
+        parts.append(("aliases", tuple(ids.index(i) for i in ids)))
     return tuple(parts), arrays
 
 
