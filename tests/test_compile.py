@@ -425,3 +425,21 @@ def test_cnn_classifier_compile_option_trains_the_same_model():
         warnings.simplefilter("error", CompileWarning)
         compiled = CNNClassifier(**settings, compile=True).fit(images, labels)
     assert same_bits(eager.predict_proba(images), compiled.predict_proba(images))
+
+
+def test_playground_run_compiled_by_default_matches_its_eager_step():
+    from thalweg.playground.config import normalize_config
+    from thalweg.playground.run import PlaygroundRun
+
+    config = normalize_config(
+        {"dataset": "spiral", "seed": 1, "regularization": "l2", "regularization_rate": 0.01}
+    )
+    eager, compiled = PlaygroundRun(config, compile=False), PlaygroundRun(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        eager.train(5)
+        compiled.train(5)
+    assert compiled._compiled_step.replays > 0
+    for a, b in zip(eager.model.parameters(), compiled.model.parameters(), strict=True):
+        assert same_bits(a.data, b.data)
+    assert list(eager.history["test_loss"]) == list(compiled.history["test_loss"])
