@@ -6,7 +6,7 @@ plus the few steps that are not a NumPy call: an op without a replay rule run as
 itself (:class:`HostForward`, :class:`HostBackward`), an optimizer's update, a version
 stamp. Each step can run *now*, on the arrays seen while tracing (so every kernel is
 checked against what the eager step computed), and can write itself as a line of the
-replay function (``codegen.py``).
+replay function (``plan.py``).
 
 Replay rules (``rules/``) write kernels through an :class:`Emitter`::
 
@@ -106,8 +106,9 @@ class Kernel(Step):
         call = f"{names.function(self.func)}({', '.join(args)})"
         if self.result is not None:
             call = f"{names.value(self.result)} = {call}"
-        if self.errstate:
-            return [f"with {names.bind(np.errstate(**self.errstate), 'errstate')}:", f"    {call}"]
+        if self.errstate:  # (an np.errstate object can be entered once: a new one per call)
+            settings = ", ".join(f"{k}={v!r}" for k, v in self.errstate.items())
+            return [f"with {names.function(np.errstate)}({settings}):", f"    {call}"]
         return [call]
 
 

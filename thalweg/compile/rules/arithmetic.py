@@ -99,13 +99,15 @@ def pow_(e, op):
 
 @backward_rule(ops.Pow)
 def pow_backward(e, op, grad):
-    a, b = op.saved
+    a, b = op.saved  # (a constant exponent: the rule declines tensor exponents)
+    if not op.needs[0]:
+        return None, None
     if b == 2:  # grad * (2 * a)
-        return (e.call(np.multiply, grad, e.call(np.multiply, 2, a)),)
+        return e.call(np.multiply, grad, e.call(np.multiply, 2, a)), None
     if b == 0:
-        return (e.copyto(e.buffer(a.shape, grad.dtype), 0),)
+        return e.copyto(e.buffer(a.shape, grad.dtype), 0), None
     scaled = e.call(np.multiply, grad, b)  # grad * b * a ** (b - 1)
-    return (e.unbroadcast(e.call(np.multiply, scaled, _power(e, a, b - 1)), a.shape),)
+    return e.unbroadcast(e.call(np.multiply, scaled, _power(e, a, b - 1)), a.shape), None
 
 
 @rule(ops.Neg)
