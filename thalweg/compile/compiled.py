@@ -43,16 +43,24 @@ from thalweg.errors import CompileError, CompileWarning
 
 
 class _Entry:
-    """One signature in the cache: its first trace, then its plan (or 'eager')."""
+    """One signature in the cache: its checked plans (a few: the modules may be in train
+    mode on one call and eval mode on the next, ``.grad`` cleared or accumulating), the
+    plans written but not yet checked, the first trace of each *mode* (what the guards
+    check: module attributes, ``.grad`` set or not); or ``eager`` with the reason."""
 
-    __slots__ = ("checked", "eager", "first", "plan", "reason")
+    __slots__ = ("eager", "firsts", "pending", "plans", "reason", "unreplayed")
 
     def __init__(self):
-        self.first: Recorder | None = None
-        self.plan: Plan | None = None
-        self.checked = False  # the plan passed verify.py's check
+        self.firsts: dict = {}  # mode -> the first trace in that mode
+        self.pending: list[Plan] = []  # written, not yet checked (verify.py)
+        self.plans: list[Plan] = []  # checked, most recently replayed first
         self.eager = False
         self.reason = None
+        self.unreplayed = 0  # traces since this signature last replayed
+
+
+PLANS_PER_SIGNATURE = 3  # modes kept per signature
+RETRACE_LIMIT = 12  # traces in a row without a replay: the guards never hold, run eagerly
 
 
 class CompiledFunction:
@@ -92,49 +100,66 @@ class CompiledFunction:
         else:
             self._cache.move_to_end(key)
         self._last = entry
-        if entry.plan is not None and not entry.checked:
-            return self._check(entry, args, kwargs, arrays)
-        if entry.plan is not None:
-            result = entry.plan.run(*arrays)
+        for index, plan in enumerate(entry.plans):
+            result = plan.run(*arrays)
             if result is not RETRACE:
                 self.replays += 1
+                entry.unreplayed = 0
+                if index:  # the plan that fits comes first next time
+                    entry.plans.insert(0, entry.plans.pop(index))
                 return result
-            self.retraced = entry.plan.failed_guard()  # (explain() shows it)
-            entry.plan = None  # a guard failed: trace this signature again
+        if entry.plans:  # every plan's guards failed: trace this signature again
+            self.retraced = entry.plans[0].failed_guard()  # (explain() shows it)
         if entry.eager:
             return self.fn(*args, **kwargs)
+        for plan in entry.pending:
+            if plan.failed_guard() is None:
+                return self._check(entry, plan, args, kwargs, arrays)
         return self._trace(entry, args, kwargs, arrays)
 
     def _trace(self, entry: _Entry, args, kwargs, arrays):
-        known = entry.first.leaves if entry.first is not None else ()
-        recorder = Recorder(arrays, known)
+        """Run the call eagerly, recorded; the second trace in a mode writes a plan."""
+        entry.unreplayed += 1
+        if entry.unreplayed > RETRACE_LIMIT:
+            self._refuse(
+                entry,
+                f"it traced {RETRACE_LIMIT} times without a replay: a guard fails on every "
+                f"call ({self.retraced or 'the state changes from call to call'})",
+                always_warn=True,
+            )
+            return self.fn(*args, **kwargs)
+        first_any = next(iter(entry.firsts.values()), None)
+        recorder = Recorder(arrays, first_any.leaves if first_any is not None else ())
         recorder.n_inputs = len(arrays)
         with recording.recording(recorder):
             result = self.fn(*args, **kwargs)
         self.traces += 1
         recorder.finish(result)
-        if recorder.refusal is None and entry.first is not None:
-            difference = _difference(entry.first.fingerprint, recorder.fingerprint)
+        mode = recorder.mode()
+        first = entry.firsts.get(mode)
+        if recorder.refusal is None and first is not None:
+            difference = _difference(first.fingerprint, recorder.fingerprint)
             if difference is not None:
                 recorder.refuse(difference)
         if recorder.refusal is not None:
             self._refuse(entry, recorder.refusal)
             return result
-        if entry.first is None:
-            entry.first = recorder
+        if first is None:
+            entry.firsts[mode] = recorder
+            while len(entry.firsts) > PLANS_PER_SIGNATURE:
+                del entry.firsts[next(iter(entry.firsts))]
         else:
-            entry.plan = Plan(recorder)
-            entry.checked = False
-            entry.first = None
+            del entry.firsts[mode]
+            entry.pending.insert(0, Plan(recorder))
+            del entry.pending[PLANS_PER_SIGNATURE:]
         return result
 
-    def _check(self, entry: _Entry, args, kwargs, arrays):
+    def _check(self, entry: _Entry, plan: Plan, args, kwargs, arrays):
         """A new plan's first call: replay, put the state back, run eagerly, compare."""
-        plan = entry.plan
+        entry.pending.remove(plan)
         before = Snapshot(plan.recorder, plan.steps)
         replayed = plan.run(*arrays)
         if replayed is RETRACE:
-            entry.plan = None
             return self._trace(entry, args, kwargs, arrays)
         after_replay = Snapshot(plan.recorder, plan.steps)
         before.restore()
@@ -144,7 +169,6 @@ class CompiledFunction:
         if difference is None and not same_result(replayed, result):
             difference = "its result differs"
         if difference is not None:
-            entry.plan = None
             self._refuse(
                 entry,
                 f"replayed, {difference}: the step changes something outside thalweg's "
@@ -152,18 +176,21 @@ class CompiledFunction:
                 "do that outside the compiled function",
             )
             return result
-        entry.checked = True
+        entry.plans.insert(0, plan)
+        del entry.plans[PLANS_PER_SIGNATURE:]
         for step in plan.recorder.optimizer_steps:  # the eager run left it as the replay
             if step.packed:
                 step.optimizer._packed.checked_step = step.optimizer.global_step
         return result
 
-    def _refuse(self, entry: _Entry, reason: str) -> None:
-        entry.first = None
+    def _refuse(self, entry: _Entry, reason: str, always_warn: bool = False) -> None:
+        entry.firsts.clear()
+        entry.pending.clear()
         entry.reason = reason
+        entry.plans = []
         name = getattr(self.fn, "__name__", "the function")
         message = f"thalweg.compile({name}): cannot replay this step: {reason}"
-        if self.fallback or reason.startswith("internal error"):
+        if self.fallback or always_warn or reason.startswith("internal error"):
             entry.eager = True
             warnings.warn(message, CompileWarning, stacklevel=3)
             return
@@ -180,9 +207,9 @@ class CompiledFunction:
             return "not called yet: the first two calls of a signature trace it"
         if entry.eager:
             return f"runs eagerly: {entry.reason}"
-        if entry.plan is None:
-            return "traced once: the next call with the same signature writes the plan"
-        text = entry.plan.explain()
+        if not entry.plans:
+            return "traced once: the next calls with the same signature write the plan"
+        text = entry.plans[0].explain()
         if self.retraced is not None:
             text += f"\n\nlast retrace: the guard `{self.retraced}` failed"
         return text

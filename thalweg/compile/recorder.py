@@ -292,6 +292,17 @@ class Recorder:
             self.modules[id(module)] = (module, attributes)
             self.fingerprint.append(("module", id(module), module.training))
 
+    def mode(self) -> tuple:
+        """What the replay's guards check, as a key: each module's guarded attributes
+        (train/eval, settings, layers, weights) and whether each ``.grad`` is set. Two
+        traces of one signature are compared only when their modes agree."""
+        modules = tuple(
+            (id(module), tuple((name, _mode_value(v)) for name, v in attributes.items()))
+            for module, attributes in self.modules.values()
+        )
+        grads = tuple((id(leaf), grad is None) for leaf, grad in self.grad_guards.items())
+        return modules, grads
+
     # ------------------------------------------------------------------ the end
     def finish(self, result) -> None:
         """The call returned ``result``: note the outputs and the gradients left behind."""
@@ -344,6 +355,11 @@ def module_attributes(module) -> dict:
         for name, value in vars(module).items()
         if isinstance(value, _BY_VALUE + _BY_IDENTITY + (Module,))
     }
+
+
+def _mode_value(value):
+    """A module attribute in a mode key: numbers and names by value, objects by identity."""
+    return value if isinstance(value, _BY_VALUE) else ("object", id(value))
 
 
 def _geometry(array: np.ndarray) -> tuple:
