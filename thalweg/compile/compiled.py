@@ -13,9 +13,12 @@ default dtype. Per signature:
    eagerly, and the two must leave every weight, gradient, optimizer state and random
    generator the same, bit for bit;
 4. every later call replays the plan. Its guards (the weights still being the same
-   arrays, the modules in the same train/eval mode, ``.grad`` as the trace found it, the
-   optimizer's step count) are checked first; when one fails the call runs eagerly and
-   the signature is traced again.
+   arrays, every module called holding the same attributes, ``.grad`` as the trace found
+   it, the optimizer's parameters) are checked first; when one fails the call traces
+   again. A signature keeps a plan per *mode* (what the guards check: train or eval,
+   ``.grad`` cleared or accumulating), up to three, and tries each; one whose guards
+   fail on every call stops tracing after ``RETRACE_LIMIT`` calls and runs eagerly,
+   with a warning.
 
 A call that cannot be replayed (see ``recorder.py``) raises
 :class:`~thalweg.errors.CompileError` naming the cause — after having run, eagerly, as
