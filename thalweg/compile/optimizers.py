@@ -114,17 +114,4 @@ def _gradients_into_flat_buffer(recorder, step: OptimizerStep) -> None:
             step.grads[i] = copy
 
 
-def run_general(step: OptimizerStep, updates: list) -> None:
-    """The replay of an update: ``optimizer._apply`` with this call's gradients."""
-    optimizer = step.optimizer
-    optimizer._apply(updates, optimizer._schedule(optimizer.global_step), step.in_order)
-
-
-def run_packed(step: OptimizerStep) -> None:
-    """The replay of a packed update whose gradients are already in the flat buffer."""
-    optimizer = step.optimizer
-    optimizer._packed.update_packed(optimizer, optimizer._schedule(optimizer.global_step))
-    optimizer.global_step += 1
-
-
-__all__ = ["OptimizerStep", "record_step", "run_general", "run_packed"]
+__all__ = ["OptimizerStep", "record_step"]

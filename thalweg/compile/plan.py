@@ -27,7 +27,7 @@ import numpy as np
 from thalweg.autograd.tensor import Tensor
 from thalweg.compile import optimizers
 from thalweg.compile.program import Call, HostBackward, HostForward, Kernel, ViewStep
-from thalweg.compile.values import BUFFER, CONST, EXTERNAL, INPUT, LOCAL, make_view
+from thalweg.compile.values import BUFFER, CONST, EXTERNAL, INPUT, make_view
 
 RETRACE = object()  # what a replay returns when a guard fails: trace the call again
 
@@ -343,4 +343,4 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
-__all__ = ["LOCAL", "RETRACE", "Names", "Plan", "dead_code"]
+__all__ = ["RETRACE", "Names", "Plan", "dead_code"]
