@@ -27,7 +27,7 @@ import numpy as np
 from thalweg.autograd.tensor import Tensor
 from thalweg.compile import optimizers
 from thalweg.compile.program import Call, HostBackward, HostForward, Kernel, ViewStep
-from thalweg.compile.values import BUFFER, CONST, EXTERNAL, INPUT, make_view
+from thalweg.compile.values import BUFFER, CONST, EXTERNAL, INPUT, Value, make_view
 
 RETRACE = object()  # what a replay returns when a guard fails: trace the call again
 
@@ -149,6 +149,61 @@ def dead_code(steps: list, roots: list) -> list:
     return kept
 
 
+def share_buffers(steps: list, kept: list, own_memory: set) -> int:
+    """Let buffers whose lifetimes do not overlap share memory; returns how many bytes
+    that saves.
+
+    A buffer lives from the step that first writes it to the last step that reads or
+    writes it (through any view). When it dies its memory goes to a pool, and a later
+    buffer of the same shape, dtype and layout takes it instead of its own: the working
+    set of a step shrinks to what is live at once, as an eager step's allocator recycles
+    freed arrays, and stays in cache. Kept whole (never shared): what the call leaves
+    behind (``kept``: gradients, outputs), buffers with a part written once
+    (``own_memory``), and anything an op run as itself (a host op) may hold on to.
+    """
+    pinned = {id(v.root) for v in kept} | set(own_memory)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    roots: dict[int, Value] = {}
+    for index, step in enumerate(steps):
+        holds = isinstance(step, HostForward | HostBackward) or getattr(step, "result", None)
+        for value in step.reads():
+            root = value.root
+            if root.kind == BUFFER:
+                last[id(root)] = index
+                if holds:
+                    pinned.add(id(root))
+        for value in step.writes():
+            root = value.root
+            if root.kind == BUFFER:
+                roots[id(root)] = root
+                first.setdefault(id(root), index)
+                last[id(root)] = index
+    for key, root in roots.items():  # only fresh arrays of our own can be shared
+        if root.array is not root.trace or root.array.base is not None:
+            pinned.add(key)
+    dying: dict[int, list] = {}
+    for key, index in last.items():
+        if key not in pinned and key in roots:
+            dying.setdefault(index, []).append(roots[key])
+    pool: dict[tuple, list] = {}
+    saved = 0
+    for index in range(len(steps)):
+        for key, start in first.items():
+            if start != index or key in pinned:
+                continue
+            root = roots[key]
+            array = root.array
+            shape = (array.shape, array.dtype.str, array.strides)
+            if pool.get(shape):
+                root.array = pool[shape].pop()
+                saved += array.nbytes
+        for root in dying.get(index, ()):
+            array = root.array
+            pool.setdefault((array.shape, array.dtype.str, array.strides), []).append(array)
+    return saved
+
+
 class Plan:
     """A traced call, compiled: ``run(arrays)`` replays it."""
 
@@ -158,6 +213,7 @@ class Plan:
         roots = [v for _, v in recorder.final_grads if v is not None]
         roots += _output_values(recorder.outputs)
         self.steps = dead_code(program.steps, roots)
+        self.shared = share_buffers(self.steps, roots, program.own_memory)
         self.names = Names()
         self.lines: list[str] = []
         self.guards: list[str] = []
@@ -292,11 +348,13 @@ class Plan:
         kernels = [s for s in self.steps if isinstance(s, Kernel)]
         hosts = [s for s in self.steps if isinstance(s, HostForward | HostBackward)]
         buffers = self.buffers()
-        total = sum(row[3] for row in buffers)
+        arrays = {row[0]: row[3] for row in buffers}  # buffers sharing memory share a name
         lines = [
             f"replay plan: {len(kernels)} NumPy kernels, {len(hosts)} host-op calls, "
             f"{len(self.steps) - len(kernels) - len(hosts)} other steps; "
-            f"{len(buffers)} buffers, {_bytes(total)} allocated once",
+            f"{len(buffers)} buffers in {len(arrays)} arrays, "
+            f"{_bytes(sum(arrays.values()))} allocated once "
+            f"({_bytes(self.shared)} saved by sharing)",
         ]
         if self.recorder.program.notes:
             lines.append(

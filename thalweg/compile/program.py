@@ -258,6 +258,7 @@ class Program:
         self.steps: list[Step] = []
         self.inputs: list[Value] = []  # one per array among the flattened arguments
         self.notes: list[str] = []  # things explain() should say (ops run as host ops)
+        self.own_memory: set[int] = set()  # ids of buffers no other buffer may share
         self._host_count = 0
 
     def add(self, step: Step) -> Step:
@@ -290,7 +291,10 @@ class Emitter:
         border, which the kernels never write again).
         """
         array = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
-        return Value(BUFFER, array, label=label or self.label)
+        value = Value(BUFFER, array, label=label or self.label)
+        if fill is not None:  # its filled part is written once: it keeps its own memory
+            self.program.own_memory.add(id(value))
+        return value
 
     def buffer_like(self, value: Value, dtype=None) -> Value:
         """A new buffer with ``value``'s shape and memory order (``np.empty_like``):
