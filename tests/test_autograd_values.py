@@ -117,6 +117,11 @@ def test_fused_losses_match_their_textbook_formulas():
         thalweg.binary_cross_entropy_with_logits(t(z), y, weight=weight).data,
         (bce * weight[:, None]).sum() / (weight.sum() * 2),
     )
+    # Unweighted mean and sum take a shorter path (no per-element loss array).
+    np.testing.assert_allclose(thalweg.binary_cross_entropy_with_logits(t(z), y).data, bce.mean())
+    np.testing.assert_allclose(
+        thalweg.binary_cross_entropy_with_logits(t(z), y, reduction="sum").data, bce.sum()
+    )
 
     target = RNG.normal(size=(5, 2))
     np.testing.assert_allclose(thalweg.squared_error(t(z), target).data, ((z - target) ** 2).mean())

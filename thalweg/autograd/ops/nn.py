@@ -116,9 +116,16 @@ class BinaryCrossEntropyWithLogits(Function):
         np.negative(softplus_tail, out=softplus_tail)
         np.exp(softplus_tail, out=softplus_tail)
         np.log1p(softplus_tail, out=softplus_tail)
-        losses = np.maximum(logits, 0, out=np.empty_like(logits))
-        losses -= logits * targets
-        losses += softplus_tail
+        if weight is None and reduction != "none":
+            # Σ max(z, 0) - z·y + Σ log1p(e): one dot product and two reductions, no
+            # array of per-element losses (the hot path of logistic regression).
+            total = np.maximum(logits, 0).sum() - np.vdot(logits, targets) + softplus_tail.sum()
+            losses = total / np.size(logits) if reduction == "mean" else total
+        else:
+            losses = np.maximum(logits, 0, out=np.empty_like(logits))
+            losses -= logits * targets
+            losses += softplus_tail
+            losses = _reduce(losses, weight, reduction)
         # σ(z) = (1 + tanh(z/2)) / 2: exact, overflow-free, four in-place passes.
         residual = np.multiply(logits, 0.5, out=np.empty_like(logits))  # becomes σ(z) - y
         np.tanh(residual, out=residual)
@@ -126,7 +133,7 @@ class BinaryCrossEntropyWithLogits(Function):
         residual += 0.5
         residual -= targets
         self.saved = (residual, logits, weight, reduction)
-        return _reduce(losses, weight, reduction)
+        return losses
 
     def backward(self, grad):
         residual, logits, weight, reduction = self.saved
