@@ -49,6 +49,9 @@ PARAMETER_FLAGS = {
     )
 } | {"max_epochs": "--epochs", "random_state": "--seed"}
 
+# Boolean options that also have a --no- form.
+NEGATABLE = {"early_stopping"}
+
 _VALUE = r"""True|False|'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|[-+\w.]+"""
 _PARAMETER = re.compile(rf"\b({'|'.join(PARAMETER_FLAGS)})=({_VALUE})?")
 
@@ -64,7 +67,7 @@ def _flag(match: re.Match) -> str:
     if value is None or value == "True":
         return flag
     if value == "False":
-        return f"no {flag}"
+        return f"--no-{flag[2:]}" if match.group(1) in NEGATABLE else f"no {flag}"
     if value[0] in "[(":
         items = [item.strip().strip("'\"") for item in value[1:-1].split(",")]
         value = ",".join(item for item in items if item)

@@ -83,9 +83,9 @@ def learning_rate(value: float | None) -> float | None:
     return value
 
 
-def penalty(value: float) -> float:
-    """A non-negative, finite penalty strength."""
-    if not (math.isfinite(value) and value >= 0):
+def penalty(value: float | None) -> float | None:
+    """A non-negative, finite penalty strength (None: the model's default)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"{value!r}: a penalty must be 0 or a positive number")
     return value
 

@@ -90,13 +90,24 @@ def train(
         int | None, typer.Option(min=1, help="Most passes over the training rows.")
     ] = None,
     l1: Annotated[float, typer.Option(callback=parse.penalty, help="L1 (lasso) penalty.")] = 0.0,
-    l2: Annotated[float, typer.Option(callback=parse.penalty, help="L2 (ridge) penalty.")] = 0.0,
-    early_stopping: Annotated[
-        bool,
+    l2: Annotated[
+        float | None,
         typer.Option(
-            "--early-stopping", help="Stop when the validation loss stops improving; keep the best."
+            callback=parse.penalty,
+            help="L2 (ridge) penalty (default: the model's; logistic: 1/(2·rows), "
+            "scikit-learn's C=1; others: 0).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
+    early_stopping: Annotated[
+        bool | None,
+        typer.Option(
+            "--early-stopping/--no-early-stopping",
+            help="Stop when the validation loss stops improving, keeping the best weights "
+            "(default: on whenever the split has validation rows).",
+            show_default=False,
+        ),
+    ] = None,
     crosses: Annotated[
         bool, typer.Option("--crosses", help="Add squares and products of numeric columns.")
     ] = False,

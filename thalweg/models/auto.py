@@ -66,6 +66,9 @@ class TrainOptions:
 
     ``None`` means the estimator's (or the mode's) default. ``stream=True`` trains on a
     file read piece by piece; ``dask="local:2"`` (or a scheduler address) on a cluster.
+    Early stopping on the validation rows, with the best weights kept, is the default
+    wherever there are validation rows (:meth:`stops_early`); ``early_stopping=False``
+    trains every epoch.
     """
 
     target: str
@@ -78,8 +81,8 @@ class TrainOptions:
     batch_size: int | str | None = None  # rows, or "full"
     epochs: int | None = None
     l1: float = 0.0
-    l2: float = 0.0
-    early_stopping: bool = False
+    l2: float | None = None  # None: the estimator's default (LogisticRegression: "auto")
+    early_stopping: bool | None = None  # None: on when the split holds validation rows
     crosses: bool = False
     missing: str = "error"
     unknown: str = "other"
@@ -97,6 +100,15 @@ class TrainOptions:
     def mode(self) -> str:
         """``"memory"``, ``"stream"`` or ``"dask"``."""
         return "stream" if self.stream else "dask" if self.dask is not None else "memory"
+
+    def stops_early(self) -> bool:
+        """Whether training stops when the validation loss stops improving (and keeps
+        the best weights): as given, else whenever the run holds validation rows (a
+        three-part split, in memory or streamed; a Dask run computes no validation
+        loss)."""
+        if self.early_stopping is not None:
+            return self.early_stopping
+        return self.mode != "dask" and len(self.fractions()) == 3
 
     def fractions(self) -> tuple[float, ...]:
         """The split, or the mode's default."""
@@ -319,11 +331,12 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
     """
     settings: dict = {
         "l1": options.l1,
-        "l2": options.l2,
         "random_state": options.seed,
         "verbose": verbose,
-        "early_stopping": options.early_stopping,
+        "early_stopping": options.stops_early(),
     }
+    if options.l2 is not None:
+        settings["l2"] = options.l2
     if options.optimizer is not None:
         settings["optimizer"] = options.optimizer
     if options.learning_rate is not None:

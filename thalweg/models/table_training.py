@@ -462,6 +462,8 @@ def train_stream(
     validation = survey.validation_rows(classify)
     if options.early_stopping and validation is None:
         raise DataError("no row fell in the validation part; add rows or raise its share of split")
+    if validation is None:  # too few rows for a validation part: train every epoch
+        options = replace(options, early_stopping=False)
     require_test_rows(counts)
     on_line(plan.describe())
     on_line(rows_line(counts, len(options.fractions())))
