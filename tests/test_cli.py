@@ -148,6 +148,26 @@ def test_mlp_with_hidden_layers_and_options(cli, wine):
     assert 1 <= summary["epochs_run"] <= 30
 
 
+def test_train_stops_early_on_its_validation_rows_unless_told_not_to(cli, wine):
+    from thalweg.models.tabular import TabularModel
+
+    cli("train", wine, "--target", "target", "--model", "mlp", "--quiet")
+    estimator = TabularModel.load("model.thalweg").estimator_
+    assert estimator.early_stopping and estimator.tol is None  # the validation loss decides
+    assert estimator.hidden == (100,)
+    losses = estimator.history_["val_loss"]
+    if estimator.history_.stop_reason.startswith("early stopping"):  # the best epoch kept
+        assert estimator.history_.best_epoch == int(np.argmin(losses)) + 1
+    cli("train", wine, "--target", "target", "--no-early-stopping", "--l2", "0", "--quiet")
+    estimator = TabularModel.load("model.thalweg").estimator_
+    assert not estimator.early_stopping and estimator.tol == 1e-4 and estimator.l2_ == 0
+    assert_one_line_error(
+        cli("train", wine, "--target", "target", "--stream", "--early-stopping", "--split",
+            "0.8,0.2"),
+        "--early-stopping needs validation rows",
+    )  # fmt: skip
+
+
 def test_categorical_columns_missing_values_and_crosses_end_up_in_the_model(cli, tmp_path):
     people(tmp_path / "people.csv")
     lines = (tmp_path / "people.csv").read_text().splitlines()

@@ -10,6 +10,8 @@ reaches the terminal. A new command whose options mirror library parameters adds
 'choose --missing drop or --missing mean'
 >>> as_flags("leave it out (ignore=['city']) or use split=(0.8, 0.2) with stream=True")
 'leave it out (--ignore city) or use --split 0.8,0.2 with --stream'
+>>> as_flags("train every epoch with early_stopping=False")
+'train every epoch with --no-early-stopping'
 """
 
 from __future__ import annotations

@@ -341,11 +341,15 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
         output.line(f"dropped {summary['dropped_rows']} row(s) with missing values")
     if history is not None and history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
-    elif history is not None and len(history) and getattr(estimator, "tol", None) is not None:
-        output.line(
-            f"trained all {len(history)} epochs; the loss had not converged yet (more --epochs "
-            "may help)"
-        )
+    elif history is not None and len(history):
+        if getattr(estimator, "early_stopping", False):
+            still = "the validation loss was still improving"
+        elif getattr(estimator, "tol", None) is not None:
+            still = "the loss had not converged yet"
+        else:
+            still = None
+        if still:
+            output.line(f"trained all {len(history)} epochs; {still} (more --epochs may help)")
     if result.balance is not None:
         for line in result.balance.lines():
             output.line(line)

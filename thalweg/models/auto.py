@@ -327,7 +327,9 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
     """The estimator, configured from the options (None options keep its defaults).
 
     Linear and logistic regression train by gradient descent here (``solver="gd"``),
-    so that every model has training curves and honours the optimizer options.
+    so that every model has training curves and honours the optimizer options. With
+    early stopping (:meth:`TrainOptions.stops_early`) the validation loss alone decides
+    when to stop (``tol=None``), and the best epoch's weights are kept.
     """
     settings: dict = {
         "l1": options.l1,
@@ -335,6 +337,11 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
         "verbose": verbose,
         "early_stopping": options.stops_early(),
     }
+    if options.stops_early():
+        # The validation loss decides when to stop (as in scikit-learn's MLPs with
+        # early_stopping): the training loss's own convergence test would stop gradient
+        # descent while the held-out loss is still falling.
+        settings["tol"] = None
     if options.l2 is not None:
         settings["l2"] = options.l2
     if options.optimizer is not None:
