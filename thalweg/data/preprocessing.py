@@ -434,7 +434,10 @@ class OneHotEncoder(_Transformer):
     Categories are the sorted distinct values seen in ``fit``. Output columns are grouped
     by input feature, categories in sorted order; with ``handle_unknown="other"`` each
     feature's group ends with one more column, ``<name>=__other__``, that is 1 for values
-    not seen in ``fit``.
+    not seen in ``fit``. With ``min_frequency``, categories seen in fewer rows than that
+    share the ``__other__`` column too (scikit-learn's "infrequent categories"): a
+    category seen once or twice gets no input of its own, which would only let a model
+    memorize those rows.
 
     Parameters
     ----------
@@ -443,11 +446,17 @@ class OneHotEncoder(_Transformer):
         DataError naming the column and the values, or count it in the ``__other__`` column.
     dtype : str, default "float32"
         Output dtype.
+    min_frequency : int, float or None, default None
+        An int ``k ≥ 1``: categories seen in fewer than ``k`` rows of ``fit`` are grouped
+        into ``__other__``; a float in (0, 1): in fewer than that share of the rows;
+        None (or 1): every category gets its own column.
 
     Attributes
     ----------
     categories_ : list of ndarray
-        Sorted categories of each input feature.
+        Sorted categories of each input feature that have their own column.
+    infrequent_categories_ : list of ndarray
+        Sorted categories of each input feature grouped into ``__other__``.
     n_features_in_ : int
     feature_names_in_ : list of str or None
 
@@ -458,36 +467,67 @@ class OneHotEncoder(_Transformer):
     ['color=blue', 'color=red']
     >>> enc.transform([["red"]]).tolist()
     [[0.0, 1.0]]
+    >>> rare = OneHotEncoder(min_frequency=2).fit([["red"], ["blue"], ["red"]])
+    >>> rare.get_feature_names_out(["color"]), rare.infrequent_categories_[0].tolist()
+    (['color=red', 'color=__other__'], ['blue'])
     """
 
-    _param_names = ("handle_unknown", "dtype")
+    _param_names = ("handle_unknown", "dtype", "min_frequency")
 
-    def __init__(self, handle_unknown: str = "error", dtype: str = "float32") -> None:
+    def __init__(
+        self, handle_unknown: str = "error", dtype: str = "float32", min_frequency=None
+    ) -> None:
         self.handle_unknown = handle_unknown
         self.dtype = dtype
+        self.min_frequency = min_frequency
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        """Learn the sorted categories of each column of ``X`` (n_samples, n_features)."""
+        """Learn the sorted categories of each column of ``X`` (n_samples, n_features),
+        and which are too rare for a column of their own (``min_frequency``)."""
         if self.handle_unknown not in ("error", "other"):
             raise DataError(
                 f'handle_unknown must be "error" or "other"; got {self.handle_unknown!r}'
             )
         array = _as_2d(X, "OneHotEncoder", numeric=False)
+        least = self._least_rows(array.shape[0])
         self._remember_names(X, array.shape[1])
         names = self._input_names(None)
-        self.categories_ = []
+        self.categories_, self.infrequent_categories_ = [], []
         for j in range(array.shape[1]):
-            values, _ = self._distinct(array[:, j], j, names)
+            values, codes = self._distinct(array[:, j], j, names)
+            counts = np.bincount(codes, minlength=len(values))
             try:
-                categories = sorted(values)
+                frequent = sorted(v for v, k in zip(values, counts, strict=True) if k >= least)
+                rare = sorted(v for v, k in zip(values, counts, strict=True) if k < least)
             except TypeError:  # e.g. strings and numbers in one object column
                 kinds = sorted({type(v).__name__ for v in values})
                 raise DataError(
                     f"column {names[j]!r} mixes value types {kinds}; convert it to one type "
                     "(e.g. all strings) first"
                 ) from None
-            self.categories_.append(_category_array(categories))
+            self.categories_.append(_category_array(frequent))
+            self.infrequent_categories_.append(_category_array(rare))
         return self
+
+    def _least_rows(self, n_rows: int) -> float:
+        """The fewest rows a category needs for a column of its own."""
+        least = self.min_frequency
+        if least is None:
+            return 1
+        if isinstance(least, bool) or not isinstance(least, int | float | np.number):
+            least = float("nan")  # refused below
+        if isinstance(least, int | np.integer) and least >= 1:
+            return int(least)
+        if isinstance(least, float | np.floating) and 0 < least < 1:
+            return float(least) * n_rows
+        raise DataError(
+            f"min_frequency must be a whole number of rows (≥ 1) or a share of the rows "
+            f"between 0 and 1; got {self.min_frequency!r}"
+        )
+
+    def _has_other(self, j: int) -> bool:
+        """Whether feature ``j`` has an ``__other__`` column."""
+        return self.handle_unknown == "other" or len(self.infrequent_categories_[j]) > 0
 
     def transform(self, X: Any) -> np.ndarray:
         """One-hot encode ``X`` (n_samples, n_features) to (n_samples, n_output_columns)."""
@@ -495,16 +535,18 @@ class OneHotEncoder(_Transformer):
         array = _as_2d(X, "OneHotEncoder", numeric=False)
         self._check_n_features(array, X)
         names = self._input_names(None)
-        other = self.handle_unknown == "other"
         blocks = []
         for j, categories in enumerate(self.categories_):
+            other = self._has_other(j)
             values, codes = self._distinct(array[:, j], j, names)
             index = {value: i for i, value in enumerate(categories.tolist())}
+            # rare categories seen in fit go to the __other__ column (position -2 here)
+            index |= dict.fromkeys(self.infrequent_categories_[j].tolist(), -2)
             # look up each distinct value once, then broadcast by the row codes
             positions = np.array([index.get(v, -1) for v in values], dtype=np.int64)
             unknown = positions < 0
-            if unknown.any() and not other:
-                new = [v for v, p in zip(values, positions, strict=True) if p < 0]
+            if (positions == -1).any() and self.handle_unknown != "other":
+                new = [v for v, p in zip(values, positions, strict=True) if p == -1]
                 shown = ", ".join(repr(v) for v in new[:5])
                 more = f" and {len(new) - 5} more" if len(new) > 5 else ""
                 raise DataError(
@@ -512,7 +554,7 @@ class OneHotEncoder(_Transformer):
                     'Refit on data that includes them, or use OneHotEncoder(handle_unknown="other")'
                 )
             width = len(categories) + int(other)
-            positions[unknown] = width - 1  # only reached with "other": the last column
+            positions[unknown] = width - 1  # unseen (with "other") and rare: the last column
             block = np.zeros((array.shape[0], width), dtype=self.dtype)
             block[np.arange(array.shape[0]), positions[codes]] = 1
             blocks.append(block)
@@ -525,15 +567,13 @@ class OneHotEncoder(_Transformer):
         """
         self._check_fitted()
         array = np.asarray(X)
-        width = sum(len(c) for c in self.categories_) + (
-            self.n_features_in_ if self.handle_unknown == "other" else 0
-        )
+        width = sum(len(c) + self._has_other(j) for j, c in enumerate(self.categories_))
         if array.ndim != 2 or array.shape[1] != width:
             raise ShapeError(f"inverse_transform expects shape (n, {width}); got {array.shape}")
         out = np.empty((array.shape[0], self.n_features_in_), dtype=object)
         start = 0
         for j, categories in enumerate(self.categories_):
-            stop = start + len(categories) + int(self.handle_unknown == "other")
+            stop = start + len(categories) + int(self._has_other(j))
             hot = array[:, start:stop].argmax(axis=1)
             lookup = [*categories.tolist(), None]
             out[:, j] = [lookup[i] for i in hot]
@@ -541,12 +581,13 @@ class OneHotEncoder(_Transformer):
         return out
 
     def get_feature_names_out(self, input_names: Sequence[str] | None = None) -> list[str]:
-        """Names ``<input name>=<category>``, plus ``<input name>=__other__`` with "other"."""
+        """Names ``<input name>=<category>``, plus ``<input name>=__other__`` with
+        "other" or rare categories."""
         names = self._input_names(input_names)
         out = []
-        for name, categories in zip(names, self.categories_, strict=True):
+        for j, (name, categories) in enumerate(zip(names, self.categories_, strict=True)):
             out.extend(f"{name}={c}" for c in categories.tolist())
-            if self.handle_unknown == "other":
+            if self._has_other(j):
                 out.append(f"{name}={_OTHER}")
         return out
 
@@ -574,11 +615,16 @@ class OneHotEncoder(_Transformer):
         return values, codes
 
     def _state(self) -> dict[str, Any]:
-        return super()._state() | {"categories_": [c.tolist() for c in self.categories_]}
+        return super()._state() | {
+            "categories_": [c.tolist() for c in self.categories_],
+            "infrequent_categories_": [c.tolist() for c in self.infrequent_categories_],
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         super()._set_state(state)
         self.categories_ = [_category_array(c) for c in state["categories_"]]
+        rare = state.get("infrequent_categories_") or [[] for _ in self.categories_]
+        self.infrequent_categories_ = [_category_array(c) for c in rare]  # [] in older files
 
 
 def _is_missing(value: Any) -> bool:
