@@ -39,6 +39,8 @@ PARAMETER_FLAGS = {
         "unknown",
         "categorical",
         "ignore",
+        "keep",
+        "min_frequency",
         "split",
         "seed",
         "stream",

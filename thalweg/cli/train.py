@@ -34,6 +34,7 @@ Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
 Missing = Literal["error", "drop", "mean"]
 Unknown = Literal["other", "error"]
 DaskSolver = Literal["gd", "lbfgs", "sgd"]
+PLAIN_NUMBERS_LISTED = 6  # more plain numeric columns than this share one row of the table
 
 
 def register(app: typer.Typer) -> None:
@@ -140,6 +141,22 @@ def train(
         str | None,
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,name."),
     ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            callback=parse.column_names,
+            help="Columns to use even when they look like identifiers (a different value "
+            "in nearly every row), which are otherwise left out.",
+        ),
+    ] = None,
+    min_frequency: Annotated[
+        str,
+        typer.Option(
+            callback=parse.min_frequency,
+            help="Categories seen in fewer training rows than this (or a share below 1, "
+            "e.g. 0.01) share one 'other' input; 1 keeps every category.",
+        ),
+    ] = "5",
     split: Annotated[
         str | None,
         typer.Option(
@@ -216,6 +233,8 @@ def train(
         unknown=unknown,
         categorical=categorical,
         ignore=ignore,
+        keep=keep,
+        min_frequency=min_frequency,
         split=split,
         seed=seed,
         stream=stream,
@@ -263,12 +282,14 @@ def train(
 
 @contextmanager
 def _convergence_shown_by_us():
-    """Training that runs out of epochs says so in a line of its own (see :func:`show`),
-    not as a warning naming Python parameters."""
+    """Training that runs out of epochs says so in a line of its own, and a column left
+    out as an identifier in the table of columns (see :func:`show`), not as warnings."""
     from thalweg.errors import ConvergenceWarning
+    from thalweg.models.tabular import IdentifierWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", IdentifierWarning)
         yield
 
 
@@ -331,12 +352,18 @@ def train_and_show(
 
 def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     """Write the model (and report), then print what was learned and measured."""
+    from thalweg.cli.flags import as_flags
     from thalweg.cli.recording import record_metrics
     from thalweg.report import table_model_report
 
     estimator = result.model.estimator_
     history = getattr(estimator, "history_", None)
     summary = result.summary
+    # What became of each column, worded with flags (the model file keeps parameters).
+    columns = [{**c, "became": as_flags(c["became"])} for c in summary["columns"] if "became" in c]
+    if columns:
+        summary = {**summary, "columns": columns}
+        output.table("columns", ["column", "became", "inputs"], _column_rows(result, columns))
     if summary["dropped_rows"]:
         output.line(f"dropped {summary['dropped_rows']} row(s) with missing values")
     if history is not None and history.stop_reason:
@@ -393,6 +420,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "rows": summary["rows"],
             "dropped_rows": summary["dropped_rows"],
             "splits": summary["splits"],
+            "columns": summary["columns"],
             "held_out": result.held_out,
             "epochs_run": int(getattr(estimator, "n_iter_", 0)),
             "stop_reason": getattr(history, "stop_reason", None),
@@ -403,6 +431,18 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "written": result.written,
         }
     )
+
+
+def _column_rows(result, columns: list[dict]) -> list[list[str]]:
+    """The rows of the table of columns; plain numeric columns, when many, share one."""
+    inputs = {entry["name"]: entry["inputs"] for entry in result.model.column_report_}
+    rows = [[c["name"], c["became"], str(inputs.get(c["name"], ""))] for c in columns]
+    plain = [row for row in rows if row[1] == "number"]
+    if len(plain) <= PLAIN_NUMBERS_LISTED:
+        return rows
+    names = ", ".join(row[0] for row in plain[:3])
+    shared = [f"{len(plain)} columns: {names}, …", "number", str(len(plain))]
+    return [shared, *(row for row in rows if row[1] != "number")]
 
 
 def _test_rows(result) -> str:

@@ -22,16 +22,16 @@ line shows them as its flags.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from thalweg.data.columns import infer_task, missing_mask, target_values
+from thalweg.data.columns import infer_task, target_values
 from thalweg.errors import DataError, OptionError
 from thalweg.models.linear import LinearRegression
 from thalweg.models.logistic import LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
+from thalweg.models.tabular import MIN_FREQUENCY
 
 __all__ = [
     "ESTIMATOR_FAMILIES",
@@ -42,7 +42,6 @@ __all__ = [
     "plan_from_survey",
     "plan_model",
     "select_columns",
-    "warn_if_identifier",
 ]
 
 ESTIMATOR_FAMILIES = {
@@ -88,6 +87,8 @@ class TrainOptions:
     unknown: str = "other"
     categorical: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()  # columns used even when they look like identifiers
+    min_frequency: int | float = MIN_FREQUENCY  # rarer categories share one "other" input
     split: tuple[float, ...] | None = None  # train,validation,test or train,test fractions
     seed: int = 0
     stream: bool = False
@@ -196,6 +197,8 @@ def check_options(options: TrainOptions, resume: bool = False) -> None:
     refused = {
         "crosses=True": options.crosses,
         f"categorical={list(options.categorical)!r}": bool(options.categorical),
+        f"keep={list(options.keep)!r}": bool(options.keep),
+        f"min_frequency={options.min_frequency!r}": options.min_frequency != MIN_FREQUENCY,
         f"missing={options.missing!r}": options.missing != "error",
     }
     for name, given in refused.items():
@@ -257,11 +260,12 @@ def select_columns(table: dict, options: TrainOptions) -> tuple[dict, np.ndarray
             f"target column {options.target!r} is not in the data; its columns are: {columns} "
             "(pass one of them as target=)"
         )
-    unknown = [name for name in options.ignore if name not in table]
-    if unknown:
-        raise DataError(
-            f"ignore={unknown!r} names column(s) not in the data; its columns are: {columns}"
-        )
+    for name, listed in (("ignore", options.ignore), ("keep", options.keep)):
+        unknown = [column for column in listed if column not in table]
+        if unknown:
+            raise DataError(
+                f"{name}={unknown!r} names column(s) not in the data; its columns are: {columns}"
+            )
     if options.target in options.ignore:
         raise OptionError(
             f"ignore=[{options.target!r}] lists the target; the target cannot be ignored"
@@ -360,17 +364,3 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
         if options.activation is not None:
             settings["activation"] = options.activation
     return plan.estimator_class(**settings)
-
-
-def warn_if_identifier(name: str, values: np.ndarray) -> None:
-    """Warn about a text column with a different value in almost every row: likely an id
-    or a name, whose one-hot encoding makes one input per row, which only memorizes."""
-    present = values[~missing_mask(values)]
-    distinct = len(set(present.tolist()))
-    if distinct > 20 and distinct > 0.5 * len(present):
-        warnings.warn(
-            f"column {name!r} has {distinct} different values in {len(present)} rows; "
-            f"one-hot encoding makes {distinct} inputs of it. If it is an id or a name, "
-            f"leave it out: ignore=[{name!r}]",
-            stacklevel=3,
-        )

@@ -72,7 +72,8 @@ class FeatureLogger:
     folder : path
         Where the files go (created if missing).
     input_columns : list of (name, kind)
-        The model's input columns, ``kind`` being ``"numeric"`` or ``"categorical"``.
+        The model's input columns, ``kind`` being ``"numeric"``, ``"categorical"`` or
+        ``"date"`` (logged as days since 1970-01-01, as the model reads it).
     feature_names : list of str
         The model's computed features.
     classes : list or None
@@ -128,7 +129,8 @@ class FeatureLogger:
             pa.field("row", pa.int32()),
         ]
         for name, kind in self.input_columns:
-            kind_type = pa.float64() if kind == "numeric" else pa.string()
+            # numbers, and dates as the model reads them (days since 1970), are floats
+            kind_type = pa.string() if kind == "categorical" else pa.float64()
             fields.append(pa.field(f"input.{name}", kind_type))
         fields.append(pa.field("input_extra", pa.string()))
         fields += [pa.field(f"feature.{name}", pa.float64()) for name in self.feature_names]
@@ -268,7 +270,7 @@ class FeatureLogger:
         }
         for name, kind in self.input_columns:
             values = np.concatenate([b.inputs[name] for b in batches])
-            if kind == "numeric":
+            if kind != "categorical":  # numbers, or dates as days since 1970
                 columns[f"input.{name}"] = values.astype(np.float64)
             else:  # text labels, None for missing
                 columns[f"input.{name}"] = pa.array(values, type=pa.string())
