@@ -2,14 +2,16 @@
 "Defaults").
 
 1. scikit-learn's breast-cancer table, split 70/30 (stratified, seed 0): test log loss
-   and the largest |coefficient| of ``LogisticRegression()`` — scikit-learn's default,
+   and the largest weight (per standard deviation of its feature) of
+   ``LogisticRegression()`` — scikit-learn's default,
    thalweg's old default (``l2=0``) and thalweg's default (``l2="auto"``) — and of
    ``thalweg train`` on the 70 % (its own 60/20/20 split inside), measured with
    ``thalweg evaluate`` on the 30 %: the old defaults (``--l2 0 --no-early-stopping``)
    and today's.
 2. ``MLPClassifier()`` 5-fold accuracy on scikit-learn's digits, with the old default
    ``hidden=(8, 2)`` and today's ``(100,)``, beside scikit-learn's ``MLPClassifier()``;
-   ``MLPRegressor()`` 5-fold R² on scikit-learn's diabetes table, the same way.
+   ``MLPRegressor()`` 5-fold R² on scikit-learn's diabetes table, the same way (and,
+   for scale, with early stopping and ``LinearRegression()``).
 
 Run: ``.venv/bin/python docs/scripts/defaults.py`` (about a minute on 2 cores).
 """
@@ -31,7 +33,7 @@ from sklearn.model_selection import KFold, cross_val_score, train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
-from thalweg.models import LogisticRegression, MLPClassifier, MLPRegressor
+from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 
 warnings.simplefilter("ignore")  # scikit-learn's lbfgs hits max_iter on raw features
 
@@ -43,12 +45,17 @@ def breast_cancer() -> list[tuple[str, float, str]]:
         X, y, test_size=0.3, stratify=y, random_state=0
     )
     rows = []
+    scale = X_train.std(axis=0)  # weights per standard deviation of each feature
+
+    def largest(coef) -> str:
+        return f"largest |weight| per standard deviation {np.abs(coef * scale).max():,.1f}"
+
     sk = SkLogisticRegression().fit(X_train, y_train)
     rows.append(
         (
             "scikit-learn LogisticRegression()",
             log_loss(y_test, sk.predict_proba(X_test)),
-            f"{np.abs(sk.coef_).max():,.1f}",
+            largest(sk.coef_),
         )
     )
     for label, model in (
@@ -57,7 +64,7 @@ def breast_cancer() -> list[tuple[str, float, str]]:
     ):
         model.fit(X_train, y_train)
         loss = log_loss(y_test, model.predict_proba(X_test))
-        rows.append((label, loss, f"{np.abs(model.coef_).max():,.1f}"))
+        rows.append((label, loss, largest(model.coef_)))
 
     # The command line, as a user runs it: a CSV of the 70 %, evaluated on the 30 %.
     names = [name.replace(" ", "_") for name in data.feature_names]
@@ -108,9 +115,12 @@ def five_fold() -> list[tuple[str, float]]:
     for label, model in (
         ("thalweg MLPRegressor(hidden=(8, 2)) (old default)", MLPRegressor(hidden=(8, 2))),
         ("thalweg MLPRegressor() (hidden=(100,))", MLPRegressor()),
+        ("thalweg MLPRegressor(early_stopping=True)", MLPRegressor(early_stopping=True)),
         ("scikit-learn MLPRegressor()", SkMLPRegressor()),
+        ("thalweg LinearRegression()", LinearRegression()),
     ):
-        model.set_params(random_state=0)
+        if "random_state" in model.get_params():
+            model.set_params(random_state=0)
         rows.append(("diabetes, R²: " + label, cross_val_score(model, X, y, cv=folds).mean()))
     return rows
 

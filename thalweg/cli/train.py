@@ -255,12 +255,12 @@ def train(
         from thalweg.models.table_training import train_stream
 
         with _convergence_shown_by_us():
-            result = train_stream(data, options, verbose=verbose, on_line=output.line)
+            result = train_stream(data, options, verbose=verbose, on_line=_flagged(output))
     elif options.dask is not None:
         from thalweg.distributed.table_training import train_on_cluster
 
         with _convergence_shown_by_us():
-            result = train_on_cluster(data, options, verbose=verbose, on_line=output.line)
+            result = train_on_cluster(data, options, verbose=verbose, on_line=_flagged(output))
     else:
         from thalweg.io import read_table
         from thalweg.models.table_training import data_fingerprint, file_digest
@@ -299,6 +299,13 @@ def _output(quiet: bool, json_output: bool):
     return Output(quiet=quiet, json_mode=json_output)
 
 
+def _flagged(output):
+    """The library's lines (the plan...) worded with flags, then printed."""
+    from thalweg.cli.flags import as_flags
+
+    return lambda line: output.line(as_flags(line))
+
+
 def checkpoint_path(out: Path) -> Path:
     """Where Ctrl-C saves the training state: next to the model file."""
     return out.with_name(out.name + ".checkpoint")
@@ -334,7 +341,7 @@ def train_and_show(
                 fingerprint=fingerprint,
                 resume=resume,
                 verbose=0 if output.quiet else 1,
-                on_line=output.line,
+                on_line=_flagged(output),
             )
     except TrainingInterrupted as interruption:
         where = str(interruption).split(";")[0]
