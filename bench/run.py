@@ -28,6 +28,8 @@ WORKLOADS = {
     "mlp": "bench.mlp",
     "logistic": "bench.logistic",
     "linear": "bench.linear",
+    "kmeans": "bench.kmeans",
+    "autoencoder": "bench.autoencoder",
     "memory": "bench.memory",
     "detection": "bench.detection",
     "playground-server": "bench.playground_server",

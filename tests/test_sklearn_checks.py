@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from thalweg.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
+from thalweg.models import (
+    Autoencoder,
+    KMeans,
+    LinearRegression,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+)
 
 ESTIMATORS = [
     LinearRegression(),
@@ -20,6 +27,8 @@ ESTIMATORS = [
     LogisticRegression(solver="gd", max_epochs=200),
     MLPClassifier(),
     MLPRegressor(),
+    KMeans(),  # default arguments: the checks set random_state themselves
+    Autoencoder(),
 ]
 
 

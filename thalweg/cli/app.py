@@ -16,6 +16,8 @@ import typer
 # The commands, in the order ``thalweg --help`` lists them: modules of thalweg.cli.
 COMMANDS = [
     "train",
+    "cluster",
+    "embed",
     "profile_input",
     "evaluate",
     "predict",

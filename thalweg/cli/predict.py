@@ -41,7 +41,9 @@ def predict(
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
     Writes a CSV with a 'prediction' column and, for classifiers, one probability
-    column per class. Extra columns in the data are ignored; a missing one is an error.
+    column per class; for a clustering model (thalweg cluster) a 'cluster' column; for
+    an autoencoder (thalweg embed) its code columns and 'reconstruction_error'. Extra
+    columns in the data are ignored; a missing one is an error.
     """
     from thalweg.cli.display import Output
     from thalweg.data.columns import missing_mask
@@ -53,7 +55,8 @@ def predict(
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
     predictions = model.prediction_table(read_table(data), threshold=threshold)
-    empty = int(missing_mask(predictions["prediction"]).sum())
+    first = next(iter(predictions.values()))  # "prediction", "cluster" or "code_0"
+    empty = int(missing_mask(first).sum())
     if empty:
         say(
             f"warning: {empty} row(s) have missing values and the model was trained with "
@@ -70,5 +73,5 @@ def predict(
         raise UserError(
             f"cannot write {output_path} ({error.strerror}); choose another -o"
         ) from None
-    Output().line(f"wrote predictions: {output_path} ({len(predictions['prediction'])} rows)")
+    Output().line(f"wrote predictions: {output_path} ({len(first)} rows)")
     return EXIT_OK

@@ -41,6 +41,8 @@ Where the target is
   ``.npy`` file holding ``y`` (``(n_rows,)``), one per feature file, in the same order
   (``stream(["a_X.npy", "b_X.npy"], target=["a_y.npy", "b_y.npy"], ...)``). ``columns``
   are column indices. Files are read with ``allow_pickle=False``: nothing in them runs.
+* ``target=None``: rows without a target, for unsupervised learning (``KMeans.fit_stream``);
+  every column (or ``columns``) is a feature and the batches are ``(X, None)``.
 """
 
 from __future__ import annotations
@@ -83,9 +85,10 @@ def stream(
         One file, a folder (its ``.parquet``/``.pq``/``.csv``/``.npy`` files, sorted), or
         a list of files of one format; each may be a URL (``s3://bucket/data/``, see
         :mod:`thalweg.data.filesystems`).
-    target : str, int, path or list of paths
+    target : str, int, path, list of paths, or None
         The column holding ``y`` (a name for Parquet/CSV; for ``.npy`` a column index or
-        the ``.npy`` file(s) holding ``y``; see the module docstring).
+        the ``.npy`` file(s) holding ``y``; see the module docstring). None: no target,
+        the batches are ``(X, None)``.
     columns : list, optional
         Feature columns (names, or indices for ``.npy``); default: all but the target.
     batch_size : int
@@ -124,7 +127,7 @@ def stream(
     if kind == "npy":
         readers = _npy_readers(paths, target, columns, read_rows)
     else:
-        if not isinstance(target, str):
+        if target is not None and not isinstance(target, str):
             raise DataError(
                 f"stream: target must be a column name for {kind} files, got {target!r}"
             )
@@ -193,6 +196,7 @@ class Stream:
         self.dtype = np.dtype(dtype)
         self.feature_names = readers[0].feature_names
         self.n_features = readers[0].n_features
+        self.labelled = readers[0].labelled  # False for target=None: batches are (X, None)
         rows = [reader.n_rows for reader in readers]
         self.n_samples = None if None in rows else int(sum(rows))
         self.transform = None  # see map()
@@ -298,7 +302,7 @@ class Stream:
                 return
             self._read_seconds += time.perf_counter() - started
             self._read_examples += len(batch[0])
-            yield batch
+            yield _without_stand_in(batch)
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every row once, in file order, in chunks of at most ``read_rows`` rows.
@@ -306,7 +310,7 @@ class Stream:
         For passes where order does not matter (statistics for the preprocessing): no
         shuffle buffer, no re-batching.
         """
-        return self._chunks(range(len(self.readers)), None)
+        return map(_without_stand_in, self._chunks(range(len(self.readers)), None))
 
     def input_stats(self) -> dict:
         """Cumulative time spent making batches and examples made (balance diagnostic)."""
@@ -324,7 +328,22 @@ class Stream:
             pieces = rng.permutation(reader.n_pieces) if rng is not None else None
             for X, y in reader.read(pieces, self.read_rows, self.dtype):
                 self.largest_chunk = max(self.largest_chunk, len(X))
-                yield (X, y) if self.transform is None else self.transform(X, y)
+                if self.transform is not None:
+                    X, y = self.transform(X, y if self.labelled else None)
+                # Without a target, y travels through shuffling as a (rows, 0) array.
+                yield X, (_no_target(len(X)) if y is None else y)
+
+
+def _no_target(rows: int) -> np.ndarray:
+    """The stand-in ``y`` of rows without a target: shape ``(rows, 0)``, no memory."""
+    return np.empty((rows, 0), np.float32)
+
+
+def _without_stand_in(batch):
+    """``(X, None)`` for a batch whose ``y`` is the stand-in of :func:`_no_target` (a
+    ``map`` may have given rows without a target one, e.g. an autoencoder's)."""
+    X, y = batch
+    return (X, None) if y.ndim == 2 and y.shape[1] == 0 else batch
 
 
 class _KeepRows:
@@ -466,9 +485,9 @@ def _expand(path_or_paths) -> list:
     return paths
 
 
-def _feature_columns(path: Path, names: list[str], target: str, columns) -> list[str]:
+def _feature_columns(path: Path, names: list[str], target: str | None, columns) -> list[str]:
     """Check the target and feature column names against the file's columns."""
-    if target not in names:
+    if target is not None and target not in names:
         raise DataError(f"{path}: no target column {target!r}; the columns are {names}")
     if columns is None:
         features = [name for name in names if name != target]
@@ -482,6 +501,10 @@ def _feature_columns(path: Path, names: list[str], target: str, columns) -> list
     if not features:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
     return features
+
+
+def _read_columns(features: list[str], target: str | None) -> list[str]:
+    return features if target is None else [*features, target]
 
 
 def _check_numeric(path: Path, schema, features: list[str]) -> None:
@@ -498,11 +521,12 @@ def _check_numeric(path: Path, schema, features: list[str]) -> None:
             )
 
 
-def _arrow_to_numpy(path: Path, batch, features: list[str], target: str, dtype):
-    """One Arrow record batch -> ``X`` (rows, features) of ``dtype`` and ``y`` (rows,)."""
+def _arrow_to_numpy(path: Path, batch, features: list[str], target: str | None, dtype):
+    """One Arrow record batch -> ``X`` (rows, features) of ``dtype`` and ``y`` (rows,)
+    (None without a target)."""
     import pyarrow as pa
 
-    for name in [*features, target]:
+    for name in _read_columns(features, target):
         if batch.column(name).null_count:
             raise DataError(
                 f"{path}: column {name!r} has missing values; drop or impute them first"
@@ -512,14 +536,14 @@ def _arrow_to_numpy(path: Path, batch, features: list[str], target: str, dtype):
         table = table.cast(pa.schema([(f.name, pa.float64()) for f in table.schema]))
     # One call turns the columns into a row-major matrix (in C++, common type).
     X = np.asarray(table.to_tensor(row_major=True)).astype(dtype, copy=False)
-    y = batch.column(target).to_numpy(zero_copy_only=False)
+    y = None if target is None else batch.column(target).to_numpy(zero_copy_only=False)
     return X, y
 
 
 class _ParquetReader:
     """A Parquet file: its row groups are the pieces; each is read ``read_rows`` at a time."""
 
-    def __init__(self, path: Path, target: str, columns):
+    def __init__(self, path: Path, target: str | None, columns):
         import pyarrow.parquet as pq
 
         try:
@@ -530,7 +554,7 @@ class _ParquetReader:
         except Exception as error:  # pyarrow raises its own types for a damaged file
             raise FileFormatError(f"{path}: not a readable Parquet file ({error})") from None
         schema = metadata.schema.to_arrow_schema()
-        self.path, self.target = path, target
+        self.path, self.target, self.labelled = path, target, target is not None
         self.feature_names = _feature_columns(path, schema.names, target, columns)
         _check_numeric(path, schema, self.feature_names)
         self.n_features = len(self.feature_names)
@@ -546,7 +570,7 @@ class _ParquetReader:
                 for batch in file.iter_batches(
                     batch_size=read_rows,
                     row_groups=[int(group)],
-                    columns=[*self.feature_names, self.target],
+                    columns=_read_columns(self.feature_names, self.target),
                     # One thread: the stream already runs beside the trainer (fit_stream
                     # reads in a background thread); Arrow's pool would compete for cores.
                     use_threads=False,
@@ -560,7 +584,7 @@ class _CsvReader:
     n_rows = None  # unknown without reading the whole file
     n_pieces = 1
 
-    def __init__(self, path: Path, target: str, columns):
+    def __init__(self, path: Path, target: str | None, columns):
         import pyarrow as pa
         from pyarrow import csv
 
@@ -575,12 +599,13 @@ class _CsvReader:
                 schema = reader.schema
         except pa.ArrowInvalid as error:
             raise FileFormatError(f"{path}: not a readable CSV file ({error})") from None
-        self.path, self.target = path, target
+        self.path, self.target, self.labelled = path, target, target is not None
         self.feature_names = _feature_columns(path, schema.names, target, columns)
         _check_numeric(path, schema, self.feature_names)
         self.n_features = len(self.feature_names)
         self.column_types = {name: pa.float64() for name in self.feature_names}
-        self.column_types[target] = schema.field(target).type
+        if target is not None:
+            self.column_types[target] = schema.field(target).type
 
     def read(self, pieces, read_rows: int, dtype):
         with open_for_reading(self.path, random_access=False) as source:
@@ -594,7 +619,7 @@ class _CsvReader:
             source,
             read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=csv.ConvertOptions(
-                include_columns=[*self.feature_names, self.target],
+                include_columns=_read_columns(self.feature_names, self.target),
                 column_types=self.column_types,
             ),
         )
@@ -615,6 +640,8 @@ class _CsvReader:
 
 
 def _npy_readers(paths: list[Path], target, columns, piece_rows: int) -> list:
+    if target is None:
+        return [_NpyReader(path, None, None, columns, piece_rows) for path in paths]
     if isinstance(target, int | np.integer):
         return [_NpyReader(path, int(target), None, columns, piece_rows) for path in paths]
     targets = [target] if isinstance(target, str | Path) else list(target or [])
@@ -681,6 +708,7 @@ class _NpyReader:
             raise DataError(f"{path}: expected a 2-D array (n_rows, n_columns), got {shape}")
         self.path, self.n_rows, self.width = path, int(shape[0]), int(shape[1])
         self.target_column, self.target_path = target_column, target_path
+        self.labelled = target_column is not None or target_path is not None
         if target_column is not None and not -self.width <= target_column < self.width:
             raise DataError(
                 f"{path}: target column {target_column} is out of range; the array has "
@@ -722,7 +750,9 @@ class _NpyReader:
                 continue
             block = self._map(self.path, self.dtype, self.offset, start, stop, (self.width,))
             X = np.array(block if every_column else block[:, self.features], dtype=dtype)
-            if self.target_column is not None:
+            if not self.labelled:
+                y = None
+            elif self.target_column is not None:
                 y = np.array(block[:, self.target_column])
             else:
                 y = np.array(self._map(self.target_path, self.y_dtype, self.y_offset, start, stop))

@@ -26,6 +26,9 @@ thalweg                     scikit-learn
 ``majority_baseline``       ``DummyClassifier(strategy="most_frequent")``
 ``threshold_table``         ``precision_score`` etc. of ``y_score >= t``
 ``apply_threshold``         ``FixedThresholdClassifier``'s decision rule
+``adjusted_rand_score``     ``adjusted_rand_score``
+``silhouette_score``        ``silhouette_score`` (Euclidean)
+``silhouette_samples``      ``silhouette_samples`` (Euclidean)
 ==========================  =========================================
 
 Where scikit-learn warns and returns NaN because a metric is undefined (an ROC curve
@@ -44,6 +47,7 @@ from thalweg.metrics.classification import (
     precision,
     recall,
 )
+from thalweg.metrics.clustering import adjusted_rand_score, silhouette_samples, silhouette_score
 from thalweg.metrics.inputs import Average as Average  # type alias of the signatures
 from thalweg.metrics.probability import (
     PredictionBias,
@@ -68,6 +72,7 @@ __all__ = [
     "PredictionBias",
     "ThresholdTable",
     "accuracy",
+    "adjusted_rand_score",
     "apply_threshold",
     "average_precision",
     "calibration_curve",
@@ -85,5 +90,7 @@ __all__ = [
     "recall",
     "roc_auc",
     "roc_curve",
+    "silhouette_samples",
+    "silhouette_score",
     "threshold_table",
 ]

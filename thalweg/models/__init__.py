@@ -8,7 +8,9 @@ public contract between an estimator and the trainer; see ``gradient.py``).
 
 from thalweg.errors import ConvergenceWarning
 from thalweg.models import legacy, persistence
+from thalweg.models.autoencoder import Autoencoder
 from thalweg.models.gradient import GradientEstimator
+from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression
 from thalweg.models.logistic import LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
@@ -16,7 +18,15 @@ from thalweg.models.mlp import MLPClassifier, MLPRegressor
 # Every estimator a model file may name. A new kind of estimator adds itself here, and
 # then saves and loads like the others (see docs/models.md, "Writing an estimator").
 ESTIMATORS = {
-    cls.__name__: cls for cls in (LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor)
+    cls.__name__: cls
+    for cls in (
+        LinearRegression,
+        LogisticRegression,
+        MLPClassifier,
+        MLPRegressor,
+        KMeans,
+        Autoencoder,
+    )
 }
 
 
@@ -32,8 +42,11 @@ def load_model(path):
 
 __all__ = [
     "ESTIMATORS",
+    "Autoencoder",
     "ConvergenceWarning",
+    "EmptyClusterWarning",
     "GradientEstimator",
+    "KMeans",
     "LinearRegression",
     "LogisticRegression",
     "MLPClassifier",

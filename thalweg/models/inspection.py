@@ -20,6 +20,9 @@ __all__ = ["architecture", "describe", "parameter_count"]
 def architecture(estimator) -> str:
     """The layers, e.g. ``Linear(2→16) → ReLU → Linear(16→1)``."""
     module = getattr(estimator, "module_", None)
+    centers = getattr(estimator, "cluster_centers_", None)
+    if centers is not None:
+        return f"k-means: {centers.shape[0]} centres × {centers.shape[1]} features"
     if module is None:
         coef = estimator.coef_
         outputs = 1 if coef.ndim == 1 else coef.shape[0]
@@ -40,13 +43,20 @@ def parameter_count(estimator) -> int:
     module = getattr(estimator, "module_", None)
     if module is not None:
         return int(module.num_parameters())
+    if hasattr(estimator, "cluster_centers_"):
+        return int(estimator.cluster_centers_.size)
     return int(estimator.coef_.size + getattr(estimator.intercept_, "size", 1))
 
 
 def describe(model, path) -> dict:
     """Everything ``thalweg inspect`` shows about a table model read from ``path``."""
     estimator = model.estimator_
-    training = model.metadata_.get("training", {})
+    training = (
+        model.metadata_.get("training")
+        or model.metadata_.get("clustering")
+        or model.metadata_.get("embedding")
+        or {}
+    )
     history = getattr(estimator, "history_", None)
     categorical = [c["name"] for c in model.columns_ if c["kind"] == CATEGORICAL]
     became = {entry["name"]: entry["became"] for entry in model.column_report_}
@@ -70,7 +80,7 @@ def describe(model, path) -> dict:
     return {
         "file": str(path),
         "model": type(estimator).__name__,
-        "task": "classification" if model.is_classifier else "regression",
+        "task": model.task,
         "target": model.target_,
         "classes": model.classes_.tolist() if model.is_classifier else None,
         "architecture": architecture(estimator),
@@ -85,7 +95,9 @@ def describe(model, path) -> dict:
             "unknown_categories": model.unknown,
             "crosses": model.crosses_ is not None,
             "features": list(model.feature_names_out_),
-            "standardized_in_model": bool(params.get("standardize", False)),
+            "standardized_in_model": bool(
+                params.get("standardize", False) or getattr(model, "scaler_", None) is not None
+            ),
         },
         "training": training,
         "final_losses": final,

@@ -29,6 +29,13 @@ that inside the fitted model, so what serves is exactly what trained:
 How a column is typed (numeric or categorical, and what a stray value means) is
 :mod:`thalweg.data.columns`'s job.
 
+**Without a target.** An unsupervised estimator (``KMeans``, ``Autoencoder``) learns
+from the columns alone: ``fit(table)`` with no ``y``, and :meth:`TabularModel.
+prediction_table` gives each row's ``cluster``, or its ``code_0 …`` and
+``reconstruction_error``. ``scale=True`` standardizes the estimator's input (numeric and
+one-hot columns alike) for estimators that measure distances and do not standardize
+themselves, such as ``KMeans``: every column then counts alike whatever its unit.
+
 >>> import numpy as np
 >>> from thalweg.models import LogisticRegression
 >>> colors = np.array(["red", "blue", "red", "blue"], dtype=object)
@@ -48,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from thalweg.data import CalendarFeatures, FeatureCrosses, OneHotEncoder
+from thalweg.data import CalendarFeatures, FeatureCrosses, OneHotEncoder, Standardizer
 from thalweg.data.columns import (
     CATEGORICAL,
     DATE,
@@ -114,6 +121,9 @@ class TabularModel:
         ``OneHotEncoder(min_frequency=...)``). 1 gives every category its own input.
     keep : sequence of str
         Columns to use even when they look like identifiers.
+    scale : bool
+        Standardize the estimator's input columns (``scaler_``), for estimators that do
+        not standardize themselves (``KMeans``).
 
     Attributes
     ----------
@@ -132,6 +142,8 @@ class TabularModel:
     encoder_ : OneHotEncoder or None
     calendar_ : CalendarFeatures or None
     crosses_ : FeatureCrosses or None
+    scaler_ : Standardizer or None
+        The standardization of the estimator's input, with ``scale=True``.
     feature_names_out_ : list of str
         Names of the estimator's input features.
     target_ : str or None
@@ -158,6 +170,7 @@ class TabularModel:
         crosses: bool = False,
         min_frequency: int | float = MIN_FREQUENCY,
         keep: Sequence[str] = (),
+        scale: bool = False,
     ):
         self.estimator = estimator
         self.categorical = categorical
@@ -166,6 +179,7 @@ class TabularModel:
         self.crosses = crosses
         self.min_frequency = min_frequency
         self.keep = keep
+        self.scale = scale
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor arguments, as given."""
@@ -177,6 +191,7 @@ class TabularModel:
             "crosses": self.crosses,
             "min_frequency": self.min_frequency,
             "keep": self.keep,
+            "scale": self.scale,
         }
 
     def set_params(self, **params) -> TabularModel:
@@ -199,6 +214,19 @@ class TabularModel:
         return isinstance(self.estimator, ClassifierMixin)
 
     @property
+    def is_supervised(self) -> bool:
+        """Whether the wrapped estimator learns a target (a classifier or a regressor)."""
+        return getattr(self.estimator, "_estimator_type", "") in ("classifier", "regressor")
+
+    @property
+    def task(self) -> str:
+        """``"classification"``, ``"regression"``, ``"clustering"`` or ``"embedding"``."""
+        kind = getattr(self.estimator, "_estimator_type", "")
+        if self.is_supervised:
+            return "classification" if self.is_classifier else "regression"
+        return "clustering" if kind == "clusterer" else "embedding"
+
+    @property
     def classes_(self) -> np.ndarray:
         """Class labels of a fitted classifier."""
         return self.estimator_.classes_
@@ -207,7 +235,7 @@ class TabularModel:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         *,
         sample_weight=None,
         validation: tuple[Any, Any] | None = None,
@@ -222,7 +250,8 @@ class TabularModel:
         X : dict of name -> 1-D array, or DataFrame
             The input columns (a column named like the target is left out).
         y : str or array (n_rows,)
-            The target values, or the name of the column of ``X`` that holds them.
+            The target values, or the name of the column of ``X`` that holds them; left
+            out for an unsupervised estimator.
         sample_weight : array (n_rows,), optional
             How much each row counts (passed to the estimator's ``fit``).
         validation : (X_val, y_val), optional
@@ -239,6 +268,8 @@ class TabularModel:
             ``fit`` (:meth:`thalweg.models.GradientEstimator.fit`).
         """
         self._check_options()
+        if not self.is_supervised:
+            return self._fit_without_target(X, y, sample_weight, validation, callbacks, resume)
         table, target, y = self._split_target(X, y)
         self._check_names(table)
         typed, kinds = typed_table(table, self.categorical)
@@ -259,9 +290,9 @@ class TabularModel:
             )
         # What the model learned from, kept for skew checks at serving time.
         labelled = ~missing_mask(labels)
-        # Dates are profiled as the numbers the model reads (days since 1970).
-        profiled = {name: NUMERIC if kind == DATE else kind for name, kind in kinds.items()}
-        statistics = table_profile({k: v[labelled] for k, v in typed.items()}, profiled)
+        statistics = table_profile(
+            {k: v[labelled] for k, v in typed.items()}, _profiled_kinds(kinds)
+        )
         typed = {name: values[keep] for name, values in typed.items()}
         labels = self._label_array(labels[keep])
         if self.is_classifier and len(np.unique(labels)) < 2:
@@ -272,28 +303,12 @@ class TabularModel:
         self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
         self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
         typed = self._fill(typed)
-        numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
-        dates = self._names(DATE)
-        self.crosses_ = (
-            FeatureCrosses().fit(_stack(typed, numeric, np.float64))
-            if self.crosses and numeric
-            else None
-        )
-        self.calendar_ = CalendarFeatures().fit(_stack(typed, dates, np.float64)) if dates else None
-        self.encoder_ = (
-            OneHotEncoder(handle_unknown=self.unknown, min_frequency=self.min_frequency).fit(
-                _stack(typed, categorical, object)
-            )
-            if categorical
-            else None
-        )
-        self.feature_names_out_ = self._output_names()
-        self.column_report_ = self._column_report(typed, order=list(table))
+        self._learn_columns(typed, order=list(table))
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)[keep]
         if validation is not None:
             validation = self._validation_rows(*validation)
-        features = self._matrix(typed)
+        features = self._estimator_input(typed)
         estimator = type(self.estimator)(**self.estimator.get_params())
         estimator.fit(
             features,
@@ -312,6 +327,86 @@ class TabularModel:
             self._estimator_call("predict", rows), self.is_classifier, source
         )
         return self
+
+    def _learn_columns(self, typed: dict[str, np.ndarray], order: Sequence[str]) -> None:
+        """Learn the crosses, the calendar, the one-hot encoding (rare categories
+        grouped), (``scale``) the standardization, and the report of what became of each
+        column (``order``: the table's columns)."""
+        numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
+        dates = self._names(DATE)
+        self.crosses_ = (
+            FeatureCrosses().fit(_stack(typed, numeric, np.float64))
+            if self.crosses and numeric
+            else None
+        )
+        self.calendar_ = CalendarFeatures().fit(_stack(typed, dates, np.float64)) if dates else None
+        self.encoder_ = (
+            OneHotEncoder(handle_unknown=self.unknown, min_frequency=self.min_frequency).fit(
+                _stack(typed, categorical, object)
+            )
+            if categorical
+            else None
+        )
+        self.feature_names_out_ = self._output_names()
+        self.scaler_ = Standardizer().fit(self._matrix(typed)) if self.scale else None
+        self.column_report_ = self._column_report(typed, order=order)
+
+    def _fit_without_target(self, X, y, sample_weight, validation, callbacks, resume):
+        """``fit`` for an estimator that learns from the columns alone."""
+        if y is not None:
+            raise DataError(
+                f"{type(self.estimator).__name__} learns without a target, so fit takes no y; "
+                "leave it out (and the target column out of the table, ignore=[...])"
+            )
+        table = as_table(X)
+        self._check_names(table)
+        typed, kinds = typed_table(table, self.categorical)
+        keep = np.ones(len(next(iter(typed.values()))), dtype=bool)
+        self.left_out_ = self._leave_out_identifiers(typed, kinds, keep)
+        # What it learned from, for skew checks (dates as the days the model reads).
+        statistics = table_profile(typed, _profiled_kinds(kinds))
+        if self.missing == "error":
+            raise_if_missing(typed, "fill them in, or choose missing='drop' or missing='mean'")
+        elif self.missing == "drop":
+            keep = complete_rows(typed)
+        if not keep.any():
+            raise DataError(
+                "no rows are left after dropping those with missing values; fill them in, "
+                "or use missing='mean'"
+            )
+        typed = {name: values[keep] for name, values in typed.items()}
+        self.target_ = None
+        self.n_dropped_ = int((~keep).sum())
+        self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
+        self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
+        typed = self._fill(typed)
+        self._learn_columns(typed, order=list(table))
+        # KMeans takes none of the training loop's extras; pass only those given.
+        extras = {
+            "sample_weight": None
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64)[keep],
+            "callbacks": callbacks or None,
+            "validation": None if validation is None else (self.transform(validation), None),
+            "resume": resume,
+        }
+        features = self._estimator_input(typed)
+        estimator = type(self.estimator)(**self.estimator.get_params())
+        estimator.fit(features, **{k: v for k, v in extras.items() if v is not None})
+        self.estimator_ = estimator
+        self.metadata_ = {}
+        self.feature_statistics_ = statistics
+        # Clusters are labels, profiled like a classifier's; an autoencoder predicts nothing.
+        self.prediction_statistics_ = (
+            prediction_profile(self._estimator_call("predict", features), True, "training")
+            if self.task == "clustering"
+            else None
+        )
+        return self
+
+    def _estimator_input(self, typed: dict[str, np.ndarray]) -> np.ndarray:
+        matrix = self._matrix(typed)
+        return matrix if getattr(self, "scaler_", None) is None else self.scaler_.transform(matrix)
 
     @classmethod
     def from_fitted(cls, estimator, columns: Sequence[str], target: str | None = None):
@@ -337,7 +432,7 @@ class TabularModel:
         model.estimator_ = estimator
         model.target_ = target
         model.columns_ = [{"name": str(name), "kind": NUMERIC} for name in columns]
-        model.fill_values_, model.crosses_, model.encoder_ = {}, None, None
+        model.fill_values_, model.crosses_, model.encoder_, model.scaler_ = {}, None, None, None
         model.calendar_, model.left_out_ = None, []
         model.feature_names_out_ = [str(name) for name in columns]
         model.column_report_ = model._column_report()
@@ -559,6 +654,11 @@ class TabularModel:
         their targets as the estimator takes them, and the mask of kept rows.
         """
         self._check_fitted("columns_")
+        if not self.is_supervised:
+            raise DataError(
+                f"this model is a {self.task} model: it learned without a target, so there "
+                "is nothing to measure it against; use predict for its output"
+            )
         table = as_table(X)
         if y is None:
             y = self.target_
@@ -600,7 +700,7 @@ class TabularModel:
                 f"the model was trained with missing={self.missing!r}, which cannot predict "
                 "such rows: fill them in (or train with missing='mean')",
             )
-        return typed, self._matrix(self._fill(typed))
+        return typed, self._estimator_input(self._fill(typed))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels or values, one per row of ``X``."""
@@ -625,8 +725,8 @@ class TabularModel:
             )
         if not self.is_classifier:
             raise OptionError(
-                f"threshold={threshold:g} applies to classifiers; this model does regression: "
-                "leave it out"
+                f"threshold={threshold:g} applies to classifiers; this model does "
+                f"{self.task}: leave it out"
             )
         classes = self.classes_.tolist()
         if len(classes) != 2:
@@ -646,16 +746,20 @@ class TabularModel:
 
     def prediction_table(self, X: Any, threshold: float | None = None) -> dict[str, np.ndarray]:
         """Predictions as columns, one row per row of ``X``: ``prediction`` and, for a
-        classifier, ``probability_<label>`` for each class. Rows the model cannot
-        predict (:meth:`predictable_rows`) are left empty (None or NaN). A two-class
-        model predicts ``classes_[1]`` where its probability is at least ``threshold``,
-        when one is given (see :meth:`check_threshold`)."""
+        classifier, ``probability_<label>`` for each class; for a clustering, the
+        ``cluster`` of each row; for an autoencoder, its code (``code_0``, ``code_1``,
+        …) and ``reconstruction_error``. Rows the model cannot predict
+        (:meth:`predictable_rows`) are left empty (None or NaN). A two-class model
+        predicts ``classes_[1]`` where its probability is at least ``threshold``, when
+        one is given (see :meth:`check_threshold`)."""
         self.check_threshold(threshold)
         keep = self.predictable_rows(X)
         table = as_table(X)
         rows = table if keep.all() else {name: values[keep] for name, values in table.items()}
         features = self.transform(rows)
         n = len(keep)
+        if not self.is_supervised:
+            return self._unsupervised_columns(features, keep)
         if self.is_classifier:
             predicted, probabilities = self._decide(features, threshold)
         else:
@@ -670,8 +774,29 @@ class TabularModel:
                 columns[f"probability_{label}"] = values
         return columns
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy (classifiers) or R² (regressors) on a table and its targets."""
+    def _unsupervised_columns(self, features: np.ndarray, keep: np.ndarray) -> dict:
+        n = len(keep)
+        if self.task == "clustering":
+            column = np.full(n, None, dtype=object)
+            column[keep] = self._estimator_call("predict", features).tolist()
+            return {"cluster": column}
+        codes = self._estimator_call("transform", features)
+        columns = {}
+        for j in range(codes.shape[1]):
+            columns[f"code_{j}"] = np.full(n, np.nan)
+            columns[f"code_{j}"][keep] = codes[:, j]
+        if hasattr(self.estimator_, "reconstruction_error"):
+            columns["reconstruction_error"] = np.full(n, np.nan)
+            errors = self._estimator_call("reconstruction_error", features)
+            columns["reconstruction_error"][keep] = errors
+        return columns
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Accuracy (classifiers) or R² (regressors) on a table and its targets; an
+        unsupervised estimator's own score (minus the inertia, minus the reconstruction
+        error) on a table alone."""
+        if not self.is_supervised:
+            return self._estimator_call("score", self.transform(X))
         if isinstance(y, str):
             y = as_table(X)[y]
         labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
@@ -711,7 +836,7 @@ class TabularModel:
         calendar = getattr(self, "calendar_", None)
         return {
             "target": self.target_,
-            "task": "classification" if self.is_classifier else "regression",
+            "task": self.task,
             "columns": self.columns_,
             "categorical": list(self.categorical),
             "missing": self.missing,
@@ -724,6 +849,7 @@ class TabularModel:
             "calendar": calendar.to_config() if calendar is not None else None,
             "left_out": list(getattr(self, "left_out_", [])),
             "column_report": getattr(self, "column_report_", None) or self._column_report(),
+            "scaler": self.scaler_.to_config() if getattr(self, "scaler_", None) else None,
             "feature_names_out": self.feature_names_out_,
             "statistics": {
                 "features": getattr(self, "feature_statistics_", None),
@@ -767,6 +893,7 @@ class TabularModel:
                 # Files from before rare categories were grouped kept every category.
                 min_frequency=config.get("min_frequency", 1),
                 keep=config.get("keep", []),
+                scale=config.get("scaler") is not None,
             )
             model.estimator_ = estimator
             model.target_ = config["target"]
@@ -781,6 +908,8 @@ class TabularModel:
             calendar = config.get("calendar")  # absent in older model files
             model.calendar_ = preprocessor_from_config(calendar) if calendar else None
             model.left_out_ = [dict(entry) for entry in config.get("left_out", [])]
+            scaler = config.get("scaler")  # absent in files from before scale=
+            model.scaler_ = preprocessor_from_config(scaler) if scaler else None
             model.feature_names_out_ = list(config["feature_names_out"])
             report = config.get("column_report")
             model.column_report_ = (
@@ -795,6 +924,12 @@ class TabularModel:
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}
         model.metadata_ = {k: v for k, v in meta.items() if k not in skip}
         return model
+
+
+def _profiled_kinds(kinds: dict[str, str]) -> dict[str, str]:
+    """Column kinds for :func:`table_profile`: dates are profiled as the numbers the model
+    reads (days since 1970)."""
+    return {name: NUMERIC if kind == DATE else kind for name, kind in kinds.items()}
 
 
 def _few_whole_values(values: np.ndarray) -> int | None:

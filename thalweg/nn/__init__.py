@@ -4,6 +4,7 @@ from thalweg.nn import init
 from thalweg.nn.layers import (
     LAYERS,
     Dropout,
+    GaussianNoise,
     Identity,
     LeakyReLU,
     Linear,
@@ -20,6 +21,7 @@ from thalweg.nn.module import Module, Parameter
 __all__ = [
     "LAYERS",
     "Dropout",
+    "GaussianNoise",
     "Identity",
     "LeakyReLU",
     "Linear",

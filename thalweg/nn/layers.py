@@ -187,6 +187,40 @@ class Dropout(Module):
         return {"p": self.p}
 
 
+class GaussianNoise(Module):
+    """Add Gaussian noise of standard deviation ``std`` during training; the identity in
+    ``eval()`` mode. In front of an autoencoder it makes a *denoising* one: the network
+    sees noisy rows and is asked for the clean ones.
+
+    >>> import numpy as np, thalweg
+    >>> layer = GaussianNoise(0.5, rng=0)
+    >>> float(layer(thalweg.zeros(10_000)).data.std()).__round__(1)
+    0.5
+    >>> float(layer.eval()(thalweg.zeros(3)).data.std())
+    0.0
+    """
+
+    def __init__(self, std: float = 0.1, rng=None):
+        super().__init__()
+        if not std >= 0:
+            raise ValueError(f"GaussianNoise: std must be >= 0, got {std}")
+        self.std = float(std)
+        self.rng = backend.as_generator(rng) if rng is not None else None
+
+    def forward(self, x):
+        if not self.training or self.std == 0:
+            return x
+        rng = self.rng or backend.default_generator()
+        # A constant to the graph: the gradient passes through the addition unchanged.
+        return x + rng.normal(0.0, self.std, size=x.shape).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+    def to_config(self) -> dict:
+        return {"std": self.std}
+
+
 class Sequential(Module):
     """Layers applied one after another; sub-modules are named ``"0"``, ``"1"``, ...
 
@@ -228,7 +262,18 @@ class Sequential(Module):
 
 LAYERS: dict[str, type[Module]] = {
     cls.__name__: cls
-    for cls in (Linear, Standardized, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Sequential)
+    for cls in (
+        Linear,
+        Standardized,
+        ReLU,
+        LeakyReLU,
+        Tanh,
+        Sigmoid,
+        Identity,
+        Dropout,
+        GaussianNoise,
+        Sequential,
+    )
 }
 
 

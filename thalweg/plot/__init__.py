@@ -36,6 +36,7 @@ from thalweg.plot.classification import (
     plot_precision_recall,
     plot_roc,
 )
+from thalweg.plot.clustering import plot_clusters, plot_k_selection
 from thalweg.plot.history import plot_history
 from thalweg.plot.regression import plot_predictions, plot_target_distribution
 from thalweg.plot.surface import plot_decision_surface
@@ -46,9 +47,11 @@ __all__ = [
     "CLASS_COLORS",
     "ORANGE",
     "plot_calibration",
+    "plot_clusters",
     "plot_confusion_matrix",
     "plot_decision_surface",
     "plot_history",
+    "plot_k_selection",
     "plot_precision_recall",
     "plot_predictions",
     "plot_roc",

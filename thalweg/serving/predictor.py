@@ -37,6 +37,13 @@ class Predictor:
 
         self.path = Path(path)
         self.model = TabularModel.load(self.path)
+        if not hasattr(self.model.estimator_, "predict"):
+            from thalweg.errors import DataError
+
+            raise DataError(
+                f"{self.path} holds an {type(self.model.estimator_).__name__}, which predicts "
+                "nothing to serve: use thalweg predict for its codes and reconstruction errors"
+            )
         self.sha256 = file_sha256(self.path)
         self.columns = [(c["name"], c["kind"]) for c in self.model.columns_]
         self.classifier = self.model.is_classifier
@@ -93,7 +100,7 @@ class Predictor:
             "model": str(self.path),
             "sha256": self.sha256,
             "estimator": type(model.estimator_).__name__,
-            "task": "classification" if self.classifier else "regression",
+            "task": model.task,
             "target": model.target_,
             "columns": schema,
             "classes": self.class_labels,
