@@ -255,8 +255,11 @@ def test_train_says_what_each_column_became_and_predict_reads_dates_the_same_way
     assert became["date"].startswith("calendar: year; month, day of week, day of year")
     assert became["station"].endswith("(--keep station uses it)")
     assert became["temp_max"] == "number" and became["weather"] == "target"
-    human = cli("train", "weather.csv", "--target", "weather", "--ignore", "wind")
+    human = cli("train", "weather.csv", "--target", "weather", "--ignore", "wind", "--report",
+                "r.html")  # fmt: skip
     assert "│ date " in human.out and "left out (--ignore wind)" in human.out
+    page = (tmp_path / "r.html").read_text()
+    assert "<th>became</th>" in page and "calendar: year; month" in page
     assert cli("predict", "model.thalweg", "weather.csv", "-o", "p.csv").code == 0
     assert_one_line_error(
         cli("predict", "model.thalweg", "weather.csv", "--threshold", "2"), "threshold"
