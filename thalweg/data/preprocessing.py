@@ -489,7 +489,7 @@ class OneHotEncoder(_Transformer):
                 f'handle_unknown must be "error" or "other"; got {self.handle_unknown!r}'
             )
         array = _as_2d(X, "OneHotEncoder", numeric=False)
-        least = self._least_rows(array.shape[0])
+        least = self.rows_needed(array.shape[0])
         self._remember_names(X, array.shape[1])
         names = self._input_names(None)
         self.categories_, self.infrequent_categories_ = [], []
@@ -509,8 +509,14 @@ class OneHotEncoder(_Transformer):
             self.infrequent_categories_.append(_category_array(rare))
         return self
 
-    def _least_rows(self, n_rows: int) -> float:
-        """The fewest rows a category needs for a column of its own."""
+    def rows_needed(self, n_rows: int) -> float:
+        """The fewest of ``n_rows`` training rows a category needs for a column of its own
+        (by ``min_frequency``); a ``min_frequency`` that is neither a whole number ≥ 1 nor
+        a share between 0 and 1 raises a DataError.
+
+        >>> OneHotEncoder(min_frequency=0.05).rows_needed(200)
+        10.0
+        """
         least = self.min_frequency
         if least is None:
             return 1
@@ -525,8 +531,9 @@ class OneHotEncoder(_Transformer):
             f"between 0 and 1; got {self.min_frequency!r}"
         )
 
-    def _has_other(self, j: int) -> bool:
-        """Whether feature ``j`` has an ``__other__`` column."""
+    def has_other(self, j: int) -> bool:
+        """Whether input feature ``j`` has an ``__other__`` column (for unseen categories,
+        with ``handle_unknown="other"``, or for rare ones)."""
         return self.handle_unknown == "other" or len(self.infrequent_categories_[j]) > 0
 
     def transform(self, X: Any) -> np.ndarray:
@@ -537,7 +544,7 @@ class OneHotEncoder(_Transformer):
         names = self._input_names(None)
         blocks = []
         for j, categories in enumerate(self.categories_):
-            other = self._has_other(j)
+            other = self.has_other(j)
             values, codes = self._distinct(array[:, j], j, names)
             index = {value: i for i, value in enumerate(categories.tolist())}
             # rare categories seen in fit go to the __other__ column (position -2 here)
@@ -567,13 +574,13 @@ class OneHotEncoder(_Transformer):
         """
         self._check_fitted()
         array = np.asarray(X)
-        width = sum(len(c) + self._has_other(j) for j, c in enumerate(self.categories_))
+        width = sum(len(c) + self.has_other(j) for j, c in enumerate(self.categories_))
         if array.ndim != 2 or array.shape[1] != width:
             raise ShapeError(f"inverse_transform expects shape (n, {width}); got {array.shape}")
         out = np.empty((array.shape[0], self.n_features_in_), dtype=object)
         start = 0
         for j, categories in enumerate(self.categories_):
-            stop = start + len(categories) + int(self._has_other(j))
+            stop = start + len(categories) + int(self.has_other(j))
             hot = array[:, start:stop].argmax(axis=1)
             lookup = [*categories.tolist(), None]
             out[:, j] = [lookup[i] for i in hot]
@@ -587,7 +594,7 @@ class OneHotEncoder(_Transformer):
         out = []
         for j, (name, categories) in enumerate(zip(names, self.categories_, strict=True)):
             out.extend(f"{name}={c}" for c in categories.tolist())
-            if self._has_other(j):
+            if self.has_other(j):
                 out.append(f"{name}={_OTHER}")
         return out
 

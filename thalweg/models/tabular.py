@@ -449,7 +449,7 @@ class TabularModel:
         for name, example in (("categorical", "city"), ("keep", "name")):
             if isinstance(getattr(self, name), str):
                 raise DataError(f"{name} is a list of column names, e.g. [{example!r}]")
-        OneHotEncoder(min_frequency=self.min_frequency)._least_rows(1)  # refuses a bad one
+        OneHotEncoder(min_frequency=self.min_frequency).rows_needed(1)  # refuses a bad value
 
     def _check_names(self, table: dict) -> None:
         unknown = [name for name in self.keep if name not in table]
@@ -579,7 +579,7 @@ class TabularModel:
             words += f" + other ({rare} seen in fewer than {fewer} each{unseen})"
         elif encoder.handle_unknown == "other":
             words += " + other (unseen ones)"
-        return words, categories + int(encoder._has_other(j))
+        return words, categories + int(encoder.has_other(j))
 
     def _fill(self, typed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if not self.fill_values_:
