@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.common import JSON, check_output, example
+from thalweg.cli.common import JSON, check_paths, example
 from thalweg.cli.main import EXIT_OK, UserError
 
 
@@ -77,7 +77,7 @@ def export(
     from thalweg.datasets import load_table
     from thalweg.io import write_csv
 
-    check_output(out, "OUT")
+    check_paths({"OUT": out})
     options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
     table = load_table(name, **options)
     try:

@@ -32,8 +32,9 @@ from typing import Any, Self
 import numpy as np
 
 from thalweg.data.columns import date_days
-from thalweg.data.preprocessing import _Transformer
+from thalweg.data.preprocessing import MAX_COLUMNS, PREPROCESSOR_SCHEMAS, _Transformer
 from thalweg.errors import DataError
+from thalweg.schema import Boolean, Integer, ListOf, Optional, Record, Text
 
 __all__ = ["CalendarFeatures", "calendar_parts"]
 
@@ -143,3 +144,21 @@ class CalendarFeatures(_Transformer):
     def _set_state(self, state: dict[str, Any]) -> None:
         super()._set_state(state)
         self.with_time_ = [bool(v) for v in state["with_time_"]]
+
+
+# What to_config writes, checked when a model file is read (see thalweg.schema).
+PREPROCESSOR_SCHEMAS["CalendarFeatures"] = Record(
+    required={
+        "class": Text(),
+        "params": Record(),
+        "state": Optional(
+            Record(
+                required={
+                    "n_features_in_": Integer(minimum=1, maximum=MAX_COLUMNS),
+                    "with_time_": ListOf(Boolean()),
+                },
+                optional={"feature_names_in_": Optional(ListOf(Text()))},
+            )
+        ),
+    }
+)

@@ -146,7 +146,16 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
             raise DataError(
                 f"dataset {info.name!r} takes n, noise and seed; got unknown {', '.join(unknown)}"
             )
+        if "n" in kwargs:
+            from thalweg.limits import check_rows
+
+            # X, y and, when exported, each row as CSV text: about this many bytes a row
+            check_rows(int(kwargs["n"]), ROW_BYTES, f"{kwargs['n']:,} rows", "ask for fewer (--n)")
     return fn(**kwargs)
+
+
+# Memory per generated row: X and y (3 float64) and their CSV cells as Python strings.
+ROW_BYTES = 256
 
 
 def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:

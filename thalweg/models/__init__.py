@@ -36,8 +36,9 @@ def load_model(path):
     The model predicts as it did when saved and can continue training with
     ``partial_fit`` (with a fresh optimizer: its state is not saved).
     """
-    estimator = persistence.load_model(path, ESTIMATORS, {"Scaling": legacy.LegacyScaling})
-    return legacy.upgrade(estimator)
+    return persistence.load_model(
+        path, ESTIMATORS, {"Scaling": legacy.LegacyScaling}, upgrade=legacy.upgrade
+    )
 
 
 __all__ = [

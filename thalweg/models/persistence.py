@@ -6,6 +6,23 @@ and configurations (the network's architecture, the scaler, the training history
 the JSON header. ``load_model(path)`` rebuilds only classes thalweg knows; nothing in
 the file is ever executed. The optimizer's state is not kept: a loaded model predicts
 and evaluates; ``partial_fit`` on it starts a fresh optimizer.
+
+The file's schema is defined once, here: :data:`PARAMETERS` types the constructor
+parameters, :data:`FITTED_ATTRIBUTES` lists every fitted attribute a model file may
+hold and how it is stored. Loading goes in this order, so a damaged or hostile file
+is refused with one line before anything is built or allocated:
+
+1. the header (JSON) is checked against the schema: unknown classes, keys, types,
+   nesting and text are refused;
+2. the declared structure (``n_features_in_``, the layers, the coefficients, the
+   classes, the scaler) is checked for consistency and against the shapes and dtypes
+   of the stored arrays: every array declared must be stored with that shape, and
+   nothing else may be stored, so what is allocated is bounded by the file's size;
+3. the arrays are read (a NaN or infinite weight is refused) and the objects built
+   around them (layers are not initialised first);
+4. the estimator is built from its typed parameters, its fitted attributes are set by
+   the names in :data:`FITTED_ATTRIBUTES` (never by names read from the file), and it
+   must predict one row of zeros.
 """
 
 from __future__ import annotations
@@ -15,13 +32,196 @@ import inspect
 import numpy as np
 
 from thalweg import __version__
-from thalweg.data.preprocessing import _Transformer, preprocessor_from_config
-from thalweg.errors import FileFormatError
-from thalweg.files import read_container, write_container
-from thalweg.nn.layers import layer_from_config, layer_to_config
+from thalweg.data.preprocessing import PREPROCESSOR_CONFIG, _Transformer, preprocessor_from_config
+from thalweg.errors import FileFormatError, ThalwegError
+from thalweg.files import Container, check_tensors, header_schema, open_container, write_container
+from thalweg.nn.init import INITIALIZERS
+from thalweg.nn.layers import LAYER_CONFIG, MAX_WIDTH, layer_from_config, layer_to_config
+from thalweg.nn.layers import parameter_shapes as layer_parameter_shapes
 from thalweg.nn.module import Module
 from thalweg.optim.optimizer import Optimizer
-from thalweg.train.history import History
+from thalweg.schema import (
+    Boolean,
+    Integer,
+    Json,
+    ListOf,
+    MapOf,
+    Null,
+    Number,
+    OneOf,
+    Optional,
+    Record,
+    Schema,
+    Tagged,
+    Text,
+    check,
+)
+from thalweg.train.history import HISTORY_DATA, History
+
+# ------------------------------------------------------------------------ the schema
+
+MAX_FEATURES = 10_000_000
+MAX_CLUSTERS = 10_000_000
+_POSITIVE = Number(finite=True, minimum=1e-300)
+
+
+def _stored_as(**variants: Schema) -> Tagged:
+    """The ways one fitted attribute may be stored, by their ``type`` field."""
+    return Tagged("type", variants)
+
+
+def _json(value: Schema) -> Record:
+    return Record(required={"type": Text(), "value": value})
+
+
+_ARRAY = Record(required={"type": Text()})
+_LABEL = OneOf(Text(max_length=10_000), Integer(), Number(finite=True), Boolean())
+_LABELS = Record(
+    required={"type": Text(), "values": ListOf(_LABEL), "dtype": Text(choices=tuple("USOiufb"))}
+)
+
+#: Constructor parameters of the estimators, by name (a class accepts its own subset).
+PARAMETERS: dict[str, Schema] = {
+    "solver": Text(choices=("auto", "ols", "gd", "lbfgs")),
+    "hidden": OneOf(Integer(1, MAX_WIDTH), ListOf(Integer(1, MAX_WIDTH), max_items=1000)),
+    "activation": Text(choices=("relu", "tanh", "sigmoid", "linear")),
+    "optimizer": Text(
+        choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+    ),
+    "learning_rate": OneOf(Text(choices=("auto",)), _POSITIVE),
+    "batch_size": OneOf(Text(choices=("auto",)), Integer(minimum=1), Null()),
+    "max_epochs": Integer(minimum=0),
+    "tol": Optional(Number(finite=True)),
+    "n_iter_no_change": Integer(minimum=1),
+    "early_stopping": Boolean(),
+    "validation_fraction": Number(finite=True, minimum=0),
+    "l1": Number(finite=True, minimum=0),
+    "l2": OneOf(Text(choices=("auto",)), Number(finite=True, minimum=0)),
+    "threshold": Number(finite=True),
+    "standardize": Boolean(),
+    "seed": Optional(Integer()),
+    "random_state": Optional(Integer()),
+    "class_weight": OneOf(
+        Null(), Text(choices=("balanced",)), MapOf(Number(finite=True, minimum=0))
+    ),
+    "verbose": OneOf(Integer(minimum=0), Boolean()),
+    "weight_init": Text(choices=sorted(INITIALIZERS)),
+    # KMeans
+    "n_clusters": Integer(1, MAX_CLUSTERS),
+    "init": OneOf(
+        Text(choices=("k-means++", "random")),
+        ListOf(ListOf(Number(finite=True), min_items=1), min_items=1),
+    ),
+    "algorithm": Text(choices=("lloyd", "minibatch")),
+    "max_iter": Integer(minimum=1),
+    "n_init": OneOf(Text(choices=("auto",)), Integer(minimum=1)),
+    "max_no_improvement": Optional(Integer(minimum=1)),
+    # Autoencoder
+    "code_size": Integer(1, MAX_WIDTH),
+    "noise": Number(finite=True, minimum=0),
+}
+
+#: Every fitted attribute a model file may hold, and the ways it may be stored.
+FITTED_ATTRIBUTES: dict[str, Tagged] = {
+    "n_features_in_": _stored_as(json=_json(Integer(1, MAX_FEATURES))),
+    "feature_names_in_": _stored_as(labels=_LABELS),
+    "classes_": _stored_as(array=_ARRAY, labels=_LABELS),
+    "coef_": _stored_as(array=_ARRAY),
+    "intercept_": _stored_as(array=_ARRAY, json=_json(Number(finite=True))),
+    "scaling_": _stored_as(
+        object=Record(
+            required={
+                "type": Text(),
+                "class": Text(choices=("Scaling",)),
+                "state": Record(
+                    required={"y_mean": Number(finite=True), "y_scale": _POSITIVE}, name="a scaling"
+                ),
+            }
+        )
+    ),
+    "scaler_": _stored_as(
+        preprocessor=Record(required={"type": Text(), "config": PREPROCESSOR_CONFIG})
+    ),
+    "module_": _stored_as(
+        module=Record(required={"type": Text(), "architecture": LAYER_CONFIG}), json=_json(Null())
+    ),
+    "history_": _stored_as(
+        history=Record(required={"type": Text(), "data": HISTORY_DATA}), json=_json(Null())
+    ),
+    "optimizer_": _stored_as(json=_json(Null())),
+    "n_iter_": _stored_as(json=_json(Integer(minimum=0))),
+    "loss_": _stored_as(json=_json(Optional(Number()))),
+    "solver_": _stored_as(json=_json(Text(choices=("normal_equations", "lstsq", "gd", "lbfgs")))),
+    "y_mean_": _stored_as(json=_json(Number(finite=True))),
+    "y_scale_": _stored_as(json=_json(_POSITIVE)),
+    # the ridge strength a fit used (l2="auto" resolved; GradientEstimator.resolve_l2)
+    "l2_": _stored_as(json=_json(Number(finite=True, minimum=0))),
+    # KMeans (shapes checked against each other and n_features_in_ in _check_clusters)
+    "cluster_centers_": _stored_as(array=_ARRAY),
+    "labels_": _stored_as(array=_ARRAY),
+    "counts_": _stored_as(array=_ARRAY),
+    "origin_": _stored_as(array=_ARRAY, json=_json(Null())),
+    "inertia_": _stored_as(json=_json(Number(finite=True, minimum=0))),
+    "n_steps_": _stored_as(json=_json(Integer(minimum=0))),
+}
+
+#: Data saved beside the model by ``thalweg train`` (shown by ``inspect``, never built).
+TRAINING_DATA = Record(
+    optional={
+        "command": Text(),
+        "mode": Text(choices=("memory", "stream", "dask")),
+        "trained_class_counts": Optional(MapOf(Integer(minimum=0))),
+        "data": Record(
+            optional={
+                "source": Text(),
+                "rows": Integer(minimum=0),
+                "target": Optional(Text()),
+                "ignored": ListOf(Text()),
+                "dropped_rows": Integer(minimum=0),
+                "splits": MapOf(Integer(minimum=0)),
+                "columns": ListOf(Json(max_depth=4)),
+            },
+            extra=Json(max_depth=8),
+            name="a data summary",
+        ),
+        "task": Text(choices=("classification", "regression")),
+        "task_reason": Text(),
+        "options": MapOf(Json(max_depth=4)),
+        "seed": Optional(Integer()),
+        "seconds": Number(finite=True, minimum=0),
+        "epochs_run": Integer(minimum=0),
+        "stop_reason": Optional(Text()),
+        "finished": Text(max_length=100),
+        "thalweg_version": Text(max_length=100),
+    },
+    extra=Json(max_depth=8),
+    name="training settings",
+)
+METRICS = MapOf(MapOf(Optional(Number()), max_items=1000), max_items=100)
+
+
+def model_header(registry: dict, extra: dict[str, Schema] | None = None) -> Record:
+    """The schema of a whole model file's header, for the classes in ``registry``.
+
+    ``extra`` adds optional top-level sections (a TabularModel adds ``tabular``).
+    """
+    return header_schema(
+        "estimator",
+        required={
+            "class": Text(choices=sorted(registry)),
+            "params": MapOf(Json(max_depth=4), max_items=200),
+            "state": Record(
+                required={"n_features_in_": FITTED_ATTRIBUTES["n_features_in_"]},
+                optional=FITTED_ATTRIBUTES,
+                name="fitted attributes",
+            ),
+        },
+        optional={"training": TRAINING_DATA, "metrics": METRICS, **(extra or {})},
+        extra=Json(max_depth=16),  # metadata saved by the user: kept and shown, never built
+    )
+
+
+# ------------------------------------------------------------------------ writing
 
 
 def _encode(name: str, value, arrays: dict) -> dict | None:
@@ -55,54 +255,37 @@ def _encode(name: str, value, arrays: dict) -> dict | None:
     raise TypeError(f"cannot save fitted attribute {name} of type {type(value).__name__}")
 
 
-def _decode(name: str, spec: dict, arrays: dict, objects: dict):
-    kind = spec["type"]
-    if kind == "array":
-        return arrays[name]
-    if kind == "labels":
-        values = spec["values"]
-        return np.asarray(values, dtype=object if spec["dtype"] == "O" else None)
-    if kind == "module":
-        module = layer_from_config(spec["architecture"])
-        prefix = f"{name}."
-        module.load_state_dict(
-            {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        )
-        return module
-    if kind == "preprocessor":
-        return preprocessor_from_config(spec["config"])
-    if kind == "history":
-        return History.from_dict(spec["data"])
-    if kind == "object":
-        cls = objects.get(spec["class"])
-        if cls is None:
-            raise FileFormatError(f"unknown object class {spec['class']!r} in model file")
-        state = dict(spec["state"])
-        prefix = f"{name}."
-        state.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
-        return cls.from_state(state)
-    if kind == "json":
-        return spec["value"]
-    raise FileFormatError(f"unknown attribute type {kind!r} in model file")
-
-
 def save_model(estimator, path, metadata: dict | None = None) -> None:
-    """Write a fitted estimator to ``path`` (atomically; safetensors + JSON)."""
+    """Write a fitted estimator to ``path`` (atomically; safetensors + JSON).
+
+    Only the attributes in :data:`FITTED_ATTRIBUTES` are written; another fitted
+    attribute is a TypeError (a new attribute must be added to the schema first).
+    """
     estimator._check_fitted()
     arrays: dict = {}
     state = {}
     for name, value in vars(estimator).items():
         if name.endswith("_") and not name.startswith("_"):
             encoded = _encode(name, value, arrays)
-            if encoded is not None:
-                state[name] = encoded
+            if encoded is None:
+                continue
+            if name not in FITTED_ATTRIBUTES:
+                raise TypeError(
+                    f"cannot save {type(estimator).__name__}.{name}: it is not in the model "
+                    "file schema (thalweg.models.persistence.FITTED_ATTRIBUTES)"
+                )
+            state[name] = encoded
     write_container(
         path,
         arrays,
         {
             "kind": "estimator",
             "class": type(estimator).__name__,
-            "params": estimator.get_params(),
+            # an array parameter (KMeans's init=centres) is stored as nested lists
+            "params": {
+                name: value.tolist() if isinstance(value, np.ndarray) else value
+                for name, value in estimator.get_params().items()
+            },
             "state": state,
             "thalweg_version": __version__,
             **(metadata or {}),
@@ -110,32 +293,319 @@ def save_model(estimator, path, metadata: dict | None = None) -> None:
     )
 
 
-def load_model(path, registry: dict, objects: dict):
-    """Rebuild an estimator saved by :func:`save_model` (only classes in ``registry``)."""
-    arrays, meta = read_container(path)
-    if meta.get("kind") != "estimator":
-        raise FileFormatError(
-            f"{path} holds a thalweg {meta.get('kind')!r}, not a trained model; "
-            "load it with thalweg.load"
-        )
-    cls = registry.get(meta.get("class"))
-    if cls is None:
-        raise FileFormatError(f"{path}: unknown model class {meta.get('class')!r}")
+# ------------------------------------------------------------------------ reading
+
+
+def load_model(path, registry: dict, objects: dict, upgrade=None):
+    """Rebuild an estimator saved by :func:`save_model` (only classes in ``registry``),
+    checking the file as the module docstring describes. ``upgrade(estimator)`` brings
+    an estimator from an older file to today's attributes before it is checked."""
+    with open_container(path) as container:
+        meta = container.metadata
+        if meta.get("kind") != "estimator":
+            raise FileFormatError(
+                f"{path} holds a thalweg {meta.get('kind')!r}, not a trained model; "
+                "load it with thalweg.load"
+            )
+        check(meta, model_header(registry, {"tabular": Json(max_depth=12)}), str(path))
+        return build_estimator(container, meta, registry, objects, upgrade)
+
+
+def build_estimator(container: Container, meta: dict, registry: dict, objects: dict, upgrade=None):
+    """Steps 2-4 of the module docstring, for a header that passed the schema
+    (``upgrade``: see :func:`load_model`)."""
+    source = f"{container.path} is damaged"
+    cls = registry[meta["class"]]
+    params = _check_params(cls, meta["params"], source)
+    state = meta["state"]
+    _check_structure(container, state, source)
+    settings = {**_defaults(cls), **params}
+    _check_clusters(container, state, settings, source)
+    _check_code(state, settings, source)
     try:
-        estimator = cls(**_restore_tuples(cls, meta["params"]))
-        for name, spec in meta["state"].items():
-            setattr(estimator, name, _decode(name, spec, arrays, objects))
+        values = {
+            name: _decode(name, state[name], container, objects, source)
+            for name in FITTED_ATTRIBUTES
+            if name in state
+        }
+        estimator = cls(**params)
+    except ThalwegError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
-        raise FileFormatError(f"{path}: the model file is damaged ({error})") from None
+        raise FileFormatError(f"{source} ({error})") from None
+    labels, k = values.get("labels_"), settings.get("n_clusters")
+    if labels is not None and k is not None and ((labels < 0) | (labels >= k)).any():
+        raise FileFormatError(f"{source}: labels_ names a cluster it does not have")
+    for name, value in values.items():
+        setattr(estimator, name, value)  # names from FITTED_ATTRIBUTES, never from the file
+    if upgrade is not None:
+        try:
+            estimator = upgrade(estimator)
+        except (KeyError, TypeError, ValueError) as error:
+            raise FileFormatError(f"{source} ({error})") from None
+    _check_predicts(estimator, source)
     return estimator
 
 
-def _restore_tuples(cls, params: dict) -> dict:
-    """JSON turns tuples into lists; give tuple-valued parameters their tuples back."""
-    defaults = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()}
+def _check_params(cls, params: dict, source: str) -> dict:
+    """The constructor parameters, each checked against :data:`PARAMETERS`; tuples
+    (which JSON turned into lists) given back."""
+    signature = inspect.signature(cls.__init__).parameters
+    checked = {}
+    for name, value in params.items():
+        if name not in signature or name == "self":
+            raise FileFormatError(f"{source}: {cls.__name__} has no parameter {name!r}")
+        schema = PARAMETERS.get(name, Json(max_depth=2))
+        check(value, schema, source.removesuffix(" is damaged"), where=f"params.{name}")
+        default = signature[name].default
+        checked[name] = (
+            tuple(value) if isinstance(value, list) and isinstance(default, tuple) else value
+        )
+    return checked
+
+
+def _defaults(cls) -> dict:
+    """The constructor's default parameters (what a file that leaves one out gets)."""
     return {
-        name: tuple(value)
-        if isinstance(value, list) and isinstance(defaults.get(name), tuple)
-        else value
-        for name, value in params.items()
+        name: parameter.default
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
     }
+
+
+def _check_clusters(container: Container, state: dict, settings: dict, source: str) -> None:
+    """A clustering's arrays fit together: ``n_clusters`` centres of ``n_features_in_``
+    floats, one count per centre, an origin of ``n_features_in_`` floats, whole-number
+    labels (their values are checked once read)."""
+    if "cluster_centers_" not in state:
+        return
+    n, k = state["n_features_in_"]["value"], settings.get("n_clusters")
+    if k is None:
+        raise FileFormatError(f"{source}: it stores cluster_centers_ for a model with no clusters")
+    expected = {
+        "cluster_centers_": ((k, n), "f", "floats"),
+        "counts_": ((k,), "iu", "whole numbers"),
+        "origin_": ((n,), "f", "floats"),
+        "labels_": (None, "iu", "whole numbers"),
+    }
+    for name, (shape, kinds, what) in expected.items():
+        if name not in state or state[name]["type"] != "array":
+            continue
+        info = container.tensors[name]
+        if info.dtype.kind not in kinds or (
+            info.shape != shape if shape is not None else len(info.shape) != 1
+        ):
+            wanted = f"{what} of shape {shape if shape is not None else '(rows,)'}"
+            raise FileFormatError(
+                f"{source}: {name} is stored as {info.dtype} of shape {info.shape}; with "
+                f"n_clusters={k} and {n} features it should be {wanted}"
+            )
+
+
+def _check_code(state: dict, settings: dict, source: str) -> None:
+    """An autoencoder's network is ``Sequential(encoder, decoder)``: the encoder ends in
+    ``code_size`` units, the decoder takes them and rebuilds ``n_features_in_`` columns."""
+    if "code_size" not in settings:
+        return
+    module = state.get("module_")
+    if module is None or module["type"] != "module":
+        return  # not fitted: nothing to check
+    n, code = state["n_features_in_"]["value"], settings["code_size"]
+    parts = module["architecture"].get("config", {}).get("layers", [])
+    if module["architecture"]["class"] != "Sequential" or len(parts) != 2:
+        raise FileFormatError(f"{source}: module_ should be Sequential(encoder, decoder)")
+    encoder, decoder = (_last_linear(parts[0]), _first_linear(parts[1]))
+    rebuilt = _last_linear(parts[1])
+    if encoder is None or decoder is None or rebuilt is None:
+        raise FileFormatError(f"{source}: module_'s encoder or decoder has no Linear layer")
+    if encoder["out_features"] != code or decoder["in_features"] != code:
+        raise FileFormatError(
+            f"{source}: module_'s encoder makes a code of {encoder['out_features']} and its "
+            f"decoder takes {decoder['in_features']}, but code_size is {code}"
+        )
+    if rebuilt["out_features"] != n:
+        raise FileFormatError(
+            f"{source}: module_ rebuilds {rebuilt['out_features']} column(s), but the model "
+            f"has {n} features"
+        )
+
+
+def _first_linear(architecture: dict) -> dict | None:
+    if architecture["class"] == "Linear":
+        return architecture["config"]
+    if architecture["class"] == "Standardized":
+        return _first_linear(architecture["config"]["layer"])
+    for layer in architecture.get("config", {}).get("layers", []):
+        found = _first_linear(layer)
+        if found is not None:
+            return found
+    return None
+
+
+def _last_linear(architecture: dict) -> dict | None:
+    if architecture["class"] == "Linear":
+        return architecture["config"]
+    if architecture["class"] == "Standardized":
+        return _last_linear(architecture["config"]["layer"])
+    for layer in reversed(architecture.get("config", {}).get("layers", [])):
+        found = _last_linear(layer)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_structure(container: Container, state: dict, source: str) -> None:
+    """Step 2: the declared structure is consistent, and matches the stored arrays."""
+    n = state["n_features_in_"]["value"]
+    expected: dict[str, tuple] = {}
+    for name, spec in state.items():
+        kind = spec["type"]
+        if kind == "array":
+            info = container.tensors.get(name)
+            if info is None:
+                raise FileFormatError(
+                    f"{source}: it declares the array {name}, but does not store it"
+                )
+            if info.dtype.kind not in "biuf" or len(info.shape) > 2:
+                raise FileFormatError(
+                    f"{source}: {name} is stored as {info.dtype} of shape {info.shape}"
+                )
+            expected[name] = (info.shape, None)
+        elif kind == "module":
+            try:
+                shapes = layer_parameter_shapes(spec["architecture"])
+            except ValueError as error:
+                raise FileFormatError(f"{source}: {name}: {error}") from None
+            for key, (shape, dtype) in shapes.items():
+                expected[f"{name}.{key}"] = (shape, dtype)
+            first = _first_linear(spec["architecture"])
+            if first is not None and first["in_features"] != n:
+                raise FileFormatError(
+                    f"{source}: {name} takes {first['in_features']} inputs, but the model has "
+                    f"{n} features"
+                )
+        elif kind == "object":
+            for key in ("x_mean", "x_scale"):
+                expected[f"{name}.{key}"] = ((n,), np.dtype(np.float64))
+        elif kind == "preprocessor":
+            config_state = spec["config"]["state"]
+            if config_state is not None and config_state["n_features_in_"] != n:
+                raise FileFormatError(
+                    f"{source}: {name} expects {config_state['n_features_in_']} columns, but "
+                    f"the model has {n} features"
+                )
+        elif kind == "labels" and name == "feature_names_in_" and len(spec["values"]) != n:
+            raise FileFormatError(f"{source}: {len(spec['values'])} feature names for {n} features")
+    check_tensors(container, expected, what="its header")
+    coef = container.tensors.get("coef_") if "coef_" in state else None
+    if coef is not None and coef.shape[-1:] != (n,):
+        raise FileFormatError(
+            f"{source}: coef_ has shape {coef.shape}, but the model has {n} features (the "
+            f"last axis must be {n})"
+        )
+    _check_outputs(container, state, source)
+
+
+def _check_outputs(container: Container, state: dict, source: str) -> None:
+    """A classifier's outputs (coefficient rows, the network's last layer) fit its classes."""
+    if "classes_" not in state:
+        return
+    spec = state["classes_"]
+    count = (
+        len(spec["values"]) if spec["type"] == "labels" else container.tensors["classes_"].shape[0]
+    )
+    if spec["type"] == "array" and len(container.tensors["classes_"].shape) != 1:
+        raise FileFormatError(f"{source}: classes_ must be a list of labels")
+    if count < 2:
+        raise FileFormatError(f"{source}: a classifier needs at least 2 classes, it has {count}")
+    outputs = 1 if count == 2 else count
+    coef = container.tensors.get("coef_")
+    if coef is not None and len(coef.shape) == 2 and coef.shape[0] != outputs:
+        raise FileFormatError(
+            f"{source}: coef_ has {coef.shape[0]} row(s) for {count} classes (needs {outputs})"
+        )
+    module = state.get("module_")
+    if module is not None and module["type"] == "module":
+        last = _last_linear(module["architecture"])
+        if last is not None and last["out_features"] != outputs:
+            raise FileFormatError(
+                f"{source}: module_ has {last['out_features']} output(s) for {count} classes "
+                f"(needs {outputs})"
+            )
+
+
+def _read_finite(container: Container, name: str, source: str) -> np.ndarray:
+    array = container.read(name)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise FileFormatError(f"{source}: the array {name} holds NaN or infinite values")
+    return array
+
+
+def _decode(name: str, spec: dict, container: Container, objects: dict, source: str):
+    """Step 3: one fitted attribute, built from its checked description."""
+    kind = spec["type"]
+    if kind == "array":
+        return _read_finite(container, name, source)
+    if kind == "labels":
+        return _labels(name, spec, source)
+    if kind == "module":
+        prefix = f"{name}."
+        weights = {
+            key[len(prefix) :]: _read_finite(container, key, source)
+            for key in container.tensors
+            if key.startswith(prefix)
+        }
+        return layer_from_config(spec["architecture"], weights)
+    if kind == "preprocessor":
+        return preprocessor_from_config(spec["config"], source.removesuffix(" is damaged"))
+    if kind == "history":
+        return History.from_dict(spec["data"])
+    if kind == "object":
+        cls = objects[spec["class"]]
+        state = dict(spec["state"])
+        for key in ("x_mean", "x_scale"):
+            state[key] = _read_finite(container, f"{name}.{key}", source)
+        if not (state["x_scale"] > 0).all():
+            raise FileFormatError(f"{source}: {name}.x_scale holds a scale that is not positive")
+        return cls.from_state(state)
+    return spec["value"]  # "json"
+
+
+def _labels(name: str, spec: dict, source: str) -> np.ndarray:
+    values, dtype = spec["values"], spec["dtype"]
+    wanted = {
+        "i": int,
+        "u": int,
+        "f": float | int,
+        "b": bool,
+        "U": str,
+        "S": str,
+        "O": str,
+    }[dtype]
+    if any(not isinstance(v, wanted) or (dtype in "iuf" and isinstance(v, bool)) for v in values):
+        raise FileFormatError(f"{source}: {name} mixes labels of different types")
+    if len(set(values)) != len(values) and name == "classes_":
+        raise FileFormatError(f"{source}: classes_ lists a class twice")
+    return np.asarray(values, dtype=object if dtype == "O" else None)
+
+
+# What a rebuilt model must answer for a row of zeros: its predictions and, for the
+# unsupervised ones, its representation (distances to centres, an autoencoder's code)
+# and its reconstruction error.
+_ANSWERS = ("predict", "transform", "reconstruction_error")
+
+
+def _check_predicts(estimator, source: str) -> None:
+    """Step 4: the rebuilt model predicts (transforms) one row of zeros, finitely."""
+    zeros = np.zeros((1, estimator.n_features_in_))
+    methods = [name for name in _ANSWERS if hasattr(estimator, name)]
+    if not methods:
+        raise FileFormatError(f"{source}: its {type(estimator).__name__} predicts nothing")
+    for method in methods:
+        try:
+            answer = np.asarray(getattr(estimator, method)(zeros))
+        except (ValueError, TypeError, IndexError, AttributeError) as error:
+            raise FileFormatError(f"{source}: its parts do not fit together ({error})") from None
+        if answer.shape[:1] != (1,) or (answer.dtype.kind == "f" and not np.isfinite(answer).all()):
+            what = "predict" if method == "predict" else f"give a {method.replace('_', ' ')}"
+            raise FileFormatError(f"{source}: it does not {what} a finite value for a row of zeros")

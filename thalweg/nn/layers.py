@@ -2,10 +2,14 @@
 
 Each built-in layer can describe itself as a small JSON-able config
 (``to_config()``) and be rebuilt from it (``layer_from_config``), so a saved model file
-holds its architecture as data, never as code.
+holds its architecture as data, never as code. :data:`LAYER_CONFIG` describes those
+configs; a file's architecture is checked against it, and the weights it declares
+(:func:`parameter_shapes`) against the arrays stored, before any layer is built.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -14,6 +18,16 @@ from thalweg.autograd.ops import elementwise, linalg
 from thalweg.autograd.tensor import Tensor
 from thalweg.nn import init
 from thalweg.nn.module import Module, Parameter
+from thalweg.schema import (
+    Boolean,
+    Integer,
+    Lazy,
+    ListOf,
+    Number,
+    Record,
+    Tagged,
+    Text,
+)
 
 
 class Linear(Module):
@@ -55,6 +69,37 @@ class Linear(Module):
         self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype))
         init.get_initializer(weight_init)(self.weight, rng=backend.as_generator(rng))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+
+    @classmethod
+    def from_arrays(
+        cls, weight: np.ndarray, bias: np.ndarray | None = None, weight_init: str = "glorot_uniform"
+    ) -> Linear:
+        """A layer whose parameters *are* these arrays: nothing is initialised or copied.
+
+        ``weight`` is ``(in_features, out_features)``, ``bias`` ``(out_features,)``. This is
+        how a saved model is rebuilt: the stored weights are the only allocation.
+
+        >>> layer = Linear.from_arrays(np.ones((3, 2), np.float32), np.zeros(2, np.float32))
+        >>> layer
+        Linear(in_features=3, out_features=2, bias=True)
+        """
+        weight = np.asarray(weight)
+        if weight.ndim != 2 or weight.dtype.kind != "f":
+            raise ValueError(
+                f"Linear weight must be a 2-D float array, got {weight.dtype} {weight.shape}"
+            )
+        if bias is not None and (np.shape(bias) != weight.shape[1:] or bias.dtype != weight.dtype):
+            raise ValueError(
+                f"Linear bias must be ({weight.shape[1]},) {weight.dtype}, got "
+                f"{np.asarray(bias).dtype} {np.shape(bias)}"
+            )
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        layer.in_features, layer.out_features = weight.shape
+        layer.weight_init = weight_init
+        layer.weight = Parameter(weight)
+        layer.bias = Parameter(bias) if bias is not None else None
+        return layer
 
     def forward(self, x: Tensor) -> Tensor:
         return linalg.Linear.apply(x, self.weight, self.bias)
@@ -289,14 +334,135 @@ def layer_to_config(layer: Module) -> dict:
     return {"class": name, "config": config}
 
 
-def layer_from_config(spec: dict) -> Module:
-    """Rebuild a built-in layer from ``layer_to_config`` output (only known classes)."""
-    name = spec.get("class")
+# The largest layer width a config may declare; the real limit is the memory check.
+MAX_WIDTH = 2**31 - 1
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def _with_config(config: Record) -> Record:
+    return Record(required={"class": Text(), "config": config})
+
+
+#: What ``layer_to_config`` writes, for every built-in layer (checked before building).
+LAYER_CONFIG = Tagged(
+    "class",
+    {
+        "Linear": _with_config(
+            Record(
+                required={
+                    "in_features": Integer(1, MAX_WIDTH),
+                    "out_features": Integer(1, MAX_WIDTH),
+                },
+                optional={
+                    "bias": Boolean(),
+                    "weight_init": Text(choices=sorted(init.INITIALIZERS)),
+                    "dtype": Text(choices=FLOAT_DTYPES),
+                },
+            )
+        ),
+        "ReLU": Record(required={"class": Text()}, optional={"config": Record()}),
+        "Tanh": Record(required={"class": Text()}, optional={"config": Record()}),
+        "Sigmoid": Record(required={"class": Text()}, optional={"config": Record()}),
+        "Identity": Record(required={"class": Text()}, optional={"config": Record()}),
+        "LeakyReLU": Record(
+            required={"class": Text()},
+            optional={"config": Record(optional={"negative_slope": Number(finite=True)})},
+        ),
+        "Dropout": Record(
+            required={"class": Text()},
+            optional={"config": Record(optional={"p": Number(finite=True, minimum=0)})},
+        ),
+        "GaussianNoise": Record(
+            required={"class": Text()},
+            optional={"config": Record(optional={"std": Number(finite=True, minimum=0)})},
+        ),
+        "Sequential": _with_config(
+            Record(
+                required={
+                    "layers": ListOf(Lazy(lambda: LAYER_CONFIG, "a layer"), max_items=100_000)
+                }
+            )
+        ),
+        "Standardized": _with_config(
+            Record(
+                required={
+                    "layer": Lazy(lambda: LAYER_CONFIG, "a layer"),
+                    "mean": ListOf(Number(finite=True)),
+                    "scale": ListOf(Number(finite=True, minimum=1e-300)),
+                }
+            )
+        ),
+    },
+)
+
+
+def parameter_shapes(spec: dict, prefix: str = "") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The parameters a layer config declares: ``{name: (shape, dtype)}``, no layer built.
+
+    ``spec`` must already satisfy :data:`LAYER_CONFIG`.
+
+    >>> parameter_shapes({"class": "Linear", "config": {"in_features": 3, "out_features": 2}})
+    {'weight': ((3, 2), dtype('float32')), 'bias': ((2,), dtype('float32'))}
+    """
+    config = spec.get("config", {})
+    name = spec["class"]
+    if name == "Sequential":
+        shapes = {}
+        for index, layer in enumerate(config["layers"]):
+            shapes.update(parameter_shapes(layer, f"{prefix}{index}."))
+        return shapes
+    if name == "Standardized":
+        inner = config["layer"]
+        widths = {len(config["mean"]), len(config["scale"])}
+        if inner["class"] != "Linear" or widths != {inner["config"]["in_features"]}:
+            raise ValueError(
+                "a Standardized layer wraps a Linear layer, with one mean and one scale per input"
+            )
+        return parameter_shapes(inner, f"{prefix}layer.")
+    if name != "Linear":
+        return {}
+    dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
+    shapes = {f"{prefix}weight": ((config["in_features"], config["out_features"]), dtype)}
+    if config.get("bias", True):
+        shapes[f"{prefix}bias"] = ((config["out_features"],), dtype)
+    return shapes
+
+
+def layer_from_config(spec: dict, weights: Mapping[str, np.ndarray] | None = None) -> Module:
+    """Rebuild a built-in layer from ``layer_to_config`` output (only known classes).
+
+    Without ``weights`` the layers are initialised as new (after checking that they fit
+    in memory). With ``weights`` (``{dotted name: array}``, e.g. a file's stored arrays,
+    whose shapes the caller checked against :func:`parameter_shapes`) the layers hold
+    those arrays and nothing is initialised.
+    """
+    name = spec.get("class") if isinstance(spec, dict) else None
     if name not in LAYERS:
         raise ValueError(f"unknown layer class {name!r}; known: {sorted(LAYERS)}")
+    if weights is None:
+        from thalweg.limits import check_memory
+
+        total = sum(
+            int(np.prod(shape, dtype=object)) * dtype.itemsize
+            for shape, dtype in parameter_shapes(spec).values()
+        )
+        check_memory(total, "building this network", "declare smaller layers")
+    return _build(spec, weights, "")
+
+
+def _build(spec: dict, weights, prefix: str) -> Module:
+    name = spec["class"]
     config = dict(spec.get("config", {}))
     if name == "Sequential":
-        return Sequential(*(layer_from_config(s) for s in config.get("layers", [])))
+        return Sequential(
+            *(_build(s, weights, f"{prefix}{i}.") for i, s in enumerate(config.get("layers", [])))
+        )
+    if name == "Linear" and weights is not None:
+        bias = weights[f"{prefix}bias"] if config.get("bias", True) else None
+        return Linear.from_arrays(
+            weights[f"{prefix}weight"], bias, config.get("weight_init", "glorot_uniform")
+        )
     if name == "Standardized":
-        return Standardized(layer_from_config(config["layer"]), config["mean"], config["scale"])
+        inner = _build(config["layer"], weights, f"{prefix}layer.")
+        return Standardized(inner, config["mean"], config["scale"])
     return LAYERS[name](**config)

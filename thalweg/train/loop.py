@@ -38,7 +38,7 @@ from thalweg import backend
 from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
-from thalweg.errors import DataError, ShapeError
+from thalweg.errors import DataError, ShapeError, ThalwegError
 from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
@@ -50,7 +50,21 @@ EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training: the loop stopped between two steps (weights consistent)."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during training: the loop stopped between two steps
+    (weights consistent). ``signal_number`` says which signal it was, ``where`` where
+    training stopped, ``checkpoint`` the checkpoint saved (None if none was)."""
+
+    def __init__(
+        self,
+        message: str = "",
+        signal_number: int = signal.SIGINT,
+        where: str = "",
+        checkpoint: Path | None = None,
+    ):
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.where = where
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -143,17 +157,17 @@ def run_epochs(
     for callback in state.callbacks:
         callback.on_train_begin(state)
     try:
-        with _stop_on_ctrl_c() as interrupted:
+        with _stop_on_signals() as interrupted:
             while state.epoch < state.epochs and not state.stop:
                 _begin_epoch(state)
                 for batch in _timed(batches.epoch_batches(state.rng, state.batch_in_epoch), state):
                     loss, rows = step(batch)
                     _end_step(state, loss, rows)
                     if interrupted():
-                        raise TrainingInterrupted
+                        raise TrainingInterrupted("", interrupted())
                 _end_epoch(state, measure)
-    except TrainingInterrupted:
-        raise _interruption(state) from None
+    except TrainingInterrupted as stop:
+        raise _interruption(state, stop.signal_number) from None
     finally:
         for callback in state.callbacks:  # close progress bars first, so errors print clean
             if isinstance(callback, ProgressBar):
@@ -219,19 +233,32 @@ def _end_epoch(state: TrainingState, measure: Callable[[], dict] | None) -> None
         callback.on_epoch_end(state, row)
 
 
-def _interruption(state: TrainingState) -> TrainingInterrupted:
-    """Save a checkpoint for every ``Checkpoint`` callback; say where training stopped."""
+def _interruption(state: TrainingState, signum: int) -> TrainingInterrupted:
+    """Save a checkpoint for every ``Checkpoint`` callback; say where training stopped
+    (and, if a checkpoint could not be written, why this run cannot be resumed)."""
     checkpoints = [c for c in state.callbacks if isinstance(c, Checkpoint)]
-    for checkpoint in checkpoints:
-        save_checkpoint(checkpoint.path, state)
     where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
+    for checkpoint in checkpoints:
+        try:
+            save_checkpoint(checkpoint.path, state)
+        except (OSError, ThalwegError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            return TrainingInterrupted(
+                f"training interrupted at {where}, but the checkpoint could not be saved to "
+                f"{checkpoint.path} ({reason}); this run cannot be resumed",
+                signum,
+                where,
+            )
     if checkpoints:
         path = checkpoints[0].path
         return TrainingInterrupted(
             f"training interrupted at {where}; checkpoint saved to {path}; "
-            f"resume with fit(..., resume={str(path)!r})"
+            f"resume with fit(..., resume={str(path)!r})",
+            signum,
+            where,
+            path,
         )
-    return TrainingInterrupted(f"training interrupted at {where}")
+    return TrainingInterrupted(f"training interrupted at {where}", signum, where)
 
 
 def fit(
@@ -485,27 +512,39 @@ def _as_arrays(X, y, sample_weight=None, *, dtype) -> tuple[np.ndarray, ...]:
     return X, y, sample_weight
 
 
+# Signals that stop training between two steps, with a checkpoint: Ctrl-C, `kill`
+# (SIGTERM, what schedulers and `docker stop` send) and a closed terminal (SIGHUP).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
-def _stop_on_ctrl_c():
-    """Turn the first Ctrl-C into a flag the loop checks between steps.
+def _stop_on_signals():
+    """Turn the first Ctrl-C, SIGTERM or SIGHUP into a flag the loop checks between steps.
 
     Stopping between steps (not in the middle of an update) keeps the weights and the
     optimizer state consistent, so the checkpoint saved on interrupt can be resumed. A
-    second Ctrl-C interrupts immediately.
+    second signal interrupts immediately. The flag's value is the signal's number.
     """
-    pressed = []
+    received: list[int] = []
 
     def handler(signum, frame):
-        if pressed:
+        if received:
             raise KeyboardInterrupt
-        pressed.append(True)
+        received.append(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave Ctrl-C alone
-        yield lambda: False
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread: leave the signals alone
+        for number, old in previous.items():
+            signal.signal(number, old)
+        yield lambda: 0
         return
     try:
-        yield lambda: bool(pressed)
+        yield lambda: received[0] if received else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
