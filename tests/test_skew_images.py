@@ -79,6 +79,20 @@ def test_subject_share_is_the_box_holding_the_middle_of_the_edge_energy():
     assert np.median(subject_share(far)) < 0.5 * np.median(subject_share(faces))
 
 
+def test_smiles_draws_cropped_or_uncropped_dim_faces_and_refuses_nonsense():
+    faces, labels, names = smiles(n=40, size=16, seed=0)
+    assert (
+        faces.shape == (40, 16, 16) and faces.dtype == np.float32 and names == ["neutral", "smile"]
+    )
+    assert np.bincount(labels).tolist() == [20, 20]
+    np.testing.assert_array_equal(faces, smiles(n=40, size=16, seed=0)[0])  # reproducible
+    dim = smiles(n=40, size=16, light=0.4, noise=0.0, seed=0)[0]
+    assert dim.max() <= 0.4 + 1e-6
+    for bad in ({"size": 8}, {"frame": 0.5}, {"light": 2.0}, {"n": 0}):
+        with pytest.raises(DataError):
+            smiles(**bad)
+
+
 def test_the_profile_is_bounded_whatever_the_image_count():
     small = json.dumps(image_profile(smiles(n=100, seed=1)[0]))
     large = json.dumps(image_profile(smiles(n=2000, seed=2)[0]))
@@ -120,7 +134,7 @@ def test_the_model_file_keeps_the_image_statistics_and_refuses_damaged_ones(mode
 
     damaged = tmp_path / "damaged.thalweg"
     damaged.write_bytes(save(arrays, metadata={"thalweg": json.dumps(meta)}))
-    with pytest.raises(FileFormatError, match="image_statistics_.sharpness"):
+    with pytest.raises(FileFormatError, match=r"image_statistics_\.sharpness"):
         load_model(damaged)
 
 

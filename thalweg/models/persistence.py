@@ -46,7 +46,12 @@ from thalweg.errors import FileFormatError, ThalwegError
 from thalweg.files import Container, check_tensors, header_schema, open_container, write_container
 from thalweg.limits import check_memory
 from thalweg.monitoring.images import IMAGE_PROFILE, IMAGE_STATISTICS
-from thalweg.monitoring.profile import NUMERIC, PREDICTION_PROFILE, check_profile_shapes
+from thalweg.monitoring.profile import (
+    CATEGORICAL,
+    NUMERIC,
+    PREDICTION_PROFILE,
+    check_profile_shapes,
+)
 from thalweg.nn.init import INITIALIZERS
 from thalweg.nn.layers import (
     LAYER_CONFIG,
@@ -627,7 +632,13 @@ def _check_statistics(state: dict, source: str) -> None:
                 )
             profiles[f"image_statistics_.{name}"] = profile
     if "prediction_statistics_" in state:
-        profiles["prediction_statistics_"] = state["prediction_statistics_"]["value"]
+        predictions = state["prediction_statistics_"]["value"]
+        if "classes_" in state and predictions["kind"] != CATEGORICAL:
+            raise FileFormatError(
+                f"{source}: prediction_statistics_ of a classifier must describe classes "
+                f"(categorical), not {predictions['kind']} values"
+            )
+        profiles["prediction_statistics_"] = predictions
     for name, profile in profiles.items():
         problem = check_profile_shapes(profile)
         if problem:
