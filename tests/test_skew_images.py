@@ -177,6 +177,9 @@ def test_skew_command_compares_folders_of_images(cli, tmp_path, model):
     assert bright.code == 0
     features = {f["name"]: f for f in bright.json["features"]}
     assert features["brightness"]["threshold"] == 1.0
+    shown = cli("inspect", "smiles.thalweg", "--json").json["image_statistics"]
+    assert shown["brightness"]["count"] == 400
+    assert shown["brightness"]["median"] == model.image_statistics_["brightness"]["quantiles"][50]
 
 
 def test_skew_command_answers_mixed_up_inputs_in_one_line(cli, tmp_path, model):
