@@ -22,12 +22,12 @@ its dim, uncropped device captures:
     row where the running total passes 5 % of the energy to the row where it reaches
     95 % (and likewise along the columns); the share is the box's height times its
     width, as fractions of the ``H - 1`` rows and ``W - 1`` columns of differences
-    (an outline counts the pixels on both of its sides). A face crop, detailed to its edges, scores
-    about 0.8 (0.9 per axis); the same face small in a plain, bigger frame scores its
-    own smaller share. With no boxes in the data this is a stand-in for "the face box's
-    share of the frame": it measures where the detail is, so a cluttered background
-    around a small face reads as a large subject (NaN, counted as missing, for an
-    image without any edge: a flat colour).
+    (an outline counts the pixels on both of its sides). A frame full of detail scores
+    about 0.8 (0.9 per axis), a face cropped to its edges about 0.7, the same face
+    small in a plain, bigger frame its own smaller share. With no boxes in the data
+    this is a stand-in for "the face box's share of the frame": it measures where the
+    detail is, so a cluttered background around a small face reads as a large subject
+    (NaN, counted as missing, for an image without any edge: a flat colour).
 
 Intensity is the image itself for one channel, ITU-R BT.601 luma
 (``0.299 R + 0.587 G + 0.114 B``, what Pillow's ``convert("L")`` computes) for three,
