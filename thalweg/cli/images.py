@@ -35,7 +35,8 @@ class ImageTrainOptions:
     batch_size: int | None = None
     learning_rate: float | None = None
     optimizer: str | None = None
-    l2: float = 0.0
+    l2: float | None = None  # None: the estimator's default
+    early_stopping: bool | None = None  # None: on when the split holds validation images
     patience: int = 5
     split: tuple[float, ...] = (0.7, 0.1, 0.2)
     seed: int = 0
@@ -53,10 +54,20 @@ class ImageTrainOptions:
             "max_epochs": None,
         }
 
+    def stops_early(self) -> bool:
+        """Whether training stops when the validation loss stops improving (keeping the
+        best weights): as given, else whenever the split has a validation part (as
+        :meth:`thalweg.models.auto.TrainOptions.stops_early` for tables)."""
+        if self.early_stopping is not None:
+            return self.early_stopping
+        return len(self.split) == 3
+
     def estimator_params(self, verbose: int) -> dict:
         params = {
             "augment": None if self.augment == "none" else self.augment,
-            # Early stopping on the validation images decides when to stop; --epochs is a cap.
+            # Early stopping on the validation images decides when to stop (--epochs is a
+            # cap); without it, every epoch runs.
+            "early_stopping": self.stops_early(),
             "tol": None,
             "n_iter_no_change": self.patience,
             "random_state": self.seed,
@@ -68,7 +79,7 @@ class ImageTrainOptions:
             ("batch_size", self.batch_size),
             ("learning_rate", self.learning_rate),
             ("optimizer", self.optimizer),
-            ("l2", self.l2 or None),
+            ("l2", self.l2),
         ):
             if value is not None:
                 params[name] = value
@@ -278,8 +289,20 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
         "hyperparameters": {k: v for k, v in model.get_params().items() if k != "verbose"},
         "epochs_run": int(model.n_iter_),
         "final_loss": float(model.loss_),
+        "image_statistics": _statistics_summary(getattr(model, "image_statistics_", None)),
     }
     output = Output(json_mode=json_output)
+    summary = info["image_statistics"]
+    medians = (
+        [
+            (
+                f"training images ({next(iter(summary.values()))['count']:,}), medians",
+                ", ".join(f"{name} {s['median']:.3g}" for name, s in summary.items()),
+            )
+        ]
+        if summary
+        else []
+    )
     output.rows(
         f"{Path(model_file).name}: CNNClassifier",
         [
@@ -288,6 +311,7 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
             ("parameters", f"{info['parameters']:,}"),
             ("epochs run", str(info["epochs_run"])),
             ("final training loss", f"{info['final_loss']:.4g}"),
+            *medians,
         ],
     )
     output.table(
@@ -295,6 +319,22 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
     )
     output.json(info)
     return 0
+
+
+def _statistics_summary(statistics) -> dict | None:
+    """Count, mean, std and median of each training-image statistic (what ``thalweg
+    skew`` compares new images with), or None for a model file without them."""
+    if not statistics:
+        return None
+    return {
+        name: {
+            "count": profile["count"],
+            "mean": profile.get("mean"),
+            "std": profile.get("std"),
+            "median": profile["quantiles"][50] if "quantiles" in profile else None,
+        }
+        for name, profile in statistics.items()
+    }
 
 
 def _report(run, data: Path, split_name: str):
