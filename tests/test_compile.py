@@ -555,3 +555,25 @@ def test_a_step_whose_guards_never_hold_warns_and_runs_eagerly():
             twin.weight.data = twin.weight.data * 1.5
             assert same_bits(predict(x).data, twin(x).data)
     assert "runs eagerly" in predict.explain()
+
+
+def test_functional_gradients_and_apply_gradients_replay_bitwise():
+    results = []
+    for compiled in (False, True):
+        model = nn.Sequential(nn.Linear(4, 5, rng=0), nn.Tanh(), nn.Linear(5, 3, rng=1))
+        params = model.parameters()
+        opt = optim.RMSProp(params, lr=0.01)
+
+        def step(x, y, model=model, params=params, opt=opt):
+            loss = losses.cross_entropy(model(x), y)
+            grads = thalweg.grad(loss, params)  # TensorFlow's habit: no .grad involved
+            opt.apply_gradients(list(zip(grads, params, strict=True)))
+            return loss.item()  # read after the update: replayed as a read of the loss
+
+        run = thalweg.compile(step) if compiled else step
+        values = [run(X[i % 5], Y[i % 5]) for i in range(30)]
+        results.append(([p.data.copy() for p in params], values))
+        if compiled:
+            assert run.replays == 27
+    (eager_w, eager_values), (compiled_w, compiled_values) = results
+    assert all(map(same_bits, eager_w, compiled_w)) and eager_values == compiled_values
