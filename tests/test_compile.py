@@ -577,3 +577,14 @@ def test_functional_gradients_and_apply_gradients_replay_bitwise():
             assert run.replays == 27
     (eager_w, eager_values), (compiled_w, compiled_values) = results
     assert all(map(same_bits, eager_w, compiled_w)) and eager_values == compiled_values
+
+
+def test_signatures_that_never_repeat_warn_and_run_eagerly():
+    model, twin = nn.Linear(3, 1, rng=0), nn.Linear(3, 1, rng=0)
+    scaled = thalweg.compile(lambda x, k: model(x) * k)
+    x = np.ones((2, 3), np.float32)
+    with pytest.warns(CompileWarning, match="signatures keep changing"):
+        for i in range(40):
+            k = 1.0 + i / 100  # a new Python number each call: a new signature
+            assert same_bits(scaled(x, k).data, (twin(x) * k).data)
+    assert scaled.churning

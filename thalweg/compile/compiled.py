@@ -86,11 +86,13 @@ class CompiledFunction:
         self.replays = 0
         self.checks = 0  # calls that replayed and ran eagerly to check a new plan
         self.retraced: str | None = None  # the guard that failed at the last retrace
+        self.unreplayed = 0  # traces since the last replay, all signatures together
+        self.churning = False  # new signatures kept coming: every call runs eagerly
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        if anomaly.is_enabled() or recording.current() is not None:
+        if anomaly.is_enabled() or recording.current() is not None or self.churning:
             # anomaly mode checks every op (the replay has none); inside another trace the
             # outer recorder sees these ops itself
             return self.fn(*args, **kwargs)
@@ -107,7 +109,7 @@ class CompiledFunction:
             result = plan.run(*arrays)
             if result is not RETRACE:
                 self.replays += 1
-                entry.unreplayed = 0
+                entry.unreplayed = self.unreplayed = 0
                 if index:  # the plan that fits comes first next time
                     entry.plans.insert(0, entry.plans.pop(index))
                 return result
@@ -122,6 +124,18 @@ class CompiledFunction:
 
     def _trace(self, entry: _Entry, args, kwargs, arrays):
         """Run the call eagerly, recorded; the second trace in a mode writes a plan."""
+        self.unreplayed += 1
+        if self.unreplayed > 2 * RETRACE_LIMIT:  # the signatures never repeat
+            self.churning = True
+            name = getattr(self.fn, "__name__", "the function")
+            warnings.warn(
+                f"thalweg.compile({name}): {2 * RETRACE_LIMIT} traces without a replay: "
+                "the calls' signatures keep changing (a Python number among the arguments "
+                "that changes every call? pass it as a 0-d array); running eagerly",
+                CompileWarning,
+                stacklevel=3,
+            )
+            return self.fn(*args, **kwargs)
         entry.unreplayed += 1
         if entry.unreplayed > RETRACE_LIMIT:
             self._refuse(
