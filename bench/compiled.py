@@ -219,8 +219,8 @@ def memory_line(batch: int = 128) -> str:
     return (
         f"memory, MLP 784-256-128-10 SGD batch {batch}, tracemalloc over 5 steps after the "
         f"first calls: eager peak {eager_peak / 1024:,.0f} KiB per step, compiled peak "
-        f"{compiled_peak / 1024:,.0f} KiB (NumPy's iterator scratch for a broadcast add; no "
-        f"arrays), {growth} bytes kept"
+        f"{compiled_peak / 1024:,.0f} KiB (NumPy's own ufunc scratch for broadcasting and "
+        f"casting; no arrays), {growth} bytes kept"
     )
 
 

@@ -341,7 +341,6 @@ class Emitter:
             into = Value(BUFFER, np.empty_like(np.asarray(probe)), label=self.label)
         elif into.root.kind not in (BUFFER, EXTERNAL, LOCAL):
             raise ValueError(f"{self.label}: a kernel may only write a buffer, got {into!r}")
-        args = self._cast_operands(func, args)
         call_args, call_kwargs = _with_out(func, list(args), dict(kwargs), into)
         kernel = Kernel(func, call_args, call_kwargs, writes=[into], label=self.label)
         kernel.errstate = errstate
@@ -350,29 +349,6 @@ class Emitter:
         self.program.add(kernel)
         kernel.run_trace()
         return into
-
-    def _cast_operands(self, func, args: tuple) -> tuple:
-        """Cast array operands of a binary ufunc to its loop's dtype ahead of the call.
-
-        ``float32 * bool`` makes NumPy cast the bool operand through a scratch buffer it
-        allocates on every call; a cast into a buffer of ours first gives the same
-        numbers (the loop sees the same float32 values) and allocates nothing per step.
-        """
-        if not isinstance(func, np.ufunc) or func.nin != 2 or len(args) != 2:
-            return args
-        kinds = [x.dtype if isinstance(x, Value) else type(x) for x in args]
-        if not all(isinstance(k, np.dtype) or k in (int, float, bool) for k in kinds):
-            return args
-        try:
-            loop = func.resolve_dtypes((*kinds, None))
-        except (TypeError, ValueError):
-            return args
-        return tuple(
-            self.astype(x, loop[i])
-            if isinstance(x, Value) and x.dtype != loop[i] and x.dtype.kind == "b"
-            else x
-            for i, x in enumerate(args)
-        )
 
     def host(self, func, *args, **kwargs) -> Value:
         """``func(*args)`` returning a new array each call (no ``out=`` form exists)."""
