@@ -588,3 +588,47 @@ def test_signatures_that_never_repeat_warn_and_run_eagerly():
             k = 1.0 + i / 100  # a new Python number each call: a new signature
             assert same_bits(scaled(x, k).data, (twin(x) * k).data)
     assert scaled.churning
+
+
+# ---------------------------------------------------------------------- context
+def test_anomaly_mode_and_a_nested_compile_run_eagerly():
+    from thalweg.autograd.anomaly import detect_anomaly
+
+    model = nn.Linear(3, 1, rng=0)
+    inner = thalweg.compile(lambda x: model(x) * 2)
+    outer = thalweg.compile(lambda x: inner(x) + 1)  # inner's ops are outer's
+    x = np.ones((2, 3), np.float32)
+    with detect_anomaly():
+        for _ in range(4):
+            outer(x)
+    assert outer.traces == outer.replays == 0  # anomaly mode: eager
+    for _ in range(5):
+        out = outer(x)
+    # (inner traced once on its own: in the eager half of outer's check)
+    assert outer.replays == 2 and inner.replays == 0 and inner.traces <= 1
+    assert same_bits(out.data, (model(x) * 2 + 1).data)
+
+
+def test_threads_trace_and_replay_their_own_steps():
+    import threading
+
+    results = {}
+
+    def train(name, compiled):
+        model, _, step = make_step("momentum", seed=0)
+        run = thalweg.compile(step) if compiled else step
+        for i in range(50):
+            run(X[i % 5], Y[i % 5])
+        results[name] = [p.data.copy() for p in model.parameters()]
+
+    threads = [
+        threading.Thread(target=train, args=(f"{kind}{i}", kind == "compiled"))
+        for i in range(2)
+        for kind in ("compiled", "eager")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(2):
+        assert all(map(same_bits, results[f"eager{i}"], results[f"compiled{i}"]))
