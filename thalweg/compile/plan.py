@@ -233,7 +233,8 @@ class Plan:
             state = names.bind(vars(module), "m")
             for attribute, value in attributes.items():
                 if isinstance(value, bool | int | float | str | type(None)):
-                    self.guards.append(f"{state}.get({attribute!r}) != {value!r}")
+                    expected = names.expression(value)  # (a NaN or inf gets a name)
+                    self.guards.append(f"{state}.get({attribute!r}) != {expected}")
                 else:
                     self.guards.append(
                         f"{state}.get({attribute!r}) is not {names.bind(value, 'a')}"
