@@ -632,3 +632,19 @@ def test_threads_trace_and_replay_their_own_steps():
         thread.join()
     for i in range(2):
         assert all(map(same_bits, results[f"eager{i}"], results[f"compiled{i}"]))
+
+
+def test_a_module_with_non_finite_settings_replays():
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.limit, self.unset = float("inf"), float("nan")  # settings forward ignores
+
+        def forward(self, x):
+            return x * 2.0
+
+    scale = thalweg.compile(Scale())
+    x = thalweg.from_numpy(np.ones(3, np.float32))
+    for _ in range(5):
+        out = scale(x)
+    assert scale.replays == 2 and same_bits(out.data, np.full(3, 2, np.float32))

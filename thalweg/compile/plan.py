@@ -234,7 +234,8 @@ class Plan:
             for attribute, value in attributes.items():
                 if isinstance(value, bool | int | float | str | type(None)):
                     expected = names.expression(value)  # (a NaN or inf gets a name)
-                    self.guards.append(f"{state}.get({attribute!r}) != {expected}")
+                    test = "is not" if value != value else "!="  # NaN: never equal to itself
+                    self.guards.append(f"{state}.get({attribute!r}) {test} {expected}")
                 else:
                     self.guards.append(
                         f"{state}.get({attribute!r}) is not {names.bind(value, 'a')}"
