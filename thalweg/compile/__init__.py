@@ -17,8 +17,9 @@
 Read in this order: ``compiled.py`` (the cache of signatures and what a call does),
 ``recorder.py`` (watching an eager call), ``program.py`` and ``values.py`` (what is
 recorded), ``rules/`` (each op's kernels), ``backward.py`` (the backward pass),
-``optimizers.py`` (updates), ``plan.py`` (the replay function). ``docs/compile.md``
-says what breaks a trace and what thalweg does then.
+``optimizers.py`` (updates), ``plan.py`` (the replay function), ``verify.py`` (the
+check a new plan passes). ``docs/compile.md`` says what breaks a trace and what thalweg
+does then.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def compile(fn=None, *, cache_size: int = 8, fallback: bool = False):
     ``fn`` is a whole training step (forward, loss, ``backward``, optimizer update) or an
     inference function. The first two calls with a given signature (argument shapes,
     dtypes and layouts, Python values among the arguments, grad mode, default dtype)
-    run eagerly while thalweg records the kernels its engine runs; later calls replay
-    them into buffers allocated once: no tensors, no graph, the same numbers bit for
-    bit. Usable as ``thalweg.compile(fn)`` or as a decorator (``@thalweg.compile``,
+    run eagerly while thalweg records the kernels its engine runs; the third replays
+    them once and checks the result against an eager run; later calls replay them into
+    buffers allocated once: no tensors, no graph, the same numbers bit for bit. Usable as ``thalweg.compile(fn)`` or as a decorator (``@thalweg.compile``,
     ``@thalweg.compile(cache_size=4)``).
 
     Parameters
