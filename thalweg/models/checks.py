@@ -40,10 +40,16 @@ def _nullable_frame_as_float(X) -> np.ndarray | None:
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def check_feature_names(who: str, fitted: np.ndarray | None, names: list[str] | None) -> None:
+def check_feature_names(
+    who: str, fitted: np.ndarray | None, names: list[str] | None, *, unnamed_ok: bool = False
+) -> None:
     """Compare the column names of ``X`` with those seen in ``fit``, as scikit-learn does:
-    a warning when only one of the two has names, an error when they differ."""
-    if fitted is None and names is None:
+    a warning when only one of the two has names, an error when they differ.
+
+    ``unnamed_ok``: the model trained on unnamed arrays whose columns are ``fitted`` (a
+    stream of a named file), so an array without names is what it expects: no warning.
+    """
+    if names is None and (fitted is None or unnamed_ok):
         return
     if fitted is None:
         warnings.warn(

@@ -218,6 +218,8 @@ OPTIMIZER = Record(
 FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "n_features_in_": _stored_as(json=_json(Integer(1, MAX_FEATURES))),
     "feature_names_in_": _stored_as(labels=_LABELS),
+    # fitted on a stream's unnamed arrays: arrays are taken without a names warning
+    "fitted_on_arrays_": _stored_as(json=_json(Boolean())),
     "classes_": _stored_as(array=_ARRAY, labels=_LABELS),
     "coef_": _stored_as(array=_ARRAY),
     "intercept_": _stored_as(array=_ARRAY, json=_json(Number(finite=True))),
