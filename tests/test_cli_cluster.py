@@ -109,6 +109,16 @@ def test_embed_writes_codes_and_errors_and_its_model_predicts_the_same(cli, tmp_
     )
 
 
+def test_embed_as_the_readme_shows_it_converges_without_a_warning(cli, tmp_path):
+    """The README's example (wine, 178 rows: one full-batch step per epoch, about 450
+    epochs to settle) finishes inside the default --epochs, so it warns of nothing."""
+    assert cli("datasets", "export", "wine", "wine.csv").code == 0
+    result = cli("embed", "wine.csv", "--ignore", "target", "--code-size", "2", "-o", "c.csv")
+    assert result.code == 0, result.err
+    assert "warning" not in result.err + result.out
+    assert len(read_rows(tmp_path / "c.csv")) == 178
+
+
 def test_unsupervised_table_model_round_trip_and_missing_values(tmp_path):
     from thalweg.models import KMeans
 

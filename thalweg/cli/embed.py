@@ -50,7 +50,13 @@ def embed(
         ),
     ] = None,
     activation: Annotated[Activation, typer.Option(help="Nonlinearity between layers.")] = "relu",
-    epochs: Annotated[int, typer.Option(min=1, help="Most passes over the rows.")] = 200,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Most passes over the rows (training stops sooner once the error settles).",
+        ),
+    ] = 1000,
     noise: Annotated[
         float,
         typer.Option(
