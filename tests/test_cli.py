@@ -72,6 +72,64 @@ def test_every_command_help_shows_an_example(cli, command):
     assert "$ thalweg" in result.out or "thalweg demo" in result.out
 
 
+def _command_tree():
+    """Every command and sub-command of the real app, as (words, click command)."""
+    import typer.main
+
+    from thalweg.cli.app import build_app
+    from thalweg.cli.recording import record_runs
+
+    app = build_app()
+    record_runs(app)  # as main() does: train and evaluate gain --runs
+    found, todo = [], [((), typer.main.get_command(app))]
+    while todo:
+        words, command = todo.pop()
+        found.append((words, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            todo.append(((*words, name), sub))
+    return found
+
+
+def test_command_help_paragraphs_are_unwrapped_so_the_terminal_wraps_them():
+    """A docstring's single line breaks would break lines mid-sentence in any terminal
+    narrower or wider than the source: each paragraph reaches Typer as one line."""
+    tree = _command_tree()
+    assert len(tree) > 15
+    for words, command in tree:
+        help_text = command.help or ""
+        single_breaks = help_text.replace("\n\n", "").count("\n")
+        assert single_breaks == 0, f"thalweg {' '.join(words)}: {help_text!r}"
+
+
+def test_every_option_the_docs_show_exists():
+    """Each ``thalweg COMMAND ... --option`` in README.md and docs/ names a real option of
+    that command (options renamed by later work leave no stale examples behind)."""
+    commands = {words: command for words, command in _command_tree()}
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown, stale = 0, []
+    for page in pages:
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            match = re.search(r"(?:^|\$ |`)(?:\.venv/bin/)?thalweg ([a-z][^`|#]*)", line)
+            if not match:
+                continue
+            words = match.group(1).split()
+            used = 0
+            while used < len(words) and tuple(words[: used + 1]) in commands:
+                used += 1
+            if used == 0:
+                continue
+            command = commands[tuple(words[:used])]
+            options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+            for word in words[used:]:
+                option = re.match(r"^--?[a-zA-Z][\w-]*", word)
+                if option:
+                    shown += 1
+                    if option.group(0) not in options:
+                        stale.append(f"{page.name}:{number}: {option.group(0)}")
+    assert shown > 50
+    assert not stale, stale
+
+
 # ------------------------------------------------------------------------ datasets
 
 

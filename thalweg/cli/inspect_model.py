@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect_model(
-    model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
+    model_file: Annotated[
+        Path,
+        typer.Argument(help="A model file written by thalweg train, cluster, or embed --save."),
+    ],
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
     """Show what a model file holds: architecture, parameters, preprocessing, training

@@ -39,7 +39,7 @@ def profile_input(
     batches: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Batches to read (default: 50, or enough to fill the buffer 4 times)."
+            min=1, help="Batches to read (default: 50, or enough to fill the buffer 8 times)."
         ),
     ] = None,
     shuffle_buffer: Annotated[

@@ -1,6 +1,6 @@
 """``thalweg runs``: list, show, compare and delete the runs in the run store.
 
-Every ``thalweg train``, ``evaluate`` and ``train-*`` records a run there (see
+Every ``thalweg train`` and ``evaluate`` records a run there (see
 :mod:`thalweg.cli.recording`); Python code records its own with
 ``thalweg.tracking.start_run``.
 """
@@ -25,7 +25,7 @@ STORE = typer.Option(
 JSON = typer.Option("--json", help="Print one JSON document on standard output, nothing else.")
 
 runs_app = typer.Typer(
-    help="The runs recorded by train, evaluate and train-* (and by thalweg.tracking): "
+    help="The runs recorded by train and evaluate (and by thalweg.tracking): "
     "list them, show one, compare several, delete one.",
     no_args_is_help=True,
     epilog=(
