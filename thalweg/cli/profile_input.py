@@ -57,6 +57,7 @@ def profile_input(
     the time between batches, T_g, C and B, and advice on what limits it."""
     from thalweg.cli.display import Output
     from thalweg.data import stream_profile
+    from thalweg.cli.flags import as_flags
     from thalweg.data.schema import column_types, data_files
     from thalweg.models.auto import STREAM_BATCH, TrainOptions
     from thalweg.models.table_training import numeric_features
@@ -80,6 +81,7 @@ def profile_input(
         batches=batches,
         seed=seed,
     )
+    tips = [as_flags(tip) for tip in tips]  # the library's stream=True is --stream here
     output = Output(json_mode=json_output)
     for line in stream_profile.describe(measured):
         output.line(line)
