@@ -95,7 +95,12 @@ def train(
         typer.Option(callback=parse.batch_size, help="Rows per step, or 'full' (whole split)."),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(min=1, help="Most passes over the training rows.")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most passes over the training rows (default: 1000 linear or logistic, "
+            "200 mlp, 10 with --stream; fewer when training stops early).",
+        ),
     ] = None,
     l1: Annotated[float, typer.Option(callback=parse.penalty, help="L1 (lasso) penalty.")] = 0.0,
     l2: Annotated[
