@@ -378,6 +378,17 @@ def test_inspect_shows_architecture_parameters_settings_and_metrics(cli, wine):
     assert info["metrics"]["test"]["accuracy"] > 0.5
 
 
+def test_inspect_shows_what_l2_auto_resolved_to(cli, wine):
+    """A logistic regression's default l2="auto" is 1/(2·training rows): inspect shows the
+    number the fit used beside the setting."""
+    cli("train", wine, "--target", "target", "--quiet")
+    info = cli("inspect", "model.thalweg", "--json").json
+    assert info["hyperparameters"]["l2"] == "auto"
+    rows = info["training"]["data"]["splits"]["train"]
+    assert info["resolved"]["l2"] == pytest.approx(1 / (2 * rows))
+    assert re.search(r"l2\s+│ auto \(0\.00\d+\)", cli("inspect", "model.thalweg").out)
+
+
 # ------------------------------------------------------------------------------ demo
 
 

@@ -82,7 +82,19 @@ def show(info: dict, output) -> None:
         f"{len(pre['features'])} model inputs"
         + ("; standardized inside the model" if pre["standardized_in_model"] else "")
     )
-    settings = [(name, format_number(value)) for name, value in info["hyperparameters"].items()]
+    resolved = info.get("resolved", {})
+    settings = [
+        (
+            name,
+            format_number(value)
+            + (
+                f" ({format_number(resolved[name])})"
+                if value == "auto" and name in resolved
+                else ""
+            ),
+        )
+        for name, value in info["hyperparameters"].items()
+    ]
     output.rows("hyperparameters", settings)
     if training:
         output.rows(
