@@ -56,8 +56,8 @@ def profile_input(
     """Measure how fast --stream training's input makes batches, with no model: rows/s,
     the time between batches, T_g, C and B, and advice on what limits it."""
     from thalweg.cli.display import Output
-    from thalweg.data import stream_profile
     from thalweg.cli.flags import as_flags
+    from thalweg.data import stream_profile
     from thalweg.data.schema import column_types, data_files
     from thalweg.models.auto import STREAM_BATCH, TrainOptions
     from thalweg.models.table_training import numeric_features
