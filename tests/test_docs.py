@@ -4,7 +4,7 @@ Blocks of one file run in order in one namespace (later examples may use earlier
 ones), in a temporary working directory so files they write do not litter the repo.
 Excerpts of library code that are shown, not run, are fenced as ```py instead.
 Examples run clean: a warning (ConvergenceWarning, a feature-names warning, any
-UserWarning) fails the page, so what a reader copies does not greet them with one.
+UserWarning, a FutureWarning such as a deprecated ``seed=``) fails the page, so what a reader copies does not greet them with one.
 """
 
 import re
@@ -34,6 +34,7 @@ def test_python_examples_in_docs_run(page, tmp_path, monkeypatch):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", UserWarning)
+                warnings.simplefilter("error", FutureWarning)  # e.g. seed= for random_state=
                 exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
         except Exception as error:  # pragma: no cover - the message is the point
             pytest.fail(f"{page.name}, python block {number} failed: {error!r}\n{block}")
