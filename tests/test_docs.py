@@ -4,7 +4,8 @@ Blocks of one file run in order in one namespace (later examples may use earlier
 ones), in a temporary working directory so files they write do not litter the repo.
 Excerpts of library code that are shown, not run, are fenced as ```py instead.
 Examples run clean: a warning (ConvergenceWarning, a feature-names warning, any
-UserWarning, a FutureWarning such as a deprecated ``seed=``) fails the page, so what a reader copies does not greet them with one.
+UserWarning, a FutureWarning such as a deprecated ``seed=``) fails the page, so what
+a reader copies does not greet them with one.
 """
 
 import re
