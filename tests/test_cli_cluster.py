@@ -119,6 +119,25 @@ def test_embed_as_the_readme_shows_it_converges_without_a_warning(cli, tmp_path)
     assert len(read_rows(tmp_path / "c.csv")) == 178
 
 
+def test_a_failed_write_is_one_line_naming_the_file_and_nothing_is_left(cli, tmp_path, monkeypatch):
+    """Disk full while writing the codes: one line with the reason and the option to
+    change, and the model file written beside them is rolled back (both, or neither)."""
+    import thalweg.io
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    write_csv(tmp_path / "t.csv", {"a": np.arange(40.0), "b": np.arange(40.0) ** 0.5})
+    monkeypatch.setattr(thalweg.io, "write_csv", disk_full)
+    result = cli(
+        "embed", "t.csv", "--save", "m.thalweg", "-o", "codes.csv", "-q"
+    )  # fmt: skip
+    assert_one_line_error(
+        result, "cannot write codes.csv (No space left on device)", "choose another -o"
+    )
+    assert not (tmp_path / "m.thalweg").exists() and not (tmp_path / "codes.csv").exists()
+
+
 def test_unsupervised_table_model_round_trip_and_missing_values(tmp_path):
     from thalweg.models import KMeans
 

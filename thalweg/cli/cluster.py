@@ -8,15 +8,14 @@ prints the choice and the cluster sizes, and writes the files.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, example
-from thalweg.cli.main import EXIT_OK, UserError, invocation
+from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, command_line, example, writing
+from thalweg.cli.main import EXIT_OK
 
 Algorithm = Literal["lloyd", "minibatch"]
 Missing = Literal["error", "drop", "mean"]
@@ -178,7 +177,7 @@ def cluster(
         ],
     )
     written = {}
-    command = shlex.join(["thalweg", *invocation()])
+    command = command_line()
     built = None
     if report is not None:  # built before anything is written: if it fails, nothing is
         from thalweg.report.clustering import cluster_report
@@ -191,12 +190,8 @@ def cluster(
             random_state=seed,
         )
     with write_together():  # the model and the report: both, or neither
-        try:
+        with writing(out, "--out", "the model"):
             result.save(out, command)
-        except OSError as error:
-            raise UserError(
-                f"cannot write {out} ({error.strerror}); choose another --out"
-            ) from None
         written["model"] = out
         if built is not None:
             written["report"] = _write_report(report, built)
@@ -215,9 +210,5 @@ def cluster(
 def _write_report(path: Path, built) -> Path:
     from thalweg.report.clustering import write_cluster_report
 
-    try:
+    with writing(path, "--report", "the report"):
         return write_cluster_report(path, built)
-    except OSError as error:
-        raise UserError(
-            f"cannot write the report {path} ({error.strerror}); choose another --report"
-        ) from None

@@ -10,7 +10,6 @@ rebuilt row, in standard deviations: large for rows unlike the others).
 
 from __future__ import annotations
 
-import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, QUIET, check_paths, example, say
-from thalweg.cli.main import EXIT_OK, UserError, invocation
+from thalweg.cli.common import ENCODING, QUIET, check_paths, command_line, example, say, writing
+from thalweg.cli.main import EXIT_OK
 
 Activation = Literal["relu", "tanh", "sigmoid", "linear"]
 Missing = Literal["error", "drop", "mean"]
@@ -146,19 +145,11 @@ def embed(
     )
     with write_together():  # the model and the codes: both, or neither
         if save is not None:
-            try:
-                result.save(save, shlex.join(["thalweg", *invocation()]))
-            except OSError as error:
-                raise UserError(
-                    f"cannot write {save} ({error.strerror}); choose another --save"
-                ) from None
+            with writing(save, "--save", "the model"):
+                result.save(save, command_line())
         if output_path is not None:
-            try:
+            with writing(output_path, "-o"):
                 write_csv(output_path, result.table)
-            except OSError as error:
-                raise UserError(
-                    f"cannot write {output_path} ({error.strerror}); choose another -o"
-                ) from None
     if save is not None:
         output.line(f"wrote model: {save}")
     if output_path is None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from thalweg.cli.common import writing
 from thalweg.cli.main import EXIT_OK, UserError
 
 STORE = typer.Option(
@@ -271,13 +272,8 @@ def compare(
     if report is not None:
         from thalweg.report.runs import compare_page
 
-        try:
-            with atomic_write(report, "w") as handle:
-                handle.write(compare_page(comparison, store=str(path)))
-        except OSError as error:
-            raise UserError(
-                f"cannot write {report} ({error.strerror}); choose another --report"
-            ) from None
+        with writing(report, "--report", "the report"), atomic_write(report, "w") as handle:
+            handle.write(compare_page(comparison, store=str(path)))
         written["report"] = report
         output.written(written)
     output.json({"store": str(path), **comparison, "written": written})

@@ -25,6 +25,7 @@ from thalweg.cli.common import (
     example,
     say,
     write_report,
+    writing,
 )
 from thalweg.cli.main import EXIT_OK, UserError, invocation
 
@@ -572,13 +573,8 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             trained_class_counts=result.trained_class_counts,
         )
     with write_together():  # the model and the report: both, or neither
-        try:
+        with writing(out, "--out", "the model"):  # disk full, permissions: old file kept
             result.save(out, command_line())
-        except OSError as error:  # disk full, permissions: the old file is untouched
-            raise UserError(
-                f"cannot write the model to {out} ({error.strerror or error}); any file "
-                "already there is unchanged: free some space or choose another --out"
-            ) from None
         if built is not None:
             result.written["report"] = write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({_test_rows(result)})")
