@@ -129,9 +129,7 @@ def test_a_failed_write_is_one_line_naming_the_file_and_nothing_is_left(cli, tmp
 
     write_csv(tmp_path / "t.csv", {"a": np.arange(40.0), "b": np.arange(40.0) ** 0.5})
     monkeypatch.setattr(thalweg.io, "write_csv", disk_full)
-    result = cli(
-        "embed", "t.csv", "--save", "m.thalweg", "-o", "codes.csv", "-q"
-    )  # fmt: skip
+    result = cli("embed", "t.csv", "--save", "m.thalweg", "-o", "codes.csv", "-q")
     assert_one_line_error(
         result, "cannot write codes.csv (No space left on device)", "choose another -o"
     )
