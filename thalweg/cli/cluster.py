@@ -14,7 +14,17 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, command_line, example, writing
+from thalweg.cli.common import (
+    CATEGORICAL,
+    ENCODING,
+    JSON,
+    KEEP,
+    QUIET,
+    check_paths,
+    command_line,
+    example,
+    writing,
+)
 from thalweg.cli.main import EXIT_OK
 
 Algorithm = Literal["lloyd", "minibatch"]
@@ -77,19 +87,8 @@ def cluster(
             help="Columns to leave out, e.g. id,target (a label you want to compare with).",
         ),
     ] = None,
-    categorical: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names, help="Columns to one-hot encode even if numeric."
-        ),
-    ] = None,
-    keep: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names,
-            help="Columns to use even when they look like identifiers (left out otherwise).",
-        ),
-    ] = None,
+    categorical: Annotated[str | None, CATEGORICAL] = None,
+    keep: Annotated[str | None, KEEP] = None,
     missing: Annotated[
         Missing,
         typer.Option(

@@ -20,6 +20,14 @@ ENCODING = typer.Option(
     help="Text encoding of a CSV/TSV file: utf-8 (default), latin-1, cp1252, ...",
     show_default=False,
 )
+# Column options shared by the commands that prepare a table without a target.
+CATEGORICAL = typer.Option(
+    callback=parse.column_names, help="Columns to one-hot encode even if numeric."
+)
+KEEP = typer.Option(
+    callback=parse.column_names,
+    help="Columns to use even when they look like identifiers (left out otherwise).",
+)
 THRESHOLD = typer.Option(
     callback=parse.threshold,
     help="Two-class models: predict the second class when its probability is at least "

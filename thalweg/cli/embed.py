@@ -18,7 +18,17 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, QUIET, check_paths, command_line, example, say, writing
+from thalweg.cli.common import (
+    CATEGORICAL,
+    ENCODING,
+    KEEP,
+    QUIET,
+    check_paths,
+    command_line,
+    example,
+    say,
+    writing,
+)
 from thalweg.cli.main import EXIT_OK
 
 Activation = Literal["relu", "tanh", "sigmoid", "linear"]
@@ -66,19 +76,8 @@ def embed(
         str | None,
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,target."),
     ] = None,
-    categorical: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names, help="Columns to one-hot encode even if numeric."
-        ),
-    ] = None,
-    keep: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names,
-            help="Columns to use even when they look like identifiers (left out otherwise).",
-        ),
-    ] = None,
+    categorical: Annotated[str | None, CATEGORICAL] = None,
+    keep: Annotated[str | None, KEEP] = None,
     missing: Annotated[
         Missing,
         typer.Option(help="Missing values: error, drop (those rows get empty codes) or mean."),
