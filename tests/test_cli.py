@@ -588,6 +588,26 @@ def console_commands(page: Path) -> list[str]:
     return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
 
 
+def test_the_readme_walk_through_on_wine_runs_without_warnings(cli):
+    """The README's console blocks on the bundled wine table, as a fresh user types them
+    (``.venv/bin/thalweg ...``), in order, in one folder: each succeeds and warns of nothing."""
+    blocks = re.findall(r"```console\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    commands = [
+        line[2:].split("#")[0]
+        for block in blocks
+        if "wine.csv" in block
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+    assert len(commands) >= 6
+    for command in commands:
+        args = shlex.split(command)
+        assert args[0] == ".venv/bin/thalweg", command
+        result = cli(*args[1:])
+        assert result.code == 0, f"{command}\n{result.err}"
+        assert "warning" not in result.err.lower(), f"{command}\n{result.err}"
+
+
 def test_every_command_in_docs_cli_md_runs(cli):
     commands = console_commands(ROOT / "docs" / "cli.md")
     assert len(commands) >= 8
