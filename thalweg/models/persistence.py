@@ -36,6 +36,7 @@ is refused with one line before anything is built or allocated:
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
@@ -903,7 +904,11 @@ def _check_predicts(estimator, source: str) -> None:
         raise FileFormatError(f"{source}: its {type(estimator).__name__} predicts nothing")
     for method in methods:
         try:
-            answer = np.asarray(getattr(estimator, method)(zeros))
+            # A probe of the loader's own, not the user's call: a model fitted on named
+            # columns must not warn, at every load, that this row of zeros has no names.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                answer = np.asarray(getattr(estimator, method)(zeros))
         except (ValueError, TypeError, IndexError, AttributeError) as error:
             raise FileFormatError(f"{source}: its parts do not fit together ({error})") from None
         if answer.shape[:1] != (1,) or (answer.dtype.kind == "f" and not np.isfinite(answer).all()):
