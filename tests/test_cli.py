@@ -101,6 +101,15 @@ def test_command_help_paragraphs_are_unwrapped_so_the_terminal_wraps_them():
         assert single_breaks == 0, f"thalweg {' '.join(words)}: {help_text!r}"
 
 
+def test_flags_show_no_value_type_in_help(cli):
+    """A flag takes no value: ``--quiet``, ``--json``, ``--help`` show no ``<bool>``
+    (which reads as if they wanted one), on every command and sub-command."""
+    for words, _ in _command_tree():
+        result = cli(*words, "--help")
+        assert result.code == 0, words
+        assert "--help" in result.out and "<bool>" not in result.out, words
+
+
 def test_every_option_the_docs_show_exists():
     """Each ``thalweg COMMAND ... --option`` in README.md and docs/ names a real option of
     that command (options renamed by later work leave no stale examples behind)."""

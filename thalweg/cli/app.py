@@ -35,6 +35,9 @@ COMMANDS = [
 ]
 
 
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
 def build_app() -> typer.Typer:
     """The Typer app with every command of :data:`COMMANDS` registered."""
     app = typer.Typer(
@@ -51,7 +54,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": HELP_OPTION_NAMES},
     )
     for name in COMMANDS:
         importlib.import_module(f"thalweg.cli.{name}").register(app)
@@ -89,3 +92,19 @@ def _unwrap_help(app: typer.Typer) -> None:
         if callback is not None:
             callback.help = unwrapped(callback.help or inspect.getdoc(callback.callback))
         _unwrap_help(inner)
+
+
+def hide_flag_types(command) -> None:
+    """No ``<bool>`` beside ``--quiet``, ``--json``, ``--help`` and the other flags in
+    ``--help``: a flag takes no value, and a type there reads as if it wanted one.
+
+    ``command`` is the Click command built from the app (``typer.main.get_command``);
+    its sub-commands are tidied too.
+    """
+    # The help option is made on first use and kept: make it now, to tidy it too.
+    context = command.context_class(command, help_option_names=HELP_OPTION_NAMES)
+    for param in [*command.params, command.get_help_option(context)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        hide_flag_types(sub)
