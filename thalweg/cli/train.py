@@ -80,7 +80,8 @@ def train(
     hidden: Annotated[
         str | None,
         typer.Option(
-            callback=parse.hidden_layers, help="Hidden layer widths, e.g. 8,2 (implies mlp)."
+            callback=parse.hidden_layers,
+            help="Hidden layer widths, e.g. 8,2 (implies mlp; default: one layer of 100).",
         ),
     ] = None,
     activation: Annotated[Activation | None, typer.Option(help="MLP nonlinearity.")] = None,
