@@ -210,6 +210,7 @@ def test_list_datasets_describes_every_generator_and_bundled_file():
         "digits",
         "faces",
         "shapes",
+        "smiles",
     }
     assert records["digits"].image_shape == (8, 8) and records["faces"].source == "extra"
     assert records["wine"].kind == "classification" and records["wine"].n_classes == 3

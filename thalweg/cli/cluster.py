@@ -69,7 +69,14 @@ def k_values(value: str) -> tuple[int, ...]:
 
 
 def cluster(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file (or an s3://, gs://, https://... URL), one row per "
+            "example.",
+        ),
+    ],
     k: Annotated[
         str,
         typer.Option(
@@ -159,7 +166,7 @@ def cluster(
     summary = result.summary
     dropped = f" ({summary['dropped_rows']:,} with missing values left out)"
     output.line(
-        f"clustered {summary['rows'] - summary['dropped_rows']:,} rows of {data}"
+        f"clustered {summary['rows'] - summary['dropped_rows']:,} rows of {parse.shown(data)}"
         + (dropped if summary["dropped_rows"] else "")
         + f" on {len(summary['features'])} features, standardized"
     )
@@ -176,15 +183,15 @@ def cluster(
         ],
     )
     written = {}
-    command = command_line()
+    command = command_line()  # URLs redacted: no password or signed query in the file
     built = None
     if report is not None:  # built before anything is written: if it fails, nothing is
         from thalweg.report.clustering import cluster_report
 
         built = cluster_report(
             result,
-            title=f"{Path(data).name}: {result.k} clusters",
-            source=str(data),
+            title=f"{data.name}: {result.k} clusters",
+            source=parse.shown(data),
             view=view,
             random_state=seed,
         )
@@ -198,7 +205,7 @@ def cluster(
     output.json(
         {
             "command": "cluster",
-            "data": str(data),
+            "data": parse.shown(data),
             **result.record(command),
             "written": written,
         }

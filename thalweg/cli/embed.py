@@ -47,7 +47,14 @@ def register(app: typer.Typer) -> None:
 
 
 def embed(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file (or an s3://, gs://, https://... URL), one row per "
+            "example.",
+        ),
+    ],
     code_size: Annotated[
         int, typer.Option(min=1, help="Numbers in each row's code (2 to plot them).")
     ] = 2,

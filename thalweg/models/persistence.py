@@ -46,6 +46,13 @@ from thalweg.data.preprocessing import PREPROCESSOR_CONFIG, _Transformer, prepro
 from thalweg.errors import FileFormatError, ThalwegError
 from thalweg.files import Container, check_tensors, header_schema, open_container, write_container
 from thalweg.limits import check_memory
+from thalweg.monitoring.images import IMAGE_PROFILE, IMAGE_STATISTICS
+from thalweg.monitoring.profile import (
+    CATEGORICAL,
+    NUMERIC,
+    PREDICTION_PROFILE,
+    check_profile_shapes,
+)
 from thalweg.nn.init import INITIALIZERS
 from thalweg.nn.layers import (
     LAYER_CONFIG,
@@ -270,6 +277,10 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "pixel_range_": _stored_as(json=_json(ListOf(Number(finite=True), min_items=2, max_items=2))),
     "channel_mean_": _stored_as(array=_ARRAY),
     "channel_scale_": _stored_as(array=_ARRAY),
+    # What skew checks compare new images with (thalweg.monitoring.images; checked in
+    # _check_statistics), and the class shares the model predicted at training time.
+    "image_statistics_": _stored_as(json=_json(IMAGE_PROFILE)),
+    "prediction_statistics_": _stored_as(json=_json(PREDICTION_PROFILE)),
 }
 #: Fitted attributes that are tuples (JSON stores them as lists).
 TUPLE_ATTRIBUTES = ("image_shape_", "pixel_range_")
@@ -465,6 +476,7 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
     _check_clusters(container, state, settings, source)
     _check_code(state, settings, source)
     _check_images(cls, container, state, source)
+    _check_statistics(state, source)
     _check_optimizers(container, state, source)
     try:
         values = {
@@ -607,6 +619,33 @@ def _check_images(cls, container: Container, state: dict, source: str) -> None:
         f"checking {container.path} (its network on one image)",
         "the file declares a network or an image size too large for this machine",
     )
+
+
+def _check_statistics(state: dict, source: str) -> None:
+    """The training statistics an image model keeps are numeric profiles whose
+    histograms and bins are consistent (``monitoring.profile.check_profile_shapes``)."""
+    profiles = {}
+    if "image_statistics_" in state:
+        for name in IMAGE_STATISTICS:
+            profile = state["image_statistics_"]["value"][name]
+            if profile["kind"] != NUMERIC:
+                raise FileFormatError(
+                    f"{source}: image_statistics_ describes {name} as {profile['kind']}, not "
+                    "numeric"
+                )
+            profiles[f"image_statistics_.{name}"] = profile
+    if "prediction_statistics_" in state:
+        predictions = state["prediction_statistics_"]["value"]
+        if "classes_" in state and predictions["kind"] != CATEGORICAL:
+            raise FileFormatError(
+                f"{source}: prediction_statistics_ of a classifier must describe classes "
+                f"(categorical), not {predictions['kind']} values"
+            )
+        profiles["prediction_statistics_"] = predictions
+    for name, profile in profiles.items():
+        problem = check_profile_shapes(profile)
+        if problem:
+            raise FileFormatError(f"{source}: {name} is inconsistent: {problem}")
 
 
 def _check_code(state: dict, settings: dict, source: str) -> None:
