@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thalweg.cli.common import write_report
+from thalweg.cli.common import write_report, writing
 from thalweg.cli.display import Output
 from thalweg.cli.main import UserError
 from thalweg.errors import DataError
@@ -155,13 +155,8 @@ def train(
     built = _report(run, data, "test") if report is not None else None
     written = {"model": out}
     with write_together():  # the model and the report: both, or neither
-        try:
+        with writing(out, "--out", "the model"):  # disk full, permissions: old file kept
             run.save(out, command)
-        except OSError as error:  # disk full, permissions: the old file is untouched
-            raise UserError(
-                f"cannot write the model to {out} ({error.strerror or error}); any file "
-                "already there is unchanged: free some space or choose another --out"
-            ) from None
         if built is not None:
             written["report"] = write_report(report, built)
     for line in settle_checkpoints(checkpoint_path(out), checkpoint, resume):

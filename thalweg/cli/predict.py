@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
 
 
 def predict(
-    model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
+    model_file: Annotated[
+        Path,
+        typer.Argument(help="A model file written by thalweg train, cluster, or embed --save."),
+    ],
     data: Annotated[
         str,
         typer.Argument(

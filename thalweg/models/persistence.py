@@ -36,6 +36,7 @@ is refused with one line before anything is built or allocated:
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
@@ -225,6 +226,8 @@ OPTIMIZER = Record(
 FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "n_features_in_": _stored_as(json=_json(Integer(1, MAX_FEATURES))),
     "feature_names_in_": _stored_as(labels=_LABELS),
+    # fitted on a stream's unnamed arrays: arrays are taken without a names warning
+    "fitted_on_arrays_": _stored_as(json=_json(Boolean())),
     "classes_": _stored_as(array=_ARRAY, labels=_LABELS),
     "coef_": _stored_as(array=_ARRAY),
     "intercept_": _stored_as(array=_ARRAY, json=_json(Number(finite=True))),
@@ -940,7 +943,11 @@ def _check_predicts(estimator, source: str) -> None:
         raise FileFormatError(f"{source}: its {type(estimator).__name__} predicts nothing")
     for method in methods:
         try:
-            answer = np.asarray(getattr(estimator, method)(zeros))
+            # A probe of the loader's own, not the user's call: a model fitted on named
+            # columns must not warn, at every load, that this row of zeros has no names.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                answer = np.asarray(getattr(estimator, method)(zeros))
         except (ValueError, TypeError, IndexError, AttributeError) as error:
             raise FileFormatError(f"{source}: its parts do not fit together ({error})") from None
         if answer.shape[:1] != (1,) or (answer.dtype.kind == "f" and not np.isfinite(answer).all()):
