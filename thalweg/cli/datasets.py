@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         epilog=example(
             "thalweg datasets export wine wine.csv",
             "thalweg datasets export spiral spiral.csv --n 1000 --noise 0.2",
+            "thalweg datasets export faces-scenes scenes/ --n 1000",
         ),
     )(export)
     app.add_typer(group, name="datasets")
@@ -66,19 +67,37 @@ def datasets(
 def export(
     name: Annotated[str, typer.Argument(help="Dataset name (see 'thalweg datasets').")],
     out: Annotated[Path, typer.Argument(help="CSV file to write (a folder for images).")],
-    n: Annotated[int | None, typer.Option("--n", min=2, help="Rows (generators only).")] = None,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", min=2, help="Rows (generators only); scenes of a detection dataset."),
+    ] = None,
     noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
 ) -> int:
     """Write a dataset as CSV: its feature columns, then a 'target' column. An image
-    dataset is written as a folder of PNG files, one sub-folder per class."""
+    dataset is written as a folder of PNG files, one sub-folder per class; a detection
+    dataset (faces-scenes, scenes) as a folder of PNG scenes and their boxes.csv."""
     from thalweg.cli.display import Output
-    from thalweg.datasets import export_images, is_image_dataset, load_table
+    from thalweg.datasets import (
+        export_images,
+        is_detection_dataset,
+        is_image_dataset,
+        load_table,
+    )
     from thalweg.io import write_csv
 
     options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
+    if is_detection_dataset(name):
+        count = export_images(name, out, **options)
+        folder = shlex.quote(str(out))
+        boxes = shlex.quote(str(Path(out) / "boxes.csv"))
+        Output().line(
+            f"wrote {out}: {count} scenes and {Path(out) / 'boxes.csv'} "
+            f"(try: thalweg train-detector {folder} --boxes {boxes})"
+        )
+        return EXIT_OK
     if is_image_dataset(name):
         count = export_images(name, out, **options)
         Output().line(

@@ -28,6 +28,11 @@ class DatasetInfo:
     ``target_names`` names the labels 0, 1, ... of a classification dataset.
     ``image_shape`` is ``(H, W)`` for image datasets (``X`` is then ``(n, H, W)``, and
     the third value ``load`` returns is the class names), ``()`` for tables.
+    ``kind == "detection"``: scenes with boxes, generated on demand (``n`` and ``seed``,
+    whatever the source: "extra" says the objects come from an optional dependency's
+    file); ``load`` returns the images ``(n, H, W)`` uint8, the box table (``image,
+    x_min, y_min, x_max, y_max, label``) and the image file names, and ``target_names``
+    are the object classes.
     """
 
     name: str
@@ -61,6 +66,27 @@ def _bundled(name: str, fn: Callable[..., Any], shape: tuple[int, int], labels, 
     kind = "classification" if labels else "regression"
     n_classes = len(labels) or None
     return DatasetInfo(name, kind, "bundled", *shape, n_classes, about, tuple(labels)), fn
+
+
+def _detection(name, fn, source, labels, about):
+    info = DatasetInfo(
+        name, "detection", source, 500, 96 * 96, len(labels), about, tuple(labels), (96, 96)
+    )
+    return info, fn
+
+
+def _face_scenes(n: int = 500, seed: int = 0):
+    from thalweg.datasets.scenes import face_scenes
+
+    images, boxes = face_scenes(n, seed=seed)
+    return images, boxes, [f"scene_{k:04d}.png" for k in range(len(images))]
+
+
+def _drawn_scenes(n: int = 500, seed: int = 0):
+    from thalweg.datasets.scenes import make_scenes
+
+    images, boxes = make_scenes(n, objects="faces", seed=seed)
+    return images, boxes, [f"scene_{k:04d}.png" for k in range(len(images))]
 
 
 def _image(name, fn, source, n, shape, labels, about):
@@ -141,6 +167,22 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
             list(images.SHAPES),
             "Synthetic circles, squares and triangles, 16x16 grayscale images",
         ),
+        _detection(
+            "faces_scenes",
+            _face_scenes,
+            "extra",
+            ["face"],
+            "Detection: real faces (lfw_subset) pasted 0-3 per 96x96 scene on clutter of "
+            "non-face patches, boxes in boxes.csv (pip install 'thalweg[faces]')",
+        ),
+        _detection(
+            "scenes",
+            _drawn_scenes,
+            "generator",
+            ["face"],
+            "Detection: drawn faces pasted 0-3 per 96x96 scene on drawn clutter, boxes in "
+            "boxes.csv (needs nothing extra)",
+        ),
     ]
 }
 
@@ -178,6 +220,13 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
+    if info.kind == "detection":
+        unknown = sorted(set(kwargs) - {"n", "seed"})
+        if unknown:
+            raise DataError(
+                f"dataset {info.name!r} takes n and seed; got unknown {', '.join(unknown)}"
+            )
+        return fn(**kwargs)
     if info.source in ("bundled", "extra") and kwargs:
         raise DataError(
             f"dataset {info.name!r} is a bundled file and takes no options; "
@@ -224,10 +273,20 @@ def is_image_dataset(name: str) -> bool:
     return bool(info is not None and info.image_shape)
 
 
+def is_detection_dataset(name: str) -> bool:
+    """Whether ``name`` is a detection dataset (scenes with a ``boxes.csv``)."""
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    return bool(info is not None and info.kind == "detection")
+
+
 def export_images(name: str, directory, **kwargs: Any) -> int:
     """Write an image dataset as PNG files, one sub-folder per class (what
     ``thalweg train DIR/`` reads); returns the number of images. Generators default to
     seed 0. The folder must be new or empty.
+
+    A detection dataset is written as ``scene_0000.png``, ... and ``boxes.csv`` (what
+    ``thalweg train-detector DIR --boxes DIR/boxes.csv`` reads); it takes ``n`` (default
+    500) and ``seed``.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp()) / "shapes"
@@ -246,5 +305,11 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
         raise DataError(f"{directory} exists and is not an empty folder; choose a new folder")
     if info.source == "generator":
         kwargs.setdefault("seed", 0)
+    if info.kind == "detection":
+        from thalweg.datasets.scenes import save_scenes
+
+        images, boxes, _ = load(name, **kwargs)
+        save_scenes(directory, images, boxes)
+        return len(images)
     images, labels, class_names = load(name, **kwargs)
     return write_image_folder(directory, images, labels, class_names)

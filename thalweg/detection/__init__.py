@@ -6,6 +6,7 @@ function says otherwise. The losses that train a detector live with the other lo
 """
 
 from thalweg.detection.anchors import (
+    anchor_grid,
     decode,
     default_boxes,
     encode,
@@ -26,13 +27,27 @@ from thalweg.detection.evaluation import (
     mean_average_precision,
     precision_recall_curve,
 )
+from thalweg.detection.folder import DetectionImages, load_detection_folder
 from thalweg.detection.fusion import weighted_box_fusion
 from thalweg.detection.nms import batched_nms, nms, soft_nms, weighted_nms
 from thalweg.detection.overlaps import overlapping_pairs
+from thalweg.detection.selection import SUPPRESSION_METHODS, select_detections
+from thalweg.detection.targets import (
+    MatchTargets,
+    match_anchors_loop,
+    pack_targets,
+    pad_boxes,
+    unpack_targets,
+    unpad_boxes,
+)
 
 __all__ = [
     "BOX_COLUMNS",
     "BOX_FORMATS",
+    "SUPPRESSION_METHODS",
+    "DetectionImages",
+    "MatchTargets",
+    "anchor_grid",
     "as_box_table",
     "average_precision",
     "batched_nms",
@@ -45,14 +60,21 @@ __all__ = [
     "decode",
     "default_boxes",
     "encode",
+    "load_detection_folder",
     "match_anchors",
+    "match_anchors_loop",
     "mean_average_precision",
     "multibox_targets",
     "nms",
     "overlapping_pairs",
+    "pack_targets",
+    "pad_boxes",
     "precision_recall_curve",
     "read_boxes_csv",
+    "select_detections",
     "soft_nms",
+    "unpack_targets",
+    "unpad_boxes",
     "weighted_box_fusion",
     "weighted_nms",
     "write_boxes_csv",

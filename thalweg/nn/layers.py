@@ -297,7 +297,11 @@ def layer_to_config(layer: Module) -> dict:
 
 
 def layer_from_config(spec: dict) -> Module:
-    """Rebuild a built-in layer from ``layer_to_config`` output (only known classes)."""
+    """Rebuild a built-in layer from ``layer_to_config`` output (only known classes).
+
+    A layer holding other layers rebuilds them itself: ``Sequential`` and
+    ``Standardized`` here, any other through its ``from_config(config)`` classmethod.
+    """
     name = spec.get("class")
     if name not in LAYERS:
         raise ValueError(f"unknown layer class {name!r}; known: {sorted(LAYERS)}")
@@ -306,4 +310,6 @@ def layer_from_config(spec: dict) -> Module:
         return Sequential(*(layer_from_config(s) for s in config.get("layers", [])))
     if name == "Standardized":
         return Standardized(layer_from_config(config["layer"]), config["mean"], config["scale"])
+    if hasattr(LAYERS[name], "from_config"):
+        return LAYERS[name].from_config(config)
     return LAYERS[name](**config)
