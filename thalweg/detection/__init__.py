@@ -23,6 +23,7 @@ from thalweg.detection.annotations import (
 from thalweg.detection.boxes import BOX_FORMATS, box_area, box_convert, box_iou, clip_boxes
 from thalweg.detection.evaluation import (
     average_precision,
+    box_fit,
     coco_evaluate,
     mean_average_precision,
     precision_recall_curve,
@@ -52,6 +53,7 @@ __all__ = [
     "average_precision",
     "batched_nms",
     "box_area",
+    "box_fit",
     "box_convert",
     "box_iou",
     "boxes_by_image",

@@ -58,6 +58,7 @@ PREDICT_CHUNK = 64  # images per forward pass when predicting
 SINGLE_CLASS = "object"  # the label of boxes given without labels
 ANCHOR_MULTIPLES = (1.75, 2.5)  # default anchor sizes, in strides of their feature map
 VARIANCES = (0.1, 0.2)
+MIN_BOX_SIZE = 1.0  # pixels: narrower or lower predicted boxes are dropped
 
 
 def feature_map_sizes(image_size, n_blocks: int) -> list[tuple[int, int]]:
@@ -442,9 +443,13 @@ class SSDDetector(GradientEstimator):
     def predict(self, X) -> list[dict]:
         """Each image's detections: ``{"boxes": (K, 4), "scores": (K,), "labels": (K,)}``,
         by decreasing score (``score_threshold``, ``nms``, ``nms_iou``,
-        ``max_detections`` decide which)."""
+        ``max_detections`` decide which; boxes under a pixel wide or high are dropped)."""
         self._check_settings()
         boxes, probabilities = self.anchor_predictions(X)
+        # A box clipped to less than a pixel at the border is no detection (torchvision's
+        # remove_small_boxes): it is never reported.
+        sizes = boxes[..., 2:] - boxes[..., :2]
+        probabilities[(sizes < MIN_BOX_SIZE).any(axis=2), 1:] = 0
         found = []
         for image_boxes, image_probabilities in zip(boxes, probabilities, strict=True):
             kept, scores, codes = select_detections(
