@@ -40,6 +40,7 @@ def evaluate(
     image model, a folder of class sub-folders)."""
     from thalweg.cli import images
 
+    images.refuse_detector(model_file, "thalweg evaluate")
     if images.is_image_model(model_file):
         if report is not None:
             check_output(report, "--report", data)

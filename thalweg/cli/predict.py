@@ -49,6 +49,7 @@ def predict(
     """
     from thalweg.cli import images
 
+    images.refuse_detector(model_file, "thalweg predict")
     if images.is_image_model(model_file):
         if threshold is not None:
             raise UserError("--threshold is for table models; an image model predicts classes")
