@@ -22,7 +22,7 @@ so what a detector writes is in each file's own pixels.
 >>> csv_path = write_scenes(folder, n_images=3, seed=0)
 >>> data = load_detection_folder(folder, csv_path)
 >>> data.images.shape, data.names[0], [len(b) for b in data.boxes]
-((3, 1, 96, 96), 'scene_0000.png', [3, 3, 3])
+((3, 1, 96, 96), 'scene_0000.png', [2, 2, 3])
 """
 
 from __future__ import annotations
