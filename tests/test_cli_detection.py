@@ -19,11 +19,11 @@ from thalweg.models import load_model
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    """40 drawn scenes and their boxes.csv, written by the command line."""
+    """24 drawn scenes and their boxes.csv, written by the command line."""
     from thalweg.cli import main
 
     root = tmp_path_factory.mktemp("detection") / "scenes"
-    assert main(["datasets", "export", "scenes", str(root), "--n", "40"]) == 0
+    assert main(["datasets", "export", "scenes", str(root), "--n", "24"]) == 0
     return root
 
 
@@ -50,7 +50,7 @@ def trained(scenes):
 def test_datasets_export_writes_scenes_and_their_boxes(scenes):
     table = read_boxes_csv(scenes / "boxes.csv")
     files = sorted(p.name for p in scenes.glob("*.png"))
-    assert files == [f"scene_{k:04d}.png" for k in range(40)]
+    assert files == [f"scene_{k:04d}.png" for k in range(24)]
     assert set(table["image"]) <= set(files) and set(table["label"]) == {"face"}
     assert np.asarray(Image.open(scenes / "scene_0000.png")).shape == (96, 96)
 
@@ -58,7 +58,7 @@ def test_datasets_export_writes_scenes_and_their_boxes(scenes):
 def test_train_detector_writes_a_detector_a_report_and_test_metrics(trained):
     out, report, summary = trained
     assert summary["model"] == "SSDDetector" and summary["classes"] == ["face"]
-    assert summary["splits"] == {"train": 28, "validation": 4, "test": 8}
+    assert summary["splits"] == {"train": 17, "validation": 2, "test": 5}
     assert summary["epochs_run"] == 2
     metrics = summary["metrics"]["test"]
     assert 0 <= metrics["ap50"] <= 1 and 0 <= metrics["coco_ap"] <= metrics["coco_ap50"] <= 1
@@ -88,7 +88,7 @@ def test_detect_scores_against_ground_truth_and_writes_detections_in_file_pixels
     )  # fmt: skip
     assert result.code == 0, result.err
     summary = result.json
-    assert summary["images"] == 40 and set(summary["per_class"]) == {"face"}
+    assert summary["images"] == 24 and set(summary["per_class"]) == {"face"}
     found = read_boxes_csv(tmp_path / "found.csv")
     assert "score" in found and len(found["image"]) == summary["detections"]
     assert found["x_max"].max() <= 96 and found["x_min"].min() >= 0
@@ -160,3 +160,56 @@ def test_a_detection_folder_scales_boxes_with_its_images_and_back(tmp_path):
     )  # fmt: skip
     with pytest.raises(DataError, match="outside the image"):
         load_detection_folder(tmp_path, tmp_path / "outside.csv")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resuming_finishes_the_same_training(scenes, tmp_path):
+    """An interrupted train_detector_on_folder (SIGINT between two steps) resumes from its
+    checkpoint to exactly the weights of a run never interrupted."""
+    import os
+    import signal
+
+    from thalweg.models.detector_training import train_detector_on_folder
+    from thalweg.train import Callback, TrainingInterrupted
+
+    class CtrlC(Callback):
+        def on_batch_end(self, state, loss):
+            if state.epoch == 1 and state.batch_in_epoch == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    options = {"channels": (4, 8, 8, 8), "max_epochs": 3, "random_state": 0}
+    straight = train_detector_on_folder(scenes, scenes / "boxes.csv", **options)
+    checkpoint = tmp_path / "detector.checkpoint"
+    with pytest.raises(TrainingInterrupted, match="interrupted at epoch 2, step 1"):
+        train_detector_on_folder(
+            scenes, scenes / "boxes.csv", checkpoint=checkpoint, callbacks=[CtrlC()], **options
+        )
+    resumed = train_detector_on_folder(
+        scenes, scenes / "boxes.csv", checkpoint=checkpoint, resume=True, **options
+    )
+    for mine, theirs in zip(
+        resumed.model.module_.parameters(), straight.model.module_.parameters(), strict=True
+    ):
+        np.testing.assert_array_equal(mine.data, theirs.data)
+    assert resumed.model.n_iter_ == straight.model.n_iter_ == 3
+    with pytest.raises(Exception, match="other images, boxes or settings"):
+        train_detector_on_folder(
+            scenes, scenes / "boxes.csv", checkpoint=checkpoint, resume=True,
+            **{**options, "channels": (4, 8, 8)},
+        )  # fmt: skip
+
+
+def test_detection_reports_render_in_headless_chromium(trained, tmp_path):
+    from test_report import DevTools, check_page, find_chromium, open_in_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        pytest.fail("the detection report test needs Chromium (see tests/test_report.py)")
+    _, report, _ = trained
+    browser = DevTools(binary, tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        page = open_in_chromium(browser, report)
+    finally:
+        browser.close()
+    images = re.findall(r'<img src="data:image/png', report.read_text())
+    check_page("training report", page, len(images))  # detections, PR curve, learning curve
+    assert len(images) == 3

@@ -423,9 +423,7 @@ def _xywh(table) -> np.ndarray:
 # ---------------------------------------------------------------------- fit and duplicates
 
 
-def box_fit(
-    detections, ground_truth, min_score: float = 0.5, iou_threshold: float = 0.5
-) -> dict:
+def box_fit(detections, ground_truth, min_score: float = 0.5, iou_threshold: float = 0.5) -> dict:
     """How well the boxes a detector is surest of fit, and how many objects get two.
 
     Each detection is assigned to the ground-truth box (same image and label) it

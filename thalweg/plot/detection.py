@@ -21,6 +21,7 @@ def plot_detections(
     captions=(),
     columns: int = 6,
     min_score: float = 0.5,
+    max_boxes: int = 10,
     title: str | None = None,
 ):
     """Images with their detected boxes (solid, with the score) and, when given, the
@@ -37,6 +38,8 @@ def plot_detections(
     columns : int
     min_score : float
         Detections scoring below this are not drawn.
+    max_boxes : int
+        At most this many detections per image are drawn (the best-scored).
 
     >>> import numpy as np
     >>> found = [{"boxes": np.array([[2.0, 2, 10, 10]]), "scores": np.array([0.9]),
@@ -75,14 +78,16 @@ def plot_detections(
                     )
                 )  # fmt: skip
         found = detections[index]
+        scores = np.asarray(found["scores"], np.float64)
+        best = np.argsort(-scores, kind="stable")[:max_boxes]
+        best = best[scores[best] >= min_score]
+        labels = np.asarray(found["labels"])
         for box, score, label in zip(
-            np.asarray(found["boxes"], np.float64).reshape(-1, 4),
-            np.asarray(found["scores"], np.float64),
-            np.asarray(found["labels"]).tolist(),
+            np.asarray(found["boxes"], np.float64).reshape(-1, 4)[best],
+            scores[best],
+            labels[best].tolist(),
             strict=True,
         ):
-            if score < min_score:
-                continue
             color = ORANGE if len(classes) <= 1 else _class_color(classes.index(str(label)))
             x1, y1, x2, y2 = box
             ax.add_patch(

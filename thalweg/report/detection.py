@@ -46,7 +46,8 @@ SHOWN_IMAGES = 24
 DRAWN_SCORE = 0.5  # detections drawn on the images score at least this
 
 READ_IMAGES = (
-    "Solid boxes are what the detector found (score ≥ {score:g}, written on the box); "
+    "Solid boxes are what the detector found (score ≥ {score:g}, written on the box; at "
+    "most the ten best per image); "
     "dashed green boxes are the ground truth. A dashed box with no solid box on it is a "
     "missed object; a solid box on nothing is a false alarm; two solid boxes on one object "
     "are a duplicate that suppression did not remove. With ground truth, the images with "
