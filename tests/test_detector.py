@@ -266,9 +266,9 @@ def test_bad_targets_and_options_are_refused_with_clear_errors():
     detector = SSDDetector(max_epochs=1)
     cases = [
         (targets[:5], "X has 6 images but y has 5"),
-        ([{"boxes": [[5, 5, 2, 9]], "labels": ["face"]}] + targets[1:], "zero or negative width"),
-        ([{"boxes": [[1, 2, 3]]}] + targets[1:], "must be (G, 4)"),
-        ([{"labels": ["face"]}] + targets[1:], "has no 'boxes'"),
+        ([{"boxes": [[5, 5, 2, 9]], "labels": ["face"]}, *targets[1:]], "zero or negative width"),
+        ([{"boxes": [[1, 2, 3]]}, *targets[1:]], "must be (G, 4)"),
+        ([{"labels": ["face"]}, *targets[1:]], "has no 'boxes'"),
         ({"image": [0], "x_min": [0]}, "not a table"),
         ([{"boxes": np.zeros((0, 4))}] * 6, "no image has a box"),
     ]

@@ -470,7 +470,7 @@ def box_fit(detections, ground_truth, min_score: float = 0.5, iou_threshold: flo
                     ((scores[mine] >= min_score) & (iou[k, mine] > iou_threshold)).sum()
                 )
     return {
-        "objects": int(len(top_iou)),
+        "objects": len(top_iou),
         "mean_top_iou": float(top_iou.mean()) if len(top_iou) else float("nan"),
         "duplicates": int((confident_hits >= 2).sum()),
         "missed": int((confident_hits == 0).sum()),
