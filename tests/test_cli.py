@@ -346,7 +346,10 @@ def bad_files(folder: Path) -> None:
         (["train", "stray.csv"], ["'--target'"]),
         (["train", "ok.csv", "--target", "y", "--resume"], ["no checkpoint"]),
         (["train", "ok.csv", "--target", "y", "--out", "."], ["is a folder"]),
-        (["train", "ok.csv", "--target", "y", "--out", "ok.csv"], ["is the input data"]),
+        (
+            ["train", "ok.csv", "--target", "y", "--out", "ok.csv"],
+            ["is the data file this command reads"],
+        ),
         (["train", "ok.csv", "--target", "y", "--model", "logistic", "--hidden", "4"], ["mlp"]),
         (["train", "stray.csv", "--target", "y", "--nope"], ["No such option"]),
     ],

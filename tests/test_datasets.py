@@ -272,14 +272,17 @@ def test_importing_data_tools_does_not_import_pandas():
 
 def test_data_packages_import_only_numpy_stdlib_errors_and_backend():
     # Layer 2 rule from DESIGN.md: data tools never need the autodiff engine. They may use
-    # layer 0 (thalweg.files: atomic writes), pyarrow (the file reader thalweg depends on),
-    # the NumPy-only detection package (its box CSV format, for the detection scenes),
-    # Pillow (to write images, imported when writing), and fsspec (object stores, imported
-    # only when a URL is read: thalweg.data.filesystems).
+    # layer 0 (thalweg.files: atomic writes; thalweg.schema: header checks; thalweg.limits:
+    # memory checks), pyarrow (the file reader thalweg depends on), the NumPy-only
+    # detection package (its box CSV format, for the detection scenes), Pillow (to write
+    # images, imported when writing), and fsspec (object stores, imported only when a URL
+    # is read: thalweg.data.filesystems).
     allowed_thalweg = (
         "thalweg.errors",
         "thalweg.backend",
         "thalweg.files",
+        "thalweg.schema",
+        "thalweg.limits",
         "thalweg.data",
         "thalweg.datasets",
         "thalweg.detection",

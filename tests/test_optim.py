@@ -265,18 +265,19 @@ def test_sgd_on_a_convex_problem_converges_to_the_minimum():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda p: optim.SGD(p, lr=0.1),
-        lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-        lambda p: optim.Adagrad(p, lr=0.1),
-        lambda p: optim.RMSProp(p, lr=0.01, momentum=0.5),
-        lambda p: optim.Adam(p, lr=0.01, weight_decay=0.01),
-        lambda p: optim.AdamW(p, lr=0.01),
+        lambda p, **kw: optim.SGD(p, lr=0.1, **kw),
+        lambda p, **kw: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01, **kw),
+        lambda p, **kw: optim.Adagrad(p, lr=0.1, **kw),
+        lambda p, **kw: optim.RMSProp(p, lr=0.01, momentum=0.5, **kw),
+        lambda p, **kw: optim.Adam(p, lr=0.01, weight_decay=0.01, **kw),
+        lambda p, **kw: optim.AdamW(p, lr=0.01, **kw),
     ],
 )
-def test_one_optimizer_over_many_parameters_matches_one_optimizer_per_parameter(make):
+@pytest.mark.parametrize("packed", [False, True])
+def test_one_optimizer_over_many_parameters_matches_one_optimizer_per_parameter(make, packed):
     # Every update formula is elementwise, so one optimizer updating a whole small model
-    # (however it stores its state) must move each parameter exactly as an optimizer of
-    # that parameter alone would.
+    # (however it stores its state: packed=True runs the formula once over one flat
+    # buffer) must move each parameter exactly as an optimizer of that parameter alone.
     from thalweg import nn
 
     def model_and_batch():
@@ -285,7 +286,7 @@ def test_one_optimizer_over_many_parameters_matches_one_optimizer_per_parameter(
         return model, thalweg.tensor(np.random.default_rng(0).normal(size=(8, 3)))
 
     together, x = model_and_batch()
-    joint = make(together.parameters())
+    joint = make(together.parameters(), packed=packed)
     alone, _ = model_and_batch()
     singles = [make([p]) for p in alone.parameters()]
     for _ in range(5):
@@ -297,19 +298,22 @@ def test_one_optimizer_over_many_parameters_matches_one_optimizer_per_parameter(
         (alone(x) ** 2).mean().backward()
         for opt in singles:
             opt.step()
-    for a, b in zip(together.parameters(), alone.parameters(), strict=True):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
-    for state, single in zip(joint.state, singles, strict=True):
-        assert state.keys() == single.state[0].keys()
-        for key in state:
-            np.testing.assert_allclose(state[key], single.state[0][key], rtol=1e-6, atol=1e-7)
+    if packed:
+        assert together.parameters()[0].data.base is joint._packed.weights
+    scratch = {"work_buffer"}
+    for a, b, single in zip(together.parameters(), alone.parameters(), singles, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        state, alone_state = joint.state[a], single.state[b]
+        assert state.keys() - scratch == alone_state.keys() - scratch
+        for key in state.keys() - scratch:
+            np.testing.assert_array_equal(state[key], alone_state[key])
 
 
 def test_an_optimizer_follows_a_parameter_whose_data_is_replaced():
     from thalweg import nn
 
     model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Linear(2, 1, rng=1))
-    opt = optim.SGD(model.parameters(), lr=0.1)
+    opt = optim.SGD(model.parameters(), lr=0.1, packed=True)
     model[0].weight.data = np.ones((2, 2), dtype=np.float32)  # rebinding, not in place
     x = thalweg.ones(1, 2)
     for _ in range(2):
@@ -318,6 +322,7 @@ def test_an_optimizer_follows_a_parameter_whose_data_is_replaced():
         expected = model[0].weight.data - 0.1 * model[0].weight.grad
         opt.step()
         np.testing.assert_allclose(model[0].weight.data, expected, rtol=1e-6)
+    assert model[0].weight.data.base is opt._packed.weights  # packed again, its values kept
 
 
 def test_optimizer_state_round_trips_with_flat_packing():
@@ -326,7 +331,7 @@ def test_optimizer_state_round_trips_with_flat_packing():
     def make():
         thalweg.manual_seed(0)
         model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1))
-        return model, optim.Adam(model.parameters(), lr=0.01)
+        return model, optim.Adam(model.parameters(), lr=0.01, packed=True)
 
     x = thalweg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
     model_a, opt_a = make()

@@ -51,6 +51,21 @@ class TrainingDivergedError(ThalwegError, FloatingPointError):
     """The training loss became NaN or Inf."""
 
 
+class OutputPathError(ThalwegError, ValueError):
+    """An output path that must not be written: one of the command's inputs, a folder,
+    a device or a pipe, or below a file. Raised before any work is done."""
+
+
+class PartialWriteError(ThalwegError, RuntimeError):
+    """Outputs meant to be written together of which only some could be written; the
+    message names which were written and which were not."""
+
+
+class ResourceLimitError(ThalwegError, MemoryError):
+    """A request (an option, a declared shape, a decompressed file) that would need more
+    memory than this machine has; the message gives the limit and the way around it."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at its iteration limit before it converged.
 

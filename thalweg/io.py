@@ -15,6 +15,13 @@ loading data never runs code). pyarrow is imported only when a CSV or Parquet fi
 read or written. Every problem raises :class:`~thalweg.errors.DataError` or
 :class:`~thalweg.errors.FileFormatError` with one line naming the problem and the fix.
 
+Damaged and hostile files are refused before they cost memory (``docs/security.md``):
+text that is not UTF-8 is named by column and row (pass ``encoding=`` for Latin-1 and
+friends); a file that would need more memory than the machine has (a big CSV, a
+gzip file that expands a thousandfold, an NPZ member declaring 10¹² values) is
+refused with the numbers, pointing at ``--stream``; a FIFO, a device or a folder is
+named as such; unsigned integers above 2⁶³ stay exact (``uint64``), never wrap.
+
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
 >>> write_csv(path, {"x": np.array([1.5, 2.0]), "label": np.array(["a", "b"], dtype=object)})
@@ -25,17 +32,18 @@ read or written. Every problem raises :class:`~thalweg.errors.DataError` or
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from thalweg.data.filesystems import is_url, read_through_local_copy
-from thalweg.errors import DataError, FileFormatError
-from thalweg.files import atomic_write
+from thalweg.errors import DataError, FileFormatError, ResourceLimitError
+from thalweg.files import atomic_write, check_input_file
+from thalweg.limits import check_memory
 
 __all__ = ["SUFFIXES", "Table", "format_column", "read_table", "table_to_csv", "write_csv"]
 
@@ -53,8 +61,21 @@ SUFFIXES = {
 }
 
 
-def read_table(path) -> Table:
+# Memory one cell of a table takes while it is read, typed and split (Arrow's column, the
+# NumPy column, the typed copy, the split's copy; a text cell's Python string): measured,
+# a CSV of 50 million rows "1,2" peaks at 28 bytes a cell just to be read.
+CELL_BYTES = 48
+# Memory a table needs per byte of Parquet (its uncompressed row groups).
+PARQUET_MEMORY_FACTOR = 4
+STREAM_HINT = "train with --stream (thalweg.data.stream), which reads it piece by piece"
+
+
+def read_table(path, encoding: str = "utf-8") -> Table:
     """Read a CSV, TSV, Parquet or NPZ file into an ordered dict of 1-D columns.
+
+    ``encoding`` is the text encoding of a CSV/TSV file (``"latin-1"``, ``"cp1252"``,
+    ...); the default is UTF-8, and text that is not UTF-8 is reported by column and
+    row.
 
     NPZ files hold either one 1-D array per column, or ``X`` (2-D) with optional
     ``feature_names`` (1-D text) and any other 1-D arrays such as ``y``; ``X``'s columns
@@ -73,12 +94,13 @@ def read_table(path) -> Table:
         unknown extension.
     """
     if is_url(path):
-        return read_through_local_copy(path, read_table)
+        return read_through_local_copy(path, lambda local: read_table(local, encoding))
     path = Path(path)
     kind = _file_kind(path)
     _check_readable(path)
+    encoding = _check_encoding(encoding)
     if kind in ("csv", "tsv"):
-        table = _read_csv(path, delimiter="\t" if kind == "tsv" else ",")
+        table = _read_csv(path, delimiter="\t" if kind == "tsv" else ",", encoding=encoding)
     elif kind == "parquet":
         table = _read_parquet(path)
     else:
@@ -104,27 +126,32 @@ def _file_kind(path: Path) -> str:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"{path}: no such file; check the path (and the current folder)")
-    if path.is_dir():
-        raise FileFormatError(f"{path} is a folder, not a file; pass the data file inside it")
-    if not os.access(path, os.R_OK):
-        raise FileFormatError(f"{path} cannot be read (permission denied); check its permissions")
+    check_input_file(path, "data file", missing_error=DataError)
     if path.stat().st_size == 0:
         raise FileFormatError(f"{path} is empty (0 bytes); write the data into it first")
+
+
+def _check_encoding(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise DataError(
+            f"unknown text encoding {encoding!r}; use a name such as utf-8, latin-1 or cp1252"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ CSV
 
 
-def _read_csv(path: Path, delimiter: str) -> Table:
+def _read_csv(path: Path, delimiter: str, encoding: str = "utf-8") -> Table:
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    _refuse_binary(path)
+    source = _csv_source(path)
     try:
         arrow = pacsv.read_csv(
-            path,
+            source,
+            read_options=pacsv.ReadOptions(encoding=encoding),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             # an empty text cell is a missing value, as it is for numbers
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
@@ -134,23 +161,79 @@ def _read_csv(path: Path, delimiter: str) -> Table:
         if "Empty CSV file" in message:
             raise FileFormatError(f"{path} has no header line; write column names first") from None
         if "UTF8" in message or "UTF-8" in message:
-            raise FileFormatError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
+            raise FileFormatError(f"{path} is not {encoding} text; {_ENCODING_FIX}") from None
         raise FileFormatError(
             f"{path} is not valid CSV ({message}); check that every row has the same number "
             "of fields"
         ) from None
-    except OSError as error:
-        raise FileFormatError(f"{path} cannot be read ({error})") from None
+    except (OSError, UnicodeError) as error:
+        raise FileFormatError(f"{path} cannot be read as {encoding} text ({error})") from None
     return _from_arrow(arrow, path)
 
 
-def _refuse_binary(path: Path) -> None:
+_ENCODING_FIX = (
+    "pass the file's encoding (--encoding latin-1 on the command line, "
+    "encoding='latin-1' in Python) or save it as UTF-8"
+)
+
+
+def _bytes_per_csv_byte(sample: bytes) -> float:
+    """Memory per byte of CSV text, from the cells per byte of a sample (short cells
+    cost more per byte than long ones)."""
+    cells = sample.count(b",") + sample.count(b"\t") + sample.count(b"\n")
+    return max(CELL_BYTES * cells / max(len(sample), 1), 2.0)
+
+
+def _csv_source(path: Path):
+    """What pyarrow reads: the path, or for a compressed file its decompressed bytes,
+    read piece by piece and refused past the memory limit (a few kilobytes of gzip can
+    expand to gigabytes)."""
+    import pyarrow as pa
+
+    from thalweg.limits import MEMORY_FRACTION, available_memory, format_bytes
+
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if suffix not in (".gz", ".bz2"):
+        with open(path, "rb") as handle:
+            sample = handle.read(1 << 16)
+        _refuse_nul(sample, path)
+        check_memory(
+            _bytes_per_csv_byte(sample) * size,
+            f"reading {path} ({format_bytes(size)} of CSV) whole",
+            STREAM_HINT,
+        )
+        return str(path)
+    import bz2
+    import gzip
+
+    opener = gzip.open if suffix == ".gz" else bz2.open
+    buffer = io.BytesIO()
+    budget = MEMORY_FRACTION * available_memory()
+    limit = None
+    try:
+        with opener(path, "rb") as stream:
+            while block := stream.read(1 << 20):
+                buffer.write(block)
+                if limit is None:  # from the first megabyte: what a byte will cost
+                    limit = int(budget / _bytes_per_csv_byte(block))
+                if buffer.tell() > limit:
+                    break
+    except (OSError, EOFError, ValueError) as error:
+        raise FileFormatError(f"{path} is not a valid {suffix} file ({error})") from None
+    if limit is not None and buffer.tell() > limit:
+        raise ResourceLimitError(
+            f"{path} expands to more than {format_bytes(limit)} of CSV when decompressed, more "
+            f"than this machine's memory allows to read whole; {STREAM_HINT}"
+        )
+    data = buffer.getvalue()
+    _refuse_nul(data[:4096], path)
+    return pa.BufferReader(data)
+
+
+def _refuse_nul(start: bytes, path: Path) -> None:
     """A CSV never contains NUL bytes; a binary file renamed to .csv does."""
-    if path.suffix.lower() in (".gz", ".bz2"):
-        return  # compressed: pyarrow decompresses and reports what it finds
-    with open(path, "rb") as handle:
-        start = handle.read(4096)
-    if b"\x00" in start:
+    if b"\x00" in start[:4096]:
         raise FileFormatError(
             f"{path} is not UTF-8 text (it contains NUL bytes: binary data or UTF-16); "
             "save the data as UTF-8 CSV"
@@ -165,6 +248,13 @@ def _read_parquet(path: Path) -> Table:
     from pyarrow import parquet as pq
 
     try:
+        metadata = pq.read_metadata(path)
+    except (pa.ArrowException, OSError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise FileFormatError(f"{path} is not a readable Parquet file ({message})") from None
+    expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    check_memory(PARQUET_MEMORY_FACTOR * expanded, f"reading {path} whole", STREAM_HINT)
+    try:
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -176,7 +266,12 @@ def _from_arrow(arrow, path: Path) -> Table:
     """An Arrow table -> ordered dict of NumPy columns (see the module docstring)."""
     import pyarrow as pa
 
-    names = [str(n) for n in arrow.column_names]
+    try:
+        names = [str(n) for n in arrow.column_names]
+    except UnicodeDecodeError:
+        raise FileFormatError(
+            f"{path}: its header line is not UTF-8 text; {_ENCODING_FIX}"
+        ) from None
     _check_names(names, path)
     table: Table = {}
     for name, column in zip(names, arrow.columns, strict=True):
@@ -189,7 +284,7 @@ def _from_arrow(arrow, path: Path) -> Table:
             values = column.to_numpy()  # ints with nulls come back as float64 with NaN
             if values.dtype.kind == "f" or pa.types.is_decimal(kind):
                 values = values.astype(np.float64)
-            table[name] = values.astype(np.int64) if values.dtype.kind in "iu" else values
+            table[name] = _whole_numbers(values) if values.dtype.kind in "iu" else values
         elif pa.types.is_boolean(kind):
             values = column.to_numpy(zero_copy_only=False)
             table[name] = values if column.null_count == 0 else values.astype(object)
@@ -198,10 +293,40 @@ def _from_arrow(arrow, path: Path) -> Table:
                 f"{path}: column {name!r} holds nested values ({kind}); thalweg reads flat "
                 "tables of numbers and text only"
             )
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            table[name] = _binary_as_text(name, column, path)
         else:  # strings, dates, times: text (a date is a category, not a number)
             values = column.cast(pa.string()) if not pa.types.is_string(kind) else column
             table[name] = np.asarray(values.to_pylist(), dtype=object)
     return table
+
+
+def _whole_numbers(values: np.ndarray) -> np.ndarray:
+    """Integers as int64, except unsigned ones beyond int64's range, which stay uint64
+    (converting them would wrap 2⁶⁴−1 around to −1)."""
+    if values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+        return values.astype(np.uint64)
+    return values.astype(np.int64)
+
+
+def _binary_as_text(name: str, column, path: Path) -> np.ndarray:
+    """Bytes that are UTF-8 text become text; anything else is named by its row."""
+    values = column.to_pylist()
+    for row, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        try:
+            values[row - 1] = value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            byte = value[error.start]
+            raise FileFormatError(
+                f"{path}: column {name!r}, row {row} holds the byte 0x{byte:02x}, which is not "
+                f"UTF-8 text; {_ENCODING_FIX}"
+                if Path(str(path)).suffix.lower() not in (".parquet", ".pq")
+                else f"{path}: column {name!r} holds binary data (row {row} is not UTF-8 "
+                "text); thalweg reads numbers and text: convert the column or remove it"
+            ) from None
+    return np.asarray(values, dtype=object)
 
 
 def _check_names(names: list[str], path: Path) -> None:
@@ -226,6 +351,7 @@ def _read_npz(path: Path) -> Table:
         raise FileFormatError(
             f"{path} is not a valid .npz file (not a zip archive); save it with numpy.savez"
         )
+    _check_npz_members(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -275,10 +401,73 @@ def _read_npz(path: Path) -> Table:
     return {name: _npz_column(name, values, path) for name, values in table.items()}
 
 
+def _check_npz_members(path: Path) -> None:
+    """Every member is a ``.npy`` array of a usable dtype whose declared shape matches
+    its stored size, and all of them fit in memory: checked from the headers, before
+    anything is allocated."""
+    import zipfile
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                if not name.endswith(".npy"):
+                    raise FileFormatError(
+                        f"{path}: member {name!r} is not a .npy array; an .npz file holds "
+                        "NumPy arrays only (save it with numpy.savez)"
+                    )
+                with archive.open(info) as member:
+                    shape, dtype, header = _npy_header(member, path, name)
+                if dtype.hasobject:
+                    raise FileFormatError(
+                        f"{path} holds Python objects (pickled); thalweg never loads pickles: "
+                        "save text as a NumPy string array (e.g. np.asarray(values, dtype=str))"
+                    )
+                if dtype.kind not in "biufUS" or dtype.itemsize > 1 << 16:
+                    raise FileFormatError(
+                        f"{path}: column {name[:-4]!r} has dtype {dtype}, which thalweg cannot "
+                        "use; store numbers, booleans or text"
+                    )
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if header + declared != info.file_size:
+                    raise FileFormatError(
+                        f"{path} is damaged: member {name!r} declares shape {shape} "
+                        f"({declared:,} bytes) but holds {info.file_size - header:,} bytes"
+                    )
+                total += declared
+    except (FileFormatError, DataError):
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise FileFormatError(f"{path} is not a valid .npz file ({error})") from None
+    check_memory(2 * total, f"reading {path} ({total:,} bytes of arrays)", STREAM_HINT)
+
+
+def _npy_header(member, path: Path, name: str) -> tuple[tuple, np.dtype, int]:
+    """``(shape, dtype, header length)`` of a ``.npy`` stream, read without its data."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = npy.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    except ValueError as error:
+        raise FileFormatError(
+            f"{path}: member {name!r} is not a valid .npy array ({error})"
+        ) from None
+    return tuple(shape), dtype, member.tell()
+
+
 def _npz_column(name: str, values: np.ndarray, path: Path) -> np.ndarray:
     kind = values.dtype.kind
     if kind in "iu":
-        return values.astype(np.int64)
+        return _whole_numbers(values)
     if kind == "f":
         return values.astype(np.float64)
     if kind == "b":

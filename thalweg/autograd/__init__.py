@@ -1,9 +1,10 @@
 """Layer 1: tensors and reverse-mode automatic differentiation.
 
 Read in this order: ``tensor.py`` (the Tensor), ``function.py`` (an op and its graph
-node), ``broadcast.py`` (undoing broadcasting), ``ops/`` (every op's forward and
-backward), ``engine.py`` (the backward pass), then the tools ``gradcheck.py``,
-``anomaly.py``, ``dot.py``.
+node), ``grad_mode.py`` (``no_grad``), ``broadcast.py`` (undoing broadcasting),
+``promotion.py`` (the dtype of mixed operands), ``ops/`` (every op's forward and
+backward), ``engine.py`` (the backward pass), ``versions.py`` (noticing in-place
+changes to saved arrays), then the tools ``gradcheck.py``, ``anomaly.py``, ``dot.py``.
 """
 
 from thalweg.autograd.anomaly import detect_anomaly

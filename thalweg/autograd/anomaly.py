@@ -3,16 +3,22 @@
 A NaN loss is usually born many ops before it is seen. With anomaly detection on, every
 op checks its forward output and, during backward, the gradients it produces, and the
 first one that is not finite raises an error naming the op and its input shapes.
-It costs a full pass over every array, so it is off by default.
+It costs a full pass over every array, so it is off by default. Like grad mode, the
+switch belongs to the thread or asyncio task that turned it on.
 """
 
 from __future__ import annotations
+
+import contextvars
 
 import numpy as np
 
 from thalweg.errors import AnomalyError
 
-enabled = False  # read by Function.apply and by the backward engine
+_anomaly_enabled = contextvars.ContextVar("thalweg_detect_anomaly", default=False)
+
+#: whether detection is on here; read by Function.apply and by the backward engine
+is_enabled = _anomaly_enabled.get
 
 
 class detect_anomaly:
@@ -28,15 +34,16 @@ class detect_anomaly:
     log: forward produced -inf
     """
 
+    def __init__(self):
+        self._previous: list[bool] = []
+
     def __enter__(self):
-        global enabled
-        self._previous = enabled
-        enabled = True
+        self._previous.append(_anomaly_enabled.get())
+        _anomaly_enabled.set(True)
         return self
 
     def __exit__(self, *exc_info):
-        global enabled
-        enabled = self._previous
+        _anomaly_enabled.set(self._previous.pop())
         return False
 
 

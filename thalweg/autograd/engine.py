@@ -13,6 +13,10 @@ the nodes it has reached in a heap and always takes the *newest* one next: by th
 node that consumed its output, being newer, has already sent its gradient. One loop
 discovers and processes the nodes, with no recursion, so a chain of 100,000 ops works.
 After its backward each node drops its saved arrays unless ``retain_graph``.
+
+Before a node's backward runs, the engine makes sure the arrays it saved still hold the
+values its forward used (see ``versions.py``): an optimizer step between two backward
+calls through one retained graph raises instead of giving a wrong gradient.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import heapq
 
 import numpy as np
 
-from thalweg.autograd import anomaly
+from thalweg.autograd import anomaly, versions
 from thalweg.autograd.function import FREED, Function
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import GraphError, ShapeError
@@ -67,6 +71,8 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
         _deliver(output, grad, targets, delivered)
         return
 
+    last_write = versions.last_write()  # nodes newer than every in-place write skip the check
+    check_anomalies = anomaly.is_enabled()
     pending = {root: grad}  # node -> gradient of its output accumulated so far
     reached = [(-root.sequence, root)]  # a heap: the newest node comes out first
     while reached:
@@ -83,6 +89,8 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
             # gradient to pass on, but the node and those above it still free their arrays.
             input_grads = (None,) * len(node.parents)
         else:
+            if node.sequence < last_write:  # something was written since node was made
+                versions.check_saved(node)
             if targets is None and node.retained is not None:
                 retained = node.retained
                 own_grad = grad.astype(retained.dtype)  # a copy in its dtype: never shared
@@ -95,7 +103,7 @@ def _run(output: Tensor, grad, retain_graph: bool, targets: dict | None) -> None
                     f"{node.op_name()}.backward returned {type(input_grads).__name__}; it "
                     "must return a tuple with one gradient (or None) per input"
                 )
-            if anomaly.enabled:
+            if check_anomalies:
                 anomaly.check_backward(node.op_name(), input_grads, _parent_shapes(node))
         if not retain_graph:
             node.saved = FREED  # release the saved arrays (Function.release, inlined)
@@ -160,7 +168,13 @@ def backward(output: Tensor, grad=None, retain_graph: bool = False) -> None:
     _run(output, grad, retain_graph, None)
 
 
-def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -> list:
+def grad(
+    output: Tensor,
+    inputs,
+    grad_output=None,
+    retain_graph: bool = False,
+    materialize_grads: bool = True,
+) -> list:
     """Gradients of ``output`` with respect to ``inputs``, as arrays; no ``.grad`` changes.
 
     Parameters
@@ -173,11 +187,14 @@ def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -
         The gradient to start from (default: 1 for a scalar output).
     retain_graph : bool
         Keep the graph's saved arrays for another backward.
+    materialize_grads : bool
+        For an input the output does not depend on: zeros (True, the default) or None
+        (False; "no gradient", which optimizers skip, as PyTorch's ``.grad`` is None).
 
     Returns
     -------
-    list of ndarray, one per input, each of that input's shape and dtype (zeros where the
-    output does not depend on the input).
+    list of ndarray (or None, see ``materialize_grads``), one per input, each of that
+    input's shape and dtype.
 
     Examples
     --------
@@ -201,7 +218,7 @@ def grad(output: Tensor, inputs, grad_output=None, retain_graph: bool = False) -
     for tensor in inputs:
         value = targets[tensor.grad_fn or tensor]
         if value is None:
-            value = np.zeros_like(tensor.data)
+            value = np.zeros_like(tensor.data) if materialize_grads else None
         else:  # a copy: one array may reach several inputs, or be a read-only view
             value = np.array(value, dtype=tensor.dtype)
         results.append(value)

@@ -29,11 +29,10 @@ Conventions every op keeps:
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from thalweg.autograd import anomaly, grad_mode
+from thalweg.autograd import anomaly, versions
+from thalweg.autograd.grad_mode import grad_enabled
 from thalweg.autograd.tensor import Tensor
 
 
@@ -56,7 +55,7 @@ class Function:
         arrays = []
         parents = []
         needs_grad = False
-        recording = grad_mode.enabled
+        recording = grad_enabled()  # this thread's (or task's) grad mode
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
@@ -76,7 +75,7 @@ class Function:
         out = node.forward(*arrays, **options)
         if type(out) is not np.ndarray:  # NumPy returns scalars for 0-d results
             out = np.asarray(out)
-        if anomaly.enabled:
+        if anomaly.is_enabled():
             anomaly.check_forward(cls.op_name(), out, [np.shape(a) for a in arrays])
 
         if needs_grad:
@@ -84,8 +83,10 @@ class Function:
             node.out_shape = out.shape
             node.retained = None
             # Made after every node it consumes: so "newest first" is an order in which
-            # backward visits each node after all the nodes that use its output.
-            node.sequence = next(_node_counter)
+            # backward visits each node after all the nodes that use its output. The
+            # same clock stamps in-place writes, so backward can tell whether an array
+            # this node saved was changed after it was recorded (see versions.py).
+            node.sequence = next(versions.clock)
             return Tensor._from_op(out, node)
         return Tensor._from_op(out, None)
 
@@ -101,7 +102,6 @@ class Function:
 
 FREED = object()  # the value of ``saved`` once backward has released it
 _WRAPPED = (Tensor, np.generic)  # option values that _unwrap changes
-_node_counter = itertools.count()
 
 
 def _unwrap(x):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import backend
+from thalweg.autograd import versions
+from thalweg.autograd.grad_mode import grad_enabled
 from thalweg.errors import DTypeError, GraphError
 
 
@@ -186,9 +188,9 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
-    def __hash__(self) -> int:
-        # __eq__ returns a tensor (elementwise), so identity is the only sane hash.
-        return id(self)
+    # __eq__ returns a tensor (elementwise), so identity is the only sane hash: tensors
+    # key dicts by identity (an optimizer's state, say). object's own C-level hash is that.
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
@@ -200,6 +202,71 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extras)})"
+
+    # ----------------------------------------------------------------- in place
+    # Change the values without making a new tensor, like PyTorch's ``add_``. Each one
+    # records the write (versions.py), so a graph that saved these values refuses to
+    # backpropagate through them afterwards instead of using the new ones.
+    def _writable(self, method: str) -> np.ndarray:
+        if self.grad_fn is not None:
+            raise GraphError(
+                f"{method}: this tensor was computed by a recorded op, and changing it in "
+                "place would break the graph; write the out-of-place form (y = y + 1)"
+            )
+        if self.requires_grad and grad_enabled():
+            raise GraphError(
+                f"{method}: in-place change of a leaf that requires grad while grad mode "
+                "is on; do it inside `with thalweg.no_grad():` (as optimizers do)"
+            )
+        return self.data
+
+    def _written(self, method: str) -> Tensor:
+        versions.mark_written(self.data, f"Tensor.{method}")
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        """``self += alpha * other`` in place; returns self."""
+        data = self._writable("add_")
+        data += _data(other) if alpha == 1 else alpha * _data(other)
+        return self._written("add_")
+
+    def sub_(self, other) -> Tensor:
+        """``self -= other`` in place; returns self."""
+        data = self._writable("sub_")
+        data -= _data(other)
+        return self._written("sub_")
+
+    def mul_(self, other) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        data = self._writable("mul_")
+        data *= _data(other)
+        return self._written("mul_")
+
+    def div_(self, other) -> Tensor:
+        """``self /= other`` in place; returns self."""
+        data = self._writable("div_")
+        data /= _data(other)
+        return self._written("div_")
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value``; returns self."""
+        self._writable("fill_").fill(value)
+        return self._written("fill_")
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0; returns self."""
+        return self.fill_(0)
+
+    def copy_(self, source) -> Tensor:
+        """Copy ``source``'s values (broadcast to this shape) in; returns self.
+
+        >>> import thalweg
+        >>> w = thalweg.zeros(2)
+        >>> w.copy_([1.0, 2.0]).tolist()
+        [1.0, 2.0]
+        """
+        self._writable("copy_")[...] = _data(source)
+        return self._written("copy_")
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other):

@@ -86,6 +86,11 @@ class Workspace:
                     break
         return array
 
+    def __getstate__(self) -> dict:
+        """A pickle or deep copy carries the settings, not the scratch arrays: nothing in
+        them outlives the step that wrote them (a new array gets its ``fill`` again)."""
+        return {**vars(self), "_arrays": {}, "allocations": 0}
+
     def clear(self) -> None:
         """Drop every array (arrays still in use stay alive with their users)."""
         self._arrays.clear()

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import JSON, QUIET, check_output, example
+from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, example
 from thalweg.cli.main import EXIT_OK, UserError, invocation
 
 Algorithm = Literal["lloyd", "minibatch"]
@@ -113,6 +113,7 @@ def cluster(
         "clusters.thalweg"
     ),
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -125,17 +126,14 @@ def cluster(
     file gives each row its cluster.
     """
     from thalweg.cli.display import Output
+    from thalweg.files import write_together
     from thalweg.io import read_table
     from thalweg.models.table_clustering import cluster_table
 
     ks = k  # parsed by k_values: (k,) or the range
-    check_output(out, "--out", data)
-    if report is not None:
-        check_output(report, "--report", data)
-        if report.resolve() == out.resolve():
-            raise UserError(f"--report and --out are both {out}; give them different names")
+    check_paths({"--out": out, "--report": report}, {"the data file": data})
     output = Output(quiet=quiet, json_mode=json_output)
-    table = read_table(data)
+    table = read_table(data, encoding)
 
     def progress(k_fitted: int, model) -> None:
         output.line(f"k={k_fitted}: inertia {model.inertia_:.6g}")
@@ -173,12 +171,8 @@ def cluster(
     )
     written = {}
     command = shlex.join(["thalweg", *invocation()])
-    try:
-        result.save(out, command)
-    except OSError as error:
-        raise UserError(f"cannot write {out} ({error.strerror}); choose another --out") from None
-    written["model"] = out
-    if report is not None:
+    built = None
+    if report is not None:  # built before anything is written: if it fails, nothing is
         from thalweg.report.clustering import cluster_report
 
         built = cluster_report(
@@ -188,7 +182,16 @@ def cluster(
             view=view,
             random_state=seed,
         )
-        written["report"] = _write_report(report, built)
+    with write_together():  # the model and the report: both, or neither
+        try:
+            result.save(out, command)
+        except OSError as error:
+            raise UserError(
+                f"cannot write {out} ({error.strerror}); choose another --out"
+            ) from None
+        written["model"] = out
+        if built is not None:
+            written["report"] = _write_report(report, built)
     output.written(written)
     output.json(
         {

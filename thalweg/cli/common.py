@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +13,11 @@ from thalweg.cli.main import UserError, invocation
 
 QUIET = typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")
 JSON = typer.Option("--json", help="Print one JSON summary on standard output, nothing else.")
+ENCODING = typer.Option(
+    "--encoding",
+    help="Text encoding of a CSV/TSV file: utf-8 (default), latin-1, cp1252, ...",
+    show_default=False,
+)
 THRESHOLD = typer.Option(
     callback=parse.threshold,
     help="Two-class models: predict the second class when its probability is at least "
@@ -35,20 +39,29 @@ def command_line() -> str:
     return shlex.join(["thalweg", *(redact(argument) for argument in invocation())])
 
 
+def check_paths(outputs: dict, inputs: dict | None = None) -> None:
+    """Before any work: every output can be written, and none is an input.
+
+    ``outputs``: option -> path (None: not written); ``inputs``: description -> a local
+    ``Path`` (URLs and None are skipped). Outputs are compared with inputs by resolved
+    path and by file identity (links count), and with the run store this command records
+    into; a folder, a device, a FIFO, a path below a file or in an unwritable folder is
+    refused (see :func:`thalweg.files.check_outputs`).
+    """
+    from thalweg.files import check_outputs
+    from thalweg.tracking import active_run
+
+    local = {what: path for what, path in (inputs or {}).items() if isinstance(path, Path)}
+    run = active_run()
+    if run is not None:
+        local["the run store"] = run.store.path
+    check_outputs(outputs, local)
+
+
 def check_output(path: Path, option: str, data=None) -> None:
-    """Fail before working, not after, when an output cannot be written (``data``: the
-    input, a local ``Path`` or a URL, which an output must not overwrite)."""
-    if path.is_dir():
-        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    if isinstance(data, Path) and path.resolve() == data.resolve():
-        raise UserError(f"{option} {path} is the input data file; choose another name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # atomic_write creates missing folders below this one
-    if not os.access(folder, os.W_OK):
-        raise UserError(
-            f"cannot write {option} {path}: {folder} is not writable; choose another path"
-        )
+    """:func:`check_paths` for one output (``data``: the input, a local ``Path`` or a
+    URL, which the output must not overwrite)."""
+    check_paths({option: path}, {"the data file": data})
 
 
 def write_report(path: Path, report) -> Path:
@@ -69,5 +82,7 @@ def write_report_with(writer, path: Path, report) -> Path:
 
 
 def say(line: str) -> None:
-    """One line on standard error."""
-    print(line, file=sys.stderr, flush=True)
+    """One line on standard error (escaped: it may quote text from a file)."""
+    from thalweg.terminal import printable
+
+    print(printable(line), file=sys.stderr, flush=True)

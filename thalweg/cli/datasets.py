@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.common import JSON, check_output, example
+from thalweg.cli.common import JSON, check_paths, example
 from thalweg.cli.main import EXIT_OK, UserError
 
 
@@ -99,13 +99,21 @@ def export(
         )
         return EXIT_OK
     if is_image_dataset(name):
-        count = export_images(name, out, **options)
+        from thalweg.files import check_output_folder
+
+        check_output_folder("OUT", out)
+        try:
+            count = export_images(name, out, **options)
+        except OSError as error:  # disk full, a folder made meanwhile: nothing was left
+            raise UserError(
+                f"cannot write {out} ({error.strerror or error}); choose another folder"
+            ) from None
         Output().line(
             f"wrote {out}: {count} images in class folders "
             f"(try: thalweg train {shlex.quote(str(out))})"
         )
         return EXIT_OK
-    check_output(out, "OUT")
+    check_paths({"OUT": out})
     table = load_table(name, **options)
     try:
         write_csv(out, table)

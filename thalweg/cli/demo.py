@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.common import JSON, QUIET, check_output, example
+from thalweg.cli.common import JSON, QUIET, check_paths, example
 
 # Enough points for the spiral's arms to be learnable, a little noise so it is not trivial.
 GENERATOR_DATA = {"n": 600, "noise": 0.1, "seed": 0}
@@ -51,7 +51,7 @@ def demo(
 
     table, options, source = recipe(name)
     out, report = out_dir / f"{dataset_key(name)}.thalweg", out_dir / "report.html"
-    check_output(out, "--out-dir")
+    check_paths({"--out-dir": out, "the report": report})
     return train_and_show(
         table,
         options,

@@ -4,6 +4,10 @@ Human output goes to standard output through a Rich console (plain text when it 
 not a terminal). With ``--json`` the only thing on standard output is one JSON
 document; with ``--quiet`` nothing is printed but errors and warnings (on standard
 error).
+
+Every string printed here may hold text from a file (column names, labels, metadata),
+so each goes through :mod:`thalweg.terminal` first: control characters and escape
+sequences are shown escaped, and Rich markup in table cells is shown as written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from thalweg.metrics.summary import BETTER, METRIC_NAMES
+from thalweg.terminal import printable, rich_text
 
 
 def format_number(value) -> str:
@@ -47,7 +52,8 @@ class Output:
         self.quiet = quiet
         self.json_mode = json_mode
         # soft_wrap: long lines (paths, column lists) are not cut at the terminal width
-        self.console = Console(highlight=False, soft_wrap=True)
+        # emoji=False: ":smile:" in a column name is text, not an emoji
+        self.console = Console(highlight=False, soft_wrap=True, emoji=False)
         if not self.console.is_terminal:
             self.console.width = 120  # piped or logged: room for tables, no terminal to fit
 
@@ -59,7 +65,7 @@ class Output:
     def line(self, text: str) -> None:
         """One plain line (no Rich markup is interpreted in it)."""
         if self.human:
-            self.console.print(text, markup=False)
+            self.console.print(printable(text), markup=False)
             self.console.file.flush()
 
     def metrics(self, metrics: dict, title: str) -> None:
@@ -68,12 +74,16 @@ class Output:
             return
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left")
+        table = Table(title=rich_text(title), title_justify="left")
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_column("better", style="dim")
         for name, value in metrics.items():
-            table.add_row(METRIC_NAMES.get(name, name), format_number(value), BETTER.get(name, ""))
+            table.add_row(
+                rich_text(METRIC_NAMES.get(name, name)),
+                rich_text(format_number(value)),
+                BETTER.get(name, ""),
+            )
         self.console.print(table)
 
     def rows(self, title: str, rows: list[tuple[str, str]]) -> None:
@@ -82,11 +92,11 @@ class Output:
             return
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left", show_header=False)
+        table = Table(title=rich_text(title), title_justify="left", show_header=False)
         table.add_column(style="bold")
         table.add_column()
         for label, value in rows:
-            table.add_row(label, value)
+            table.add_row(rich_text(label), rich_text(value))
         self.console.print(table)
 
     def table(self, title: str, header: list[str], rows: list[list[str]]) -> None:
@@ -95,11 +105,11 @@ class Output:
             return
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left")
+        table = Table(title=rich_text(title), title_justify="left")
         for name in header:
-            table.add_column(name)
+            table.add_column(rich_text(name))
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(rich_text(cell) for cell in row))
         self.console.print(table)
 
     def written(self, paths: dict[str, Path]) -> None:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import QUIET, check_output, example, say
+from thalweg.cli.common import ENCODING, QUIET, check_paths, example, say
 from thalweg.cli.main import EXIT_OK, UserError, invocation
 
 Activation = Literal["relu", "tanh", "sigmoid", "linear"]
@@ -83,6 +83,7 @@ def embed(
         Path | None,
         typer.Option(help="Also write the trained model file ('thalweg predict' reuses it)."),
     ] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
 ) -> int:
     """Train an autoencoder on a table; write each row's code and reconstruction error.
@@ -93,19 +94,17 @@ def embed(
     """
     from thalweg.cli.display import Output
     from thalweg.errors import ConvergenceWarning
+    from thalweg.files import write_together
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.table_clustering import embed_table
 
-    if output_path is not None:
-        check_output(output_path, "--output", data)
-    if save is not None:
-        check_output(save, "--save", data)
+    check_paths({"--output": output_path, "--save": save}, {"the data file": data})
     # With the codes on standard output, progress and notes go nowhere near it.
     output = Output(quiet=quiet or output_path is None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         result = embed_table(
-            read_table(data),
+            read_table(data, encoding),
             code_size=code_size,
             hidden=hidden or (64,),
             activation=activation,
@@ -131,24 +130,27 @@ def embed(
         f"trained an autoencoder on {result.summary['rows']:,} rows: code of {code_size}, "
         f"{estimator.n_iter_} epochs, reconstruction error {estimator.loss_:.4g}"
     )
+    with write_together():  # the model and the codes: both, or neither
+        if save is not None:
+            try:
+                result.save(save, shlex.join(["thalweg", *invocation()]))
+            except OSError as error:
+                raise UserError(
+                    f"cannot write {save} ({error.strerror}); choose another --save"
+                ) from None
+        if output_path is not None:
+            try:
+                write_csv(output_path, result.table)
+            except OSError as error:
+                raise UserError(
+                    f"cannot write {output_path} ({error.strerror}); choose another -o"
+                ) from None
     if save is not None:
-        try:
-            result.save(save, shlex.join(["thalweg", *invocation()]))
-        except OSError as error:
-            raise UserError(
-                f"cannot write {save} ({error.strerror}); choose another --save"
-            ) from None
         output.line(f"wrote model: {save}")
     if output_path is None:
         for chunk in table_to_csv(result.table):
             sys.stdout.write(chunk)
         sys.stdout.flush()
         return EXIT_OK
-    try:
-        write_csv(output_path, result.table)
-    except OSError as error:
-        raise UserError(
-            f"cannot write {output_path} ({error.strerror}); choose another -o"
-        ) from None
     output.line(f"wrote codes and reconstruction errors: {output_path}")
     return EXIT_OK

@@ -8,8 +8,17 @@ from typing import Annotated
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import JSON, QUIET, THRESHOLD, check_output, example, write_report
-from thalweg.cli.main import EXIT_OK
+from thalweg.cli.common import (
+    ENCODING,
+    JSON,
+    QUIET,
+    THRESHOLD,
+    check_paths,
+    example,
+    say,
+    write_report,
+)
+from thalweg.cli.main import EXIT_OK, UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +42,7 @@ def evaluate(
     ],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
     threshold: Annotated[float | None, THRESHOLD] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -40,10 +50,11 @@ def evaluate(
     image model, a folder of class sub-folders)."""
     from thalweg.cli import images
 
+    check_paths({"--report": report}, {"the model file": model_file, images.input_name(data): data})
     images.refuse_detector(model_file, "thalweg evaluate")
     if images.is_image_model(model_file):
-        if report is not None:
-            check_output(report, "--report", data)
+        if threshold is not None:
+            raise UserError("--threshold is for table models; an image model predicts classes")
         return images.evaluate(
             model_file, data, report=report, quiet=quiet, json_output=json_output
         )
@@ -54,11 +65,9 @@ def evaluate(
     from thalweg.models.tabular import TabularModel
     from thalweg.report import table_model_report
 
-    if report is not None:
-        check_output(report, "--report", data)
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
-    table = read_table(data)
+    table = read_table(data, encoding)
     rows, labels, kept = model.rows_with_targets(table)
     evaluation = model.evaluate(rows, labels, threshold=threshold)
 
@@ -68,6 +77,8 @@ def evaluate(
         f"evaluated {int(kept.sum())} rows of {parse.shown(data)}"
         + (f" ({skipped} skipped: missing values)" if skipped else "")
     )
+    for note in evaluation.notes:
+        say(f"warning: {note}")
     at = "" if threshold is None else f" (threshold {threshold:g})"
     output.metrics(evaluation.metrics, f"metrics on {data.name}{at}")
     record_metrics(evaluation.metrics)
@@ -104,6 +115,7 @@ def evaluate(
             "skipped_rows": skipped,
             "threshold": threshold,
             "metrics": evaluation.metrics,
+            "notes": evaluation.notes,
             "written": written,
         }
     )

@@ -23,13 +23,13 @@ def export(
 ) -> int:
     """Write a trained MLP or CNN, with its preprocessing, as an ONNX graph that runs
     without thalweg (onnxruntime, on a Raspberry Pi or in a browser)."""
+    from thalweg.cli.common import check_paths
     from thalweg.cli.display import Output
     from thalweg.export import export_onnx
-    from thalweg.files import read_container
+    from thalweg.files import read_metadata
 
-    if out.is_dir():
-        raise UserError(f"{out} is a folder; give a file name such as {out / 'model.onnx'}")
-    _, metadata = read_container(model_file)
+    check_paths({"OUT": out}, {"the model file": model_file})
+    metadata = read_metadata(model_file)  # the header only: the loader below reads the rest
     if "tabular" in metadata:
         from thalweg.models.tabular import TabularModel
 
@@ -46,7 +46,12 @@ def export(
             if shape
             else f"input 'features': (n, {model.n_features_in_})"
         )
-    export_onnx(model, out)
+    try:
+        export_onnx(model, out)
+    except OSError as error:  # disk full, permissions: any file already there is unchanged
+        raise UserError(
+            f"cannot write {out} ({error.strerror or error}); choose another OUT"
+        ) from None
     output = Output()
     output.line(f"wrote {out}: {note}; output 'probabilities' or 'prediction'")
     return 0

@@ -46,8 +46,14 @@ PARAMETER_FLAGS = {
         "resume",
         "balance",
         "threshold",
+        # thalweg train DIR/ (images)
+        "size",
+        "layers",
+        "augment",
+        "workers",
+        "cache",
     )
-} | {"max_epochs": "--epochs", "random_state": "--seed"}
+} | {"max_epochs": "--epochs", "random_state": "--seed", "n_iter_no_change": "--patience"}
 
 _VALUE = r"""True|False|'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|[-+\w.]+"""
 _PARAMETER = re.compile(rf"\b({'|'.join(PARAMETER_FLAGS)})=({_VALUE})?")

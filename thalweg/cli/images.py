@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.cli.common import write_report
 from thalweg.cli.display import Output
+from thalweg.cli.main import UserError
 from thalweg.errors import DataError
-from thalweg.files import atomic_write, read_container
+from thalweg.files import atomic_write, read_metadata
 
 
 @dataclass
@@ -33,11 +35,23 @@ class ImageTrainOptions:
     batch_size: int | None = None
     learning_rate: float | None = None
     optimizer: str | None = None
+    l2: float = 0.0
     patience: int = 5
     split: tuple[float, ...] = (0.7, 0.1, 0.2)
     seed: int = 0
     workers: int = 0
     cache: Path | None = None
+
+    def fingerprint_settings(self) -> dict:
+        """What shapes training, for the checkpoint's fingerprint: everything but the
+        epoch cap (a resumed run may train longer) and how images are decoded."""
+        return {
+            "size": self.size,
+            "color": self.color,
+            "split": list(self.split),
+            **self.estimator_params(verbose=0),
+            "max_epochs": None,
+        }
 
     def estimator_params(self, verbose: int) -> dict:
         params = {
@@ -54,6 +68,7 @@ class ImageTrainOptions:
             ("batch_size", self.batch_size),
             ("learning_rate", self.learning_rate),
             ("optimizer", self.optimizer),
+            ("l2", self.l2 or None),
         ):
             if value is not None:
                 params[name] = value
@@ -61,9 +76,14 @@ class ImageTrainOptions:
 
 
 def is_image_model(path) -> bool:
-    """Whether ``path`` holds an image classifier (rather than a table model)."""
-    _, metadata = read_container(path)
-    return metadata.get("class") == "CNNClassifier"
+    """Whether ``path`` holds an image classifier (rather than a table model); only
+    the header is read (a file that is not a model file is refused in one line)."""
+    return read_metadata(path).get("class") == "CNNClassifier"
+
+
+def input_name(data) -> str:
+    """How messages name a data argument: a folder of images, or a file."""
+    return "the image folder" if isinstance(data, Path) and data.is_dir() else "the data file"
 
 
 def is_detector_model(path) -> bool:
@@ -135,36 +155,60 @@ def train(
     *,
     out: Path,
     report: Path | None,
+    resume: bool,
     quiet: bool,
     json_output: bool,
 ) -> int:
-    """``thalweg train DIR/``: train, write the model (and report), print test metrics."""
-    from thalweg.models.image_folder import train_on_folder
+    """``thalweg train DIR/``: train, write the model and the report together, print test
+    metrics. Ctrl-C (SIGTERM, SIGHUP) saves a checkpoint beside ``out`` and says how to
+    resume; the caller checked the output paths."""
+    from thalweg.cli.common import command_line
+    from thalweg.cli.train import checkpoint_path, interrupted
+    from thalweg.data.images import ImageFolder
+    from thalweg.files import write_together
+    from thalweg.models.image_folder import folder_fingerprint, train_on_folder
+    from thalweg.models.table_training import checkpoint_for, settle_checkpoints
+    from thalweg.train import TrainingInterrupted
 
     output = Output(quiet=quiet, json_mode=json_output)
-    run = train_on_folder(
-        data,
-        size=options.size,
-        color=options.color,
-        fractions=options.split,
-        workers=options.workers,
-        cache=options.cache,
-        **options.estimator_params(verbose=0 if quiet or json_output else 1),
-    )
-    model, folder = run.model, run.folder
+    command = command_line()
+    folder = ImageFolder(data, size=options.size, color=options.color)
+    fingerprint = folder_fingerprint(folder, options.fingerprint_settings())
+    checkpoint = checkpoint_for(checkpoint_path(out), fingerprint, resume)
+    try:
+        run = train_on_folder(
+            folder,
+            fractions=options.split,
+            workers=options.workers,
+            cache=options.cache,
+            checkpoint=checkpoint,
+            fingerprint=fingerprint,
+            resume=resume,
+            on_line=output.line,
+            **options.estimator_params(verbose=0 if quiet or json_output else 1),
+        )
+    except TrainingInterrupted as interruption:
+        return interrupted(interruption, command, resumable=True)
+    model = run.model
     splits = {name: len(part.y) for name, part in run.parts.items()}
-    output.line(
-        f"{len(folder)} images of {len(folder.classes)} classes ({', '.join(folder.classes)}), "
-        f"{'×'.join(map(str, folder.image_shape))}; "
-        + ", ".join(f"{name} {count}" for name, count in splits.items())
-    )
     history = model.history_
     if history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
-    model.save(out)
+    # The report is built before anything is written: if it fails, nothing is.
+    built = _report(run, data, "test") if report is not None else None
     written = {"model": out}
-    if report is not None:
-        written["report"] = _write_report(report, _report(run, data, "test"))
+    with write_together():  # the model and the report: both, or neither
+        try:
+            run.save(out, command)
+        except OSError as error:  # disk full, permissions: the old file is untouched
+            raise UserError(
+                f"cannot write the model to {out} ({error.strerror or error}); any file "
+                "already there is unchanged: free some space or choose another --out"
+            ) from None
+        if built is not None:
+            written["report"] = write_report(report, built)
+    for line in settle_checkpoints(checkpoint_path(out), checkpoint, resume):
+        output.line(line)
     if "test" in run.scores:
         output.metrics(run.scores["test"], f"test metrics ({splits['test']} images)")
     output.written(written)
@@ -190,7 +234,8 @@ def train(
 def evaluate(
     model_file: Path, data: Path, *, report: Path | None, quiet: bool, json_output: bool
 ) -> int:
-    """``thalweg evaluate MODEL DIR/``: metrics (and a report) on a folder of class folders."""
+    """``thalweg evaluate MODEL DIR/``: metrics (and a report) on a folder of class
+    folders; the caller checked the output paths."""
     from thalweg.data.images import ImageFolder, ImageSplit
     from thalweg.models import load_model
     from thalweg.models.image_folder import FolderTraining, classification_scores
@@ -215,7 +260,7 @@ def evaluate(
     if report is not None:
         run = FolderTraining(model, folder, {"test": ImageSplit(X, labels, folder.paths)}, 0.0)
         run.scores["test"] = scores
-        written["report"] = _write_report(report, _report(run, data, Path(data).name))
+        written["report"] = write_report(report, _report(run, data, Path(data).name))
     output.written(written)
     output.json(
         {
@@ -231,7 +276,8 @@ def evaluate(
 
 
 def predict(model_file: Path, data: Path, output_path: Path | None) -> int:
-    """``thalweg predict MODEL DIR/``: one CSV row per image file (recursively)."""
+    """``thalweg predict MODEL DIR/``: one CSV row per image file (recursively); the
+    caller checked the output path."""
     from thalweg.data.images import image_files, load_images
     from thalweg.models import load_model
 
@@ -248,11 +294,23 @@ def predict(model_file: Path, data: Path, output_path: Path | None) -> int:
     for path, label, row in zip(paths, predicted, probabilities, strict=True):
         writer.writerow([path.relative_to(base).as_posix(), label, *(f"{p:.6g}" for p in row)])
     if output_path is None:
-        sys.stdout.write(text.getvalue())
+        written = text.getvalue()
+        if sys.stdout.isatty():
+            # A person reads it: file and class names (from folder names) are shown
+            # escaped. Into a pipe or a file it goes as it is (it is data).
+            from thalweg.terminal import printable
+
+            written = "\n".join(printable(line) for line in written.split("\n"))
+        sys.stdout.write(written)
         sys.stdout.flush()
         return 0
-    with atomic_write(output_path, "w") as handle:
-        handle.write(text.getvalue())
+    try:
+        with atomic_write(output_path, "w") as handle:
+            handle.write(text.getvalue())
+    except OSError as error:
+        raise UserError(
+            f"cannot write {output_path} ({error.strerror or error}); choose another -o"
+        ) from None
     Output().line(f"wrote predictions: {output_path} ({len(paths)} images)")
     return 0
 
@@ -328,9 +386,3 @@ def _report(run, data: Path, split_name: str):
         target_values=all_labels,
         misclassified=ImageExamples(images, true, guessed, captions, total),
     )
-
-
-def _write_report(path: Path, built) -> Path:
-    from thalweg.report import write_report
-
-    return Path(write_report(path, built))

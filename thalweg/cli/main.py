@@ -8,16 +8,31 @@ exit   meaning
        on standard error naming the problem and the fix, no traceback
 1      a bug in thalweg: the traceback, so it can be reported
 130    interrupted (Ctrl-C); training saves a checkpoint first and says how to resume
+143    stopped by SIGTERM (``kill``), 129 by SIGHUP (the terminal closed): the same, as
+       128 + the signal's number, the shell's convention
 =====  ==================================================================================
 
 Typer parses the options; its own usage errors (an unknown option, a value that is not
 one of the choices) are caught here too and printed as one line instead of Click's
 multi-line box. Library messages name parameters (``missing='mean'``); they are printed
 with the command line's flags (``--missing mean``, see :mod:`thalweg.cli.flags`).
+
+The command is invoked here rather than through Typer's ``main``, which would turn
+Ctrl-C into a silent exit 130 and a closed pipe into exit 1. Signals: from the first
+line of :func:`main`, Ctrl-C, SIGTERM and SIGHUP interrupt the command as a
+``KeyboardInterrupt`` (so half-written files are removed) and are remembered, so an
+interrupt that a library swallows (during an import, say) still ends the run as
+interrupted, never as a success. Training handles them itself: it stops between two
+steps and saves a checkpoint first. When the reader of standard output goes away
+(``thalweg predict ... | head``), the run ends quietly with exit 0. Everything printed
+on standard error goes through :func:`thalweg.terminal.printable` (messages quote text
+from files).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import traceback
 import warnings
@@ -57,24 +72,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["datasets", "--json"])  # doctest: +SKIP
     0
     """
+    with _interrupts() as received:
+        args = list(sys.argv[1:] if argv is None else argv)
+        token = _ARGUMENTS.set(tuple(args))
+        try:
+            code = _run(args)
+        except KeyboardInterrupt as error:  # while building the app, before _run's handlers
+            code = _interrupted(error)
+        finally:
+            _ARGUMENTS.reset(token)
+        if code == EXIT_OK and received:  # an interrupt that something swallowed
+            code = _interrupted(Interrupted(received[0]))
+        return code
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP outside the training loop (``signal_number`` says which)."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def _interrupts():
+    """Make Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted`, and remember them."""
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {}
+    try:
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread (tests, embedding): leave the signals alone
+        pass
+    try:
+        yield received
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _interrupted(error: BaseException) -> int:
+    number = getattr(error, "signal_number", signal.SIGINT)
+    how = "interrupted" if number == signal.SIGINT else f"stopped by {signal.Signals(number).name}"
+    _say(f"{how}; a file being written when it happened was left unchanged")
+    return 128 + number
+
+
+def _run(args: list[str]) -> int:
     from thalweg.cli.app import build_app
     from thalweg.cli.recording import record_runs
 
     app = build_app()
     record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
     command = typer.main.get_command(app)
-    args = list(sys.argv[1:] if argv is None else argv)
-    token = _ARGUMENTS.set(tuple(args))
-    try:
-        return _run(command, args)
-    finally:
-        _ARGUMENTS.reset(token)
-
-
-def _run(command, args: list[str]) -> int:
     with _one_line_warnings():
         try:
-            result = command.main(args=args, prog_name="thalweg", standalone_mode=False)
+            with command.make_context("thalweg", args) as context:
+                result = command.invoke(context)
+        except (typer.Exit, *_click_classes("Exit")) as exit_:  # --help, ctx.exit()
+            return exit_.exit_code
         except UsageError as error:
             if type(error).__name__ == "NoArgsIsHelpError":
                 return EXIT_OK  # plain `thalweg`: the help was the answer
@@ -87,17 +153,40 @@ def _run(command, args: list[str]) -> int:
         except ThalwegError as error:
             _say(f"error: {_one_line(str(error))}")
             return EXIT_USER_ERROR
-        except (KeyboardInterrupt, typer.Abort):
-            _say("interrupted; a file being written when it happened was left unchanged")
-            return EXIT_INTERRUPTED
+        except (typer.Abort, *_click_classes("Abort")):
+            return _interrupted(Interrupted(signal.SIGINT))
+        except KeyboardInterrupt as error:
+            return _interrupted(error)
         except BrokenPipeError:  # e.g. `thalweg predict ... | head`: the reader left
-            sys.stderr.close()
-            return EXIT_BUG
+            _silence_stdout()
+            return EXIT_OK
         except Exception:
             traceback.print_exc()
             _say("this is a bug in thalweg: please report it with the traceback above")
             return EXIT_BUG
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _click_classes(name: str) -> list[type]:
+    """Click's exception class ``name``, from Typer's vendored copy and/or Click itself."""
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the final flush at exit does not fail
+    again on the closed pipe (Python would print "Exception ignored ...")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _one_line(message: str) -> str:
@@ -106,7 +195,9 @@ def _one_line(message: str) -> str:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from thalweg.terminal import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import THRESHOLD, check_output, example, say
+from thalweg.cli.common import ENCODING, THRESHOLD, check_paths, example, say
 from thalweg.cli.main import EXIT_OK, UserError
 
 
@@ -37,6 +37,7 @@ def predict(
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),
     ] = None,
     threshold: Annotated[float | None, THRESHOLD] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
 ) -> int:
     """Predict each row of a table with exactly the preprocessing the model trained with.
 
@@ -49,23 +50,22 @@ def predict(
     """
     from thalweg.cli import images
 
+    check_paths(
+        {"--output": output_path}, {"the model file": model_file, images.input_name(data): data}
+    )
     images.refuse_detector(model_file, "thalweg predict")
     if images.is_image_model(model_file):
         if threshold is not None:
             raise UserError("--threshold is for table models; an image model predicts classes")
-        if output_path is not None:
-            check_output(output_path, "--output", data)
         return images.predict(model_file, data, output_path)
     from thalweg.cli.display import Output
     from thalweg.data.columns import missing_mask
     from thalweg.io import read_table, table_to_csv, write_csv
     from thalweg.models.tabular import TabularModel
 
-    if output_path is not None:
-        check_output(output_path, "--output", data)
     model = TabularModel.load(model_file)
     model.check_threshold(threshold)  # before reading the data
-    predictions = model.prediction_table(read_table(data), threshold=threshold)
+    predictions = model.prediction_table(read_table(data, encoding), threshold=threshold)
     first = next(iter(predictions.values()))  # "prediction", "cluster" or "code_0"
     empty = int(missing_mask(first).sum())
     if empty:
@@ -74,7 +74,14 @@ def predict(
             "--missing drop; their predictions are left empty"
         )
     if output_path is None:
+        from thalweg.terminal import printable
+
+        # On a terminal the CSV is read by a person: labels from the file are shown
+        # escaped. Into a pipe or a file it goes as it is (it is data).
+        on_terminal = sys.stdout.isatty()
         for chunk in table_to_csv(predictions):
+            if on_terminal:
+                chunk = "\n".join(printable(line) for line in chunk.split("\n"))
             sys.stdout.write(chunk)
         sys.stdout.flush()
         return EXIT_OK

@@ -102,8 +102,9 @@ def recorded(command, name: str):
                 written = _record_files(run, paths, before, read)
             if not run.store.get_run(run.id)["metrics"]:
                 run.log_metrics(_model_metrics(written))
-            if code == EXIT_INTERRUPTED:
-                run.finish("interrupted", "interrupted (Ctrl-C)")
+            if isinstance(code, int) and code >= EXIT_INTERRUPTED:  # 128 + the signal
+                how = "Ctrl-C" if code == EXIT_INTERRUPTED else f"signal {code - 128}"
+                run.finish("interrupted", f"interrupted ({how})")
         return code
 
     run_and_record.__signature__ = signature.replace(
@@ -181,14 +182,14 @@ def _numbers(metrics: dict, prefix: str) -> dict:
 
 def _model_metrics(paths: list[Path]) -> dict:
     """The metrics stored in the first thalweg model file among ``paths``."""
-    from thalweg.errors import FileFormatError
-    from thalweg.files import read_container
+    from thalweg.errors import ThalwegError
+    from thalweg.files import read_metadata
 
     for path in paths:
         if path.is_file() and path.suffix == ".thalweg":
             try:
-                _, meta = read_container(path)
-            except FileFormatError:
+                meta = read_metadata(path)  # the header only: no array is loaded
+            except ThalwegError:
                 continue
             if isinstance(meta.get("metrics"), dict):
                 return _numbers(meta["metrics"], "")
@@ -196,9 +197,14 @@ def _model_metrics(paths: list[Path]) -> dict:
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
-    """``(size, mtime)`` of a file or folder, or None if it does not exist."""
+    """``(size, mtime)`` of a file or folder, or None if it does not exist or is neither
+    (a FIFO or a device is never fingerprinted: reading it could block or never end)."""
+    import stat as kinds
+
     try:
         stat = path.stat()
     except OSError:
+        return None
+    if not (kinds.S_ISREG(stat.st_mode) or kinds.S_ISDIR(stat.st_mode)):
         return None
     return stat.st_size, stat.st_mtime_ns

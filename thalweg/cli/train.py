@@ -17,15 +17,16 @@ import typer
 
 from thalweg.cli import options as parse
 from thalweg.cli.common import (
+    ENCODING,
     JSON,
     QUIET,
-    check_output,
+    check_paths,
     command_line,
     example,
     say,
     write_report,
 )
-from thalweg.cli.main import EXIT_INTERRUPTED, EXIT_OK, UserError, invocation
+from thalweg.cli.main import EXIT_OK, UserError, invocation
 
 Model = Literal["auto", "linear", "logistic", "mlp"]
 Task = Literal["auto", "classification", "regression"]
@@ -144,7 +145,9 @@ def train(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the split, initialisation and shuffling.")
+    ] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         "model.thalweg"
     ),
@@ -231,6 +234,7 @@ def train(
             rich_help_panel=IMAGES,
         ),
     ] = None,
+    encoding: Annotated[str, ENCODING] = "utf-8",
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
@@ -255,7 +259,10 @@ def train(
             "--missing": missing != "error",
             "--categorical": bool(categorical),
             "--ignore": bool(ignore),
-            "--resume": resume,
+            "--unknown": unknown != "other",
+            "--solver": solver is not None,
+            "--shuffle-buffer": shuffle_buffer is not None,
+            "--encoding": encoding.lower().replace("_", "-") not in ("utf-8", "utf8"),
         }
         given = [flag for flag, used in table_only.items() if used]
         if given:
@@ -263,9 +270,7 @@ def train(
                 f"{data} is a folder of images; {', '.join(given)} apply to tables only "
                 "(see the image options in thalweg train --help)"
             )
-        check_output(out, "--out", data)
-        if report is not None:
-            check_output(report, "--report", data)
+        _check_image_paths(data, out, report, cache)
         image_options = images.ImageTrainOptions(
             size=parse.image_size(size),
             color=color,
@@ -275,6 +280,7 @@ def train(
             batch_size=batch_size if isinstance(batch_size, int) else None,
             learning_rate=learning_rate,
             optimizer=optimizer,
+            l2=l2,
             patience=patience,
             split=split or images.ImageTrainOptions.split,
             seed=seed,
@@ -282,7 +288,13 @@ def train(
             cache=cache,
         )
         return images.train(
-            data, image_options, out=out, report=report, quiet=quiet, json_output=json_output
+            data,
+            image_options,
+            out=out,
+            report=report,
+            resume=resume,
+            quiet=quiet,
+            json_output=json_output,
         )
     if target is None:
         raise UserError(
@@ -318,11 +330,18 @@ def train(
         balance=balance,
     )
     check_options(options, resume=resume)
-    check_output(out, "--out", data)
-    if report is not None:
-        check_output(report, "--report", data)
-        if report.resolve() == out.resolve():
-            raise UserError(f"--report and --out are both {out}; give them different names")
+    check_paths({"--out": out, "--report": report}, {"the data file": data})
+    check_paths(  # separately: --out must be a file name before it names a checkpoint
+        {"--out": out, "--report": report}, {"the checkpoint beside --out": checkpoint_path(out)}
+    )
+    if (options.stream or options.dask is not None) and encoding.lower().replace("_", "-") not in (
+        "utf-8",
+        "utf8",
+    ):
+        raise UserError(
+            "--encoding applies when the file is read whole; --stream and --dask read UTF-8 "
+            "only: convert the file to UTF-8 (or to Parquet) first"
+        )
     output = _output(quiet, json_output)
     verbose = 0 if quiet else 1
     if options.stream:
@@ -340,7 +359,7 @@ def train(
         from thalweg.models.table_training import data_fingerprint, file_digest
 
         return train_and_show(
-            read_table(data),
+            read_table(data, encoding),
             options,
             source=parse.shown(data),
             fingerprint=data_fingerprint(file_digest(data), options),
@@ -352,6 +371,20 @@ def train(
         )
     show(result, output, out=out, report=report, title=f"{data.name}: predicting {target}")
     return EXIT_OK
+
+
+def _check_image_paths(data: Path, out: Path, report: Path | None, cache: Path | None) -> None:
+    """Before any image is read: the outputs can be written, and none is inside the
+    image folder (a file there would be read as an image; a folder, as a class)."""
+    from thalweg.files import check_output_folder
+
+    folder = {"the image folder": data}
+    check_paths({"--out": out, "--report": report}, folder)
+    check_paths(
+        {"--out": out, "--report": report}, {"the checkpoint beside --out": checkpoint_path(out)}
+    )
+    if cache is not None:
+        check_output_folder("--cache", cache, folder)
 
 
 @contextmanager
@@ -390,12 +423,14 @@ def train_and_show(
     resumable: bool = True,
 ) -> int:
     """Train in memory (``thalweg.models.table_training.train_table``) and show it; on
-    Ctrl-C, say how to resume (or, not ``resumable``, how to start again)."""
-    from thalweg.models.table_training import train_table
+    Ctrl-C (SIGTERM, SIGHUP), say how to resume (or, not ``resumable``, how to start
+    again). A checkpoint belongs to its run: one another run saved is never overwritten
+    nor deleted (see :func:`~thalweg.models.table_training.checkpoint_for`)."""
+    from thalweg.models.table_training import checkpoint_for, settle_checkpoints, train_table
     from thalweg.train import TrainingInterrupted
 
     command = command_line()
-    checkpoint = checkpoint_path(out)
+    checkpoint = checkpoint_for(checkpoint_path(out), fingerprint, resume)
     try:
         with _convergence_shown_by_us():
             result = train_table(
@@ -409,22 +444,34 @@ def train_and_show(
                 on_line=output.line,
             )
     except TrainingInterrupted as interruption:
-        where = str(interruption).split(";")[0]
-        if not resumable:  # a quick run: start it again rather than resume it
-            checkpoint.unlink(missing_ok=True)
-            say(f"{where}; nothing was written: run {command} again")
-            return EXIT_INTERRUPTED
-        again = command if "--resume" in invocation() else f"{command} --resume"
-        say(f"{where}; checkpoint saved to {checkpoint}; resume with: {again}")
-        return EXIT_INTERRUPTED
+        return interrupted(interruption, command, resumable)
     show(result, output, out=out, report=report, title=title)
-    checkpoint.unlink(missing_ok=True)  # the model file supersedes it
+    for line in settle_checkpoints(checkpoint_path(out), checkpoint, resume):
+        output.line(line)
     return EXIT_OK
+
+
+def interrupted(interruption, command: str, resumable: bool) -> int:
+    """What to say when training was interrupted; the exit code (128 + the signal)."""
+    code = 128 + int(interruption.signal_number)
+    checkpoint = interruption.checkpoint
+    if checkpoint is None:  # it could not be saved: the interruption says why
+        say(str(interruption).split("; resume with")[0])
+        return code
+    where = f"training interrupted at {interruption.where}"
+    if not resumable:  # a quick run: start it again rather than resume it
+        Path(checkpoint).unlink(missing_ok=True)
+        say(f"{where}; nothing was written: run {command} again")
+        return code
+    again = command if "--resume" in invocation() else f"{command} --resume"
+    say(f"{where}; checkpoint saved to {checkpoint}; resume with: {again}")
+    return code
 
 
 def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     """Write the model (and report), then print what was learned and measured."""
     from thalweg.cli.recording import record_metrics
+    from thalweg.files import write_together
     from thalweg.report import table_model_report
 
     estimator = result.model.estimator_
@@ -447,14 +494,8 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
         total = sum(counts.values()) or 1
         mix = ", ".join(f"{k!r} {n / total:.0%}" for k, n in counts.items())
         output.line(f"balanced batches: trained on {total:,} rows over all epochs ({mix})")
-    try:
-        result.save(out, command_line())
-    except OSError as error:  # disk full, permissions: the old file (if any) is untouched
-        raise UserError(
-            f"cannot write the model to {out} ({error.strerror or error}); any file already "
-            "there is unchanged: free some space or choose another --out"
-        ) from None
-    if report is not None:
+    built = None
+    if report is not None:  # built before anything is written: if it fails, nothing is
         built = table_model_report(
             result.model,
             result.test,
@@ -466,7 +507,16 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             target_values=result.target_values,
             trained_class_counts=result.trained_class_counts,
         )
-        result.written["report"] = write_report(report, built)
+    with write_together():  # the model and the report: both, or neither
+        try:
+            result.save(out, command_line())
+        except OSError as error:  # disk full, permissions: the old file is untouched
+            raise UserError(
+                f"cannot write the model to {out} ({error.strerror or error}); any file "
+                "already there is unchanged: free some space or choose another --out"
+            ) from None
+        if built is not None:
+            result.written["report"] = write_report(report, built)
     output.metrics(result.test.metrics, f"test metrics ({_test_rows(result)})")
     output.written(result.written)
     record_metrics(result.test.metrics, prefix="test_")

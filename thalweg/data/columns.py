@@ -15,7 +15,10 @@ column categorical whatever it holds (numbers become category labels: ``1`` and 
 are the same label ``"1"``). Rows are counted from 1 (in a CSV file, row 1 is the line
 after the header).
 
-Missing values are NaN, None or empty cells (:func:`missing_mask`). A target column
+Missing values are NaN, None, pandas' ``NA`` or empty cells (:func:`missing_mask`); a
+pandas nullable numeric column (``Int64``, ``Float64``) is numbers with NaN. A value of
+magnitude 1e154 or more is refused by row and column: its square overflows, so every
+variance and squared error over it would be infinite. A target column
 decides the task (:func:`infer_task`): text and true/false are classes, numbers with
 fractions a quantity, whole numbers classes when there are at most ``MAX_CLASSES``
 distinct values.
@@ -41,6 +44,9 @@ import numpy as np
 
 from thalweg.errors import DataError
 
+# Values at least this large overflow float64 when squared (√(largest float64) ≈ 1.34e154).
+HUGE = 1e154
+
 __all__ = [
     "CATEGORICAL",
     "MAX_CLASSES",
@@ -51,6 +57,7 @@ __all__ = [
     "complete_rows",
     "fill_values",
     "infer_task",
+    "is_missing_value",
     "label_array",
     "missing_counts",
     "missing_mask",
@@ -82,7 +89,7 @@ def as_table(X: Any) -> dict[str, np.ndarray]:
         )
     table = {}
     for name in X.keys():
-        values = np.asarray(X[name])
+        values = _column_array(X[name])
         if values.ndim != 1:
             raise DataError(f"column {name!r} has shape {values.shape}; each column must be 1-D")
         table[str(name)] = values
@@ -94,8 +101,29 @@ def as_table(X: Any) -> dict[str, np.ndarray]:
     return table
 
 
+def _column_array(column: Any) -> np.ndarray:
+    """A column as a NumPy array; a pandas nullable numeric column (``Int64``,
+    ``Float64``) becomes float64 with NaN where it holds ``NA``."""
+    dtype = getattr(column, "dtype", None)
+    if hasattr(column, "to_numpy") and getattr(dtype, "kind", "O") in "iuf":
+        na_value = getattr(dtype, "na_value", None)
+        if na_value is not None and type(na_value).__name__ == "NAType":
+            return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(column)
+
+
+def is_missing_value(value: Any) -> bool:
+    """None, NaN, or pandas' ``NA``/``NaT`` (recognised without importing pandas)."""
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or type(value).__name__ in ("NAType", "NaTType")
+    )
+
+
 def missing_mask(values: np.ndarray) -> np.ndarray:
-    """True where a value is missing: NaN in a float column, None or NaN in an object one."""
+    """True where a value is missing: NaN in a float column; None, NaN or pandas' NA in
+    an object one."""
     values = np.asarray(values)
     if values.dtype.kind == "f":
         return np.isnan(values)
@@ -103,9 +131,7 @@ def missing_mask(values: np.ndarray) -> np.ndarray:
         if set(map(type, values.tolist())) == {str}:  # text only, the common case: fast
             return np.zeros(len(values), dtype=bool)
         return np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
-            dtype=bool,
-            count=len(values),
+            (is_missing_value(v) for v in values.tolist()), dtype=bool, count=len(values)
         )
     return np.zeros(len(values), dtype=bool)
 
@@ -133,7 +159,7 @@ def _numbers_in_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parsed = np.full(len(values), np.nan)
     ok = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values.tolist()):
-        if value is None or (isinstance(value, float) and value != value):
+        if is_missing_value(value):
             continue
         key = (type(value), value)
         if key not in cache:
@@ -152,7 +178,26 @@ def _bad_value_error(name: str, row: int, value: Any) -> DataError:
     )
 
 
+class _MixedColumn(Exception):
+    """A text column of mostly numbers with a stray value (which the caller words)."""
+
+    def __init__(self, row: int, value: Any):
+        value = value.item() if isinstance(value, np.generic) else value
+        super().__init__(row, value)
+        self.row, self.value = row, value
+
+
+def _target_error(name: str, mixed: _MixedColumn, hint: str = "") -> DataError:
+    return DataError(
+        f"target {name!r} holds numbers, but row {mixed.row} holds {mixed.value!r}, which is "
+        "not a number; fix it or empty the cell (a row without a target is left out with "
+        f"missing='drop'){hint}"
+    )
+
+
 def _kind_of(name: str, values: np.ndarray) -> str:
+    """NUMERIC or CATEGORICAL (the rule of the module docstring); raises _MixedColumn
+    for mostly numbers with a stray text value."""
     kind = values.dtype.kind
     if kind in "iuf":
         return NUMERIC
@@ -175,8 +220,15 @@ def _kind_of(name: str, values: np.ndarray) -> str:
         return NUMERIC
     if numbers > NUMERIC_MAJORITY * present:
         row = int(np.flatnonzero(~ok & ~missing)[0])
-        raise _bad_value_error(name, row + 1, values[row])
+        raise _MixedColumn(row + 1, values[row])
     return CATEGORICAL
+
+
+def _feature_kind(name: str, values: np.ndarray) -> str:
+    try:
+        return _kind_of(name, values)
+    except _MixedColumn as mixed:
+        raise _bad_value_error(name, mixed.row, mixed.value) from None
 
 
 def column_kinds(
@@ -197,14 +249,14 @@ def column_kinds(
             f"{', '.join(table)}"
         )
     return {
-        name: CATEGORICAL if name in forced else _kind_of(name, np.asarray(values))
+        name: CATEGORICAL if name in forced else _feature_kind(name, np.asarray(values))
         for name, values in table.items()
     }
 
 
 def _category_label(value: Any) -> str | None:
     """One spelling per category: ``1``, ``1.0`` and ``"1"`` are all ``"1"``."""
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing_value(value):
         return None
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -213,12 +265,14 @@ def _category_label(value: Any) -> str | None:
     return str(value)
 
 
-def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
+def typed_column(name: str, values: np.ndarray, kind: str, trained: bool = False) -> np.ndarray:
     """A column converted for ``kind``: float64 (NaN missing) for numeric, an object
     array of ``str`` (None missing) for categorical.
 
-    A numeric column given as text is parsed; a value that is not a number, or an
-    infinite one, raises a DataError naming its row.
+    A numeric column given as text is parsed; a value that is not a number, an infinite
+    one, or one whose square overflows (magnitude :data:`HUGE` or more) raises a
+    DataError naming its row. ``trained``: the column's kind was fixed by a trained
+    model (the error then says so, instead of suggesting to declare it categorical).
     """
     values = np.asarray(values)
     if kind == CATEGORICAL:
@@ -241,6 +295,12 @@ def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
                     "column the model was trained on"
                 )
             row = int(np.flatnonzero(bad)[0])
+            if trained:
+                raise DataError(
+                    f"column {name!r} held numbers in training, but row {row + 1} holds "
+                    f"{values[row]!r}, which is not a number; fix it or empty the cell (a "
+                    "missing value)"
+                )
             raise _bad_value_error(name, row + 1, values[row])
     infinite = np.isinf(numbers)
     if infinite.any():
@@ -248,6 +308,15 @@ def typed_column(name: str, values: np.ndarray, kind: str) -> np.ndarray:
         raise DataError(
             f"column {name!r}, row {row + 1} is infinite ({numbers[row]}); replace it with a "
             "finite number or empty the cell (a missing value)"
+        )
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(numbers) >= HUGE
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise DataError(
+            f"column {name!r}, row {row + 1} holds {numbers[row]:g}; values this large "
+            "(magnitude 1e154 or more) overflow when squared: rescale the column (divide it "
+            "by a power of ten, or take its logarithm)"
         )
     return numbers
 
@@ -281,7 +350,11 @@ def infer_task(name: str, values: np.ndarray) -> tuple[str, str]:
             f"target {name!r} is empty: all {len(values)} values are missing; pick another "
             "target column"
         )
-    kind = _kind_of(name, values)
+    try:
+        kind = _kind_of(name, values)
+    except _MixedColumn as mixed:
+        hint = "; or pass task='classification' to read every value as a class label"
+        raise _target_error(name, mixed, hint) from None
     if kind == CATEGORICAL:
         labels = typed_column(name, values, CATEGORICAL)[~missing]
         distinct = sorted(set(labels.tolist()))
@@ -314,21 +387,35 @@ def _list_classes(classes: Sequence[str]) -> str:
     return f"{len(classes)} classes: {shown}{more}"
 
 
-def target_values(name: str, values: np.ndarray, classification: bool) -> np.ndarray:
+def target_values(
+    name: str, values: np.ndarray, classification: bool, labels_from_text: bool = True
+) -> np.ndarray:
     """The target as the estimator wants it: labels (``str`` or ``int64``) for
     classification, float64 for regression; missing entries come back as NaN / None
-    and are found with :func:`missing_mask`."""
+    and are found with :func:`missing_mask`.
+
+    ``labels_from_text``: for classification, a column of numbers with stray text values
+    (``1, 2, "x"``) is read as text labels (``"1", "2", "x"``): a classifier's labels
+    are labels. False refuses it, naming the row (when the task was inferred, a stray
+    word is more likely a typo).
+    """
     values = np.asarray(values)
     missing = missing_mask(values)
+    try:
+        kind = _kind_of(name, values)
+    except _MixedColumn as mixed:
+        if not (classification and labels_from_text):
+            raise _target_error(name, mixed) from None
+        kind = CATEGORICAL
     if not classification:
-        if _kind_of(name, values) == CATEGORICAL:
+        if kind == CATEGORICAL:
             example = values[~missing][0]
             raise DataError(
                 f"target {name!r} holds text (e.g. {example!r}) but regression needs numbers; "
                 "use a classifier (model='logistic' or model='mlp') or fix the column"
             )
         return typed_column(name, values, NUMERIC)
-    if _kind_of(name, values) == CATEGORICAL:
+    if kind == CATEGORICAL:
         return typed_column(name, values, CATEGORICAL)
     numbers = typed_column(name, values, NUMERIC)
     present = numbers[~missing]

@@ -27,8 +27,9 @@ from typing import Any, Self
 
 import numpy as np
 
-from thalweg.data.preprocessing import _as_2d, _float_dtype, _Transformer
+from thalweg.data.preprocessing import PREPROCESSOR_SCHEMAS, _as_2d, _float_dtype, _Transformer
 from thalweg.errors import DataError
+from thalweg.schema import Integer, ListOf, Number, Optional, Record, Text
 
 __all__ = ["PLAYGROUND_FEATURES", "PlaygroundFeatures"]
 
@@ -137,3 +138,29 @@ class PlaygroundFeatures(_Transformer):
             "offset": [float(v) for v in self.offset],
             "scale": [float(v) for v in self.scale],
         }
+
+
+_PAIR = ListOf(Number(finite=True), min_items=2, max_items=2)
+# What to_config writes, checked when a model file is read (see thalweg.schema).
+PREPROCESSOR_SCHEMAS["PlaygroundFeatures"] = Record(
+    required={
+        "class": Text(),
+        "params": Record(
+            optional={
+                "features": ListOf(
+                    Text(choices=tuple(PLAYGROUND_FEATURES)),
+                    min_items=1,
+                    max_items=len(PLAYGROUND_FEATURES),
+                ),
+                "offset": _PAIR,
+                "scale": ListOf(Number(finite=True, minimum=1e-300), min_items=2, max_items=2),
+            }
+        ),
+        "state": Optional(
+            Record(
+                required={"n_features_in_": Integer(minimum=2, maximum=2)},
+                optional={"feature_names_in_": Optional(ListOf(Text()))},
+            )
+        ),
+    }
+)

@@ -98,8 +98,10 @@ def read_image(path, size=None, color: str = "grayscale") -> np.ndarray:
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32)
-    except (UnidentifiedImageError, OSError) as error:
-        raise FileFormatError(f"{path}: not an image Pillow can read ({error})") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise FileFormatError(
+            f"{path}: not an image Pillow can read ({error}); remove or replace the file"
+        ) from None
     pixels = pixels / 255.0
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
@@ -267,6 +269,8 @@ class ImageFolder:
     def load(self, *, workers: int = 0, cache=None, indices=None) -> tuple[np.ndarray, np.ndarray]:
         """Every image (or those at ``indices``) in memory: ``X (n, C, H, W)`` float32 in
         [0, 1] and ``y (n,)`` class indices, in folder order."""
+        count = len(self) if indices is None else len(indices)
+        check_decoded_memory(count, self.image_shape)
         pipe = self.pipeline(256, workers=workers, cache=cache, indices=indices, shuffle=False)
         with pipe:
             parts = list(pipe.epoch_batches(np.random.default_rng(0)))
@@ -328,10 +332,29 @@ def image_files(root) -> list[Path]:
 def load_images(paths, size, color: str = "grayscale", *, workers: int = 0) -> np.ndarray:
     """The images at ``paths`` decoded like :class:`ImageFolder` does: ``(n, C, H, W)``."""
     examples = [(str(p), 0) for p in paths]
+    check_decoded_memory(len(examples), (3 if color == "rgb" else 1, *size))
     pipe = Pipeline(examples, shuffle=False).map(DecodeImage(tuple(size), color), workers=workers)
     with pipe.batch(256) as batches:
         parts = [X for X, _ in batches.epoch_batches(np.random.default_rng(0))]
     return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def check_decoded_memory(count: int, image_shape) -> None:
+    """Refuse (``ResourceLimitError``) before decoding ``count`` images of ``(C, H, W)``
+    that would not fit in memory: float32 pixels, held about three times over while
+    they are gathered, joined and split.
+
+    >>> check_decoded_memory(100, (3, 32, 32))
+    """
+    from thalweg.limits import check_rows
+
+    pixels = int(np.prod(image_shape, dtype=object))
+    check_rows(
+        count,
+        3 * 4 * pixels,
+        f"decoding {count:,} images of {'×'.join(map(str, image_shape))}",
+        "resize them smaller (size=) or use fewer images",
+    )
 
 
 def write_image_folder(root, images, labels, class_names, prefix: str = "") -> int:

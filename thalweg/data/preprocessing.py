@@ -22,6 +22,18 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from thalweg.errors import DataError, FileFormatError, NotFittedError, ShapeError
+from thalweg.schema import (
+    Boolean,
+    Integer,
+    ListOf,
+    Number,
+    OneOf,
+    Optional,
+    Record,
+    Tagged,
+    Text,
+    check,
+)
 
 __all__ = [
     "FeatureCrosses",
@@ -163,8 +175,12 @@ class _Transformer:
         return obj
 
 
-def preprocessor_from_config(config: dict[str, Any]) -> _Transformer:
+def preprocessor_from_config(config: dict[str, Any], source: str = "the config") -> _Transformer:
     """Rebuild whichever transformer ``config`` describes (see ``to_config``).
+
+    The config is checked against :data:`PREPROCESSOR_CONFIG` and for consistency (one
+    mean per column, one category list per column) first; ``source`` names it in the
+    error.
 
     >>> s = preprocessor_from_config(Standardizer().to_config())
     >>> type(s).__name__
@@ -174,7 +190,104 @@ def preprocessor_from_config(config: dict[str, Any]) -> _Transformer:
     if name not in _Transformer._registry:
         known = ", ".join(sorted(_Transformer._registry))
         raise FileFormatError(f"unknown preprocessing class {name!r}; known: {known}")
+    if name not in PREPROCESSOR_SCHEMAS:
+        raise FileFormatError(
+            f"{source}: preprocessing class {name!r} has no schema in "
+            "thalweg.data.preprocessing.PREPROCESSOR_SCHEMAS, so it cannot be read from a file"
+        )
+    check(config, PREPROCESSOR_CONFIG, source)
+    _check_consistent(config, source)
     return _Transformer._registry[name].from_config(config)
+
+
+def _check_consistent(config: dict[str, Any], source: str) -> None:
+    state = config["state"]
+    if state is None:
+        return
+    n = state["n_features_in_"]
+    lengths = {key: len(value) for key, value in state.items() if isinstance(value, list)}
+    if state.get("feature_names_in_") is None:
+        lengths.pop("feature_names_in_", None)
+    wrong = {key: length for key, length in lengths.items() if length != n}
+    if wrong:
+        key, length = next(iter(wrong.items()))
+        raise FileFormatError(
+            f"{source} is damaged: {config['class']} has {n} input column(s) but {length} "
+            f"entries in {key}"
+        )
+    if config["class"] == "FeatureCrosses":
+        params = {"pairs": True, "squares": True, "sines": False, **config["params"]}
+        expected = n * (1 + params["squares"] + params["sines"]) + params["pairs"] * (
+            n * (n - 1) // 2
+        )
+        if state["n_features_out_"] != expected:
+            raise FileFormatError(
+                f"{source} is damaged: FeatureCrosses of {n} column(s) makes {expected} "
+                f"features, not {state['n_features_out_']}"
+            )
+
+
+# Most columns one transformer may declare (the real bound is that every declared
+# column must also appear in the model's stored weights).
+MAX_COLUMNS = 10_000_000
+_BASE_STATE = {"n_features_in_": Integer(minimum=1, maximum=MAX_COLUMNS)}
+_NAMES = {"feature_names_in_": Optional(ListOf(Text()))}
+_CATEGORY = OneOf(Text(), Number(finite=True), Boolean())
+
+#: What ``to_config`` writes, by transformer class (checked before rebuilding). A
+#: transformer defined elsewhere adds its own entry (see ``thalweg.data.features``).
+PREPROCESSOR_SCHEMAS: dict = {
+    "Standardizer": Record(
+        required={
+            "class": Text(),
+            "params": Record(optional={"with_mean": Boolean(), "with_std": Boolean()}),
+            "state": Optional(
+                Record(
+                    required={
+                        **_BASE_STATE,
+                        "mean_": ListOf(Number(finite=True)),
+                        "var_": ListOf(Number(finite=True, minimum=0)),
+                        "scale_": ListOf(Number(finite=True, minimum=1e-300)),
+                        "n_samples_seen_": Integer(minimum=0),
+                    },
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+    "OneHotEncoder": Record(
+        required={
+            "class": Text(),
+            "params": Record(
+                optional={
+                    "handle_unknown": Text(choices=("error", "other")),
+                    "dtype": Text(choices=("float32", "float64")),
+                }
+            ),
+            "state": Optional(
+                Record(
+                    required={**_BASE_STATE, "categories_": ListOf(ListOf(_CATEGORY))},
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+    "FeatureCrosses": Record(
+        required={
+            "class": Text(),
+            "params": Record(
+                optional={"pairs": Boolean(), "squares": Boolean(), "sines": Boolean()}
+            ),
+            "state": Optional(
+                Record(
+                    required={**_BASE_STATE, "n_features_out_": Integer(minimum=1)},
+                    optional=_NAMES,
+                )
+            ),
+        }
+    ),
+}
+PREPROCESSOR_CONFIG = Tagged("class", PREPROCESSOR_SCHEMAS)
 
 
 def _as_2d(X: Any, who: str, *, numeric: bool) -> np.ndarray:

@@ -199,10 +199,27 @@ class Stream:
         self.labelled = readers[0].labelled  # False for target=None: batches are (X, None)
         rows = [reader.n_rows for reader in readers]
         self.n_samples = None if None in rows else int(sum(rows))
+        self._check_memory()
         self.transform = None  # see map()
         self.largest_chunk = 0
         self._read_seconds = 0.0  # time spent making batches, for the balance diagnostic
         self._read_examples = 0
+
+    def _check_memory(self) -> None:
+        """The buffer, a read chunk and a batch must fit in memory (a stream never holds
+        more rows than the files have)."""
+        from thalweg.limits import check_rows
+
+        cap = self.n_samples if self.n_samples is not None else float("inf")
+        rows = min(self.shuffle_buffer + self.read_rows + self.batch_size, 3 * cap)
+        row_bytes = (self.n_features + 1) * max(self.dtype.itemsize, 8) * 2
+        check_rows(
+            int(rows),
+            row_bytes,
+            f"a shuffle buffer of {self.shuffle_buffer:,} rows and batches of "
+            f"{self.batch_size:,} rows of {self.n_features} features",
+            "use a smaller shuffle_buffer or batch_size (--shuffle-buffer, --batch-size)",
+        )
 
     def __repr__(self) -> str:
         files = ", ".join(str(r.path) for r in self.readers[:3])

@@ -240,7 +240,34 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
                 f"dataset {info.name!r} takes {', '.join(accepted)}; got unknown "
                 f"{', '.join(unknown)}"
             )
+        if "n" in kwargs or "size" in kwargs:
+            _check_generated_memory(info, kwargs)
     return fn(**kwargs)
+
+
+# Memory per generated row: X and y (3 float64) and their CSV cells as Python strings.
+ROW_BYTES = 256
+# Memory per generated pixel: the shape generator's float64 temporaries (coordinates,
+# masks, noise) alive at once.
+PIXEL_BYTES = 64
+
+
+def _check_generated_memory(info: DatasetInfo, kwargs: dict) -> None:
+    """Before generating: ``n`` rows (images of ``size``×``size``) fit in memory."""
+    from thalweg.limits import check_rows
+
+    n = int(kwargs.get("n", info.n_samples))
+    if not info.image_shape:
+        # X, y and, when exported, each row as CSV text: about ROW_BYTES a row
+        check_rows(n, ROW_BYTES, f"{n:,} rows", "ask for fewer (--n)")
+        return
+    side = int(kwargs.get("size", info.image_shape[-1]))
+    check_rows(
+        n,
+        max(ROW_BYTES, PIXEL_BYTES * side * side),
+        f"{n:,} images of {side}×{side}",
+        "ask for fewer (--n) or smaller ones (size=)",
+    )
 
 
 def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:
@@ -282,7 +309,8 @@ def is_detection_dataset(name: str) -> bool:
 def export_images(name: str, directory, **kwargs: Any) -> int:
     """Write an image dataset as PNG files, one sub-folder per class (what
     ``thalweg train DIR/`` reads); returns the number of images. Generators default to
-    seed 0. The folder must be new or empty.
+    seed 0. The folder must be new or empty; it is filled whole or not at all (the
+    files go to a hidden staging folder, renamed into place at the end).
 
     A detection dataset is written as ``scene_0000.png``, ... and ``boxes.csv`` (what
     ``thalweg train-detector DIR --boxes DIR/boxes.csv`` reads); it takes ``n`` (default
@@ -296,6 +324,7 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
     from pathlib import Path
 
     from thalweg.data.images import write_image_folder
+    from thalweg.files import atomic_folder
 
     info, _ = _DATASETS.get(dataset_key(name), (None, None))
     if info is None or not info.image_shape:
@@ -312,4 +341,5 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
         save_scenes(directory, images, boxes)
         return len(images)
     images, labels, class_names = load(name, **kwargs)
-    return write_image_folder(directory, images, labels, class_names)
+    with atomic_folder(directory) as staging:
+        return write_image_folder(staging, images, labels, class_names)

@@ -6,7 +6,9 @@ positive class ``classes[1]`` for two classes, macro-averaged over classes for m
 AUC (one-vs-rest for more than two classes) and log loss; the predictions may have been
 decided at a ``threshold`` other than 0.5 (recorded in the :class:`Evaluation`).
 Regression: MSE, RMSE, MAE and R². A metric that is undefined on the rows given (ROC AUC
-when only one class is present, R² of one row) is left out rather than reported as NaN.
+when only one class is present, R² of one row, ROC AUC and log loss when some labels
+were never seen in training) is left out rather than reported as NaN, and
+:attr:`Evaluation.notes` says which and why.
 
 >>> import numpy as np
 >>> evaluation = evaluate_predictions(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
@@ -17,7 +19,7 @@ when only one class is present, R² of one row) is left out rather than reported
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from thalweg.metrics.probability import log_loss
 from thalweg.metrics.ranking import roc_auc
 from thalweg.metrics.regression import mean_absolute_error, mean_squared_error, r2
 
-__all__ = ["BETTER", "METRIC_NAMES", "Evaluation", "evaluate_predictions"]
+__all__ = ["BETTER", "METRIC_NAMES", "Evaluation", "evaluate_predictions", "unseen_labels"]
 
 # Which way each metric is better: shown beside it in tables and reports.
 BETTER = {
@@ -78,6 +80,7 @@ class Evaluation:
     y_pred: np.ndarray
     y_score: np.ndarray | None  # (n, n_classes) probabilities, classifiers only
     threshold: float | None = None  # a two-class model's decision threshold, if not 0.5
+    notes: list[str] = field(default_factory=list)  # metrics left out, and why
 
 
 def evaluate_predictions(
@@ -88,47 +91,73 @@ def evaluate_predictions(
     ``threshold`` records the probability of ``classes[1]`` at which ``y_pred`` was
     decided (None: the most probable class)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    notes: list[str] = []
     if probabilities is None:
-        return Evaluation(_regression(y_true, y_pred), y_true, y_pred, None)
-    metrics = _classification(y_true, y_pred, probabilities, classes)
-    return Evaluation(metrics, y_true, y_pred, probabilities, threshold)
+        return Evaluation(_regression(y_true, y_pred, notes), y_true, y_pred, None, notes=notes)
+    metrics = _classification(y_true, y_pred, probabilities, classes, notes)
+    return Evaluation(metrics, y_true, y_pred, probabilities, threshold, notes)
 
 
-def _classification(y_true, y_pred, probabilities, classes) -> dict[str, float]:
+def unseen_labels(y_true, classes) -> tuple[int, list]:
+    """How many of ``y_true`` are not among ``classes``, and which labels those are.
+
+    >>> unseen_labels(np.array(["a", "z", "z"]), ["a", "b"])
+    (2, ['z'])
+    """
+    known = set(np.asarray(classes).tolist())
+    unknown = [v for v in np.asarray(y_true).tolist() if v not in known]
+    return len(unknown), sorted(set(unknown), key=str)
+
+
+def _classification(y_true, y_pred, probabilities, classes, notes) -> dict[str, float]:
     results = {"accuracy": accuracy(y_true, y_pred)}
     results["baseline_accuracy"] = majority_baseline(y_true).accuracy
     labels = np.asarray(classes)
+    rows, unseen = unseen_labels(y_true, labels)
+    if unseen:
+        shown = ", ".join(repr(v) for v in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+        notes.append(
+            f"{rows} row(s) have labels the model never saw in training ({shown}): they "
+            "count as wrong predictions; ROC AUC and log loss are left out (they need the "
+            "model's probability of the true label)"
+        )
     if len(labels) == 2:
         # tolist(): a plain Python label from any array (text labels of a stream are objects)
         options = {"pos_label": labels.tolist()[1], "average": "binary"}
     else:
         options = {"labels": labels, "average": "macro"}
     for name, fn in (("precision", precision), ("recall", recall), ("f1", f1)):
-        _add(results, name, lambda fn=fn: fn(y_true, y_pred, **options))
+        _add(results, name, lambda fn=fn: fn(y_true, y_pred, **options), notes)
+    if unseen:
+        return results
     if len(labels) == 2:
-        _add(results, "roc_auc", lambda: roc_auc(y_true == labels[1], probabilities[:, 1]))
+        _add(results, "roc_auc", lambda: roc_auc(y_true == labels[1], probabilities[:, 1]), notes)
     else:
         _add(
             results,
             "roc_auc",
             lambda: roc_auc(y_true, probabilities, multi_class="ovr", labels=labels),
+            notes,
         )
-    _add(results, "log_loss", lambda: log_loss(y_true, probabilities, labels=labels))
+    _add(results, "log_loss", lambda: log_loss(y_true, probabilities, labels=labels), notes)
     return results
 
 
-def _regression(y_true, y_pred) -> dict[str, float]:
+def _regression(y_true, y_pred, notes) -> dict[str, float]:
     mse = float(mean_squared_error(y_true, y_pred))
     results = {"mse": mse, "rmse": math.sqrt(mse)}
     results["mae"] = float(mean_absolute_error(y_true, y_pred))
-    _add(results, "r2", lambda: r2(y_true, y_pred))
+    _add(results, "r2", lambda: r2(y_true, y_pred), notes)
     return results
 
 
-def _add(results: dict, name: str, compute) -> None:
+def _add(results: dict, name: str, compute, notes: list[str]) -> None:
     try:
         value = float(compute())
-    except DataError:
-        return  # undefined on these rows (e.g. one class only): leave it out
+    except DataError as error:  # undefined on these rows (e.g. one class only)
+        notes.append(f"{METRIC_NAMES.get(name, name)} is left out: {error}")
+        return
     if math.isfinite(value):
         results[name] = value
+    else:
+        notes.append(f"{METRIC_NAMES.get(name, name)} is left out: it is {value} on these rows")

@@ -37,11 +37,12 @@ ESTIMATORS = {
 def load_model(path):
     """Load an estimator saved with ``model.save(path)``; nothing in the file is executed.
 
-    The model predicts as it did when saved and can continue training with
-    ``partial_fit`` (with a fresh optimizer: its state is not saved).
+    The model predicts as it did when saved and continues training with ``partial_fit``
+    exactly as the saved one would (the file keeps its optimizer's state).
     """
-    estimator = persistence.load_model(path, ESTIMATORS, {"Scaling": legacy.LegacyScaling})
-    return legacy.upgrade(estimator)
+    return persistence.load_model(
+        path, ESTIMATORS, {"Scaling": legacy.LegacyScaling}, upgrade=legacy.upgrade
+    )
 
 
 __all__ = [

@@ -254,6 +254,11 @@ def select_columns(table: dict, options: TrainOptions) -> tuple[dict, np.ndarray
         raise OptionError(
             f"ignore=[{options.target!r}] lists the target; the target cannot be ignored"
         )
+    if options.target in options.categorical:
+        raise OptionError(
+            f"categorical=[{options.target!r}] lists the target, but it applies to input "
+            "columns; to read the target's values as class labels, pass task='classification'"
+        )
     features = {
         name: values
         for name, values in table.items()

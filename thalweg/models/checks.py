@@ -26,6 +26,20 @@ def feature_names(X) -> list[str] | None:
     return [str(c) for c in names] if all(isinstance(c, str) for c in names) else None
 
 
+def _nullable_frame_as_float(X) -> np.ndarray | None:
+    """A DataFrame with pandas' nullable numbers (``Int64``, ``Float64``, ``boolean``)
+    as float64 with NaN for ``NA`` (NumPy alone would make an object array of ``NA``);
+    None for anything else."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "to_numpy") or not hasattr(dtypes, "__iter__"):
+        return None
+    nullable = [type(getattr(d, "na_value", None)).__name__ == "NAType" for d in dtypes]
+    numeric = [getattr(d, "kind", "O") in "iufb" for d in dtypes]
+    if not any(nullable) or not all(numeric):
+        return None
+    return X.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def check_feature_names(who: str, fitted: np.ndarray | None, names: list[str] | None) -> None:
     """Compare the column names of ``X`` with those seen in ``fit``, as scikit-learn does:
     a warning when only one of the two has names, an error when they differ."""
@@ -72,7 +86,9 @@ def check_X(X, who: str, dtype=None, finite: bool = True) -> np.ndarray:
     if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse
         raise TypeError(f"{who}: sparse input is not supported; convert it with X.toarray() first")
     try:
-        array = np.asarray(X)
+        array = _nullable_frame_as_float(X)
+        if array is None:
+            array = np.asarray(X)
     except (ValueError, TypeError) as error:
         raise DataError(f"{who}: X could not be read as an array ({error})") from None
     if array.dtype.kind == "c":
@@ -112,17 +128,23 @@ def check_X(X, who: str, dtype=None, finite: bool = True) -> np.ndarray:
     return array
 
 
+# Values at least this large overflow float64 when squared (√(largest float64) ≈ 1.34e154),
+# so every variance, Gram matrix or squared error over them would be infinite.
+HUGE = 1e154
+
+
 def check_finite(array: np.ndarray, who: str, what: str) -> None:
-    """Raise if ``array`` holds NaN or infinity, naming the first bad column."""
-    if array.dtype.kind != "f":
+    """Raise if ``array`` holds NaN, infinity, or a value whose square overflows
+    (magnitude at least :data:`HUGE`), naming the first bad column (and row)."""
+    if array.dtype.kind != "f" or array.size == 0:
         return
-    # A sum is NaN or infinite whenever an element is, and costs one pass without the
-    # temporary boolean array; only if it is (or the sum overflowed) look element-wise.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(array, axis=None)):
-            return
+    # The largest and smallest values are NaN when any value is, infinite when any is,
+    # and beyond ±HUGE when any is: two passes, no temporary arrays.
+    high, low = float(np.max(array)), float(np.min(array))
+    if -HUGE < low and high < HUGE:
+        return
     if np.isfinite(array).all():
-        return
+        _raise_huge(array, who, what)
     bad = ~np.isfinite(array)
     if array.ndim == 2:
         column = int(np.argmax(bad.any(axis=0)))
@@ -134,6 +156,18 @@ def check_finite(array: np.ndarray, who: str, what: str) -> None:
     kind = "NaN" if np.isnan(array).any() else "infinity"
     raise DataError(
         f"{who}: {what} contains {kind} ({int(bad.sum())} values); drop or impute them first"
+    )
+
+
+def _raise_huge(array: np.ndarray, who: str, what: str):
+    position = tuple(int(i) for i in np.argwhere(np.abs(array) >= HUGE)[0])
+    where = (
+        f"row {position[0]}, column {position[1]}" if len(position) == 2 else f"index {position[0]}"
+    )
+    raise DataError(
+        f"{who}: {what} holds {float(array[position]):g} at {where} (counting from 0); values "
+        "this large (magnitude 1e154 or more) overflow when squared: rescale that column "
+        "(divide it by a power of ten, or take its logarithm)"
     )
 
 

@@ -57,67 +57,128 @@ def build_layers(specs, input_shape, n_outputs: int, rng, dtype=None) -> list[nn
     same thing on a quarter of the values); ``"avgpool2"``, ``"gap"`` (global average pooling),
     ``"bn"`` (batch norm), ``"dropout0.25"``, ``"dense64"`` (64 ReLU units). A
     ``Flatten`` goes in before the first dense layer, and a final ``Linear`` to
-    ``n_outputs`` ends the stack.
+    ``n_outputs`` ends the stack. (:func:`layer_plan` is the same network as configs,
+    nothing allocated.)
 
     >>> import numpy as np
     >>> layers = build_layers(["conv8", "pool", "dense16"], (1, 8, 8), 3, np.random.default_rng(0))
     >>> [type(layer).__name__ for layer in layers]
     ['Conv2d', 'MaxPool2d', 'ReLU', 'Flatten', 'Linear', 'ReLU', 'Linear']
     """
+    return [_build(spec, rng, dtype) for spec in layer_plan(specs, input_shape, n_outputs)]
+
+
+def _build(spec: dict, rng, dtype) -> nn.Module:
+    """One layer of a plan; the weighted ones initialised from ``rng``, in ``dtype``."""
+    cls, config = getattr(nn, spec["class"]), spec["config"]
+    if cls in (nn.Conv2d, nn.Linear):
+        return cls(**config, rng=rng, dtype=dtype)
+    if cls in (nn.BatchNorm1d, nn.BatchNorm2d):
+        return cls(**config, dtype=dtype)
+    if cls is nn.Dropout:
+        return cls(**config, rng=rng)
+    return cls(**config)
+
+
+def layer_plan(specs, input_shape, n_outputs: int) -> list[dict]:
+    """The network :func:`build_layers` makes, as layer configs (``{"class", "config"}``,
+    what ``thalweg.nn.layer_to_config`` writes): its sizes are known before anything is
+    allocated. ValueError for specs that do not fit the images.
+
+    >>> [spec["class"] for spec in layer_plan(["conv8", "pool"], (1, 8, 8), 3)]
+    ['Conv2d', 'MaxPool2d', 'ReLU', 'Flatten', 'Linear']
+    """
     channels, height, width = input_shape
     flat = None  # the feature count once flattened
-    layers: list[nn.Module] = []
+    plan: list[dict] = []
+
+    def add(name: str, **config) -> None:
+        plan.append({"class": name, "config": config})
+
     for spec in specs:
         kind, number, kernel = parse_layer(spec)
         if kind in ("conv", "pool", "avgpool", "gap") and flat is not None:
             raise ValueError(f"layers=: {spec!r} comes after a dense layer; put it before")
         if kind == "conv":
             size = int(kernel or 3)
-            layers += [
-                nn.Conv2d(channels, int(number), size, padding=(size // 2), rng=rng, dtype=dtype),
-                nn.ReLU(),
-            ]
+            add(
+                "Conv2d",
+                in_channels=channels,
+                out_channels=int(number),
+                kernel_size=size,
+                padding=size // 2,
+            )
+            add("ReLU")
             channels = int(number)
             height, width = height + 2 * (size // 2) - size + 1, width + 2 * (size // 2) - size + 1
         elif kind in ("pool", "avgpool"):
             size = int(number or 2)
             if min(height, width) >= size:  # a pool bigger than the image would fail
-                pool = (nn.MaxPool2d if kind == "pool" else nn.AvgPool2d)(size)
-                if kind == "pool" and isinstance(layers[-1], nn.ReLU):
+                pool = {"class": "MaxPool2d" if kind == "pool" else "AvgPool2d"}
+                pool["config"] = {"kernel_size": size}
+                if kind == "pool" and plan and plan[-1]["class"] == "ReLU":
                     # max(relu(x)) = relu(max(x)): pool first, and the ReLU (forward and
                     # backward) runs on a quarter of the values. Same outputs, same
                     # gradients.
-                    layers.insert(len(layers) - 1, pool)
+                    plan.insert(len(plan) - 1, pool)
                 else:
-                    layers.append(pool)
+                    plan.append(pool)
                 height, width = height // size, width // size
         elif kind == "gap":
-            layers.append(nn.AdaptiveAvgPool2d(1))
+            add("AdaptiveAvgPool2d", output_size=1)
             height = width = 1
         elif kind == "bn":
-            layers.append(
-                nn.BatchNorm2d(channels, dtype=dtype)
-                if flat is None
-                else nn.BatchNorm1d(flat, dtype=dtype)
-            )
+            if flat is None:
+                add("BatchNorm2d", num_features=channels)
+            else:
+                add("BatchNorm1d", num_features=flat)
         elif kind == "dropout":
-            layers.append(nn.Dropout(float(number), rng=rng))
+            add("Dropout", p=float(number))
         else:  # dense
             if flat is None:
-                layers.append(nn.Flatten())
+                add("Flatten")
                 flat = channels * height * width
-            layers += [
-                nn.Linear(flat, int(number), weight_init="he_uniform", rng=rng, dtype=dtype),
-                nn.ReLU(),
-            ]
+            add("Linear", in_features=flat, out_features=int(number), weight_init="he_uniform")
+            add("ReLU")
             flat = int(number)
         if min(height, width) < 1:
             raise ValueError(f"layers=: the image is too small for {spec!r} ({input_shape})")
     if flat is None:
-        layers.append(nn.Flatten())
+        add("Flatten")
         flat = channels * height * width
-    layers.append(nn.Linear(flat, n_outputs, rng=rng, dtype=dtype))
-    return layers
+    add("Linear", in_features=flat, out_features=n_outputs)
+    return plan
+
+
+def check_network_memory(
+    specs, input_shape, n_outputs: int, batch_rows: int, itemsize: int = 4
+) -> None:
+    """Refuse (``ResourceLimitError``), before anything is allocated, a network that
+    cannot be trained here: each weight is held four times (itself, its gradient, two
+    optimizer moments), and each image of a batch holds every layer's output and its
+    gradient (a convolution's im2col columns too).
+
+    >>> check_network_memory(["conv8", "pool", "dense16"], (1, 8, 8), 3, batch_rows=32)
+    """
+    from thalweg.limits import check_memory
+    from thalweg.nn.layers import output_shape, parameter_shapes
+
+    network = {
+        "class": "Sequential",
+        "config": {"layers": layer_plan(specs, input_shape, n_outputs)},
+    }
+    trained = parameter_shapes(network, buffers=False).values()  # running statistics: tiny
+    weights = sum(int(np.prod(s, dtype=object)) for s, _ in trained)
+    sizes: list[int] = []
+    output_shape(network, input_shape, sizes)
+    per_image = int(np.prod(input_shape, dtype=object)) + sum(sizes)
+    check_memory(
+        (4 * weights + 2 * batch_rows * per_image) * itemsize,
+        f"training this CNN ({weights:,} weights; batches of {batch_rows} images of "
+        f"{'×'.join(map(str, input_shape))})",
+        "use fewer or narrower layers (layers=), smaller images (size=) or smaller "
+        "batches (batch_size=)",
+    )
 
 
 def parse_layer(spec) -> tuple[str, str, str | None]:
@@ -201,6 +262,8 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
     """
 
     loss_kind = "softmax"
+    #: rows are images: model files store image_shape_ and are checked with a black image
+    input_kind = "images"
 
     def __init__(
         self,
@@ -288,6 +351,13 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
         self.channel_mean_ = (channel_mean - low) / span
         spread = np.sqrt(channel_var) / span
         self.channel_scale_ = np.where(spread > 1e-6, spread, 1.0)
+        check_network_memory(
+            self.layers,
+            self.image_shape_,
+            logit_count(len(self.classes_)),
+            batch_rows(self.batch_size, summary.n_samples),
+            itemsize=np.dtype(summary.sample.dtype).itemsize,
+        )
 
     def _scaled(self, images: np.ndarray) -> np.ndarray:
         low, high = self.pixel_range_
@@ -393,6 +463,15 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
     def predict(self, X) -> np.ndarray:
         """The most probable class of each image."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def batch_rows(batch_size, n_samples: int) -> int:
+    """Images per training step: ``batch_size`` as the trainer resolves it."""
+    if batch_size is None:
+        return n_samples
+    if batch_size == "auto":
+        return min(200, n_samples)
+    return min(int(batch_size), n_samples)
 
 
 def _rows(images) -> np.ndarray:

@@ -143,6 +143,7 @@ class SSDDetector(GradientEstimator):
     """
 
     loss_kind = "softmax"
+    input_kind = "images"  # model files: image_shape_ and friends are checked as images
 
     def __init__(
         self,

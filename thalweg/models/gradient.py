@@ -225,7 +225,7 @@ class GradientEstimator(Estimator):
             self.learn_encoding(summary)
             rng = np.random.default_rng(seed)
             module, optimizer = self.build_module(X.shape[1], rng, X.dtype), None
-        else:  # continue: a loaded model has no optimizer state and starts a fresh one
+        else:  # continue, with the optimizer (a loaded model brings it back from its file)
             module, optimizer = self.module_, getattr(self, "optimizer_", None)
         inputs, targets = self.encode(X, y)
         if first:

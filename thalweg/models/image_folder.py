@@ -14,17 +14,34 @@ validation part for early stopping.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from thalweg import metrics
-from thalweg.data.images import ImageFolder, ImageSplit
+from thalweg import __version__, metrics
+from thalweg.data.images import ImageFolder, ImageSplit, check_decoded_memory
 from thalweg.errors import DataError
-from thalweg.models.cnn import CNNClassifier
+from thalweg.models.cnn import CNNClassifier, batch_rows, check_network_memory
+from thalweg.models.gradient import logit_count
+from thalweg.models.persistence import save_model
+from thalweg.models.table_training import check_resumable
+from thalweg.train import Checkpoint
 
-__all__ = ["FolderTraining", "classification_scores", "misclassified", "train_on_folder"]
+__all__ = [
+    "FolderTraining",
+    "classification_scores",
+    "folder_fingerprint",
+    "misclassified",
+    "train_on_folder",
+]
 
 
 @dataclass
@@ -37,6 +54,53 @@ class FolderTraining:
     seconds: float
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def training_record(self, command: str = "") -> dict:
+        """The ``training`` entry of the model file's metadata (``thalweg inspect``)."""
+        history = self.model.history_
+        return {
+            "command": command,
+            "mode": "memory",
+            "data": {
+                "source": str(self.folder.root),
+                "rows": len(self.folder),
+                "target": None,
+                "splits": {name: len(part.y) for name, part in self.parts.items()},
+                "classes": list(self.folder.classes),
+                "image_shape": list(self.folder.image_shape),
+            },
+            "task": "classification",
+            "seed": self.model.random_state,
+            "seconds": round(self.seconds, 3),
+            "epochs_run": int(self.model.n_iter_),
+            "stop_reason": history.stop_reason,
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "thalweg_version": __version__,
+        }
+
+    def save(self, path, command: str = "") -> Path:
+        """Write the model file (atomically), with the training record and test metrics."""
+        metadata = {"training": self.training_record(command)}
+        if "test" in self.scores:
+            metadata["metrics"] = {"test": self.scores["test"]}
+        save_model(self.model, path, metadata)
+        return Path(path)
+
+
+def folder_fingerprint(folder: ImageFolder, settings: dict) -> str:
+    """A hash of the folder's images (their paths, sizes and modification times: the
+    files are not read) and of the ``settings`` that shape training, so a checkpoint
+    is resumed only by the run that saved it."""
+    files = []
+    for path in folder.paths:
+        info = os.stat(path)
+        files.append([path.relative_to(folder.root).as_posix(), info.st_size, info.st_mtime_ns])
+    text = json.dumps(
+        {"files": files, "shape": folder.image_shape, "settings": settings},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
 
 def train_on_folder(
     root,
@@ -47,30 +111,64 @@ def train_on_folder(
     workers: int = 0,
     cache=None,
     callbacks=(),
+    checkpoint=None,
+    fingerprint: str | None = None,
+    resume: bool = False,
+    on_line: Callable[[str], None] = lambda line: None,
     **params,
 ) -> FolderTraining:
-    """Split, decode and train a :class:`CNNClassifier` (``params``) on ``root``.
+    """Split, decode and train a :class:`CNNClassifier` (``params``) on ``root`` (a path,
+    or an :class:`~thalweg.data.ImageFolder`, whose ``size`` and ``color`` then apply).
 
     ``fractions`` are train, validation and test; the validation part is passed to
     ``fit`` (``early_stopping=True`` unless ``params`` say otherwise), the test part is
     scored at the end (``scores["test"]``). The split's seed is ``random_state``.
+    ``checkpoint``: where Ctrl-C (SIGTERM, SIGHUP) saves the training state
+    (``thalweg.train.TrainingInterrupted`` is raised after saving), stamped with
+    ``fingerprint`` (:func:`folder_fingerprint`); with ``resume=True``, the checkpoint
+    to continue from, which must carry the same fingerprint. ``on_line`` receives a
+    line describing the images once they are decoded, before training starts.
     """
-    folder = ImageFolder(root, size=size, color=color)
+    folder = root if isinstance(root, ImageFolder) else ImageFolder(root, size=size, color=color)
+    if resume:
+        check_resumable(checkpoint, fingerprint)
     seed = params.get("random_state", 0)
     counts = np.bincount(folder.labels)
     if counts.min() < len(fractions):
         raise DataError(
-            f"{root}: every class needs at least {len(fractions)} images to be split into "
+            f"{folder.root}: every class needs at least {len(fractions)} images to be split into "
             f"{len(fractions)} parts; {folder.classes[int(np.argmin(counts))]!r} has "
             f"{counts.min()}"
         )
-    parts = folder.split(fractions, seed=seed, workers=workers, cache=cache)
-    params.setdefault("early_stopping", "validation" in parts)
+    params.setdefault("early_stopping", len(fractions) == 3)  # on the validation part
     model = CNNClassifier(**params)
+    # Before any image is decoded: the images and the network fit in memory.
+    check_decoded_memory(len(folder), folder.image_shape)
+    check_network_memory(
+        model.layers,
+        folder.image_shape,
+        logit_count(len(folder.classes)),
+        batch_rows(model.batch_size, len(folder)),
+    )
+    parts = folder.split(fractions, seed=seed, workers=workers, cache=cache)
+    on_line(
+        f"{len(folder)} images of {len(folder.classes)} classes ({', '.join(folder.classes)}), "
+        f"{'×'.join(map(str, folder.image_shape))}; "
+        + ", ".join(f"{name} {len(part.y)}" for name, part in parts.items())
+    )
     train = parts["train"]
     validation = (parts["validation"].X, parts["validation"].y) if "validation" in parts else None
     started = time.perf_counter()
-    model.fit(train.X, train.y, validation=validation, callbacks=callbacks)
+    callbacks = list(callbacks)
+    if checkpoint is not None:  # saved on Ctrl-C only
+        callbacks.append(Checkpoint(checkpoint, every=sys.maxsize, fingerprint=fingerprint))
+    model.fit(
+        train.X,
+        train.y,
+        validation=validation,
+        callbacks=callbacks,
+        resume=checkpoint if resume else None,
+    )
     seconds = time.perf_counter() - started
     run = FolderTraining(model, folder, parts, seconds)
     if "test" in parts:

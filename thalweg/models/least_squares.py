@@ -84,9 +84,13 @@ def solve_least_squares(
     precision = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
     root_weight = None if sample_weight is None else np.sqrt(sample_weight)
     while True:
-        total = _block_sums(X, y, shift_x, shift_y, precision, root_weight)
-        if not np.isfinite(total).all():  # NaN or infinity in X (unchecked so far)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            total = _block_sums(X, y, shift_x, shift_y, precision, root_weight)
+        # NaN or infinity in X (unchecked so far), or a value whose square (nearly)
+        # overflows: a sum of squares beyond 1e306. Either way, find and name it.
+        if not np.isfinite(total).all() or (np.diag(total)[:d] >= 1e306).any():
             check_finite(X, "LinearRegression", "X")  # raises, naming the column
+        if not np.isfinite(total).all():
             raise DataError(
                 "LinearRegression: the sums of squares overflowed; rescale the features"
             )
@@ -107,6 +111,11 @@ def solve_least_squares(
             x_scale, y_scale = np.ones(d), 1.0
         gram /= count * np.outer(x_scale, x_scale)  # ZᵀZ/n
         cross /= count * x_scale * y_scale  # Zᵀy/n
+        if not (np.isfinite(gram).all() and np.isfinite(cross).all()):
+            check_finite(X, "LinearRegression", "X")  # a value whose square overflows
+            raise DataError(
+                "LinearRegression: the sums of squares overflowed; rescale the features"
+            )
 
         eigenvalues = np.linalg.eigvalsh(gram)
         smallest, largest = eigenvalues[0] + l2, eigenvalues[-1] + l2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import losses, nn
+from thalweg.limits import check_network_size
 from thalweg.models.base import ClassifierMixin, RegressorMixin
 from thalweg.models.gradient import (
     GradientEstimator,
@@ -44,6 +45,7 @@ def build_mlp(
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     widths = [n_inputs, *hidden_widths(hidden), n_outputs]
+    check_network_size(widths)  # before allocating: --hidden 100000,100000 is 37 GiB
     weight_init = "he_uniform" if activation == "relu" else "glorot_uniform"
     layers: list[nn.Module] = []
     for i in range(len(widths) - 1):

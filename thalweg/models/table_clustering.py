@@ -39,13 +39,71 @@ from thalweg.models.autoencoder import Autoencoder
 from thalweg.models.k_selection import SILHOUETTE_ROWS, KSelection, select_k
 from thalweg.models.kmeans import KMeans
 from thalweg.models.tabular import TabularModel
+from thalweg.schema import Integer, ListOf, Number, Optional, Record, Text
 
 __all__ = [
+    "RUN_RECORDS",
     "ClusterResult",
     "EmbedResult",
     "cluster_table",
     "embed_table",
 ]
+
+_COUNT = Integer(minimum=0)
+# What both records say about the table (the ``summary`` of the results below).
+_TABLE_SUMMARY = {
+    "rows": _COUNT,
+    "dropped_rows": _COUNT,
+    "columns": ListOf(Text()),
+    "ignored": ListOf(Text()),
+    "features": ListOf(Text()),
+}
+
+#: The ``clustering`` and ``embedding`` sections of a model file (what
+#: :meth:`ClusterResult.record` and :meth:`EmbedResult.save` write; shown by ``thalweg
+#: inspect``, never built), checked by :meth:`TabularModel.load` with the rest; a key
+#: they do not know is refused, as in the ``tabular`` section.
+RUN_RECORDS = {
+    "clustering": Record(
+        optional={
+            "command": Text(),
+            "k": Integer(minimum=1),
+            "inertia": Number(minimum=0),
+            "silhouette": Number(),  # NaN when it is undefined (one cluster)
+            "silhouette_rows": _COUNT,
+            "sizes": ListOf(_COUNT),
+            "seconds": Number(finite=True, minimum=0),
+            "selection": Optional(
+                Record(
+                    optional={
+                        "ks": ListOf(Integer(minimum=1)),
+                        "inertias": ListOf(Number()),
+                        "silhouettes": ListOf(Number()),
+                        "chosen": Integer(minimum=1),
+                        "elbow": Integer(minimum=1),
+                        "reason": Text(),
+                        "silhouette_rows": _COUNT,
+                        "rows": _COUNT,
+                    },
+                    name="a choice of k",
+                )
+            ),
+            **_TABLE_SUMMARY,
+        },
+        name="a clustering record",
+    ),
+    "embedding": Record(
+        optional={
+            "command": Text(),
+            "code_size": Integer(minimum=1),
+            "epochs_run": _COUNT,
+            "loss": Optional(Number()),
+            "seconds": Number(finite=True, minimum=0),
+            **_TABLE_SUMMARY,
+        },
+        name="an embedding record",
+    ),
+}
 
 
 @dataclass

@@ -46,6 +46,7 @@ from thalweg.data.columns import (
 from thalweg.data.filesystems import is_url, locate, redact
 from thalweg.data.holdout import PART_NAMES, TEST, TRAIN, RowSplit, WholeNumberLabels, as_labels
 from thalweg.errors import DataError, OptionError
+from thalweg.limits import check_network_size
 from thalweg.metrics.summary import Evaluation
 from thalweg.models.auto import (
     STREAM_BATCH,
@@ -58,6 +59,7 @@ from thalweg.models.auto import (
     select_columns,
     warn_if_identifier,
 )
+from thalweg.models.mlp import hidden_widths
 from thalweg.models.tabular import TabularModel
 from thalweg.train import Checkpoint, checkpoint_fingerprint
 
@@ -189,12 +191,15 @@ def train_table(
     prepared = _prepare(features, target, plan, options, source)
     parts = _split(prepared, plan, options)
     if resume:
-        _check_resumable(checkpoint, fingerprint)
+        check_resumable(checkpoint, fingerprint)
     balanced = _balanced_batches(plan, options)
+    estimator = build_estimator(plan, options, verbose)
+    if plan.family == "mlp":  # at least one input per column: hidden=(100000, 100000) fails
+        check_network_size([len(prepared.kinds), *hidden_widths(estimator.hidden), 1])
     on_line(plan.describe())  # after the checks, so bad input shows only its error
     categorical = [name for name, kind in prepared.kinds.items() if kind == CATEGORICAL]
     model = TabularModel(
-        build_estimator(plan, options, verbose),
+        estimator,
         categorical=categorical,
         missing=options.missing,
         unknown=options.unknown,
@@ -260,7 +265,13 @@ class _Prepared:
 def _prepare(features: dict, target: np.ndarray, plan: Plan, options: TrainOptions, source):
     """Type every column and apply the missing-value policy over the whole table."""
     typed, kinds = typed_table(features, options.categorical)
-    labels = target_values(options.target, target, plan.task == "classification")
+    # a stray word among whole-number labels: text labels when the task was asked for
+    labels = target_values(
+        options.target,
+        target,
+        plan.task == "classification",
+        labels_from_text=options.task == "classification" or options.model == "logistic",
+    )
     if options.missing == "error":
         raise_if_missing(
             {**typed, options.target: labels},
@@ -310,10 +321,12 @@ def _split(prepared: _Prepared, plan: Plan, options: TrainOptions) -> dict:
         rare = [(c, k) for c, k in rare if k < len(fractions)]
         if rare:
             shown = ", ".join(f"{c!r} ({k} row{'s' if k > 1 else ''})" for c, k in rare[:5])
+            fix = "add rows, or drop or merge rare classes"
+            if len(fractions) == 3:
+                fix += ", or use two splits (split=(0.8, 0.2))"
             raise DataError(
                 f"each class needs at least {len(fractions)} rows, one per split, but class "
-                f"{shown} has fewer; add rows, drop or merge rare classes, or use two splits "
-                "(split=(0.8, 0.2))"
+                f"{shown} has fewer; {fix}"
             )
     parts = train_val_test_split(rows, fractions=fractions, stratify=stratify, seed=options.seed)
     names = ("train", "validation", "test") if len(parts) == 3 else ("train", "test")
@@ -323,7 +336,7 @@ def _split(prepared: _Prepared, plan: Plan, options: TrainOptions) -> dict:
     }
 
 
-def _check_resumable(checkpoint, fingerprint: str | None) -> None:
+def check_resumable(checkpoint, fingerprint: str | None) -> None:
     """Before resuming: the checkpoint exists and this same run (data, options) saved it."""
     if checkpoint is None or not Path(checkpoint).exists():
         raise OptionError(
@@ -334,6 +347,53 @@ def _check_resumable(checkpoint, fingerprint: str | None) -> None:
             f"the checkpoint {checkpoint} was saved by a run with other data or options; "
             "resume with the same ones (only epochs may change), or delete it to start over"
         )
+
+
+def saved_fingerprint(path) -> str | None:
+    """The fingerprint of the run that saved the checkpoint at ``path``; None if there
+    is none there, or it is not a readable checkpoint (it is then nobody's to resume)."""
+    from thalweg.errors import ThalwegError
+
+    if not Path(path).exists():
+        return None
+    try:
+        return checkpoint_fingerprint(path)
+    except ThalwegError:
+        return None
+
+
+def checkpoint_for(usual, fingerprint: str, resume: bool) -> Path:
+    """The checkpoint a run resumes from (``resume``) and saves to when interrupted.
+
+    A checkpoint belongs to the run that saved it: the ``usual`` place, unless another
+    run's checkpoint is there; then one named after this run's ``fingerprint`` beside
+    it (``model.thalweg.1a2b3c4d.checkpoint``), so it is never overwritten. Resuming
+    looks in both for this run's own.
+    """
+    usual = Path(usual)
+    own = usual.with_name(f"{usual.name.removesuffix('.checkpoint')}.{fingerprint[:8]}.checkpoint")
+    if resume:
+        for candidate in (usual, own):
+            if saved_fingerprint(candidate) == fingerprint:
+                return candidate
+        return usual  # resuming says what is wrong with it
+    if usual.exists() and saved_fingerprint(usual) != fingerprint:
+        return own
+    return usual
+
+
+def settle_checkpoints(usual, used, resumed: bool) -> list[str]:
+    """After the model file is written: delete the checkpoint this run resumed from (the
+    model supersedes it) and keep every other, which belongs to the run that saved it.
+    Returns a line for each checkpoint kept."""
+    if resumed:
+        Path(used).unlink(missing_ok=True)
+    return [
+        f"kept the checkpoint {path}: this run did not resume from it (it belongs to the run "
+        "that saved it: resume that run, or delete it)"
+        for path in dict.fromkeys([Path(usual), Path(used)])
+        if path.exists()
+    ]
 
 
 def data_fingerprint(data_identity: str, options: TrainOptions) -> str:

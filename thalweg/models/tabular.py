@@ -61,17 +61,61 @@ from thalweg.data.columns import (
     typed_column,
     typed_table,
 )
+from thalweg.data.preprocessing import PREPROCESSOR_CONFIG
 from thalweg.errors import DataError, FileFormatError, NotFittedError, OptionError
-from thalweg.files import read_container
+from thalweg.files import open_container
 from thalweg.metrics import apply_threshold
 from thalweg.metrics.summary import Evaluation, evaluate_predictions
 from thalweg.models.base import ClassifierMixin
-from thalweg.monitoring.profile import prediction_profile, table_profile
+from thalweg.monitoring.profile import (
+    COLUMN_PROFILE,
+    PREDICTION_PROFILE,
+    check_profile_shapes,
+    prediction_profile,
+    table_profile,
+)
+from thalweg.schema import ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
 
 __all__ = ["MISSING_POLICIES", "UNKNOWN_POLICIES", "TabularModel"]
 
 MISSING_POLICIES = ("error", "drop", "mean")
 UNKNOWN_POLICIES = ("other", "error")
+# What a table model does: learn a target (the first two) or learn from the columns alone.
+TASKS = ("classification", "regression", "clustering", "embedding")
+
+#: The ``tabular`` section of a model file (written by :meth:`TabularModel.to_config`).
+TABULAR_CONFIG = Record(
+    required={
+        "target": Optional(Text()),
+        "task": Text(choices=TASKS),
+        "columns": ListOf(
+            Record(required={"name": Text(), "kind": Text(choices=(NUMERIC, CATEGORICAL))}),
+            min_items=1,
+        ),
+        "categorical": ListOf(Text()),
+        "missing": Text(choices=MISSING_POLICIES),
+        "unknown": Text(choices=UNKNOWN_POLICIES),
+        "fill_values": MapOf(OneOf(Number(finite=True), Text())),
+        "crosses": Optional(PREPROCESSOR_CONFIG),
+        "encoder": Optional(PREPROCESSOR_CONFIG),
+        "feature_names_out": ListOf(Text()),
+    },
+    optional={
+        # scale=True: the standardization of the estimator's input; absent in older files
+        "scaler": Optional(PREPROCESSOR_CONFIG),
+        # training-time profiles (thalweg.monitoring); absent in older model files
+        "statistics": Optional(
+            Record(
+                optional={
+                    "features": Optional(MapOf(COLUMN_PROFILE)),
+                    "predictions": Optional(PREDICTION_PROFILE),
+                },
+                name="training statistics",
+            )
+        ),
+    },
+    name="column handling",
+)
 
 
 class TabularModel:
@@ -465,7 +509,9 @@ class TabularModel:
                 f"was trained on; add them (the model uses: {needed})"
             )
         return {
-            c["name"]: typed_column(c["name"], np.asarray(table[c["name"]]), c["kind"])
+            c["name"]: typed_column(
+                c["name"], np.asarray(table[c["name"]]), c["kind"], trained=True
+            )
             for c in self.columns_
         }
 
@@ -485,6 +531,18 @@ class TabularModel:
         if self.missing == "drop":
             return self.complete_rows(X)
         return np.ones(len(next(iter(as_table(X).values()))), dtype=bool)
+
+    def _target_values(self, y: Any) -> np.ndarray:
+        """Labelled rows' targets, read as training read them: a model whose classes are
+        text takes ``"1", "2", "x"`` as text labels; one whose classes are numbers refuses
+        a stray word, naming its row (else every label would look unseen)."""
+        fitted = getattr(self, "estimator_", None)  # while fitting: read as fit reads them
+        text_classes = self.is_classifier and (
+            fitted is None or np.asarray(fitted.classes_).dtype.kind in "OUS"
+        )
+        return target_values(
+            self.target_ or "target", np.asarray(y), self.is_classifier, text_classes
+        )
 
     def rows_with_targets(self, X: Any, y: Any = None) -> tuple[dict, np.ndarray, np.ndarray]:
         """The rows of a labelled table the model can be measured on.
@@ -510,7 +568,7 @@ class TabularModel:
                     f"are: {', '.join(table)}"
                 )
             y = table[y]
-        labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
+        labels = self._target_values(y)
         keep = ~missing_mask(labels)
         if self.missing == "drop":
             keep &= self.complete_rows(table)
@@ -640,7 +698,7 @@ class TabularModel:
             return self._estimator_call("score", self.transform(X))
         if isinstance(y, str):
             y = as_table(X)[y]
-        labels = target_values(self.target_ or "target", np.asarray(y), self.is_classifier)
+        labels = self._target_values(y)
         return self._estimator_call("score", self.transform(X), self._label_array(labels))
 
     def evaluate(self, X: Any, y: Any, threshold: float | None = None) -> Evaluation:
@@ -704,51 +762,142 @@ class TabularModel:
 
     @classmethod
     def load(cls, path) -> TabularModel:
-        """Read a model written by :meth:`save`; nothing in the file is executed."""
-        from thalweg.data import preprocessor_from_config
-        from thalweg.models import load_model
+        """Read a model written by :meth:`save`; nothing in the file is executed.
 
-        _, meta = read_container(path)
-        if meta.get("kind") != "estimator" or "tabular" not in meta:
-            kind = meta.get("kind")
-            what = "a model without column information" if kind == "estimator" else repr(kind)
-            raise FileFormatError(
-                f"{path} is a thalweg file but holds {what}, not a model trained on a table; "
-                "pass a model file written by `thalweg train`"
-            )
-        estimator = load_model(path)
-        try:
+        The whole header is checked first (:data:`TABULAR_CONFIG` and the estimator's
+        schema in :mod:`thalweg.models.persistence`), then the column handling against
+        the estimator it feeds; a damaged file raises a one-line FileFormatError.
+        """
+        from thalweg.data import preprocessor_from_config
+        from thalweg.models import ESTIMATORS, legacy
+        from thalweg.models.persistence import build_estimator, model_header
+        from thalweg.models.table_clustering import RUN_RECORDS
+
+        with open_container(path) as container:
+            meta = container.metadata
+            if meta.get("kind") != "estimator" or "tabular" not in meta:
+                kind = meta.get("kind")
+                what = "a model without column information" if kind == "estimator" else repr(kind)
+                raise FileFormatError(
+                    f"{path} is a thalweg file but holds {what}, not a model trained on a "
+                    "table; pass a model file written by `thalweg train`"
+                )
+            sections = {"tabular": TABULAR_CONFIG, **RUN_RECORDS}
+            check(meta, model_header(ESTIMATORS, sections), str(path))
             config = meta["tabular"]
-            model = cls(
-                type(estimator)(**estimator.get_params()),
-                categorical=config["categorical"],
-                missing=config["missing"],
-                unknown=config["unknown"],
-                crosses=config["crosses"] is not None,
-                scale=config.get("scaler") is not None,
+            source = f"{path} is damaged"
+            _check_tabular_config(config, source)
+            estimator = build_estimator(
+                container,
+                meta,
+                ESTIMATORS,
+                {"Scaling": legacy.LegacyScaling},
+                upgrade=legacy.upgrade,
             )
-            model.estimator_ = estimator
-            model.target_ = config["target"]
-            model.columns_ = [dict(c) for c in config["columns"]]
-            model.fill_values_ = dict(config["fill_values"])
-            model.crosses_ = (
-                preprocessor_from_config(config["crosses"]) if config["crosses"] else None
+        model = cls(
+            type(estimator)(**estimator.get_params()),
+            categorical=config["categorical"],
+            missing=config["missing"],
+            unknown=config["unknown"],
+            crosses=config["crosses"] is not None,
+            scale=config.get("scaler") is not None,
+        )
+        if model.task != config["task"]:
+            raise FileFormatError(
+                f"{source}: its column handling is for {config['task']}, but its model "
+                f"({type(estimator).__name__}) does {model.task}"
             )
-            model.encoder_ = (
-                preprocessor_from_config(config["encoder"]) if config["encoder"] else None
+        model.estimator_ = estimator
+        model.target_ = config["target"]
+        model.columns_ = [dict(c) for c in config["columns"]]
+        model.fill_values_ = dict(config["fill_values"])
+        model.crosses_ = (
+            preprocessor_from_config(config["crosses"], str(path)) if config["crosses"] else None
+        )
+        model.encoder_ = (
+            preprocessor_from_config(config["encoder"], str(path)) if config["encoder"] else None
+        )
+        model.feature_names_out_ = list(config["feature_names_out"])
+        model.n_dropped_ = 0
+        if model._output_names() != model.feature_names_out_:
+            raise FileFormatError(f"{source}: its feature names do not match its columns")
+        if len(model.feature_names_out_) != estimator.n_features_in_:
+            raise FileFormatError(
+                f"{source}: its columns make {len(model.feature_names_out_)} features, but its "
+                f"model takes {estimator.n_features_in_}"
             )
-            scaler = config.get("scaler")  # absent in files from before scale=
-            model.scaler_ = preprocessor_from_config(scaler) if scaler else None
-            model.feature_names_out_ = list(config["feature_names_out"])
-            model.n_dropped_ = 0
-            statistics = config.get("statistics") or {}  # absent in older model files
-            model.feature_statistics_ = statistics.get("features")
-            model.prediction_statistics_ = statistics.get("predictions")
-        except (KeyError, TypeError, ValueError) as error:
-            raise FileFormatError(f"{path}: the model file is damaged ({error!r})") from None
+        scaler = config.get("scaler")  # absent in files from before scale=
+        model.scaler_ = preprocessor_from_config(scaler, str(path)) if scaler else None
+        statistics = config.get("statistics") or {}  # absent in older model files
+        model.feature_statistics_ = statistics.get("features")
+        model.prediction_statistics_ = statistics.get("predictions")
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}
         model.metadata_ = {k: v for k, v in meta.items() if k not in skip}
         return model
+
+
+def _check_tabular_config(config: dict, source: str) -> None:
+    """The column handling is consistent: unique columns, a fill value of the right kind
+    for known columns only, an encoder exactly for the categorical columns, feature
+    crosses for the numeric ones, a scaler for every feature, and no target for a model
+    that learned without one."""
+    names = [c["name"] for c in config["columns"]]
+    if len(set(names)) != len(names):
+        raise FileFormatError(f"{source}: a column is listed twice")
+    if config["task"] in ("clustering", "embedding") and config["target"] is not None:
+        raise FileFormatError(f"{source}: a {config['task']} model has no target")
+    kinds = {c["name"]: c["kind"] for c in config["columns"]}
+    for name, value in config["fill_values"].items():
+        if name not in kinds:
+            raise FileFormatError(f"{source}: a fill value is given for unknown column {name!r}")
+        if (kinds[name] == NUMERIC) == isinstance(value, str):
+            raise FileFormatError(f"{source}: the fill value of column {name!r} has the wrong type")
+    statistics = config.get("statistics") or {}
+    features = statistics.get("features") or {}
+    for name, profile in features.items():
+        if kinds.get(name) != profile["kind"]:
+            raise FileFormatError(
+                f"{source}: its statistics describe a {profile['kind']} column {name!r}, "
+                "which is not one of its columns of that kind"
+            )
+    profiles = [
+        *features.values(),
+        *([statistics["predictions"]] if statistics.get("predictions") else []),
+    ]
+    for profile in profiles:
+        problem = check_profile_shapes(profile)
+        if problem:
+            raise FileFormatError(f"{source}: a column profile is inconsistent: {problem}")
+    counts = {
+        "encoder": (sum(k == CATEGORICAL for k in kinds.values()), ("OneHotEncoder",)),
+        # the numeric columns' features: crosses, or the Playground's features of two
+        "crosses": (
+            sum(k == NUMERIC for k in kinds.values()),
+            ("FeatureCrosses", "PlaygroundFeatures"),
+        ),
+    }
+    for key, (count, classes) in counts.items():
+        part = config[key]
+        if part is None:
+            if key == "encoder" and count:
+                raise FileFormatError(f"{source}: it has categorical columns but no encoder")
+            continue
+        state = part["state"]
+        if part["class"] not in classes or state is None or state["n_features_in_"] != count:
+            raise FileFormatError(
+                f"{source}: its {key} should be a fitted {' or '.join(classes)} of {count} "
+                "column(s)"
+            )
+    scaler = config.get("scaler")
+    features = len(config["feature_names_out"])
+    if scaler is not None and (
+        scaler["class"] != "Standardizer"
+        or scaler["state"] is None
+        or scaler["state"]["n_features_in_"] != features
+    ):
+        raise FileFormatError(
+            f"{source}: its scaler should be a fitted Standardizer of {features} feature(s)"
+        )
 
 
 def _stack(typed: dict[str, np.ndarray], names: list[str], dtype) -> np.ndarray:

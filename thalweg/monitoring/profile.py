@@ -32,12 +32,78 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from thalweg.schema import Integer, ListOf, MapOf, Number, Record, Tagged, Text
+
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 HISTOGRAM_BUCKETS = 10  # TFDV's default num_histogram_buckets
 QUANTILES = 101  # 0, 1, ..., 100th percentile
 PSI_BINS = 10  # deciles
 MAX_CATEGORIES = 1000
 MAX_SORTED = 200_000  # quantiles of longer columns come from an evenly spaced sample
+
+
+_FINITE = Number(finite=True)
+_COUNT = Integer(minimum=0)
+_BASE = {
+    "kind": Text(),
+    "count": _COUNT,
+    "missing": _COUNT,
+    "missing_rate": Number(finite=True, minimum=0),
+}
+_NUMERIC = {
+    **_BASE,
+    "histogram": Record(
+        required={"edges": ListOf(_FINITE), "counts": ListOf(Number(finite=True, minimum=0))}
+    ),
+    "psi": Record(
+        required={"edges": ListOf(_FINITE), "shares": ListOf(Number(finite=True, minimum=0))}
+    ),
+}
+_NUMBERS_SEEN = {  # present when the column had at least one value
+    "mean": _FINITE,
+    "std": Number(finite=True, minimum=0),
+    "min": _FINITE,
+    "max": _FINITE,
+    "zeros": _COUNT,
+    "quantiles": ListOf(_FINITE, min_items=QUANTILES, max_items=QUANTILES),
+}
+_CATEGORICAL = {
+    **_BASE,
+    "distinct": _COUNT,
+    "counts": MapOf(_COUNT, max_items=MAX_CATEGORIES),
+    "other": _COUNT,
+}
+
+
+def _profile_schema(extra: dict | None = None) -> Tagged:
+    return Tagged(
+        "kind",
+        {
+            NUMERIC: Record(
+                required=_NUMERIC, optional={**_NUMBERS_SEEN, **(extra or {})}, name="a profile"
+            ),
+            CATEGORICAL: Record(required=_CATEGORICAL, optional=extra or {}, name="a profile"),
+        },
+    )
+
+
+#: What :func:`column_profile` writes (checked when a model file is read).
+COLUMN_PROFILE = _profile_schema()
+#: What :func:`prediction_profile` writes.
+PREDICTION_PROFILE = _profile_schema({"source": Text(choices=("validation", "training"))})
+
+
+def check_profile_shapes(profile: Mapping) -> str | None:
+    """What is inconsistent in a profile that passed :data:`COLUMN_PROFILE` (its
+    histogram's or bins' lengths), or None."""
+    if profile["kind"] != NUMERIC:
+        return None
+    histogram, bins = profile["histogram"], profile["psi"]
+    if len(histogram["edges"]) != (len(histogram["counts"]) + 1 if histogram["counts"] else 0):
+        return "its histogram has edges and counts that do not match"
+    if len(bins["shares"]) != (len(bins["edges"]) + 1 if bins["shares"] else 0):
+        return "its bins have edges and shares that do not match"
+    return None
 
 
 def _round(value: float) -> float:

@@ -15,8 +15,9 @@ from thalweg.autograd.ops import conv
 from thalweg.autograd.tensor import Tensor
 from thalweg.autograd.workspace import Workspace
 from thalweg.nn import init
-from thalweg.nn.layers import register_layer
+from thalweg.nn.layers import FLOAT_DTYPES, MAX_WIDTH, pair_schema, register_layer
 from thalweg.nn.module import Module, Parameter
+from thalweg.schema import Boolean, Integer, OneOf, Record, Text
 
 
 @register_layer
@@ -68,6 +69,20 @@ class Conv2d(Module):
         dtype=None,
     ):
         super().__init__()
+        self._configure(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, weight_init
+        )
+        dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        init.get_initializer(weight_init)(self.weight, rng=backend.as_generator(rng))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+        self.workspace = Workspace()
+
+    def _configure(
+        self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, weight_init
+    ) -> None:
+        """Check and keep the geometry (everything but the weights)."""
         if in_channels < 1 or out_channels < 1:
             raise ValueError(
                 f"Conv2d: channel counts must be positive, got {in_channels}, {out_channels}"
@@ -82,20 +97,65 @@ class Conv2d(Module):
         self.kernel_size = conv.pair(kernel_size, "kernel_size")
         self.stride = conv.pair(stride, "stride")
         self.dilation = conv.pair(dilation, "dilation")
-        self.padding = _padding(padding, self.kernel_size, self.dilation, self.stride)
-        self.padding_mode = padding if isinstance(padding, str) else None
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
             raise ValueError("Conv2d: kernel_size, stride and dilation must be at least 1")
+        self.padding = _padding(padding, self.kernel_size, self.dilation, self.stride)
+        self.padding_mode = padding if isinstance(padding, str) else None
         if min(self.padding) < 0:
             raise ValueError(f"Conv2d: padding must be non-negative, got {padding!r}")
         self.groups = groups
         self.weight_init = weight_init
-        dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
-        init.get_initializer(weight_init)(self.weight, rng=backend.as_generator(rng))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
-        self.workspace = Workspace()
+
+    @classmethod
+    def from_arrays(
+        cls,
+        weight: np.ndarray,
+        bias: np.ndarray | None = None,
+        *,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        weight_init: str = "he_uniform",
+    ) -> Conv2d:
+        """A layer whose parameters *are* these arrays: nothing is initialised or copied.
+
+        ``weight`` is ``(out_channels, in_channels/groups, kH, kW)`` (PyTorch's layout),
+        ``bias`` ``(out_channels,)``. This is how a saved model is rebuilt: the stored
+        weights are the only allocation.
+
+        >>> layer = Conv2d.from_arrays(np.ones((4, 1, 3, 3), np.float32), padding=1)
+        >>> layer
+        Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+        """
+        weight = np.asarray(weight)
+        if weight.ndim != 4 or weight.dtype.kind != "f":
+            raise ValueError(
+                "Conv2d weight must be a 4-D float array (out_channels, in_channels/groups, "
+                f"kH, kW), got {weight.dtype} {weight.shape}"
+            )
+        if bias is not None and (np.shape(bias) != weight.shape[:1] or bias.dtype != weight.dtype):
+            raise ValueError(
+                f"Conv2d bias must be ({weight.shape[0]},) {weight.dtype}, got "
+                f"{np.asarray(bias).dtype} {np.shape(bias)}"
+            )
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        out_channels, group_channels, *kernel = weight.shape
+        layer._configure(
+            group_channels * groups,
+            out_channels,
+            tuple(kernel),
+            stride,
+            padding,
+            dilation,
+            groups,
+            weight_init,
+        )
+        layer.weight = Parameter(weight)
+        layer.bias = Parameter(bias) if bias is not None else None
+        layer.workspace = Workspace()
+        return layer
 
     def forward(self, x: Tensor) -> Tensor:
         return conv.Conv2d.apply(
@@ -137,6 +197,94 @@ class Conv2d(Module):
             "weight_init": self.weight_init,
             "dtype": str(self.weight.dtype),
         }
+
+    # ------------------------------------------------------------------ model files
+    config_schema = Record(
+        required={
+            "in_channels": Integer(1, MAX_WIDTH),
+            "out_channels": Integer(1, MAX_WIDTH),
+            "kernel_size": pair_schema(),
+        },
+        optional={
+            "stride": pair_schema(),
+            "padding": OneOf(Text(choices=("same", "valid")), pair_schema(minimum=0)),
+            "dilation": pair_schema(),
+            "groups": Integer(1, MAX_WIDTH),
+            "bias": Boolean(),
+            "weight_init": Text(choices=sorted(init.INITIALIZERS)),
+            "dtype": Text(choices=FLOAT_DTYPES),
+        },
+        name="a Conv2d config",
+    )
+
+    @classmethod
+    def stored_arrays(cls, config: dict) -> dict:
+        """``weight`` ``(out, in/groups, kH, kW)`` and ``bias`` ``(out,)`` of a config."""
+        geometry = _geometry(config)
+        dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
+        shape = (geometry.out_channels, geometry.in_channels // geometry.groups)
+        arrays = {"weight": ((*shape, *geometry.kernel_size), dtype)}
+        if config.get("bias", True):
+            arrays["bias"] = ((geometry.out_channels,), dtype)
+        return arrays
+
+    @classmethod
+    def from_stored(cls, config: dict, arrays: dict) -> Conv2d:
+        return cls.from_arrays(
+            arrays["weight"],
+            arrays.get("bias"),
+            stride=config.get("stride", 1),
+            padding=config.get("padding", 0),
+            dilation=config.get("dilation", 1),
+            groups=config.get("groups", 1),
+            weight_init=config.get("weight_init", "he_uniform"),
+        )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, int, int]:
+        """``(C, H, W)`` -> ``(out_channels, Ho, Wo)``."""
+        geometry = _geometry(config)
+        if len(shape) != 3 or shape[0] != geometry.in_channels:
+            raise ValueError(
+                f"takes (C, H, W) images of {geometry.in_channels} channels, gets shape {shape}"
+            )
+        sizes = [
+            conv.conv_output_size(
+                shape[1 + a],
+                geometry.kernel_size[a],
+                geometry.stride[a],
+                geometry.padding[a],
+                geometry.dilation[a],
+            )
+            for a in (0, 1)
+        ]
+        if min(sizes) < 1:
+            raise ValueError(f"its {geometry.kernel_size} kernel does not fit a {shape} input")
+        return (geometry.out_channels, *sizes)
+
+    @classmethod
+    def workspace_elements(cls, config: dict, shape) -> int:
+        """The im2col columns of one example: ``C·kH·kW`` numbers per output pixel."""
+        _, height, width = cls.output_shape(config, shape)
+        kernel = conv.pair(config["kernel_size"], "kernel_size")
+        return shape[0] * kernel[0] * kernel[1] * height * width
+
+
+def _geometry(config: dict) -> Conv2d:
+    """A Conv2d config's checked geometry, as an unbuilt layer (ValueError if it
+    contradicts itself, e.g. groups that do not divide the channels)."""
+    geometry = Conv2d.__new__(Conv2d)
+    geometry._configure(
+        config["in_channels"],
+        config["out_channels"],
+        config["kernel_size"],
+        config.get("stride", 1),
+        config.get("padding", 0),
+        config.get("dilation", 1),
+        config.get("groups", 1),
+        config.get("weight_init", "he_uniform"),
+    )
+    return geometry
 
 
 def _padding(padding, kernel, dilation, stride) -> tuple[int, int]:

@@ -19,11 +19,23 @@ map by map, row by row, and at each location the ``k`` anchors in order, the ord
 
 from __future__ import annotations
 
+import numpy as np
+
 from thalweg.autograd import functional as F
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
-from thalweg.nn.layers import Sequential, layer_from_config, layer_to_config, register_layer
+from thalweg.nn.layers import (
+    LAYER_CONFIG,
+    MAX_WIDTH,
+    Sequential,
+    layer_to_config,
+    output_shape,
+    register_layer,
+)
 from thalweg.nn.module import Module
+from thalweg.schema import Integer, Lazy, ListOf, Record
+
+MAX_MAPS = 100  # feature maps (stages, heads) a saved network may declare
 
 __all__ = ["SSDNetwork"]
 
@@ -55,6 +67,16 @@ class SSDNetwork(Module):
     >>> net(thalweg.zeros(3, 1, 16, 16)).shape  # 8·8·2 + 4·4·1 anchors
     (3, 144, 6)
     """
+
+    config_schema = Record(
+        required={
+            "stages": ListOf(
+                Lazy(lambda: LAYER_CONFIG, "a layer"), min_items=1, max_items=MAX_MAPS
+            ),
+            "heads": ListOf(Lazy(lambda: LAYER_CONFIG, "a layer"), min_items=1, max_items=MAX_MAPS),
+            "values_per_anchor": Integer(6, MAX_WIDTH),
+        }
+    )
 
     def __init__(self, stages, heads, values_per_anchor: int):
         super().__init__()
@@ -100,11 +122,45 @@ class SSDNetwork(Module):
             "values_per_anchor": self.values_per_anchor,
         }
 
+    # ------------------------------------------------------------ saved as data
     @classmethod
-    def from_config(cls, config: dict) -> SSDNetwork:
-        """Rebuild from :meth:`to_config` (used by ``layer_from_config``)."""
+    def sublayers(cls, config: dict) -> list[tuple[str, dict]]:
+        """The stages' and heads' configs with their names, in parameter order."""
+        if len(config["stages"]) != len(config["heads"]):
+            raise ValueError(
+                f"an SSDNetwork has one head per stage, but this one declares "
+                f"{len(config['stages'])} stages and {len(config['heads'])} heads"
+            )
+        return [(f"stages.{i}", spec) for i, spec in enumerate(config["stages"])] + [
+            (f"heads.{i}", spec) for i, spec in enumerate(config["heads"])
+        ]
+
+    @classmethod
+    def from_sublayers(cls, config: dict, built: dict) -> SSDNetwork:
+        """The network around its rebuilt stages and heads."""
+        count = len(config["stages"])
         return cls(
-            [layer_from_config(spec) for spec in config["stages"]],
-            [layer_from_config(spec) for spec in config["heads"]],
+            [built[f"stages.{i}"] for i in range(count)],
+            [built[f"heads.{i}"] for i in range(count)],
             config["values_per_anchor"],
         )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape, sizes: list | None = None) -> tuple[int, int]:
+        """``(C, H, W)`` -> ``(A, V)``, from the config alone (``sizes`` gets what each
+        layer holds for one image, as :func:`thalweg.nn.layers.output_shape`)."""
+        values, anchors = config["values_per_anchor"], 0
+        for index, (stage, head) in enumerate(zip(config["stages"], config["heads"], strict=True)):
+            try:
+                shape = output_shape(stage, shape, sizes)
+                scores = output_shape(head, shape, sizes)
+            except ValueError as error:
+                raise ValueError(f"feature map {index}: {error}") from None
+            if len(scores) != 3 or scores[0] % values:
+                raise ValueError(
+                    f"head {index} gives shape {scores}, not (k·{values}, H, W) anchor scores"
+                )
+            anchors += scores[0] // values * scores[1] * scores[2]
+        if sizes is not None:
+            sizes.append(int(np.prod((anchors, values), dtype=object)))
+        return anchors, values

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from thalweg import backend
+from thalweg.autograd import versions
 from thalweg.autograd.tensor import Tensor
 
 
@@ -35,6 +36,7 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values
+    versions.mark_written(tensor.data, "nn.init")  # a graph that saved the old values sees it
     return tensor
 
 

@@ -2,10 +2,14 @@
 
 Each built-in layer can describe itself as a small JSON-able config
 (``to_config()``) and be rebuilt from it (``layer_from_config``), so a saved model file
-holds its architecture as data, never as code.
+holds its architecture as data, never as code. :data:`LAYER_CONFIG` describes those
+configs; a file's architecture is checked against it, and the weights it declares
+(:func:`parameter_shapes`) against the arrays stored, before any layer is built.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -14,6 +18,18 @@ from thalweg.autograd.ops import elementwise, linalg
 from thalweg.autograd.tensor import Tensor
 from thalweg.nn import init
 from thalweg.nn.module import Module, Parameter
+from thalweg.schema import (
+    Boolean,
+    Integer,
+    Lazy,
+    ListOf,
+    Number,
+    OneOf,
+    Record,
+    Schema,
+    Tagged,
+    Text,
+)
 
 
 class Linear(Module):
@@ -55,6 +71,37 @@ class Linear(Module):
         self.weight = Parameter(np.empty((in_features, out_features), dtype=dtype))
         init.get_initializer(weight_init)(self.weight, rng=backend.as_generator(rng))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+
+    @classmethod
+    def from_arrays(
+        cls, weight: np.ndarray, bias: np.ndarray | None = None, weight_init: str = "glorot_uniform"
+    ) -> Linear:
+        """A layer whose parameters *are* these arrays: nothing is initialised or copied.
+
+        ``weight`` is ``(in_features, out_features)``, ``bias`` ``(out_features,)``. This is
+        how a saved model is rebuilt: the stored weights are the only allocation.
+
+        >>> layer = Linear.from_arrays(np.ones((3, 2), np.float32), np.zeros(2, np.float32))
+        >>> layer
+        Linear(in_features=3, out_features=2, bias=True)
+        """
+        weight = np.asarray(weight)
+        if weight.ndim != 2 or weight.dtype.kind != "f":
+            raise ValueError(
+                f"Linear weight must be a 2-D float array, got {weight.dtype} {weight.shape}"
+            )
+        if bias is not None and (np.shape(bias) != weight.shape[1:] or bias.dtype != weight.dtype):
+            raise ValueError(
+                f"Linear bias must be ({weight.shape[1]},) {weight.dtype}, got "
+                f"{np.asarray(bias).dtype} {np.shape(bias)}"
+            )
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        layer.in_features, layer.out_features = weight.shape
+        layer.weight_init = weight_init
+        layer.weight = Parameter(weight)
+        layer.bias = Parameter(bias) if bias is not None else None
+        return layer
 
     def forward(self, x: Tensor) -> Tensor:
         return linalg.Linear.apply(x, self.weight, self.bias)
@@ -163,6 +210,18 @@ class Identity(Module):
 class Dropout(Module):
     """Zero each element with probability ``p`` during training, scaling the rest by
     ``1/(1-p)`` so the expected value is unchanged; the identity in ``eval()`` mode.
+
+    ``rng`` (a seed or ``numpy.random.Generator``) gives the layer a random stream of
+    its own; without one it draws from the global generator (``thalweg.manual_seed``).
+    Either way a training ``Checkpoint`` saves that stream, so a resumed run draws the
+    same masks as an uninterrupted one.
+
+    >>> import thalweg
+    >>> layer = Dropout(0.5, rng=0)
+    >>> layer(thalweg.ones(1, 4)).tolist()  # kept elements are scaled by 1/(1 - p)
+    [[2.0, 0.0, 0.0, 0.0]]
+    >>> layer.eval()(thalweg.ones(1, 4)).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
     """
 
     def __init__(self, p: float = 0.5, rng=None):
@@ -175,7 +234,7 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
-        rng = self.rng or backend.default_generator()
+        rng = self.rng if self.rng is not None else backend.default_generator()
         keep = rng.random(x.shape) >= self.p
         # A constant mask: the multiply's backward applies the same mask to the gradient.
         return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
@@ -278,9 +337,41 @@ LAYERS: dict[str, type[Module]] = {
 
 
 def register_layer(cls: type[Module]) -> type[Module]:
-    """Class decorator: make a built-in layer known to ``layer_from_config`` (the layers
-    in ``conv.py``, ``pooling.py``, ``normalization.py`` register themselves)."""
+    """Class decorator: make a built-in layer known to ``layer_from_config``, and its
+    config to :data:`LAYER_CONFIG` (the layers in ``conv.py``, ``pooling.py``,
+    ``normalization.py`` register themselves).
+
+    The class declares ``config_schema`` (a :class:`~thalweg.schema.Record` describing
+    what its ``to_config`` writes: a file's config is checked against it before anything
+    is built) and, where they apply, these classmethods, which read a checked config and
+    build nothing:
+
+    * ``stored_arrays(config) -> {name: (shape, dtype)}``: its parameters and buffers
+      (ValueError when the config contradicts itself, e.g. ``groups`` that do not divide
+      the channels), the parameters first and in the order ``named_parameters`` lists
+      them; a class attribute ``stored_buffers`` names those that are buffers (saved,
+      never trained: an optimizer holds no state for them);
+    * ``from_stored(config, arrays)``: the layer holding those arrays, nothing
+      initialised (how a saved model is rebuilt);
+    * ``output_shape(config, shape)``: the shape of one example's output for an input of
+      ``shape`` (no batch axis; ValueError when it does not fit), and
+      ``workspace_elements(config, shape)``: numbers it holds besides its output while
+      computing it (a convolution's columns).
+
+    A layer made of other layers (``SSDNetwork``) declares instead
+    ``sublayers(config) -> [(name, spec), ...]`` (its children's configs, in the order
+    ``named_parameters`` lists them), ``from_sublayers(config, built)`` (itself from
+    ``{name: child}``) and ``output_shape(config, shape, sizes)`` (``sizes`` as in
+    :func:`output_shape`); the functions here recurse into the children.
+    """
+    schema = getattr(cls, "config_schema", None)
+    if not isinstance(schema, Record):
+        raise TypeError(
+            f"{cls.__name__}: a registered layer declares config_schema (a thalweg.schema "
+            "Record of what to_config writes), so that model files holding it can be checked"
+        )
     LAYERS[cls.__name__] = cls
+    _LAYER_CONFIGS[cls.__name__] = _with_config(schema)
     return cls
 
 
@@ -296,20 +387,210 @@ def layer_to_config(layer: Module) -> dict:
     return {"class": name, "config": config}
 
 
-def layer_from_config(spec: dict) -> Module:
+# The largest layer width a config may declare; the real limit is the memory check.
+MAX_WIDTH = 2**31 - 1
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def _with_config(config: Record) -> Record:
+    return Record(required={"class": Text(), "config": config})
+
+
+def pair_schema(minimum: int = 1) -> Schema:
+    """A size given as one integer or a pair of them (what ``to_config`` writes for a
+    kernel, a stride, a padding), each at least ``minimum``."""
+    number = Integer(minimum, MAX_WIDTH)
+    return OneOf(number, ListOf(number, min_items=2, max_items=2))
+
+
+# Configs of the layers defined here; registered layers add theirs (register_layer).
+_LAYER_CONFIGS: dict[str, Record] = {
+    "Linear": _with_config(
+        Record(
+            required={
+                "in_features": Integer(1, MAX_WIDTH),
+                "out_features": Integer(1, MAX_WIDTH),
+            },
+            optional={
+                "bias": Boolean(),
+                "weight_init": Text(choices=sorted(init.INITIALIZERS)),
+                "dtype": Text(choices=FLOAT_DTYPES),
+            },
+        )
+    ),
+    "ReLU": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Tanh": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Sigmoid": Record(required={"class": Text()}, optional={"config": Record()}),
+    "Identity": Record(required={"class": Text()}, optional={"config": Record()}),
+    "LeakyReLU": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"negative_slope": Number(finite=True)})},
+    ),
+    "Dropout": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"p": Number(finite=True, minimum=0)})},
+    ),
+    "GaussianNoise": Record(
+        required={"class": Text()},
+        optional={"config": Record(optional={"std": Number(finite=True, minimum=0)})},
+    ),
+    "Sequential": _with_config(
+        Record(
+            required={"layers": ListOf(Lazy(lambda: LAYER_CONFIG, "a layer"), max_items=100_000)}
+        )
+    ),
+    "Standardized": _with_config(
+        Record(
+            required={
+                "layer": Lazy(lambda: LAYER_CONFIG, "a layer"),
+                "mean": ListOf(Number(finite=True)),
+                "scale": ListOf(Number(finite=True, minimum=1e-300)),
+            }
+        )
+    ),
+}
+
+#: What ``layer_to_config`` writes, for every built-in layer (checked before building).
+LAYER_CONFIG = Tagged("class", _LAYER_CONFIGS)
+
+
+def parameter_shapes(
+    spec: dict, prefix: str = "", *, buffers: bool = True
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The arrays a layer config declares, parameters and buffers (a batch norm's running
+    statistics): ``{name: (shape, dtype)}``, no layer built, in the order
+    ``named_parameters`` lists the parameters; ValueError when the config contradicts
+    itself. ``buffers=False``: the trainable parameters only (what an optimizer holds
+    state for; a layer names its buffers in ``stored_buffers``).
+
+    ``spec`` must already satisfy :data:`LAYER_CONFIG`.
+
+    >>> parameter_shapes({"class": "Linear", "config": {"in_features": 3, "out_features": 2}})
+    {'weight': ((3, 2), dtype('float32')), 'bias': ((2,), dtype('float32'))}
+    >>> norm = {"class": "BatchNorm1d", "config": {"num_features": 2}}
+    >>> list(parameter_shapes(norm)), list(parameter_shapes(norm, buffers=False))
+    (['weight', 'bias', 'running_mean', 'running_var'], ['weight', 'bias'])
+    """
+    config = spec.get("config", {})
+    name = spec["class"]
+    if name == "Sequential":
+        shapes = {}
+        for index, layer in enumerate(config["layers"]):
+            shapes.update(parameter_shapes(layer, f"{prefix}{index}.", buffers=buffers))
+        return shapes
+    if name == "Standardized":
+        inner = config["layer"]
+        widths = {len(config["mean"]), len(config["scale"])}
+        if inner["class"] != "Linear" or widths != {inner["config"]["in_features"]}:
+            raise ValueError(
+                "a Standardized layer wraps a Linear layer, with one mean and one scale per input"
+            )
+        return parameter_shapes(inner, f"{prefix}layer.", buffers=buffers)
+    if hasattr(LAYERS.get(name), "sublayers"):
+        shapes = {}
+        for key, layer in LAYERS[name].sublayers(config):
+            shapes.update(parameter_shapes(layer, f"{prefix}{key}.", buffers=buffers))
+        return shapes
+    if name != "Linear":
+        declared = getattr(LAYERS[name], "stored_arrays", None)
+        if declared is None:
+            return {}
+        skipped = () if buffers else getattr(LAYERS[name], "stored_buffers", ())
+        return {
+            f"{prefix}{key}": value for key, value in declared(config).items() if key not in skipped
+        }
+    dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
+    shapes = {f"{prefix}weight": ((config["in_features"], config["out_features"]), dtype)}
+    if config.get("bias", True):
+        shapes[f"{prefix}bias"] = ((config["out_features"],), dtype)
+    return shapes
+
+
+def layer_from_config(spec: dict, weights: Mapping[str, np.ndarray] | None = None) -> Module:
     """Rebuild a built-in layer from ``layer_to_config`` output (only known classes).
 
-    A layer holding other layers rebuilds them itself: ``Sequential`` and
-    ``Standardized`` here, any other through its ``from_config(config)`` classmethod.
+    Without ``weights`` the layers are initialised as new (after checking that they fit
+    in memory). With ``weights`` (``{dotted name: array}``, e.g. a file's stored arrays,
+    whose shapes the caller checked against :func:`parameter_shapes`) the layers hold
+    those arrays and nothing is initialised.
     """
-    name = spec.get("class")
+    name = spec.get("class") if isinstance(spec, dict) else None
     if name not in LAYERS:
         raise ValueError(f"unknown layer class {name!r}; known: {sorted(LAYERS)}")
+    if weights is None:
+        from thalweg.limits import check_memory
+
+        total = sum(
+            int(np.prod(shape, dtype=object)) * dtype.itemsize
+            for shape, dtype in parameter_shapes(spec).values()
+        )
+        check_memory(total, "building this network", "declare smaller layers")
+    return _build(spec, weights, "")
+
+
+def _build(spec: dict, weights, prefix: str) -> Module:
+    name = spec["class"]
     config = dict(spec.get("config", {}))
     if name == "Sequential":
-        return Sequential(*(layer_from_config(s) for s in config.get("layers", [])))
+        return Sequential(
+            *(_build(s, weights, f"{prefix}{i}.") for i, s in enumerate(config.get("layers", [])))
+        )
+    if name == "Linear" and weights is not None:
+        bias = weights[f"{prefix}bias"] if config.get("bias", True) else None
+        return Linear.from_arrays(
+            weights[f"{prefix}weight"], bias, config.get("weight_init", "glorot_uniform")
+        )
     if name == "Standardized":
-        return Standardized(layer_from_config(config["layer"]), config["mean"], config["scale"])
-    if hasattr(LAYERS[name], "from_config"):
-        return LAYERS[name].from_config(config)
-    return LAYERS[name](**config)
+        inner = _build(config["layer"], weights, f"{prefix}layer.")
+        return Standardized(inner, config["mean"], config["scale"])
+    cls = LAYERS[name]
+    if hasattr(cls, "sublayers"):
+        built = {key: _build(sub, weights, f"{prefix}{key}.") for key, sub in cls.sublayers(config)}
+        return cls.from_sublayers(config, built)
+    if weights is not None and hasattr(cls, "from_stored"):
+        arrays = {key: weights[f"{prefix}{key}"] for key in cls.stored_arrays(config)}
+        return cls.from_stored(config, arrays)
+    return cls(**config)
+
+
+def output_shape(spec: dict, shape, sizes: list[int] | None = None) -> tuple[int, ...]:
+    """The shape of one example's output from the layers ``spec`` describes, for an input
+    of ``shape`` (no batch axis), computed from the config alone: nothing is built.
+
+    ``sizes``, if given, receives the numbers each layer holds for one example (its
+    output, and a convolution's columns), to bound what a forward pass allocates. A
+    layer that cannot take what the one before gives raises ValueError naming both.
+
+    >>> net = {"class": "Sequential", "config": {"layers": [
+    ...     {"class": "Flatten", "config": {}},
+    ...     {"class": "Linear", "config": {"in_features": 12, "out_features": 2}}]}}
+    >>> output_shape(net, (3, 2, 2))
+    (2,)
+    """
+    shape = tuple(int(s) for s in shape)
+    name, config = spec["class"], spec.get("config", {})
+    if name == "Sequential":
+        for index, layer in enumerate(config["layers"]):
+            try:
+                shape = output_shape(layer, shape, sizes)
+            except ValueError as error:
+                raise ValueError(f"layer {index} ({layer['class']}): {error}") from None
+        return shape
+    if name == "Standardized":
+        return output_shape(config["layer"], shape, sizes)
+    if name == "Linear":
+        if not shape or shape[-1] != config["in_features"]:
+            raise ValueError(f"takes {config['in_features']} inputs, but gets shape {shape}")
+        shape = (*shape[:-1], config["out_features"])
+    elif hasattr(LAYERS[name], "sublayers"):
+        return tuple(int(s) for s in LAYERS[name].output_shape(config, shape, sizes))
+    else:
+        cls = LAYERS[name]
+        given = shape
+        if hasattr(cls, "output_shape"):
+            shape = tuple(int(s) for s in cls.output_shape(config, given))
+        if sizes is not None and hasattr(cls, "workspace_elements"):
+            sizes.append(int(cls.workspace_elements(config, given)))
+    if sizes is not None:
+        sizes.append(int(np.prod(shape, dtype=object)))
+    return shape

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from thalweg.autograd import versions
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
 
@@ -145,7 +146,7 @@ class Module:
         """Copy values into the parameters *in place* (optimizers keep working).
 
         Raises ShapeError on missing or unexpected names (when ``strict``) and on shape
-        mismatches, naming them.
+        mismatches, naming them; then nothing has been changed.
         """
         params = {name: p.data for name, p in self.named_parameters()}
         params.update(self.named_buffers())
@@ -156,6 +157,7 @@ class Module:
                 f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}; the "
                 "saved model was built differently from this one"
             )
+        updates = []
         for name, value in state.items():
             if name not in params:
                 continue
@@ -166,7 +168,10 @@ class Module:
                     f"load_state_dict: {name} has shape {value.shape} in the state but "
                     f"{target.shape} in the model"
                 )
+            updates.append((target, value))
+        for target, value in updates:  # all checked: now write (buffers included)
             target[...] = value
+            versions.mark_written(target, "Module.load_state_dict")
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:

@@ -16,8 +16,9 @@ from thalweg import backend
 from thalweg.autograd.ops import normalization
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
-from thalweg.nn.layers import register_layer
+from thalweg.nn.layers import FLOAT_DTYPES, MAX_WIDTH, register_layer
 from thalweg.nn.module import Module, Parameter
+from thalweg.schema import Boolean, Integer, ListOf, Number, Record, Text
 
 
 class _BatchNorm(Module):
@@ -33,18 +34,8 @@ class _BatchNorm(Module):
         dtype=None,
     ):
         super().__init__()
-        if num_features < 1:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
-        if eps <= 0:
-            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps}")
-        self.num_features = num_features
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
         dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+        self._configure(num_features, eps, momentum, affine, track_running_stats, dtype)
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
         if track_running_stats:
@@ -52,6 +43,78 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", np.ones(num_features, dtype))
         else:
             self.running_mean = self.running_var = None
+
+    def _configure(self, num_features, eps, momentum, affine, track_running_stats, dtype) -> None:
+        if num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
+        if not eps > 0:
+            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps}")
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        self.dtype = np.dtype(dtype)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        weight: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+        running_mean: np.ndarray | None = None,
+        running_var: np.ndarray | None = None,
+        *,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+    ):
+        """A layer whose parameters and buffers *are* these arrays (nothing initialised
+        or copied): ``weight`` and ``bias`` (γ, β; both or neither: ``affine``),
+        ``running_mean`` and ``running_var`` (both or neither: ``track_running_stats``),
+        each ``(num_features,)`` of one float dtype. How a saved model is rebuilt.
+
+        >>> import numpy as np
+        >>> ones = np.ones(3, np.float32)
+        >>> BatchNorm1d.from_arrays(ones, 0 * ones, 0 * ones, ones)
+        BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True)
+        """
+        name = cls.__name__
+        pairs = {
+            "weight and bias": (weight, bias),
+            "running_mean and running_var": (running_mean, running_var),
+        }
+        for what, (first, second) in pairs.items():
+            if (first is None) != (second is None):
+                raise ValueError(f"{name}: give both {what}, or neither")
+        given = [np.asarray(a) for a in (weight, bias, running_mean, running_var) if a is not None]
+        if not given:
+            raise ValueError(f"{name}.from_arrays: no arrays given; build it with {name}(n)")
+        shape, dtype = given[0].shape, given[0].dtype
+        if (
+            len(shape) != 1
+            or dtype.kind != "f"
+            or any(a.shape != shape or a.dtype != dtype for a in given)
+        ):
+            raise ValueError(
+                f"{name}: its arrays must be float vectors of one length and dtype, got "
+                + ", ".join(f"{a.dtype} {a.shape}" for a in given)
+            )
+        if running_var is not None and not (np.asarray(running_var) >= 0).all():
+            raise ValueError(f"{name}: running_var holds a negative variance")
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        layer._configure(
+            shape[0], eps, momentum, weight is not None, running_mean is not None, dtype
+        )
+        layer.weight = Parameter(weight) if weight is not None else None
+        layer.bias = Parameter(bias) if bias is not None else None
+        if running_mean is not None:
+            layer.register_buffer("running_mean", running_mean)
+            layer.register_buffer("running_var", running_var)
+        else:
+            layer.running_mean = layer.running_var = None
+        return layer
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self.input_ndims or x.shape[1] != self.num_features:
@@ -87,8 +150,53 @@ class _BatchNorm(Module):
             "momentum": self.momentum,
             "affine": self.affine,
             "track_running_stats": self.track_running_stats,
-            "dtype": str(self.weight.dtype if self.affine else self.running_mean.dtype),
+            "dtype": str(self.dtype),
         }
+
+    # ------------------------------------------------------------------ model files
+    config_schema = Record(
+        required={"num_features": Integer(1, MAX_WIDTH)},
+        optional={
+            "eps": Number(finite=True, minimum=1e-300),
+            "momentum": Number(finite=True, minimum=0),
+            "affine": Boolean(),
+            "track_running_stats": Boolean(),
+            "dtype": Text(choices=FLOAT_DTYPES),
+        },
+        name="a batch norm config",
+    )
+
+    #: the running statistics: saved with the weights, updated by the forward pass, never
+    #: trained (no optimizer state)
+    stored_buffers = ("running_mean", "running_var")
+
+    @classmethod
+    def stored_arrays(cls, config: dict) -> dict:
+        """γ and β (``affine``), the running mean and variance (``track_running_stats``)."""
+        shape = (config["num_features"],)
+        dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
+        names = []
+        if config.get("affine", True):
+            names += ["weight", "bias"]
+        if config.get("track_running_stats", True):
+            names += ["running_mean", "running_var"]
+        return {name: (shape, dtype) for name in names}
+
+    @classmethod
+    def from_stored(cls, config: dict, arrays: dict):
+        if not arrays:  # neither affine nor tracking: nothing stored, nothing to allocate
+            return cls(**config)
+        return cls.from_arrays(
+            **arrays, eps=config.get("eps", 1e-5), momentum=config.get("momentum", 0.1)
+        )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, ...]:
+        if len(shape) + 1 not in cls.input_ndims or shape[0] != config["num_features"]:
+            raise ValueError(
+                f"normalises {config['num_features']} channels on axis 1, gets shape {shape}"
+            )
+        return tuple(shape)
 
 
 @register_layer
@@ -178,3 +286,35 @@ class Normalize(Module):
             "scale": [1.0] * len(self.mean),
             "dtype": str(self.mean.dtype),
         }
+
+    # ------------------------------------------------------------------ model files
+    config_schema = Record(
+        required={
+            "mean": ListOf(Number(finite=True), min_items=1),
+            "scale": ListOf(Number(finite=True, minimum=1e-300), min_items=1),
+        },
+        optional={"dtype": Text(choices=FLOAT_DTYPES)},
+        name="a Normalize config",
+    )
+
+    stored_buffers = ("mean", "scale")
+
+    @classmethod
+    def stored_arrays(cls, config: dict) -> dict:
+        """The buffers ``mean`` and ``scale``, one value per channel."""
+        channels = len(config["mean"])
+        if len(config["scale"]) != channels:
+            raise ValueError("Normalize: mean and scale need one value per channel each")
+        dtype = np.dtype(config.get("dtype", backend.get_default_dtype()))
+        return {"mean": ((channels,), dtype), "scale": ((channels,), dtype)}
+
+    @classmethod
+    def from_stored(cls, config: dict, arrays: dict) -> Normalize:
+        """Around the stored buffers (``np.asarray`` of an array of its dtype: no copy)."""
+        return cls(arrays["mean"], arrays["scale"], dtype=arrays["mean"].dtype)
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, ...]:
+        if not shape or shape[0] != len(config["mean"]):
+            raise ValueError(f"standardizes {len(config['mean'])} channels, gets shape {shape}")
+        return tuple(shape)

@@ -5,13 +5,20 @@ The ops and their backward live in :mod:`thalweg.autograd.ops.pooling`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from thalweg.autograd.ops import conv, pooling
 from thalweg.autograd.ops import shape as shape_ops
 from thalweg.autograd.tensor import Tensor
 from thalweg.autograd.workspace import Workspace
 from thalweg.errors import ShapeError
-from thalweg.nn.layers import register_layer
+from thalweg.nn.layers import pair_schema, register_layer
 from thalweg.nn.module import Module
+from thalweg.schema import Boolean, Integer, ListOf, OneOf, Optional, Record
+
+# The largest output side AdaptiveAvgPool2d may declare (its pooling matrices are
+# output × input numbers; no image is this large).
+MAX_SIDE = 2**16
 
 
 @register_layer
@@ -65,6 +72,20 @@ class MaxPool2d(Module):
             "dilation": list(self.dilation),
         }
 
+    config_schema = Record(
+        required={"kernel_size": pair_schema()},
+        optional={
+            "stride": pair_schema(),
+            "padding": pair_schema(minimum=0),
+            "dilation": pair_schema(),
+        },
+        name="a MaxPool2d config",
+    )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, int, int]:
+        return _pooled(cls(**config), shape)
+
 
 @register_layer
 class AvgPool2d(Module):
@@ -107,6 +128,20 @@ class AvgPool2d(Module):
             "count_include_pad": self.count_include_pad,
         }
 
+    config_schema = Record(
+        required={"kernel_size": pair_schema()},
+        optional={
+            "stride": pair_schema(),
+            "padding": pair_schema(minimum=0),
+            "count_include_pad": Boolean(),
+        },
+        name="an AvgPool2d config",
+    )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, int, int]:
+        return _pooled(cls(**config), shape)
+
 
 @register_layer
 class AdaptiveAvgPool2d(Module):
@@ -144,6 +179,23 @@ class AdaptiveAvgPool2d(Module):
     def to_config(self) -> dict:
         return {"output_size": list(self.output_size)}
 
+    config_schema = Record(
+        required={
+            "output_size": OneOf(
+                Integer(1, MAX_SIDE),
+                ListOf(Optional(Integer(1, MAX_SIDE)), min_items=2, max_items=2),
+            )
+        },
+        name="an AdaptiveAvgPool2d config",
+    )
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, int, int]:
+        if len(shape) != 3:
+            raise ValueError(f"takes (C, H, W) images, gets shape {shape}")
+        size = cls(**config).output_size
+        return (shape[0], *(s if o is None else o for o, s in zip(size, shape[1:], strict=True)))
+
 
 @register_layer
 class Flatten(Module):
@@ -172,3 +224,29 @@ class Flatten(Module):
 
     def to_config(self) -> dict:
         return {"start_dim": self.start_dim}
+
+    config_schema = Record(optional={"start_dim": Integer(0, 32)}, name="a Flatten config")
+
+    @classmethod
+    def output_shape(cls, config: dict, shape) -> tuple[int, ...]:
+        # start_dim counts the batch axis: 1 flattens everything of one example
+        keep = config.get("start_dim", 1) - 1
+        if keep < 0 or keep > len(shape):
+            raise ValueError(f"start_dim {keep + 1} does not fit an input of shape {shape}")
+        return (*shape[:keep], int(np.prod(shape[keep:], dtype=object)))
+
+
+def _pooled(layer, shape) -> tuple[int, int, int]:
+    """``(C, H, W)`` -> ``(C, Ho, Wo)`` for a max or average pooling layer."""
+    if len(shape) != 3:
+        raise ValueError(f"takes (C, H, W) images, gets shape {shape}")
+    dilation = getattr(layer, "dilation", (1, 1))
+    sizes = []
+    for a in (0, 1):
+        k, p, d = layer.kernel_size[a], layer.padding[a], dilation[a]
+        if 2 * p > d * (k - 1) + 1:
+            raise ValueError(f"padding {layer.padding} is more than half its kernel")
+        sizes.append(conv.conv_output_size(shape[1 + a], k, layer.stride[a], p, d))
+    if min(sizes) < 1:
+        raise ValueError(f"its {layer.kernel_size} window does not fit a {shape} input")
+    return (shape[0], *sizes)

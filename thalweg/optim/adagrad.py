@@ -26,14 +26,26 @@ class Adagrad(Optimizer):
 
     hyperparameters = ("eps", "initial_accumulator", "weight_decay")
 
-    def __init__(self, params, lr=0.01, eps=1e-10, initial_accumulator=0.0, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(
+        self,
+        params,
+        lr=0.01,
+        eps=1e-10,
+        initial_accumulator=0.0,
+        weight_decay=0.0,
+        packed=False,
+    ):
+        super().__init__(params, lr, packed)
         self.eps = eps
         self.initial_accumulator = initial_accumulator
         self.weight_decay = weight_decay
 
+    @classmethod
+    def state_entries(cls, settings):
+        return {"sum_squares": "square"}
+
     def effective_learning_rate(self, param, lr):
-        total = self.state[self._position[id(param)]].get("sum_squares")
+        total = self.state[param].get("sum_squares")
         return lr if total is None else lr / (np.sqrt(total) + self.eps)
 
     def update(self, weight, grad, state, lr):

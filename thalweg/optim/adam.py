@@ -33,14 +33,27 @@ class Adam(Optimizer):
 
     hyperparameters = ("beta1", "beta2", "eps", "weight_decay")
 
-    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.0,
+        packed=False,
+    ):
+        super().__init__(params, lr, packed)
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"Adam: betas must be in [0, 1), got {beta1}, {beta2}")
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weight_decay = weight_decay
+
+    @classmethod
+    def state_entries(cls, settings):
+        return {"step": "count", "m": "array", "v": "square"}
 
     def update(self, weight, grad, state, lr):
         if self.weight_decay:
@@ -74,7 +87,7 @@ class Adam(Optimizer):
         weight -= scratch
 
     def effective_learning_rate(self, param, lr):
-        state = self.state[self._position[id(param)]]
+        state = self.state[param]
         if "v" not in state:
             return lr
         corrected_v = state["v"] / (1 - self.beta2 ** state["step"])
@@ -93,8 +106,17 @@ class AdamW(Adam):
     gradient is rescaled too, decay applied to the weight is not.
     """
 
-    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
-        super().__init__(params, lr, beta1, beta2, eps, weight_decay)
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.01,
+        packed=False,
+    ):
+        super().__init__(params, lr, beta1, beta2, eps, weight_decay, packed)
 
     def update(self, weight, grad, state, lr):
         if self.weight_decay:

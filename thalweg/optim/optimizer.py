@@ -14,11 +14,17 @@ Both end in the same place: :meth:`Optimizer.update`, where each algorithm write
 paper's formula for one parameter, updating the weight array *in place* (the arrays
 the model holds are the arrays that change; no new arrays per step).
 
-Small models take one shortcut. When all the weights together hold few numbers, a step
-costs as many microseconds as it makes NumPy calls, whatever the arithmetic: Adam's
-formula is a dozen calls, times six arrays for a tiny network. So the weights of a small
-model of ``Parameter`` s are packed into one flat buffer (each parameter's ``.data``
-becomes a view of its slice), and ``update`` runs once over the whole buffer.
+**State is kept per parameter**, as in PyTorch: ``optimizer.state[param]`` is a dict
+(momentum buffer, moment estimates, step count) for that parameter alone, and it is the
+only record of it. So a step in which a parameter has no gradient leaves its weight and
+its state alone; a copy of a model with its optimizer (``copy.deepcopy``, ``pickle``)
+carries the state along, keyed by the copied parameters; ``state_dict`` saves it by
+position in ``params``.
+
+Small models may ask for one shortcut, ``packed=True``: the weights are packed into
+one flat buffer and the formula runs once over all of them (see ``packed.py``). It
+computes the same numbers, faster when a step costs more in NumPy calls than in
+arithmetic.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from thalweg.autograd import engine
+from thalweg.autograd import engine, versions
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
-from thalweg.nn.module import Parameter
+from thalweg.optim.packed import PackedWeights
 from thalweg.optim.schedules import as_schedule, schedule_from_config, schedule_to_config
+from thalweg.optim.scratch import WORK_BUFFER, work_buffer
+
+__all__ = ["WORK_BUFFER", "Optimizer", "work_buffer"]
 
 
 class Optimizer:
@@ -44,15 +53,15 @@ class Optimizer:
     lr : float or schedule
         Learning rate: a number, or a function of ``global_step`` such as
         ``thalweg.optim.exponential_decay(0.1, 0.5, 1000)``.
+    packed : bool
+        Update all the weights in one flat pass (faster for small models, same numbers;
+        each ``param.data`` becomes a view of one buffer: see ``packed.py``).
     """
 
     #: hyperparameter names saved by ``state_dict`` (besides ``lr``); subclasses extend it
     hyperparameters: tuple[str, ...] = ()
 
-    #: models with at most this many weights in all are updated in one flat pass
-    FLAT_UPDATE_LIMIT = 65_536
-
-    def __init__(self, params: Iterable[Tensor], lr):
+    def __init__(self, params: Iterable[Tensor], lr, packed: bool = False):
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -62,19 +71,46 @@ class Optimizer:
                     f"{type(self).__name__}: parameter {index} is not a leaf tensor with "
                     "requires_grad=True (pass model.parameters())"
                 )
-        self._position = {id(p): i for i, p in enumerate(self.params)}
-        if len(self._position) != len(self.params):
+        # Keyed by the parameter itself (Tensor hashes by identity), as in PyTorch: a
+        # deep copy of the optimizer maps each key to the copied parameter.
+        self.state: dict[Tensor, dict] = {p: {} for p in self.params}
+        if len(self.state) != len(self.params):
             raise ValueError(f"{type(self).__name__}: a parameter appears twice")
         self.lr = lr
         self._schedule = as_schedule(lr)
         self.global_step = 0
-        self.state: list[dict] = [{} for _ in self.params]
-        self._flat = FlatWeights.for_params(self.params, self.FLAT_UPDATE_LIMIT)
+        self.packed = bool(packed)
+        self._packed = PackedWeights(self.params) if packed else None
+        self._writer = f"{type(self).__name__}.step()"  # names it in a version error
 
     # ------------------------------------------------------------------ the formula
     def update(self, weight: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
-        """Apply one update to ``weight`` in place. Subclasses write their formula here."""
+        """Apply one update to ``weight`` in place. Subclasses write their formula here.
+
+        ``state`` is this parameter's dict: create arrays shaped like ``weight`` in it on
+        the first call, then change them in place; numbers (a step count) may be
+        replaced. Keep the formula elementwise: with ``packed=True`` it runs once on all
+        the weights flattened into one array, with ``state`` holding the flat arrays.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    @classmethod
+    def state_entries(cls, settings: dict) -> dict[str, str] | None:
+        """What ``update`` keeps for a parameter once it has had a gradient, with the
+        hyperparameters ``settings`` (``{name: value}``): ``{entry: kind}``, where kind is
+        ``"array"`` (shaped like the parameter), ``"square"`` (the same, never negative:
+        a running sum or mean of squares) or ``"count"`` (a whole number of updates, at
+        least 1 and at most ``global_step``). A parameter's saved state holds exactly
+        these entries, or none (it never had a gradient); files are checked against it
+        before their state is loaded (``thalweg.serialization``).
+
+        None (this base class) means "not described": only the shapes are checked.
+
+        >>> from thalweg.optim import Adam
+        >>> Adam.state_entries({})
+        {'step': 'count', 'm': 'array', 'v': 'square'}
+        """
+        return None
 
     # ------------------------------------------------------------------ TensorFlow habit
     @property
@@ -98,21 +134,22 @@ class Optimizer:
     def compute_gradients(self, loss: Tensor, params=None) -> list[tuple[np.ndarray, Tensor]]:
         """Gradients of ``loss`` as ``[(grad, param), ...]``; no weight or ``.grad`` changes.
 
-        ``params`` defaults to the optimizer's parameters.
+        ``params`` defaults to the optimizer's parameters. A parameter the loss does not
+        depend on gets None (TensorFlow's habit too), so ``apply_gradients`` leaves its
+        weight and state alone, where a zero gradient would still move it by momentum.
         """
         params = self.params if params is None else list(params)
-        grads = engine.grad(loss, params)
+        grads = engine.grad(loss, params, materialize_grads=False)
         return list(zip(grads, params, strict=True))
 
     def apply_gradients(self, grads_and_params) -> None:
         """Update each param from its grad (None grads are skipped); ``global_step += 1``."""
         lr = self._schedule(self.global_step)
-        updates = []  # (position, grad)
+        updates = []  # (param, grad)
         for grad, param in grads_and_params:
             if grad is None:
                 continue
-            position = self._position.get(id(param))
-            if position is None:
+            if param not in self.state:
                 raise ValueError(
                     "apply_gradients: a parameter that this optimizer was not built with; "
                     "pass it in the optimizer's params"
@@ -122,18 +159,22 @@ class Optimizer:
                     f"apply_gradients: gradient of shape {grad.shape} for a parameter of shape "
                     f"{param.shape}"
                 )
-            updates.append((position, grad))
+            updates.append((param, grad))
         self._apply(updates, lr)
 
-    def _apply(self, updates: list, lr: float) -> None:
-        """Run the formula for checked ``(position, grad)`` pairs; ``global_step += 1``."""
-        flat = self._flat
-        if flat is not None and len(updates) == len(self.params):
-            updates.sort(key=_first)  # (already in order when they come from step())
-            flat.update(self, [grad for _, grad in updates], lr)
-        else:
-            for position, grad in updates:
-                self.update(self.params[position].data, grad, self.state[position], lr)
+    def _apply(self, updates: list, lr: float, in_order: bool = False) -> None:
+        """Run the formula for checked ``(param, grad)`` pairs; ``global_step += 1``.
+
+        Parameters without a gradient are not in ``updates``: their weights and state
+        stay as they are (PyTorch's rule). Each write is recorded, so a graph that saved
+        the old weights refuses a later backward (see ``autograd/versions.py``).
+        ``in_order``: the pairs follow ``self.params`` (as ``step`` lists them).
+        """
+        if self._packed is None or not self._packed.update(self, updates, lr, in_order):
+            state = self.state
+            for param, grad in updates:
+                self.update(param.data, grad, state[param], lr)
+                versions.mark_written(param.data, self._writer)
         self.global_step += 1
 
     def minimize(self, loss: Tensor) -> list[tuple[np.ndarray, Tensor]]:
@@ -155,7 +196,7 @@ class Optimizer:
         ``apply_gradients``' checks are needed here.
         """
         lr = self._schedule(self.global_step)
-        self._apply([(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None], lr)
+        self._apply([(p, p.grad) for p in self.params if p.grad is not None], lr, in_order=True)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -170,151 +211,59 @@ class Optimizer:
             "lr": schedule_to_config(self.lr),
             "hyperparameters": {name: getattr(self, name) for name in self.hyperparameters},
             "state": {
-                i: {
+                position: {
                     k: (v.copy() if isinstance(v, np.ndarray) else v)
-                    for k, v in s.items()
+                    for k, v in self.state[p].items()
                     if k != WORK_BUFFER
                 }
-                for i, s in enumerate(self.state)
-                if s
+                for position, p in enumerate(self.params)
+                if self.state[p]
             },
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned (arrays are copied in)."""
+        """Restore what ``state_dict`` returned (arrays are copied in).
+
+        Parameters missing from ``state_dict["state"]`` start with no state, exactly as
+        if they had never had a gradient.
+        """
         saved_class = state_dict.get("class", type(self).__name__)
         if saved_class != type(self).__name__:
             raise ValueError(
                 f"load_state_dict: state is from {saved_class}, this is {type(self).__name__}"
             )
-        self.global_step = int(state_dict["global_step"])
-        self.lr = schedule_from_config(state_dict["lr"])
-        self._schedule = as_schedule(self.lr)
-        for name, value in state_dict.get("hyperparameters", {}).items():
-            setattr(self, name, value)
-        self.state = [{} for _ in self.params]
-        if self._flat is not None:
-            self._flat.state = None  # rebuilt from the per-parameter state at the next step
+        state = {p: {} for p in self.params}
         for key, entries in state_dict.get("state", {}).items():
             position = int(key)
-            if position >= len(self.params):
+            if not 0 <= position < len(self.params):
                 raise ValueError(
                     f"load_state_dict: state for parameter {position} but the optimizer has "
                     f"{len(self.params)} parameters"
                 )
-            self.state[position] = {
+            param = self.params[position]
+            for name, value in entries.items():
+                if isinstance(value, np.ndarray) and value.shape != param.shape:
+                    raise ShapeError(
+                        f"load_state_dict: {name} of parameter {position} has shape "
+                        f"{value.shape} but the parameter has {param.shape}; the state is "
+                        "from an optimizer of another model"
+                    )
+            state[param] = {
                 k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in entries.items()
             }
+        lr = schedule_from_config(state_dict["lr"])  # everything checked: now change
+        self.global_step = int(state_dict["global_step"])
+        self.lr = lr
+        self._schedule = as_schedule(lr)
+        for name, value in state_dict.get("hyperparameters", {}).items():
+            setattr(self, name, value)
+        # (a packed optimizer notices the new dicts at its next step and packs them)
+        self.state = state
 
     def __repr__(self) -> str:
         settings = ", ".join(
-            [f"lr={self.lr!r}"] + [f"{n}={getattr(self, n)!r}" for n in self.hyperparameters]
+            [f"lr={self.lr!r}"]
+            + [f"{n}={getattr(self, n)!r}" for n in self.hyperparameters]
+            + (["packed=True"] if self.packed else [])
         )
         return f"{type(self).__name__}({settings}, params={len(self.params)})"
-
-
-def _first(pair):
-    return pair[0]
-
-
-WORK_BUFFER = "work_buffer"  # state key of a scratch array: reused each step, never saved
-
-
-def work_buffer(state: dict, like: np.ndarray) -> np.ndarray:
-    """A scratch array shaped like ``like``, kept in ``state`` so updates allocate nothing."""
-    buffer = state.get(WORK_BUFFER)
-    if buffer is None or buffer.shape != like.shape:
-        buffer = state[WORK_BUFFER] = np.empty_like(like)
-    return buffer
-
-
-class FlatWeights:
-    """The weights of a small model packed into one buffer, updated in one pass.
-
-    Each parameter's ``.data`` is a view of its slice of ``weights``; the optimizer's
-    state for the whole buffer lives in ``state``, and each parameter's ``state`` entries
-    are views of their slices of it (so ``state_dict``, proximal steps and the
-    per-parameter path all see the same numbers). If anyone rebinds a parameter's
-    ``.data`` to a new array, the next step notices and packs again.
-    """
-
-    def __init__(self, params: list):
-        self.params = params
-        self.shapes = [p.shape for p in params]
-        ends = np.cumsum([p.size for p in params])
-        self.slices = [
-            slice(int(end - p.size), int(end)) for p, end in zip(params, ends, strict=True)
-        ]
-        self.weights = np.empty(int(ends[-1]), dtype=params[0].dtype)
-        self.grads = np.empty_like(self.weights)
-        self.views: list = []
-        self.state: dict | None = None
-        self.scalar_keys: list = []
-        self.scalar_keys_known = False
-        self.pack()
-
-    @classmethod
-    def for_params(cls, params: list, limit: int) -> FlatWeights | None:
-        """Pack only model parameters (never a user's shared array: ``from_numpy``), of
-        one dtype, few enough for the per-call overhead to matter."""
-        if (
-            len(params) > 1
-            and all(type(p) is Parameter for p in params)
-            and len({p.dtype for p in params}) == 1
-            and sum(p.size for p in params) <= limit
-        ):
-            return cls(params)
-        return None
-
-    def pack(self) -> None:
-        """Copy the weights into the buffer and make each ``.data`` a view of its slice."""
-        for p, part in zip(self.params, self.slices, strict=True):
-            self.weights[part] = p.data.ravel()
-        self.views = [
-            self.weights[part].reshape(shape)
-            for part, shape in zip(self.slices, self.shapes, strict=True)
-        ]
-        for p, view in zip(self.params, self.views, strict=True):
-            p.data = view
-
-    def update(self, optimizer: Optimizer, grads: list, lr: float) -> None:
-        """One update of every weight: gather the gradients, run the formula once."""
-        if any(p.data is not view for p, view in zip(self.params, self.views, strict=True)):
-            self.pack()  # someone replaced a .data array: take its values, view it again
-        np.concatenate([g.ravel() for g in grads], out=self.grads)
-        if self.state is None:
-            self.state = self._state_from(optimizer.state)
-        keys_before = len(self.state)
-        optimizer.update(self.weights, self.grads, self.state, lr)
-        if len(self.state) != keys_before or not self.scalar_keys_known:
-            self._share_state(optimizer.state)
-        for key in self.scalar_keys:  # step counters and the like: copied each step
-            value = self.state[key]
-            for entries in optimizer.state:
-                entries[key] = value
-
-    def _share_state(self, per_param: list) -> None:
-        """Give each parameter's state views of its slices of the flat state arrays."""
-        self.scalar_keys = []
-        for key, value in self.state.items():
-            if isinstance(value, np.ndarray):
-                for position, part in enumerate(self.slices):
-                    per_param[position][key] = value[part].reshape(self.shapes[position])
-            else:
-                self.scalar_keys.append(key)
-        self.scalar_keys_known = True
-
-    def _state_from(self, per_param: list) -> dict:
-        """Flat state assembled from per-parameter state (after ``load_state_dict``)."""
-        if not all(per_param):
-            return {}
-        state = {}
-        for key, value in per_param[0].items():
-            if isinstance(value, np.ndarray):
-                state[key] = np.concatenate([entries[key].ravel() for entries in per_param])
-            else:
-                state[key] = value
-        for entries in per_param:
-            entries.clear()  # the views are recreated from the flat state
-        self.scalar_keys_known = False
-        return state

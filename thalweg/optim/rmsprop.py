@@ -25,15 +25,31 @@ class RMSProp(Optimizer):
 
     hyperparameters = ("rho", "eps", "momentum", "weight_decay")
 
-    def __init__(self, params, lr=0.001, rho=0.9, eps=1e-7, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(
+        self,
+        params,
+        lr=0.001,
+        rho=0.9,
+        eps=1e-7,
+        momentum=0.0,
+        weight_decay=0.0,
+        packed=False,
+    ):
+        super().__init__(params, lr, packed)
         self.rho = rho
         self.eps = eps
         self.momentum = momentum
         self.weight_decay = weight_decay
 
+    @classmethod
+    def state_entries(cls, settings):
+        entries = {"mean_square": "square"}
+        if settings["momentum"]:
+            entries["momentum_buffer"] = "array"
+        return entries
+
     def effective_learning_rate(self, param, lr):
-        mean_square = self.state[self._position[id(param)]].get("mean_square")
+        mean_square = self.state[param].get("mean_square")
         return lr if mean_square is None else lr / (np.sqrt(mean_square) + self.eps)
 
     def update(self, weight, grad, state, lr):

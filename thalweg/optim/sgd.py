@@ -32,13 +32,19 @@ class SGD(Optimizer):
 
     hyperparameters = ("momentum", "nesterov", "weight_decay")
 
-    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(params, lr)
+    def __init__(
+        self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, packed=False
+    ):
+        super().__init__(params, lr, packed)
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum = momentum
         self.nesterov = nesterov
         self.weight_decay = weight_decay
+
+    @classmethod
+    def state_entries(cls, settings):
+        return {"velocity": "array"} if settings["momentum"] else {}
 
     def update(self, weight, grad, state, lr):
         if self.weight_decay:

@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
+from thalweg.autograd import versions
 from thalweg.autograd.tensor import Tensor
+from thalweg.errors import TrainingDivergedError
 
 
 def global_norm(grads) -> float:
@@ -14,24 +16,40 @@ def global_norm(grads) -> float:
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads if g is not None))
 
 
-def clip_by_global_norm(grads_and_params, max_norm: float):
+def clip_by_global_norm(grads_and_params, max_norm: float, error_if_nonfinite: bool = False):
     """Scale all gradients together so their global norm is at most ``max_norm``.
 
     Returns ``(clipped_pairs, global_norm)`` like TensorFlow's ``clip_by_global_norm``:
     the pairs are new, unchanged when the norm is already small enough. Clipping all
     gradients by one factor keeps the update's direction.
 
+    A gradient holding an infinity or a NaN has no direction to keep. Then every clipped
+    gradient is NaN (TensorFlow's rule; PyTorch also gives NaN where the infinities
+    were), so the step that follows fails visibly, where passing the gradients on
+    unchanged would take an infinite step. With ``error_if_nonfinite=True`` it raises
+    ``TrainingDivergedError`` instead.
+
     >>> import numpy as np, thalweg
     >>> w = thalweg.tensor([0.0, 0.0], requires_grad=True)
     >>> pairs, norm = clip_by_global_norm([(np.array([3.0, 4.0]), w)], 1.0)
     >>> norm, pairs[0][0]
     (5.0, array([0.6, 0.8]))
+    >>> clip_by_global_norm([(np.array([np.inf, 1.0]), w)], 1.0)[0][0][0]
+    array([nan, nan])
     """
     if max_norm <= 0:
         raise ValueError(f"clip_by_global_norm: max_norm must be positive, got {max_norm}")
     pairs = list(grads_and_params)
     norm = global_norm(g for g, _ in pairs)
-    if norm <= max_norm or not math.isfinite(norm):
+    if not math.isfinite(norm):
+        if error_if_nonfinite:
+            raise TrainingDivergedError(
+                f"clip_by_global_norm: the gradients' global norm is {norm}; some gradient "
+                "holds an infinity or a NaN (try a smaller learning rate, or "
+                "thalweg.detect_anomaly() to find the op that made it)"
+            )
+        return [(None if g is None else np.full_like(g, np.nan), p) for g, p in pairs], norm
+    if norm <= max_norm:
         return pairs, norm
     scale = max_norm / norm
     return [(None if g is None else g * scale, p) for g, p in pairs], norm
@@ -57,3 +75,4 @@ def proximal_l1(params, threshold) -> None:
         shrunk = np.abs(data) - threshold
         np.maximum(shrunk, 0, out=shrunk)
         np.copysign(shrunk, data, out=data)
+        versions.mark_written(data, "proximal_l1")

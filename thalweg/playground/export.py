@@ -104,6 +104,10 @@ def _trained_estimator(run: PlaygroundRun):
             }
         )
     estimator.history_ = history
+    # The one-epoch fit's optimizer knows nothing of the run's steps (and the run's own
+    # trained other weights: float32, its loss and scaling), so the file keeps none:
+    # partial_fit on the exported model starts a fresh optimizer.
+    estimator.optimizer_ = None
     estimator.n_iter_ = run.epoch
     estimator.loss_ = run.train_loss
     _check_same_predictions(run, estimator, inputs[:256])
@@ -324,12 +328,15 @@ def python_script(run: PlaygroundRun) -> str:
     add("    layer.weight.data[...] = weight_rng.uniform(-0.5, 0.5, layer.weight.shape)")
     add("    layer.bias.data[...] = 0.1")
     add("weights = [layer.weight for layer in linear_layers]  # penalized; the biases are not")
+    # packed=True, as the Playground itself: one flat update over a few dozen weights
     if c.optimizer == "adam":
-        add("optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE)")
+        add("optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE, packed=True)")
     elif c.optimizer == "momentum":
-        add("optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.9)")
+        add(
+            "optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.9, packed=True)"
+        )
     else:
-        add("optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE)")
+        add("optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE, packed=True)")
     add("")
     add("")
     add("def data_loss(output, target):")

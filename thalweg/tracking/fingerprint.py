@@ -67,8 +67,9 @@ def _files_under(root: Path):
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         for name in files:
-            if not name.startswith("."):
-                yield Path(folder) / name
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file():  # no FIFO or device: never read
+                yield path
 
 
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:

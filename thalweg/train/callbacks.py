@@ -20,10 +20,17 @@ import time
 
 from thalweg.errors import TrainingDivergedError
 from thalweg.optim.transforms import proximal_l1
+from thalweg.schema import Integer, Json, MapOf, Number, Optional, Record, Schema
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
+
+    ``state_schema`` describes what ``state_dict`` returns (arrays aside); a checkpoint's
+    saved state is checked against it before ``load_state_dict`` sees it.
+    """
+
+    state_schema: Schema = MapOf(Json(max_depth=4), max_items=1000)
 
     def on_train_begin(self, state) -> None:
         pass
@@ -137,6 +144,16 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_weights is not None and state.stop:
             state.model.load_state_dict(self.best_weights)
 
+    state_schema = Record(
+        required={
+            "best": Optional(Number()),
+            "best_epoch": Optional(Integer(minimum=0)),
+            "wait": Integer(minimum=0),
+        },
+        optional={"best_weights": MapOf(Json(max_depth=1))},  # arrays, stored beside
+        name="early-stopping state",
+    )
+
     def state_dict(self):
         state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
         if self.best_weights is not None:
@@ -188,6 +205,12 @@ class Convergence(Callback):
                 f"converged: {self.monitor} improved by less than {self.tol:g} for "
                 f"{self.patience} epochs"
             )
+
+    state_schema = Record(
+        required={"calm_epochs": Integer(minimum=0)},
+        optional={"best": Optional(Number()), "previous": Optional(Number())},  # older: previous
+        name="convergence state",
+    )
 
     def state_dict(self):
         return {"best": self.best, "calm_epochs": self.calm_epochs}

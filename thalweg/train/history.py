@@ -16,6 +16,31 @@ from __future__ import annotations
 
 import math
 
+from thalweg.schema import Integer, ListOf, Number, Optional, Record, Text
+
+
+def history_schema(columns=("epoch",)) -> Record:
+    """What :meth:`History.to_dict` writes, each row holding at least ``columns``
+    (checked when a model file or a checkpoint is read)."""
+    row = Record(
+        required={name: Integer(minimum=1) if name == "epoch" else Number() for name in columns},
+        extra=Optional(Number()),
+        name="an epoch's row",
+    )
+    return Record(
+        optional={
+            "rows": ListOf(row),
+            "step_losses": Optional(ListOf(Number())),
+            "stop_reason": Optional(Text(max_length=1000)),
+            "best_epoch": Optional(Integer(minimum=0)),
+        },
+        name="a training history",
+    )
+
+
+#: A model file's history: rows with an epoch number, and numbers.
+HISTORY_DATA = history_schema()
+
 
 class History:
     """Per-epoch training records, optional per-step losses, and why training stopped."""

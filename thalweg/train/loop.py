@@ -38,19 +38,39 @@ from thalweg import backend
 from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
 from thalweg.data.split import train_val_test_split
-from thalweg.errors import DataError, ShapeError
+from thalweg.errors import DataError, ShapeError, ThalwegError
 from thalweg.tracking import active_run
 from thalweg.train.batches import ArrayBatches, InputBalance
 from thalweg.train.callbacks import Callback, NaNGuard, ProgressBar
-from thalweg.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from thalweg.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    saved_split_seed,
+)
 from thalweg.train.history import History
+from thalweg.train.random_state import set_generator_state
 from thalweg.train.tracking import Tracking
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating (bounds memory on big data)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training: the loop stopped between two steps (weights consistent)."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during training: the loop stopped between two steps
+    (weights consistent). ``signal_number`` says which signal it was, ``where`` where
+    training stopped, ``checkpoint`` the checkpoint saved (None if none was)."""
+
+    def __init__(
+        self,
+        message: str = "",
+        signal_number: int = signal.SIGINT,
+        where: str = "",
+        checkpoint: Path | None = None,
+    ):
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.where = where
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -69,6 +89,7 @@ class TrainingState:
     epoch: int = 0  # epochs completed
     batch_in_epoch: int = 0  # steps completed in the current epoch
     epoch_rng_state: dict | None = None  # generator state when the current epoch began
+    split_seed: int | None = None  # seed of the held-out rows (validation_fraction)
     epoch_loss_sum: float = 0.0  # Σ batch loss · batch size, this epoch
     epoch_examples: int = 0
     epoch_examples_before: int = 0  # of those, examples done before this run (a resume)
@@ -143,17 +164,17 @@ def run_epochs(
     for callback in state.callbacks:
         callback.on_train_begin(state)
     try:
-        with _stop_on_ctrl_c() as interrupted:
+        with _stop_on_signals() as interrupted:
             while state.epoch < state.epochs and not state.stop:
                 _begin_epoch(state)
                 for batch in _timed(batches.epoch_batches(state.rng, state.batch_in_epoch), state):
                     loss, rows = step(batch)
                     _end_step(state, loss, rows)
                     if interrupted():
-                        raise TrainingInterrupted
+                        raise TrainingInterrupted("", interrupted())
                 _end_epoch(state, measure)
-    except TrainingInterrupted:
-        raise _interruption(state) from None
+    except TrainingInterrupted as stop:
+        raise _interruption(state, stop.signal_number) from None
     finally:
         for callback in state.callbacks:  # close progress bars first, so errors print clean
             if isinstance(callback, ProgressBar):
@@ -219,19 +240,32 @@ def _end_epoch(state: TrainingState, measure: Callable[[], dict] | None) -> None
         callback.on_epoch_end(state, row)
 
 
-def _interruption(state: TrainingState) -> TrainingInterrupted:
-    """Save a checkpoint for every ``Checkpoint`` callback; say where training stopped."""
+def _interruption(state: TrainingState, signum: int) -> TrainingInterrupted:
+    """Save a checkpoint for every ``Checkpoint`` callback; say where training stopped
+    (and, if a checkpoint could not be written, why this run cannot be resumed)."""
     checkpoints = [c for c in state.callbacks if isinstance(c, Checkpoint)]
-    for checkpoint in checkpoints:
-        save_checkpoint(checkpoint.path, state)
     where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
+    for checkpoint in checkpoints:
+        try:
+            save_checkpoint(checkpoint.path, state)
+        except (OSError, ThalwegError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            return TrainingInterrupted(
+                f"training interrupted at {where}, but the checkpoint could not be saved to "
+                f"{checkpoint.path} ({reason}); this run cannot be resumed",
+                signum,
+                where,
+            )
     if checkpoints:
         path = checkpoints[0].path
         return TrainingInterrupted(
             f"training interrupted at {where}; checkpoint saved to {path}; "
-            f"resume with fit(..., resume={str(path)!r})"
+            f"resume with fit(..., resume={str(path)!r})",
+            signum,
+            where,
+            path,
         )
-    return TrainingInterrupted(f"training interrupted at {where}")
+    return TrainingInterrupted(f"training interrupted at {where}", signum, where)
 
 
 def fit(
@@ -327,8 +361,13 @@ def fit(
         seed if seed is not None else backend.default_generator().integers(2**63)
     )
     dtype = optimizer.params[0].dtype
+    split_seed = None
+    if validation_fraction is not None:
+        split_seed = int(rng.integers(2**63))
+        if resume is not None and Path(resume).exists():  # hold out the same rows as before
+            split_seed = saved_split_seed(resume, split_seed)
     source, validation = _batches(
-        X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype
+        X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, split_seed, dtype
     )
     state = TrainingState(
         model=model,
@@ -340,13 +379,14 @@ def fit(
         n_samples=source.n_samples,
         rng=rng,
         loss_fn=loss_fn,
+        split_seed=split_seed,
     )
     if resume is not None and Path(resume).exists():
         load_checkpoint(resume, state)
         if record_steps and state.history.step_losses is None:
             state.history.step_losses = []
         if state.epoch_rng_state is not None:
-            rng.bit_generator.state = state.epoch_rng_state
+            set_generator_state(rng, state.epoch_rng_state)  # checked by load_checkpoint
 
     if hasattr(model, "train"):
         model.train()
@@ -365,8 +405,11 @@ def fit(
     return history
 
 
-def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, rng, dtype):
-    """The batch source and the validation arrays ``fit`` trains and measures on."""
+def _batches(
+    X, y, sample_weight, batch_size, shuffle, validation, validation_fraction, split_seed, dtype
+):
+    """The batch source and the validation arrays ``fit`` trains and measures on
+    (``split_seed`` chooses the rows ``validation_fraction`` holds out)."""
     if validation is not None and validation_fraction is not None:
         raise ValueError("fit: pass validation or validation_fraction, not both")
     if hasattr(X, "epoch_batches"):  # a stream or a pipeline: it makes its own batches
@@ -384,7 +427,7 @@ def _batches(X, y, sample_weight, batch_size, shuffle, validation, validation_fr
         parts = train_val_test_split(
             *arrays,
             fractions=(1 - validation_fraction, validation_fraction),
-            seed=int(rng.integers(2**63)),
+            seed=split_seed,
         )
         arrays, validation = parts[0::2], parts[1::2]
     elif validation is not None:
@@ -485,27 +528,39 @@ def _as_arrays(X, y, sample_weight=None, *, dtype) -> tuple[np.ndarray, ...]:
     return X, y, sample_weight
 
 
+# Signals that stop training between two steps, with a checkpoint: Ctrl-C, `kill`
+# (SIGTERM, what schedulers and `docker stop` send) and a closed terminal (SIGHUP).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
-def _stop_on_ctrl_c():
-    """Turn the first Ctrl-C into a flag the loop checks between steps.
+def _stop_on_signals():
+    """Turn the first Ctrl-C, SIGTERM or SIGHUP into a flag the loop checks between steps.
 
     Stopping between steps (not in the middle of an update) keeps the weights and the
     optimizer state consistent, so the checkpoint saved on interrupt can be resumed. A
-    second Ctrl-C interrupts immediately.
+    second signal interrupts immediately. The flag's value is the signal's number.
     """
-    pressed = []
+    received: list[int] = []
 
     def handler(signum, frame):
-        if pressed:
+        if received:
             raise KeyboardInterrupt
-        pressed.append(True)
+        received.append(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave Ctrl-C alone
-        yield lambda: False
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread: leave the signals alone
+        for number, old in previous.items():
+            signal.signal(number, old)
+        yield lambda: 0
         return
     try:
-        yield lambda: bool(pressed)
+        yield lambda: received[0] if received else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)

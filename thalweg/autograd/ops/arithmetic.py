@@ -2,7 +2,8 @@
 
 Each backward is the derivative from school, times the incoming gradient, then
 ``unbroadcast`` back to the input's shape (an input that was broadcast was used many
-times, so its gradient is the sum over those uses).
+times, so its gradient is the sum over those uses). Each forward first applies the
+dtype rule for mixed operands (``promotion.py``: integers follow the floats).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
+from thalweg.autograd.promotion import promote
 
 
 class Add(Function):
@@ -19,6 +21,7 @@ class Add(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.saved = (np.shape(a), np.shape(b))
         return a + b
 
@@ -36,6 +39,7 @@ class Sub(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.saved = (np.shape(a), np.shape(b))
         return a - b
 
@@ -53,6 +57,7 @@ class Mul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.saved = (a, b)
         return a * b
 
@@ -70,6 +75,7 @@ class Div(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b, true_division=True)
         out = a / b
         self.saved = (a, b, out)
         return out
@@ -84,12 +90,20 @@ class Div(Function):
 
 
 class Pow(Function):
-    """``a ** b``.  d/da = b·a^(b-1), d/db = a^b·ln(a) (defined for a > 0)."""
+    """``a ** b``.  d/da = b·a^(b-1), d/db = a^b·ln(a).
+
+    Where a formula meets 0·∞ the limit is taken instead, as PyTorch does: d/da is 0
+    wherever ``b == 0`` (``x**0`` is the constant 1, even at ``x = 0``), and d/db is 0
+    wherever ``a == 0`` and ``b >= 0`` (``0**b`` is constant there: 0, or 1 at ``b = 0``).
+    So ``Σ cₖ·x**k`` has the right gradient at 0.
+    """
 
     __slots__ = ()
 
     def forward(self, a, b):
-        out = a**b
+        a, b = promote(a, b)
+        with np.errstate(divide="ignore"):  # 0 ** -1 is inf, as IEEE says
+            out = a**b
         self.saved = (a, b, out)
         return out
 
@@ -97,13 +111,22 @@ class Pow(Function):
         a, b, out = self.saved
         grad_a = grad_b = None
         if self.parents[0] is not None:
-            if isinstance(b, int | float) and b == 2:  # the common square: no pow needed
-                grad_a = grad * (2 * a)
+            if isinstance(b, int | float):  # a constant exponent: the usual x**k
+                if b == 2:  # the common square: no pow needed
+                    grad_a = grad * (2 * a)
+                elif b == 0:
+                    grad_a = np.zeros(np.shape(a), dtype=grad.dtype)
+                else:
+                    grad_a = unbroadcast(grad * b * a ** (b - 1), np.shape(a))
             else:
-                grad_a = unbroadcast(grad * b * a ** (b - 1), a.shape)
+                with np.errstate(divide="ignore", invalid="ignore"):  # 0**(-1) where b = 0
+                    slope = np.where(b == 0, 0, b * a ** (b - 1))
+                grad_a = unbroadcast(grad * slope, np.shape(a))
         if self.parents[1] is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = unbroadcast(grad * out * np.log(a, dtype=out.dtype), b.shape)
+                slope = out * np.log(a, dtype=out.dtype)
+            slope = np.where((a == 0) & (b >= 0), 0, slope)
+            grad_b = unbroadcast(grad * slope, np.shape(b))
         return grad_a, grad_b
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
+from thalweg.autograd.promotion import promote
 
 
 class AsType(Function):
@@ -245,6 +246,7 @@ class Maximum(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.saved = (a, b)
         return np.maximum(a, b)
 
@@ -260,6 +262,7 @@ class Minimum(Function):
     __slots__ = ()
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.saved = (a, b)
         return np.minimum(a, b)
 
@@ -284,6 +287,7 @@ class Where(Function):
 
     def forward(self, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
+        a, b = promote(a, b)
         self.saved = (condition, np.shape(a), np.shape(b))
         return np.where(condition, a, b)
 

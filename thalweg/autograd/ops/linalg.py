@@ -14,6 +14,7 @@ import numpy as np
 
 from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
+from thalweg.autograd.promotion import promote
 from thalweg.errors import ShapeError
 
 
@@ -59,7 +60,7 @@ class MatMul(Function):
     __slots__ = ()
 
     def forward(self, a, b):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = promote(np.asarray(a), np.asarray(b))
         _check_matmul_shapes("matmul", a.shape, b.shape)
         try:
             out = a @ b
@@ -104,6 +105,8 @@ class Linear(Function):
     def forward(self, x, weight, bias=None):
         if type(x) is not np.ndarray:  # a constant given as a list, say
             x = np.asarray(x)
+        if x.dtype is not weight.dtype:  # e.g. integer rows: they follow the weights' dtype
+            x, weight = promote(x, weight)
         self.saved = (x, weight)
         return affine(x, weight, bias)
 
@@ -141,6 +144,7 @@ class StandardizedLinear(Function):
         raw_bias = bias - mean @ raw_weight
         if type(x) is not np.ndarray:
             x = np.asarray(x)
+        x, raw_weight = promote(x, raw_weight)
         self.saved = (x, raw_weight, mean, scale)
         return affine(x, raw_weight, raw_bias)
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from thalweg import backend
+from thalweg.autograd import versions
 from thalweg.autograd.function import Function
 from thalweg.errors import ShapeError
 
@@ -56,6 +58,10 @@ class BatchNorm(Function):
                 f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape "
                 f"{np.shape(x)}"
             )
+        x = np.asarray(x)
+        if x.dtype.kind in "biu":  # integers follow the floats (promotion.py): uint8 pixels
+            floats = weight if weight is not None else running_mean
+            x = x.astype(backend.get_default_dtype() if floats is None else floats.dtype)
         channels = x.shape[1]
         for name, array in (("weight", weight), ("bias", bias)):
             if array is not None and np.shape(array) != (channels,):
@@ -74,12 +80,16 @@ class BatchNorm(Function):
             mean = np.mean(x, axis=axes)
             centered = x - _per_channel(mean, x.ndim)
             variance = np.mean(np.square(centered), axis=axes)
+            # In-place writes, stamped (versions.py) like every write thalweg makes: this
+            # op's own backward never reads them (it saves fresh arrays), another graph might.
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
+                versions.mark_written(running_mean, "batch_norm's running statistics")
             if running_var is not None:
                 running_var *= 1 - momentum
                 running_var += momentum * variance * (count / (count - 1))
+                versions.mark_written(running_var, "batch_norm's running statistics")
         else:
             if running_mean is None or running_var is None:
                 raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")

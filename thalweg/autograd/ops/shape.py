@@ -11,6 +11,7 @@ import numpy as np
 
 from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
+from thalweg.autograd.promotion import promote_all
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
 
@@ -176,6 +177,7 @@ class Concat(Function):
     __slots__ = ()
 
     def forward(self, *arrays, axis=0):
+        arrays = promote_all(arrays)
         try:
             out = np.concatenate(arrays, axis=axis)
         except np.exceptions.AxisError:
@@ -201,6 +203,7 @@ class Stack(Function):
     __slots__ = ()
 
     def forward(self, *arrays, axis=0):
+        arrays = promote_all(arrays)
         try:
             out = np.stack(arrays, axis=axis)
         except ValueError:
