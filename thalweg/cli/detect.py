@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from thalweg.cli.common import JSON, QUIET, check_output, example
+from thalweg.cli.common import JSON, QUIET, check_paths, example
 from thalweg.cli.main import EXIT_OK, UserError
 
 Suppression = Literal["greedy", "soft", "weighted", "fusion"]
@@ -86,22 +86,25 @@ def detect(
     COCO AP) and the report shows the true boxes too; with --min-score the CSV is a
     training CSV ("kindling": train another detector on it with thalweg train-detector).
     """
+    from thalweg.cli.common import write_report_with
     from thalweg.cli.display import Output
     from thalweg.detection import write_boxes_csv
+    from thalweg.files import write_together
     from thalweg.models import load_model
     from thalweg.models.detector import SSDDetector
     from thalweg.models.detector_training import detect_folder
+    from thalweg.report.detection import write_detection_report
 
+    check_paths(
+        {"--output": output_path, "--report": report},
+        {"the model file": model_file, "the images": images, "the boxes file": boxes},
+    )
     model = load_model(model_file)
     if not isinstance(model, SSDDetector):
         raise UserError(
             f"{model_file} is a {type(model).__name__}, not a detector; train one with "
             "thalweg train-detector (thalweg predict runs other models)"
         )
-    if output_path is not None:
-        check_output(output_path, "--output", boxes)
-    if report is not None:
-        check_output(report, "--report", boxes)
     if nms is not None:
         model.set_params(nms=nms)
     if nms_iou is not None:
@@ -112,29 +115,24 @@ def detect(
     table = run.detections
     if min_score is not None:  # kindling: the training CSV format, no score
         table = {key: value for key, value in table.items() if key != "score"}
+    # The report is built before anything is written: if it fails, nothing is.
+    built = _report(model, run, images, model_file) if report is not None else None
+    written = {} if output_path is None else {"detections": output_path}
+    with write_together():  # the detections and the report: both, or neither
+        if output_path is not None:
+            try:
+                write_boxes_csv(output_path, table)
+            except OSError as error:
+                raise UserError(
+                    f"cannot write {output_path} ({error.strerror}); choose another -o"
+                ) from None
+        if built is not None:
+            written["report"] = write_report_with(write_detection_report, report, built)
     if output_path is None:
-        import csv
-        import io
-
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(list(table))
-        for row in zip(*(_cells(values) for values in table.values()), strict=True):
-            writer.writerow(row)
-        sys.stdout.write(text.getvalue())
-        sys.stdout.flush()
+        _print_csv(table)
         output = Output(quiet=True)
     else:
         output = Output(quiet=quiet, json_mode=json_output)
-        try:
-            write_boxes_csv(output_path, table)
-        except OSError as error:
-            raise UserError(
-                f"cannot write {output_path} ({error.strerror}); choose another -o"
-            ) from None
-    written = {} if output_path is None else {"detections": output_path}
-    if report is not None:
-        written["report"] = _write_report(model, run, report, images, model_file)
     n_found = len(table["image"])
     kind = "boxes (training format)" if min_score is not None else "detections"
     output.line(f"{n_found} {kind} in {len(run.data)} images")
@@ -169,17 +167,30 @@ def _cells(values) -> list[str]:
     return [str(v) for v in values.tolist()]
 
 
-def _write_report(model, run, path: Path, images: Path, model_file: Path) -> Path:
-    from thalweg.cli.common import write_report_with
-    from thalweg.report.detection import detection_report, write_detection_report
+def _print_csv(table: dict) -> None:
+    """The detections as CSV on standard output."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(table))
+    for row in zip(*(_cells(values) for values in table.values()), strict=True):
+        writer.writerow(row)
+    sys.stdout.write(text.getvalue())
+    sys.stdout.flush()
+
+
+def _report(model, run, images: Path, model_file: Path):
+    """The report's input: the images with their boxes (and the truth, AP, PR curve)."""
+    from thalweg.report.detection import detection_report
 
     data = run.data
-    found = run.found
-    built = detection_report(
+    return detection_report(
         model,
         data.images,
         data.names,
-        found=found,
+        found=run.found,
         truth=data.boxes if data.has_boxes else None,
         evaluation=run.evaluation,
         title=f"{images.name}: {model_file.name}",
@@ -187,4 +198,3 @@ def _write_report(model, run, path: Path, images: Path, model_file: Path) -> Pat
         seconds=run.seconds,
         split_name="",
     )
-    return write_report_with(write_detection_report, path, built)

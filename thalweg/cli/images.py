@@ -87,16 +87,14 @@ def input_name(data) -> str:
 
 
 def is_detector_model(path) -> bool:
-    """Whether ``path`` holds an object detector (``thalweg train-detector``)."""
-    _, metadata = read_container(path)
-    return metadata.get("class") == "SSDDetector"
+    """Whether ``path`` holds an object detector (``thalweg train-detector``); only the
+    header is read."""
+    return read_metadata(path).get("class") == "SSDDetector"
 
 
 def refuse_detector(path, command: str) -> None:
     """One clear line when ``path`` holds a detector, which ``command`` cannot run."""
     if is_detector_model(path):
-        from thalweg.cli.main import UserError
-
         raise UserError(
             f"{path} is a detector; {command} takes classifiers and regressors: run thalweg "
             "detect MODEL IMAGES/ (with --boxes truth.csv to evaluate it)"

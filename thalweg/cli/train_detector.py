@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import JSON, QUIET, check_output, command_line, example, say
-from thalweg.cli.main import EXIT_INTERRUPTED, EXIT_OK, UserError, invocation
+from thalweg.cli.common import JSON, QUIET, command_line, example
+from thalweg.cli.main import EXIT_OK, UserError
 
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 ImageColor = Literal["auto", "grayscale", "rgb"]
@@ -111,19 +111,25 @@ def train_detector(
     The images are split into train, validation and test parts; training shows a
     progress bar per epoch and stops early when the validation loss stops improving
     (keeping the best epoch); the test images are then scored (AP@0.5, COCO AP). Ctrl-C
-    saves a checkpoint; run the same command with --resume to continue.
+    (SIGTERM, SIGHUP) saves a checkpoint; run the same command with --resume to continue.
     """
+    from thalweg.cli.common import check_paths, write_report_with
     from thalweg.cli.display import Output
-    from thalweg.models.detector_training import train_detector_on_folder
+    from thalweg.cli.recording import record_metrics
+    from thalweg.cli.train import checkpoint_path, interrupted
+    from thalweg.detection import load_detection_folder
+    from thalweg.files import write_together
+    from thalweg.models.detector_training import detector_fingerprint, train_detector
+    from thalweg.models.table_training import checkpoint_for, settle_checkpoints
+    from thalweg.report.detection import write_detection_report
     from thalweg.train import TrainingInterrupted
 
     if not images.is_dir():
         raise UserError(f"{images} is not a folder; give the folder holding the images")
-    check_output(out, "--out", boxes)
-    if report is not None:
-        check_output(report, "--report", boxes)
-        if report.resolve() == out.resolve():
-            raise UserError(f"--report and --out are both {out}; give them different names")
+    check_paths(
+        {"--out": out, "--report": report},
+        {"the image folder": images, "the boxes file": boxes},
+    )
     output = Output(quiet=quiet, json_mode=json_output)
     params = {
         "max_epochs": epochs,
@@ -140,26 +146,25 @@ def train_detector(
         params["learning_rate"] = learning_rate
     if channels is not None:
         params["channels"] = _channels(channels)
-    checkpoint = out.with_name(out.name + ".checkpoint")
+    fractions = split or (0.7, 0.1, 0.2)
+    data = load_detection_folder(
+        images, boxes, size=parse.image_size(size), color=color, workers=workers
+    )
+    fingerprint = detector_fingerprint(data, params, fractions)
+    checkpoint = checkpoint_for(checkpoint_path(out), fingerprint, resume)
     command = command_line()
     try:
-        run = train_detector_on_folder(
-            images,
-            boxes,
-            size=parse.image_size(size),
-            color=color,
-            fractions=split or (0.7, 0.1, 0.2),
-            workers=workers,
+        run = train_detector(
+            data,
+            fractions=fractions,
             checkpoint=checkpoint,
+            fingerprint=fingerprint,
             resume=resume,
             **params,
         )
     except TrainingInterrupted as interruption:
-        where = str(interruption).split(";")[0]
-        again = command if "--resume" in invocation() else f"{command} --resume"
-        say(f"{where}; checkpoint saved to {checkpoint}; resume with: {again}")
-        return EXIT_INTERRUPTED
-    model, data = run.model, run.data
+        return interrupted(interruption, command, resumable=True)
+    model = run.model
     counts = {name: len(part) for name, part in run.parts.items()}
     n_boxes = sum(len(b) for b in data.boxes)
     output.line(
@@ -170,16 +175,21 @@ def train_detector(
     history = model.history_
     if history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
-    try:
-        model.save(out)
-    except OSError as error:
-        raise UserError(
-            f"cannot write the model to {out} ({error.strerror or error}); choose another --out"
-        ) from None
-    checkpoint.unlink(missing_ok=True)  # the model file supersedes it
+    # The report is built before anything is written: if it fails, nothing is.
+    built = _report(run, images) if report is not None else None
     written = {"model": out}
-    if report is not None:
-        written["report"] = _write_report(run, report, images)
+    with write_together():  # the model and the report: both, or neither
+        try:
+            run.save(out, command)
+        except OSError as error:  # disk full, permissions: the old file is untouched
+            raise UserError(
+                f"cannot write the model to {out} ({error.strerror or error}); any file "
+                "already there is unchanged: free some space or choose another --out"
+            ) from None
+        if built is not None:
+            written["report"] = write_report_with(write_detection_report, report, built)
+    for line in settle_checkpoints(checkpoint_path(out), checkpoint, resume):
+        output.line(line)
     metrics = run.evaluation.metrics if run.evaluation is not None else {}
     if metrics:
         output.metrics(
@@ -187,8 +197,6 @@ def train_detector(
             f"test metrics ({counts.get('test', 0)} images, {metrics['boxes']} boxes)",
         )
     output.written(written)
-    from thalweg.cli.recording import record_metrics
-
     record_metrics(metrics, prefix="test_")
     output.json(
         {
@@ -224,17 +232,17 @@ def _channels(value: str) -> tuple[int, ...]:
     return channels
 
 
-def _write_report(run, path: Path, images: Path) -> Path:
-    from thalweg.cli.common import write_report_with
-    from thalweg.report.detection import detection_report, write_detection_report
+def _report(run, images: Path):
+    """The training report's input: the test images with their boxes, the AP table and
+    curve, the learning curve."""
+    from thalweg.report.detection import detection_report
 
     test = run.data.subset(run.parts["test"])
-    found = run.model.predict(test.images)
-    built = detection_report(
+    return detection_report(
         run.model,
         test.images,
         test.names,
-        found=found,
+        found=run.model.predict(test.images),
         truth=test.boxes,
         evaluation=run.evaluation,
         title=f"{images.name}: detecting {', '.join(map(str, run.model.classes_))}",
@@ -243,4 +251,3 @@ def _write_report(run, path: Path, images: Path) -> Path:
         history=run.model.history_,
         facts={"Test images": str(len(test))},
     )
-    return write_report_with(write_detection_report, path, built)

@@ -19,6 +19,7 @@ with Pascal VOC AP@0.5 and the COCO metrics.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg import __version__
 from thalweg.detection import (
     average_precision,
     coco_evaluate,
@@ -37,6 +39,7 @@ from thalweg.detection import (
 from thalweg.detection.folder import DetectionImages
 from thalweg.errors import DataError, OptionError
 from thalweg.models.detector import SSDDetector, detections_table
+from thalweg.models.persistence import save_model
 from thalweg.train import Checkpoint, checkpoint_fingerprint
 
 __all__ = [
@@ -44,8 +47,10 @@ __all__ = [
     "DetectionRun",
     "DetectorTraining",
     "detect_folder",
+    "detector_fingerprint",
     "evaluate_detections",
     "split_images",
+    "train_detector",
     "train_detector_on_folder",
 ]
 
@@ -75,6 +80,37 @@ class DetectorTraining:
     seconds: float
     evaluation: DetectionEvaluation | None = None
     detections: dict | None = None  # on the test part, in the files' pixels
+
+    def training_record(self, command: str = "") -> dict:
+        """The ``training`` entry of the model file's metadata (``thalweg inspect``)."""
+        history = self.model.history_
+        return {
+            "command": command,
+            "mode": "memory",
+            "data": {
+                "source": str(self.data.root),
+                "rows": len(self.data),
+                "target": None,
+                "splits": {name: len(part) for name, part in self.parts.items()},
+                "boxes": int(sum(len(b) for b in self.data.boxes)),
+                "classes": [str(c) for c in self.model.classes_],
+                "image_shape": list(self.data.image_shape),
+            },
+            "seed": self.model.random_state,
+            "seconds": round(self.seconds, 3),
+            "epochs_run": int(self.model.n_iter_),
+            "stop_reason": history.stop_reason,
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "thalweg_version": __version__,
+        }
+
+    def save(self, path, command: str = "") -> Path:
+        """Write the model file (atomically), with the training record and test metrics."""
+        metadata = {"training": self.training_record(command)}
+        if self.evaluation is not None:
+            metadata["metrics"] = {"test": dict(self.evaluation.metrics)}
+        save_model(self.model, path, metadata)
+        return Path(path)
 
 
 @dataclass
@@ -136,8 +172,9 @@ def evaluate_detections(
     return DetectionEvaluation(metrics, {str(k): float(v) for k, v in per_class.items()}, curves)
 
 
-def _fingerprint(data: DetectionImages, params: dict, fractions) -> str:
-    """A hash of the images, their boxes and every setting but the epoch count."""
+def detector_fingerprint(data: DetectionImages, params: dict, fractions) -> str:
+    """A hash of the images, their boxes and every setting but the epoch count (a
+    resumed run may train for longer): what a checkpoint is checked against."""
     digest = hashlib.sha256(np.ascontiguousarray(data.images).tobytes())
     for boxes, labels in zip(data.boxes, data.labels, strict=True):
         digest.update(np.ascontiguousarray(boxes).tobytes())
@@ -151,28 +188,33 @@ def _fingerprint(data: DetectionImages, params: dict, fractions) -> str:
 
 
 def train_detector_on_folder(
-    root,
-    boxes,
+    root, boxes, *, size=None, color: str = "auto", workers: int = 0, **options
+) -> DetectorTraining:
+    """Decode ``root``'s images with the boxes of the CSV ``boxes``
+    (:func:`~thalweg.detection.load_detection_folder`), then :func:`train_detector`."""
+    data = load_detection_folder(root, boxes, size=size, color=color, workers=workers)
+    return train_detector(data, **options)
+
+
+def train_detector(
+    data: DetectionImages,
     *,
-    size=None,
-    color: str = "auto",
     fractions=(0.7, 0.1, 0.2),
-    workers: int = 0,
     checkpoint=None,
+    fingerprint: str | None = None,
     resume: bool = False,
     callbacks=(),
     **params,
 ) -> DetectorTraining:
-    """Split, decode and train an :class:`SSDDetector` (``params``) on ``root``'s images
-    and the boxes of the CSV ``boxes``.
+    """Split ``data`` and train an :class:`SSDDetector` (``params``) on it.
 
     ``fractions`` are train, validation and test (or train and test); the validation
     part is passed to ``fit`` (``early_stopping=True`` unless ``params`` say otherwise)
     and the test part is evaluated at the end. The split's seed is ``random_state``.
-    ``checkpoint``: where Ctrl-C saves the training state (``TrainingInterrupted`` is
-    raised after saving); ``resume=True`` continues from it.
+    ``checkpoint``: where Ctrl-C (SIGTERM, SIGHUP) saves the training state
+    (``TrainingInterrupted`` is raised after saving), tagged with ``fingerprint``
+    (default :func:`detector_fingerprint`); ``resume=True`` continues from it.
     """
-    data = load_detection_folder(root, boxes, size=size, color=color, workers=workers)
     seed = params.get("random_state", 0)
     seed = 0 if seed is None else seed
     parts = split_images(len(data), fractions, seed)
@@ -180,13 +222,14 @@ def train_detector_on_folder(
     model = SSDDetector(**params)
     train = data.subset(parts["train"])
     if not any(len(b) for b in train.boxes):
-        raise DataError(f"{boxes}: no box falls in the training images; a detector needs some")
+        raise DataError("no box falls in the training images; a detector needs some")
     validation = None
     if "validation" in parts:
         held_out = data.subset(parts["validation"])
         validation = (held_out.images, held_out.targets())
     callbacks = list(callbacks)
-    fingerprint = _fingerprint(data, model.get_params(), fractions)
+    if fingerprint is None:
+        fingerprint = detector_fingerprint(data, model.get_params(), fractions)
     if resume:
         if checkpoint is None or not Path(checkpoint).exists():
             raise OptionError(f"there is no checkpoint {checkpoint} to resume from")
