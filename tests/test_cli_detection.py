@@ -12,7 +12,8 @@ import pytest
 from conftest import assert_one_line_error
 from PIL import Image
 
-from thalweg.detection import load_detection_folder, read_boxes_csv, write_boxes_csv
+from thalweg.data import load_detection_folder
+from thalweg.detection import read_boxes_csv, write_boxes_csv
 from thalweg.errors import DataError
 from thalweg.models import load_model
 

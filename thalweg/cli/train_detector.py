@@ -117,7 +117,7 @@ def train_detector(
     from thalweg.cli.display import Output
     from thalweg.cli.recording import record_metrics
     from thalweg.cli.train import checkpoint_path, interrupted
-    from thalweg.detection import load_detection_folder
+    from thalweg.data import load_detection_folder
     from thalweg.files import write_together
     from thalweg.models.detector_training import detector_fingerprint, train_detector
     from thalweg.models.table_training import checkpoint_for, settle_checkpoints

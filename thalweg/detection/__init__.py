@@ -28,7 +28,6 @@ from thalweg.detection.evaluation import (
     mean_average_precision,
     precision_recall_curve,
 )
-from thalweg.detection.folder import DetectionImages, load_detection_folder
 from thalweg.detection.fusion import weighted_box_fusion
 from thalweg.detection.nms import batched_nms, nms, soft_nms, weighted_nms
 from thalweg.detection.overlaps import overlapping_pairs
@@ -46,7 +45,6 @@ __all__ = [
     "BOX_COLUMNS",
     "BOX_FORMATS",
     "SUPPRESSION_METHODS",
-    "DetectionImages",
     "MatchTargets",
     "anchor_grid",
     "as_box_table",
@@ -62,7 +60,6 @@ __all__ = [
     "decode",
     "default_boxes",
     "encode",
-    "load_detection_folder",
     "match_anchors",
     "match_anchors_loop",
     "mean_average_precision",

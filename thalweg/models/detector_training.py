@@ -30,13 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from thalweg import __version__
+from thalweg.data.detection_images import DetectionImages, load_detection_folder
 from thalweg.detection import (
     average_precision,
     coco_evaluate,
-    load_detection_folder,
     precision_recall_curve,
 )
-from thalweg.detection.folder import DetectionImages
 from thalweg.errors import DataError, OptionError
 from thalweg.models.detector import SSDDetector, detections_table
 from thalweg.models.persistence import save_model
@@ -191,7 +190,7 @@ def train_detector_on_folder(
     root, boxes, *, size=None, color: str = "auto", workers: int = 0, **options
 ) -> DetectorTraining:
     """Decode ``root``'s images with the boxes of the CSV ``boxes``
-    (:func:`~thalweg.detection.load_detection_folder`), then :func:`train_detector`."""
+    (:func:`~thalweg.data.load_detection_folder`), then :func:`train_detector`."""
     data = load_detection_folder(root, boxes, size=size, color=color, workers=workers)
     return train_detector(data, **options)
 

@@ -1,4 +1,4 @@
-"""A folder of images and one box CSV: detection data as arrays, and back to file coordinates.
+"""A folder of images and one box CSV: detection data as arrays, and back to file pixels.
 
 What ``thalweg train-detector images/ --boxes boxes.csv`` and ``thalweg detect`` read::
 
@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from thalweg.data.images import COLORS, image_files, load_images, read_image
 from thalweg.detection.annotations import BOX_COLUMNS, as_box_table, read_boxes_csv
-from thalweg.errors import DataError
+from thalweg.errors import DataError, FileFormatError
 
 __all__ = ["DetectionImages", "load_detection_folder"]
 
@@ -155,7 +156,6 @@ def load_detection_folder(
     Raises :class:`~thalweg.errors.DataError` when the CSV names images that are not
     in the folder, or a box lies outside its image.
     """
-    from thalweg.data.images import COLORS, image_files, load_images, read_image
 
     root = Path(root)
     paths = image_files(root)
@@ -218,8 +218,6 @@ def load_detection_folder(
 def _file_size(path) -> tuple[int, int]:
     """``(height, width)`` from the file's header."""
     from PIL import Image, UnidentifiedImageError
-
-    from thalweg.errors import FileFormatError
 
     try:
         with Image.open(path) as image:
