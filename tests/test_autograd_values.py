@@ -117,6 +117,11 @@ def test_fused_losses_match_their_textbook_formulas():
         thalweg.binary_cross_entropy_with_logits(t(z), y, weight=weight).data,
         (bce * weight[:, None]).sum() / (weight.sum() * 2),
     )
+    # Unweighted mean and sum take a shorter path (no per-element loss array).
+    np.testing.assert_allclose(thalweg.binary_cross_entropy_with_logits(t(z), y).data, bce.mean())
+    np.testing.assert_allclose(
+        thalweg.binary_cross_entropy_with_logits(t(z), y, reduction="sum").data, bce.sum()
+    )
 
     target = RNG.normal(size=(5, 2))
     np.testing.assert_allclose(thalweg.squared_error(t(z), target).data, ((z - target) ** 2).mean())
@@ -134,6 +139,24 @@ def test_stable_primitives_do_not_overflow_at_extreme_inputs():
     loss = thalweg.binary_cross_entropy_with_logits(big, [1.0, 1.0, 0.0], reduction="none")
     np.testing.assert_allclose(loss.data, [1000.0, np.log(2), 1000.0])
     assert np.isfinite(thalweg.cross_entropy(t([[1000.0, -1000.0]]), [1]).data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_of_confident_logits_keeps_its_tiny_total(dtype):
+    # A separable fit: logits of ±(10..20) with the right signs, so every loss is about
+    # exp(-|z|) ≈ 10⁻⁶. Summing max(z, 0) and z·y separately cancels two sums of ~4·10⁵ to
+    # a total wrong in its first digit (float32), even negative; per element it is not.
+    rng = np.random.default_rng(0)
+    y = (rng.random(50_000) < 0.5).astype(dtype)
+    z = (np.where(y == 1, 1, -1) * rng.uniform(10, 20, y.size)).astype(dtype)
+    z64 = z.astype(np.float64)
+    reference = np.logaddexp(0, -np.where(y == 1, z64, -z64))  # -log σ(±z), in float64
+    for reduction, expected in (("mean", reference.mean()), ("sum", reference.sum())):
+        got = thalweg.binary_cross_entropy_with_logits(thalweg.tensor(z), y, reduction=reduction)
+        got = got.data
+        assert got.dtype == dtype
+        assert got > 0
+        np.testing.assert_allclose(got, expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
 # ------------------------------------------------------------------ hand-computed gradients

@@ -148,6 +148,26 @@ def test_mlp_with_hidden_layers_and_options(cli, wine):
     assert 1 <= summary["epochs_run"] <= 30
 
 
+def test_train_stops_early_on_its_validation_rows_unless_told_not_to(cli, wine):
+    from thalweg.models.tabular import TabularModel
+
+    cli("train", wine, "--target", "target", "--model", "mlp", "--quiet")
+    estimator = TabularModel.load("model.thalweg").estimator_
+    assert estimator.early_stopping and estimator.tol is None  # the validation loss decides
+    assert estimator.hidden == (100,)
+    losses = estimator.history_["val_loss"]
+    if estimator.history_.stop_reason.startswith("early stopping"):  # the best epoch kept
+        assert estimator.history_.best_epoch == int(np.argmin(losses)) + 1
+    cli("train", wine, "--target", "target", "--no-early-stopping", "--l2", "0", "--quiet")
+    estimator = TabularModel.load("model.thalweg").estimator_
+    assert not estimator.early_stopping and estimator.tol == 1e-4 and estimator.l2_ == 0
+    assert_one_line_error(
+        cli("train", wine, "--target", "target", "--stream", "--early-stopping", "--split",
+            "0.8,0.2"),
+        "--early-stopping needs validation rows",
+    )  # fmt: skip
+
+
 def test_categorical_columns_missing_values_and_crosses_end_up_in_the_model(cli, tmp_path):
     people(tmp_path / "people.csv")
     lines = (tmp_path / "people.csv").read_text().splitlines()
@@ -191,13 +211,20 @@ def test_parquet_and_npz_files_train_like_csv(cli, tmp_path):
         assert summary["task"] == "classification" and summary["metrics"]["test"]["accuracy"] > 0.8
 
 
-def test_an_identifier_column_gets_a_warning_and_rare_classes_a_clear_error(cli, tmp_path):
+def test_an_identifier_column_is_left_out_with_a_line_and_rare_classes_a_clear_error(cli, tmp_path):
     rows = [[f"person {i}", i % 7, "a" if i % 2 else "b"] for i in range(60)]
     write_csv(tmp_path / "ids.csv", ["name", "x", "y"], rows)
     result = cli("train", "ids.csv", "--target", "y")
-    assert result.code == 0
-    assert result.err.startswith("warning: column 'name' has 60 different values")
-    assert "--ignore name" in result.err
+    assert result.code == 0 and result.err == ""
+    line = next(line for line in result.out.splitlines() if "│ name" in line)
+    assert "left out: a different value in 36 of 36 rows" in line  # the training rows
+    assert "(--keep name uses it)" in line
+    info = cli("inspect", "model.thalweg", "--json").json
+    assert [c["name"] for c in info["preprocessing"]["columns"]] == ["x"]
+    kept = cli("train", "ids.csv", "--target", "y", "--keep", "name", "--min-frequency", "1")
+    assert kept.code == 0
+    info = cli("inspect", "model.thalweg", "--json").json
+    assert [c["name"] for c in info["preprocessing"]["columns"]] == ["name", "x"]
     rows[0][2] = "c"  # a class with one row cannot be in all three splits
     write_csv(tmp_path / "rare.csv", ["name", "x", "y"], rows)
     assert_one_line_error(

@@ -85,6 +85,14 @@ def test_image_mistakes_are_one_line_errors(cli, folder, tmp_path, trained):
     assert_one_line_error(
         cli("train", folder, "--balance", "--hidden", "8"), "--hidden, --balance", "tables only"
     )
+    assert_one_line_error(
+        cli("train", folder, "--keep", "name", "--min-frequency", "2"),
+        "--keep, --min-frequency",
+        "tables only",
+    )
+    assert_one_line_error(
+        cli("train", folder, "--early-stopping", "--split", "0.8,0.2"), "--split three fractions"
+    )
     (tmp_path / "lonely" / "only").mkdir(parents=True)
     assert_one_line_error(cli("train", tmp_path / "lonely"), "two class sub-folders")
     out, _, _ = trained
@@ -92,6 +100,20 @@ def test_image_mistakes_are_one_line_errors(cli, folder, tmp_path, trained):
     (tmp_path / "other" / "circle").mkdir(parents=True)
     write_image_folder(tmp_path / "other", np.zeros((2, 10, 10)), [0, 1], ["circle", "star"])
     assert_one_line_error(cli("evaluate", out, tmp_path / "other"), "star")
+
+
+def test_image_training_stops_early_by_default_and_keeps_the_models_own_l2(trained):
+    from thalweg.cli.images import ImageTrainOptions
+
+    out, _, _ = trained
+    model = load_model(out)
+    assert model.early_stopping is True and model.l2 == 0.0  # the defaults of thalweg train
+    default = ImageTrainOptions().estimator_params(verbose=0)
+    assert default["early_stopping"] is True and "l2" not in default
+    assert ImageTrainOptions(split=(0.8, 0.2)).estimator_params(0)["early_stopping"] is False
+    off = ImageTrainOptions(early_stopping=False, l2=0.0).estimator_params(verbose=0)
+    assert off["early_stopping"] is False and off["tol"] is None  # every epoch runs
+    assert off["l2"] == 0.0  # given: passed on, even when 0
 
 
 def test_datasets_export_writes_an_image_folder(cli, tmp_path):

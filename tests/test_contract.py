@@ -53,8 +53,8 @@ def test_a_first_partial_fit_batch_may_hold_one_class_when_classes_are_given(Mod
     [
         lambda: LinearRegression(),
         lambda: LogisticRegression(),
-        lambda: MLPClassifier(max_epochs=5, random_state=0),
-        lambda: MLPRegressor(max_epochs=5, random_state=0),
+        lambda: MLPClassifier(hidden=(8, 2), max_epochs=5, random_state=0),
+        lambda: MLPRegressor(hidden=(8, 2), max_epochs=5, random_state=0),
     ],
 )
 def test_a_loaded_model_continues_training_with_partial_fit(tmp_path, make):

@@ -288,7 +288,7 @@ def test_pandas_nullable_columns_are_numbers_with_missing_values():
         DataError, match=r"missing values, in column\(s\) a \(1\), b \(1\), s \(1\)"
     ):
         TabularModel(LinearRegression()).fit(frame, y)
-    model = TabularModel(LinearRegression(), missing="mean").fit(frame, y)
+    model = TabularModel(LinearRegression(), missing="mean", min_frequency=1).fit(frame, y)
     assert model.encoder_.categories_[0].tolist() == ["x", "y"]  # NA is not a category
     with pytest.raises(DataError, match="contains NaN in column 0"):
         LinearRegression().fit(frame[["a", "b"]], y)

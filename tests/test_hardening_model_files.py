@@ -27,7 +27,7 @@ from thalweg.files import read_container
 from thalweg.models import LogisticRegression, MLPClassifier, load_model
 from thalweg.models.persistence import FITTED_ATTRIBUTES
 from thalweg.models.table_clustering import cluster_table, embed_table
-from thalweg.models.tabular import TabularModel
+from thalweg.models.tabular import IdentifierWarning, TabularModel
 from thalweg.train import Checkpoint, fit
 
 PEAK_BYTES = 40 * 2**20  # a small file may never make a load allocate more than this
@@ -64,7 +64,34 @@ def saved(tmp_path_factory):
     embedding = embed_table(data, code_size=2, hidden=(3,), max_epochs=2, tol=None, noise=0.1)
     embedding.save(folder / "autoencoder.thalweg", "embed")
     files["autoencoder"] = folder / "autoencoder.thalweg"
+    # Issue 16's columns: a date (calendar inputs), an identifier left out, a category
+    # too rare for an input of its own (__other__); l2="auto" (l2_) beside optimizer_.
+    dated = dated_table()
+    with pytest.warns(IdentifierWarning, match="'name' left out"):
+        dates = TabularModel(
+            LogisticRegression(solver="gd", max_epochs=3, tol=None, random_state=0)
+        ).fit(dated, np.where(dated["size"] > 0, "yes", "no"))
+    dates.save(folder / "dates.thalweg")
+    files["dates"] = folder / "dates.thalweg"
     return files
+
+
+def dated_table(n=40, seed=0):
+    """size, a date column, an identifier (name) and colors of which 'blue' is rare."""
+    rng = np.random.default_rng(seed)
+    days = np.datetime64("2012-01-01") + rng.integers(0, 700, n).astype("timedelta64[D]")
+    colors = np.array(["blue", "blue"] + ["red", "green"] * (n // 2), dtype=object)[:n]
+    return {
+        "size": rng.normal(size=n),
+        "day": np.asarray([str(d) for d in days], dtype=object),
+        "name": np.asarray([f"row {seed}-{i}" for i in range(n)], dtype=object),
+        "color": rng.permutation(colors),
+    }
+
+
+def sample_for(which):
+    """Rows a loaded model of ``which`` file can answer."""
+    return dated_table(5, seed=1) if which == "dates" else table(5, seed=1)
 
 
 def contents(path):
@@ -183,7 +210,7 @@ json_values = st.recursive(
 )
 
 
-@pytest.mark.parametrize("which", ["mlp", "logistic", "kmeans", "autoencoder"])
+@pytest.mark.parametrize("which", ["mlp", "logistic", "kmeans", "autoencoder", "dates"])
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -205,10 +232,10 @@ def test_any_tampered_header_loads_or_is_refused_in_one_line(saved, tmp_path, wh
             return
         key = data.draw(awkward_text, label="key")
         meta = replaced(meta, (*parent, key), data.draw(json_values, label="value"))
-    loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta))
+    loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta), sample_for(which))
 
 
-@pytest.mark.parametrize("which", ["mlp", "logistic", "kmeans", "autoencoder"])
+@pytest.mark.parametrize("which", ["mlp", "logistic", "kmeans", "autoencoder", "dates"])
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -236,7 +263,7 @@ def test_any_tampered_array_loads_or_is_refused_in_one_line(saved, tmp_path, whi
         arrays[name] = np.full_like(array, np.nan) if array.dtype.kind == "f" else array
     else:
         arrays[name] = np.asarray(array.ravel()[:1].reshape(()))
-    loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta))
+    loads_or_refuses(write_raw(tmp_path / "tampered.thalweg", arrays, meta), sample_for(which))
 
 
 # --------------------------------------------------------------------- the named cases
@@ -507,6 +534,147 @@ def test_damaged_clustering_and_autoencoder_files_are_refused_in_one_line(saved,
         TabularModel.load(path)
     assert "\n" not in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+# --------------------------------------------------------------------- dates, identifiers, rare
+# categories and the default penalty (issue 16): the "dates" file
+
+
+def _encoder(*path):
+    return ["tabular", "encoder", *path]
+
+
+def _calendar(*path):
+    return ["tabular", "calendar", *path]
+
+
+def _column(m, name):
+    return next(i for i, c in enumerate(m["tabular"]["columns"]) if c["name"] == name)
+
+
+def _report(m, name):
+    return next(i for i, c in enumerate(m["tabular"]["column_report"]) if c["name"] == name)
+
+
+DATE_CASES = {
+    "calendar missing for a date column": lambda m: _set(m, _calendar(), None),
+    "calendar of two date columns": lambda m: _set(
+        m, _calendar("state"), {"n_features_in_": 2, "with_time_": [False, False]}
+    ),
+    "calendar with times its dates never had": lambda m: _set(
+        m, _calendar("state", "with_time_"), [True]
+    ),
+    "calendar with_time_ of text": lambda m: _set(m, _calendar("state", "with_time_"), ["no"]),
+    "calendar with_time_ for two columns": lambda m: _set(
+        m, _calendar("state", "with_time_"), [False, False]
+    ),
+    "calendar unfitted": lambda m: _set(m, _calendar("state"), None),
+    "calendar with a parameter": lambda m: _set(m, _calendar("params"), {"cycles": ["hour"]}),
+    "calendar that is the encoder": lambda m: _set(m, _calendar(), m["tabular"]["encoder"]),
+    "encoder that is the calendar": lambda m: _set(m, _encoder(), m["tabular"]["calendar"]),
+    "a date column said to be categorical": lambda m: _set(
+        m, ["tabular", "columns", _column(m, "day"), "kind"], "categorical"
+    ),
+    "a date column of an unknown kind": lambda m: _set(
+        m, ["tabular", "columns", _column(m, "day"), "kind"], "datetime"
+    ),
+    "a date's fill value as text": lambda m: _set(
+        m, ["tabular", "fill_values"], {"day": "2012-01-01"}
+    ),
+    "rare categories for two columns": lambda m: _set(
+        m, _encoder("state", "infrequent_categories_"), [["blue"], []]
+    ),
+    "a category both frequent and rare": lambda m: _set(
+        m, _encoder("state", "infrequent_categories_"), [["blue", "red"]]
+    ),
+    "a rare category listed twice": lambda m: _set(
+        m, _encoder("state", "infrequent_categories_"), [["blue", "blue"]]
+    ),
+    "a category listed twice": lambda m: _set(
+        m, _encoder("state", "categories_"), [["green", "green"]]
+    ),
+    "rare categories without a min_frequency": lambda m: deleted(
+        m, tuple(_encoder("params", "min_frequency"))
+    ),
+    "an __other__ input the encoder no longer makes": lambda m: _set(
+        _set(m, _encoder("state", "infrequent_categories_"), [[]]),
+        _encoder("params", "handle_unknown"),
+        "error",
+    ),
+    "the __other__ input taken away": lambda m: _set(
+        m,
+        ["tabular", "feature_names_out"],
+        [n for n in m["tabular"]["feature_names_out"] if n != "color=__other__"],
+    ),
+    "min_frequency zero": lambda m: _set(m, ["tabular", "min_frequency"], 0),
+    "min_frequency negative": lambda m: _set(m, _encoder("params", "min_frequency"), -5),
+    "min_frequency a share of 1.5": lambda m: _set(m, _encoder("params", "min_frequency"), 1.5),
+    "min_frequency as text": lambda m: _set(m, ["tabular", "min_frequency"], "5"),
+    "min_frequency other than the encoder's": lambda m: _set(m, ["tabular", "min_frequency"], 2),
+    "keep as text": lambda m: _set(m, ["tabular", "keep"], "name"),
+    "a left-out column that is also an input": lambda m: _set(
+        m, ["tabular", "left_out"], [{"name": "size", "reason": "an identifier"}]
+    ),
+    "a column left out twice": lambda m: _set(
+        m, ["tabular", "left_out"], m["tabular"]["left_out"] * 2
+    ),
+    "a left-out column without a reason": lambda m: _set(
+        m, ["tabular", "left_out"], [{"name": "name"}]
+    ),
+    "a report of a column it lacks": lambda m: _set(
+        m, ["tabular", "column_report", _report(m, "size"), "name"], "height"
+    ),
+    "a report of the wrong number of inputs": lambda m: _set(
+        m, ["tabular", "column_report", _report(m, "day"), "inputs"], 9
+    ),
+    "a report with a column twice": lambda m: _set(
+        m,
+        ["tabular", "column_report"],
+        [*m["tabular"]["column_report"], m["tabular"]["column_report"][0]],
+    ),
+    "a report without the left-out column": lambda m: _set(
+        m,
+        ["tabular", "column_report"],
+        [c for c in m["tabular"]["column_report"] if c["name"] != "name"],
+    ),
+    "a report of negative inputs": lambda m: _set(m, ["tabular", "column_report", 0, "inputs"], -1),
+    "l2 of another word": lambda m: _set(m, ["params", "l2"], "AUTO"),
+    "l2 negative": lambda m: _set(m, ["params", "l2"], -1.0),
+    "l2_ negative": lambda m: _set(m, ["state", "l2_", "value"], -0.5),
+    "l2_ NaN": lambda m: _set(m, ["state", "l2_", "value"], math.nan),
+    "l2_ as text": lambda m: _set(m, ["state", "l2_", "value"], "auto"),
+    "l2_ an array": lambda m: _set(m, ["state", "l2_"], {"type": "array"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATE_CASES))
+def test_damaged_date_identifier_and_rare_category_files_are_refused(saved, tmp_path, case):
+    arrays, meta = contents(saved["dates"])
+    path = write_raw(tmp_path / "damaged.thalweg", arrays, DATE_CASES[case](meta))
+    with pytest.raises(FileFormatError) as caught:
+        assert loads_or_refuses(path, sample_for("dates")) is None, "the damaged file loaded"
+        TabularModel.load(path)
+    assert "\n" not in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_the_dates_file_loads_and_answers_as_saved(saved):
+    """The intact file: calendar inputs, the left-out identifier, the rare category's
+    __other__ input, l2_ from l2="auto" and the optimizer all come back."""
+    _, meta = contents(saved["dates"])
+    assert meta["params"]["l2"] == "auto" and meta["state"]["l2_"]["value"] > 0
+    assert meta["state"]["optimizer_"]["type"] == "optimizer"
+    assert meta["tabular"]["encoder"]["state"]["infrequent_categories_"] == [["blue"]]
+    model = loads_or_refuses(saved["dates"], sample_for("dates"))
+    assert model is not None
+    assert [entry["name"] for entry in model.left_out_] == ["name"]
+    assert "color=__other__" in model.feature_names_out_
+    assert model.estimator_.l2_ == meta["state"]["l2_"]["value"]
+    fresh = TabularModel.load(saved["dates"])
+    rows = sample_for("dates")
+    np.testing.assert_array_equal(
+        model.predict_proba(rows), fresh.predict_proba(rows)
+    )  # one file, one answer
 
 
 # --------------------------------------------------------------------- optimizers in model files

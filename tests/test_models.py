@@ -124,6 +124,32 @@ def test_logistic_regression_matches_scikit_learn_log_loss():
     )
 
 
+def test_default_penalty_keeps_weights_finite_on_separable_data_as_scikit_learn_does():
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(400, 3))
+    X = X[np.abs(X[:, 0] + X[:, 1]) > 0.05][:120]
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)  # a plane separates the classes
+    unpenalized = LogisticRegression(l2=0).fit(X, y)
+    assert np.abs(unpenalized.coef_).max() > 50  # no finite optimum: runs off until it stops
+    default = LogisticRegression().fit(X, y)
+    assert default.l2_ == pytest.approx(1 / (2 * 120))
+    assert np.abs(default.coef_).max() < 8
+    # The same fit as scikit-learn's default C=1 on standardized features.
+    theirs = make_pipeline(StandardScaler(), SkLogistic()).fit(X, y)
+    np.testing.assert_allclose(default.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    descent = LogisticRegression(solver="gd", random_state=0).fit(X, y)
+    assert np.abs(descent.coef_).max() < 8
+    # Row weights count as rows: a weight of 2 is one more row in 1 / (2·n).
+    weighted = LogisticRegression().fit(X, y, sample_weight=np.full(120, 2.0))
+    assert weighted.l2_ == pytest.approx(1 / (2 * 240))
+    with pytest.raises(ValueError, match="l2 must be a number"):
+        LogisticRegression(l2="big").fit(X, y)
+
+
 def test_gd_and_lbfgs_solvers_agree():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))

@@ -370,7 +370,9 @@ def test_from_config_of_another_class_raises_file_format_error():
 
 
 def test_preprocessor_from_config_rejects_unknown_class_listing_known_ones():
-    with pytest.raises(FileFormatError, match="known: FeatureCrosses, OneHotEncoder"):
+    with pytest.raises(
+        FileFormatError, match="known: CalendarFeatures, FeatureCrosses, OneHotEncoder"
+    ):
         preprocessor_from_config({"class": "Pickle", "params": {}, "state": None})
 
 

@@ -385,3 +385,33 @@ def test_a_prediction_that_is_not_finite_is_refused_naming_the_row(tmp_path):
         predictor.predict(rows)
     answer = json.loads(predictor.answer(predictor.predict({k: v[:1] for k, v in rows.items()})))
     assert answer["predictions"] == pytest.approx([30.0], rel=0.05)
+
+
+def test_a_date_column_is_logged_as_iso_text_and_reads_back_to_the_same_features(tmp_path):
+    from thalweg.models.monitoring import model_skew, served_feature_mismatch
+    from thalweg.serving.predictor import Predictor
+
+    days = np.datetime64("2015-01-01") + np.arange(200)
+    table = {
+        "day": np.array([str(d) + "T06:30" for d in days], dtype=object),
+        "size": np.linspace(0, 1, 200),
+        "label": np.array(["a", "b"] * 100, dtype=object),
+    }
+    TabularModel(LogisticRegression()).fit(table, "label").save(tmp_path / "m.thalweg")
+    predictor = Predictor(tmp_path / "m.thalweg")
+    assert predictor.describe()["columns"][0] == {"name": "day", "type": "date"}
+    served = {"day": table["day"][:5], "size": table["size"][:5]}
+    prediction = predictor.predict(served)
+    logger = FeatureLogger(
+        tmp_path / "log", predictor.columns, predictor.model.feature_names_out_, ["a", "b"]
+    )
+    logger.log(LoggedBatch(1, 0, np.arange(5, dtype=np.int32), prediction.inputs, None,
+                           prediction.features, prediction.predictions,
+                           prediction.probabilities))  # fmt: skip
+    logger.close()
+    log = read_feature_log(tmp_path / "log")
+    assert log.inputs["day"].tolist() == [str(d) + "T06:30:00" for d in days[:5]]
+    mismatch = served_feature_mismatch(predictor.model, log.inputs, log.features)
+    assert mismatch["row_mismatch_rate"] == 0
+    report = model_skew(predictor.model, log.inputs, predictions=log.predictions)
+    assert next(f for f in report.features if f.name == "day").kind == "numeric"

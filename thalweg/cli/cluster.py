@@ -84,6 +84,13 @@ def cluster(
             callback=parse.column_names, help="Columns to one-hot encode even if numeric."
         ),
     ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            callback=parse.column_names,
+            help="Columns to use even when they look like identifiers (left out otherwise).",
+        ),
+    ] = None,
     missing: Annotated[
         Missing,
         typer.Option(
@@ -144,6 +151,7 @@ def cluster(
         ks=ks if len(ks) > 1 else None,
         ignore=ignore or (),
         categorical=categorical or (),
+        keep=keep or (),
         missing=missing,
         unknown=unknown,
         algorithm=algorithm,

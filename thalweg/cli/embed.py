@@ -67,6 +67,13 @@ def embed(
             callback=parse.column_names, help="Columns to one-hot encode even if numeric."
         ),
     ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            callback=parse.column_names,
+            help="Columns to use even when they look like identifiers (left out otherwise).",
+        ),
+    ] = None,
     missing: Annotated[
         Missing,
         typer.Option(help="Missing values: error, drop (those rows get empty codes) or mean."),
@@ -112,6 +119,7 @@ def embed(
             noise=noise,
             ignore=ignore or (),
             categorical=categorical or (),
+            keep=keep or (),
             missing=missing,
             unknown=unknown,
             random_state=seed,

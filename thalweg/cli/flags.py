@@ -10,6 +10,8 @@ reaches the terminal. A new command whose options mirror library parameters adds
 'choose --missing drop or --missing mean'
 >>> as_flags("leave it out (ignore=['city']) or use split=(0.8, 0.2) with stream=True")
 'leave it out (--ignore city) or use --split 0.8,0.2 with --stream'
+>>> as_flags("train every epoch with early_stopping=False")
+'train every epoch with --no-early-stopping'
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ PARAMETER_FLAGS = {
         "unknown",
         "categorical",
         "ignore",
+        "keep",
+        "min_frequency",
         "split",
         "seed",
         "stream",
@@ -55,6 +59,9 @@ PARAMETER_FLAGS = {
     )
 } | {"max_epochs": "--epochs", "random_state": "--seed", "n_iter_no_change": "--patience"}
 
+# Boolean options that also have a --no- form.
+NEGATABLE = {"early_stopping"}
+
 _VALUE = r"""True|False|'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|[-+\w.]+"""
 _PARAMETER = re.compile(rf"\b({'|'.join(PARAMETER_FLAGS)})=({_VALUE})?")
 
@@ -70,7 +77,7 @@ def _flag(match: re.Match) -> str:
     if value is None or value == "True":
         return flag
     if value == "False":
-        return f"no {flag}"
+        return f"--no-{flag[2:]}" if match.group(1) in NEGATABLE else f"no {flag}"
     if value[0] in "[(":
         items = [item.strip().strip("'\"") for item in value[1:-1].split(",")]
         value = ",".join(item for item in items if item)

@@ -35,7 +35,8 @@ class ImageTrainOptions:
     batch_size: int | None = None
     learning_rate: float | None = None
     optimizer: str | None = None
-    l2: float = 0.0
+    l2: float | None = None  # None: the estimator's default
+    early_stopping: bool | None = None  # None: on when the split holds validation images
     patience: int = 5
     split: tuple[float, ...] = (0.7, 0.1, 0.2)
     seed: int = 0
@@ -53,10 +54,20 @@ class ImageTrainOptions:
             "max_epochs": None,
         }
 
+    def stops_early(self) -> bool:
+        """Whether training stops when the validation loss stops improving (keeping the
+        best weights): as given, else whenever the split has a validation part (as
+        :meth:`thalweg.models.auto.TrainOptions.stops_early` for tables)."""
+        if self.early_stopping is not None:
+            return self.early_stopping
+        return len(self.split) == 3
+
     def estimator_params(self, verbose: int) -> dict:
         params = {
             "augment": None if self.augment == "none" else self.augment,
-            # Early stopping on the validation images decides when to stop; --epochs is a cap.
+            # Early stopping on the validation images decides when to stop (--epochs is a
+            # cap); without it, every epoch runs.
+            "early_stopping": self.stops_early(),
             "tol": None,
             "n_iter_no_change": self.patience,
             "random_state": self.seed,
@@ -68,7 +79,7 @@ class ImageTrainOptions:
             ("batch_size", self.batch_size),
             ("learning_rate", self.learning_rate),
             ("optimizer", self.optimizer),
-            ("l2", self.l2 or None),
+            ("l2", self.l2),
         ):
             if value is not None:
                 params[name] = value

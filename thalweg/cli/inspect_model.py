@@ -60,12 +60,21 @@ def show(info: dict, output) -> None:
             ("parameters", f"{info['parameters']:,}"),
         ],
     )
+    from thalweg.cli.flags import as_flags
+
+    pre = info["preprocessing"]
     output.table(
         "preprocessing",
-        ["column", "kind", "details"],
-        [[c["name"], c["kind"], _column_details(c)] for c in info["preprocessing"]["columns"]],
+        ["column", "kind", "became", "details"],
+        [
+            [c["name"], c["kind"], as_flags(c.get("became", "")), _column_details(c)]
+            for c in pre["columns"]
+        ]
+        + [
+            [c["name"], "left out", as_flags(c["reason"]) + f" (--keep {c['name']} uses it)", ""]
+            for c in pre.get("left_out", [])
+        ],
     )
-    pre = info["preprocessing"]
     output.line(
         f"missing values: {pre['missing']}; unknown categories: {pre['unknown_categories']}; "
         f"feature crosses: {'yes' if pre['crosses'] else 'no'}; "

@@ -83,11 +83,29 @@ def learning_rate(value: float | None) -> float | None:
     return value
 
 
-def penalty(value: float) -> float:
-    """A non-negative, finite penalty strength."""
-    if not (math.isfinite(value) and value >= 0):
+def penalty(value: float | None) -> float | None:
+    """A non-negative, finite penalty strength (None: the model's default)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"{value!r}: a penalty must be 0 or a positive number")
     return value
+
+
+def min_frequency(value: str | int | float) -> int | float:
+    """A category's fewest training rows (a whole number ≥ 1) or share of them (0 to 1)."""
+    if isinstance(value, int | float):  # the default, already parsed
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if number >= 1 and number.is_integer():
+        return int(number)
+    if 0 < number < 1:
+        return number
+    raise typer.BadParameter(
+        f"{value!r}: give a whole number of rows (e.g. 5; 1 keeps every category) or a "
+        "share of the rows below 1 (e.g. 0.01)"
+    )
 
 
 def threshold(value: float | None) -> float | None:

@@ -37,6 +37,7 @@ Unknown = Literal["other", "error"]
 DaskSolver = Literal["gd", "lbfgs", "sgd"]
 ImageColor = Literal["auto", "grayscale", "rgb"]
 IMAGES = "Images (DATA is a folder of class sub-folders)"
+PLAIN_NUMBERS_LISTED = 6  # more plain numeric columns than this share one row of the table
 
 
 def register(app: typer.Typer) -> None:
@@ -97,13 +98,24 @@ def train(
         int | None, typer.Option(min=1, help="Most passes over the training rows.")
     ] = None,
     l1: Annotated[float, typer.Option(callback=parse.penalty, help="L1 (lasso) penalty.")] = 0.0,
-    l2: Annotated[float, typer.Option(callback=parse.penalty, help="L2 (ridge) penalty.")] = 0.0,
-    early_stopping: Annotated[
-        bool,
+    l2: Annotated[
+        float | None,
         typer.Option(
-            "--early-stopping", help="Stop when the validation loss stops improving; keep the best."
+            callback=parse.penalty,
+            help="L2 (ridge) penalty (default: the model's; logistic: 1/(2·rows), "
+            "scikit-learn's C=1; others: 0).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
+    early_stopping: Annotated[
+        bool | None,
+        typer.Option(
+            "--early-stopping/--no-early-stopping",
+            help="Stop when the validation loss stops improving, keeping the best weights "
+            "(default: on whenever the split has validation rows).",
+            show_default=False,
+        ),
+    ] = None,
     crosses: Annotated[
         bool, typer.Option("--crosses", help="Add squares and products of numeric columns.")
     ] = False,
@@ -136,6 +148,22 @@ def train(
         str | None,
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,name."),
     ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            callback=parse.column_names,
+            help="Columns to use even when they look like identifiers (a different value "
+            "in nearly every row), which are otherwise left out.",
+        ),
+    ] = None,
+    min_frequency: Annotated[
+        str,
+        typer.Option(
+            callback=parse.min_frequency,
+            help="Categories seen in fewer training rows than this (or a share below 1, "
+            "e.g. 0.01) share one 'other' input; 1 keeps every category.",
+        ),
+    ] = "5",
     split: Annotated[
         str | None,
         typer.Option(
@@ -247,6 +275,8 @@ def train(
     from thalweg.cli import images
 
     if images.looks_like_image_folder(data) and not stream and dask is None:
+        from thalweg.models.tabular import MIN_FREQUENCY
+
         table_only = {
             "--target": target is not None,
             "--model": model != "auto",
@@ -259,6 +289,8 @@ def train(
             "--missing": missing != "error",
             "--categorical": bool(categorical),
             "--ignore": bool(ignore),
+            "--keep": bool(keep),
+            "--min-frequency": min_frequency != MIN_FREQUENCY,
             "--unknown": unknown != "other",
             "--solver": solver is not None,
             "--shuffle-buffer": shuffle_buffer is not None,
@@ -269,6 +301,11 @@ def train(
             raise UserError(
                 f"{data} is a folder of images; {', '.join(given)} apply to tables only "
                 "(see the image options in thalweg train --help)"
+            )
+        if early_stopping and len(split or images.ImageTrainOptions.split) < 3:
+            raise UserError(
+                "--early-stopping needs validation images: give --split three fractions, "
+                "e.g. 0.7,0.1,0.2 (or leave out --early-stopping)"
             )
         _check_image_paths(data, out, report, cache)
         image_options = images.ImageTrainOptions(
@@ -281,6 +318,7 @@ def train(
             learning_rate=learning_rate,
             optimizer=optimizer,
             l2=l2,
+            early_stopping=early_stopping,
             patience=patience,
             split=split or images.ImageTrainOptions.split,
             seed=seed,
@@ -321,6 +359,8 @@ def train(
         unknown=unknown,
         categorical=categorical,
         ignore=ignore,
+        keep=keep,
+        min_frequency=min_frequency,
         split=split,
         seed=seed,
         stream=stream,
@@ -348,12 +388,12 @@ def train(
         from thalweg.models.table_training import train_stream
 
         with _convergence_shown_by_us():
-            result = train_stream(data, options, verbose=verbose, on_line=output.line)
+            result = train_stream(data, options, verbose=verbose, on_line=_flagged(output))
     elif options.dask is not None:
         from thalweg.distributed.table_training import train_on_cluster
 
         with _convergence_shown_by_us():
-            result = train_on_cluster(data, options, verbose=verbose, on_line=output.line)
+            result = train_on_cluster(data, options, verbose=verbose, on_line=_flagged(output))
     else:
         from thalweg.io import read_table
         from thalweg.models.table_training import data_fingerprint, file_digest
@@ -389,12 +429,14 @@ def _check_image_paths(data: Path, out: Path, report: Path | None, cache: Path |
 
 @contextmanager
 def _convergence_shown_by_us():
-    """Training that runs out of epochs says so in a line of its own (see :func:`show`),
-    not as a warning naming Python parameters."""
+    """Training that runs out of epochs says so in a line of its own, and a column left
+    out as an identifier in the table of columns (see :func:`show`), not as warnings."""
     from thalweg.errors import ConvergenceWarning
+    from thalweg.models.tabular import IdentifierWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", IdentifierWarning)
         yield
 
 
@@ -402,6 +444,13 @@ def _output(quiet: bool, json_output: bool):
     from thalweg.cli.display import Output
 
     return Output(quiet=quiet, json_mode=json_output)
+
+
+def _flagged(output):
+    """The library's lines (the plan...) worded with flags, then printed."""
+    from thalweg.cli.flags import as_flags
+
+    return lambda line: output.line(as_flags(line))
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -441,7 +490,7 @@ def train_and_show(
                 fingerprint=fingerprint,
                 resume=resume,
                 verbose=0 if output.quiet else 1,
-                on_line=output.line,
+                on_line=_flagged(output),
             )
     except TrainingInterrupted as interruption:
         return interrupted(interruption, command, resumable)
@@ -470,6 +519,7 @@ def interrupted(interruption, command: str, resumable: bool) -> int:
 
 def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     """Write the model (and report), then print what was learned and measured."""
+    from thalweg.cli.flags import as_flags
     from thalweg.cli.recording import record_metrics
     from thalweg.files import write_together
     from thalweg.report import table_model_report
@@ -477,15 +527,24 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
     estimator = result.model.estimator_
     history = getattr(estimator, "history_", None)
     summary = result.summary
+    # What became of each column, worded with flags (the model file keeps parameters).
+    columns = [{**c, "became": as_flags(c["became"])} for c in summary["columns"] if "became" in c]
+    if columns:
+        summary = {**summary, "columns": columns}
+        output.table("columns", ["column", "became", "inputs"], _column_rows(result, columns))
     if summary["dropped_rows"]:
         output.line(f"dropped {summary['dropped_rows']} row(s) with missing values")
     if history is not None and history.stop_reason:
         output.line(f"stopped after {len(history)} epochs: {history.stop_reason}")
-    elif history is not None and len(history) and getattr(estimator, "tol", None) is not None:
-        output.line(
-            f"trained all {len(history)} epochs; the loss had not converged yet (more --epochs "
-            "may help)"
-        )
+    elif history is not None and len(history):
+        if getattr(estimator, "early_stopping", False):
+            still = "the validation loss was still improving"
+        elif getattr(estimator, "tol", None) is not None:
+            still = "the loss had not converged yet"
+        else:
+            still = None
+        if still:
+            output.line(f"trained all {len(history)} epochs; {still} (more --epochs may help)")
     if result.balance is not None:
         for line in result.balance.lines():
             output.line(line)
@@ -532,6 +591,7 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "rows": summary["rows"],
             "dropped_rows": summary["dropped_rows"],
             "splits": summary["splits"],
+            "columns": summary["columns"],
             "held_out": result.held_out,
             "epochs_run": int(getattr(estimator, "n_iter_", 0)),
             "stop_reason": getattr(history, "stop_reason", None),
@@ -542,6 +602,18 @@ def show(result, output, *, out: Path, report: Path | None, title: str) -> None:
             "written": result.written,
         }
     )
+
+
+def _column_rows(result, columns: list[dict]) -> list[list[str]]:
+    """The rows of the table of columns; plain numeric columns, when many, share one."""
+    inputs = {entry["name"]: entry["inputs"] for entry in result.model.column_report_}
+    rows = [[c["name"], c["became"], str(inputs.get(c["name"], ""))] for c in columns]
+    plain = [row for row in rows if row[1] == "number"]
+    if len(plain) <= PLAIN_NUMBERS_LISTED:
+        return rows
+    names = ", ".join(row[0] for row in plain[:3])
+    shared = [f"{len(plain)} columns: {names}, …", "number", str(len(plain))]
+    return [shared, *(row for row in rows if row[1] != "number")]
 
 
 def _test_rows(result) -> str:

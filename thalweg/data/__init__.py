@@ -1,13 +1,15 @@
 """NumPy-only data tools (layer 2; never imports the engine): splitting, preprocessing,
-streaming and input pipelines; the columns of a table (``columns.py``); held-out rows of
-a stream (``holdout.py``); the summary an estimator learns its preprocessing from
-(``summary.py``); images (``images.py``), their augmentation (``augment.py``) and
-folders of images with boxes (``detection_images.py``).
+streaming and input pipelines; the columns of a table (``columns.py``) and calendar
+features of its dates (``calendar.py``); held-out rows of a stream (``holdout.py``); the
+summary an estimator learns its preprocessing from (``summary.py``); images
+(``images.py``), their augmentation (``augment.py``) and folders of images with boxes
+(``detection_images.py``).
 
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline, ImageFolder
 """
 
 from thalweg.data.augment import AUGMENTATIONS, Augmenter
+from thalweg.data.calendar import CalendarFeatures
 from thalweg.data.detection_images import DetectionImages, load_detection_folder
 from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.holdout import Reservoir, RowSplit
@@ -34,6 +36,7 @@ __all__ = [
     "AUGMENTATIONS",
     "PLAYGROUND_FEATURES",
     "Augmenter",
+    "CalendarFeatures",
     "DataSummary",
     "DecodeImage",
     "DetectionImages",

@@ -5,15 +5,24 @@ model can learn from it, every column is given a kind and converted:
 
 Column types
 ------------
-A column of numbers is **numeric**; true/false columns and text columns are
+A column of numbers is **numeric** (however few distinct values it has: ``1, 2, 3``
+stays a quantity unless declared categorical); true/false columns and text columns are
 **categorical**, except a text column whose values are *mostly numbers*: when more than
 half of its non-missing values read as numbers, it is taken to be a numeric column with
 bad values in it, and the first bad value is reported by row and column (a typo such as
 ``"12,5"`` or ``"?"`` should be fixed, not silently turn a quantity into categories). A
-text column whose values are *all* numbers is numeric. ``categorical=[...]`` declares a
-column categorical whatever it holds (numbers become category labels: ``1`` and ``1.0``
-are the same label ``"1"``). Rows are counted from 1 (in a CSV file, row 1 is the line
-after the header).
+text column whose values are *all* numbers is numeric. A text column of ISO dates or
+date-times (``2012-01-31``, ``2012-01-31T08:30:00``, ``2012-01-31 08:30``) is a
+**date** column (as is a NumPy ``datetime64`` one), typed as days since 1970-01-01
+(:func:`date_days`) for :class:`~thalweg.data.calendar.CalendarFeatures` to turn into
+year, month, day of week and day of year; mostly dates with a stray value is reported
+like mostly numbers. ``categorical=[...]`` declares a column categorical whatever it
+holds (numbers become category labels: ``1`` and ``1.0`` are the same label ``"1"``).
+Rows are counted from 1 (in a CSV file, row 1 is the line after the header).
+
+A text column with a different value in (nearly) every row is most likely an
+identifier (a name, an id, a free-text note): :func:`identifier_reason` says so, and
+:class:`~thalweg.models.tabular.TabularModel` leaves it out unless told to keep it.
 
 Missing values are NaN, None, pandas' ``NA`` or empty cells (:func:`missing_mask`); a
 pandas nullable numeric column (``Int64``, ``Float64``) is numbers with NaN. A value of
@@ -33,10 +42,14 @@ the command line turns those into its flags (``--categorical city``).
 {'size': 'numeric', 'color': 'categorical'}
 >>> typed_column("size", table["size"], NUMERIC).tolist()
 [1.0, nan, 3.0]
+>>> column_kinds({"day": np.array(["2012-01-01", "2012-01-02"], dtype=object)})
+{'day': 'date'}
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -49,13 +62,17 @@ HUGE = 1e154
 
 __all__ = [
     "CATEGORICAL",
+    "DATE",
+    "IDENTIFIER_SHARE",
     "MAX_CLASSES",
     "NUMERIC",
     "as_table",
     "column_kinds",
     "column_summary",
     "complete_rows",
+    "date_days",
     "fill_values",
+    "identifier_reason",
     "infer_task",
     "is_missing_value",
     "label_array",
@@ -67,11 +84,22 @@ __all__ = [
     "typed_table",
 ]
 
-NUMERIC, CATEGORICAL = "numeric", "categorical"
+NUMERIC, CATEGORICAL, DATE = "numeric", "categorical", "date"
 # Whole-number targets with at most this many distinct values are class labels.
 MAX_CLASSES = 20
-# A text column is "numbers with typos" when more than this share of its values are numbers.
+# A text column is "numbers with typos" when more than this share of its values are numbers
+# (and "dates with typos" likewise).
 NUMERIC_MAJORITY = 0.5
+# A text column is an identifier when at least this share of its rows hold a value no
+# other row holds, out of at least IDENTIFIER_ROWS rows (fewer say too little).
+IDENTIFIER_SHARE = 0.9
+IDENTIFIER_ROWS = 20
+# ISO 8601 dates and date-times: 2012-01-31, 2012-01-31T08:30, 2012-01-31 08:30:15.25+01:00
+_ISO_DATE = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?\s*"
+)
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 # --------------------------------------------------------------------------- tables
@@ -170,11 +198,82 @@ def _numbers_in_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parsed, ok
 
 
+def _parse_date(value: Any) -> float | None:
+    """An ISO date or date-time as days since 1970-01-01 (the wall-clock time as written:
+    a time-zone suffix is read and ignored); None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    match = _ISO_DATE.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError:  # 2012-02-30, 25:00
+        return None
+    days = (moment - _EPOCH) / dt.timedelta(days=1)
+    return days + float(f"0.{fraction}") / 86400 if fraction else days
+
+
+def _dates_in_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value read as days since 1970-01-01, and where that worked."""
+    cache: dict[Any, float | None] = {}
+    parsed = np.full(len(values), np.nan)
+    ok = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values.tolist()):
+        if value not in cache:
+            cache[value] = _parse_date(value)
+        days = cache[value]
+        if days is not None:
+            parsed[i], ok[i] = days, True
+    return parsed, ok
+
+
+def date_days(values: np.ndarray) -> np.ndarray:
+    """Dates as float64 days since 1970-01-01 (NaN where missing): ISO text
+    (``"2012-01-31"``, ``"2012-01-31T08:30"``) or NumPy ``datetime64``. Raises a
+    DataError naming the first value that is not a date.
+
+    >>> date_days(np.array(["1970-01-02", "1970-01-01T12:00", None], dtype=object)).tolist()
+    [1.0, 0.5, nan]
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "iufb":
+        raise DataError("dates must be ISO text (e.g. 2012-01-31) or datetime64, not numbers")
+    days, bad_row = _days_and_first_bad_row(values)
+    if bad_row is not None:
+        raise DataError(f"row {bad_row + 1} holds {values[bad_row]!r}, which is not a date")
+    return days
+
+
+def _days_and_first_bad_row(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Days since 1970-01-01 (NaN missing), and the index of the first present value
+    that is not a date (None when all are)."""
+    if values.dtype.kind == "M":
+        seconds = values.astype("datetime64[s]")
+        days = seconds.astype(np.int64) / 86400.0
+        days[np.isnat(seconds)] = np.nan
+        return days, None
+    days, ok = _dates_in_text(values)
+    bad = ~ok & ~missing_mask(values)
+    return days, int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
 def _bad_value_error(name: str, row: int, value: Any) -> DataError:
     return DataError(
         f"column {name!r} holds numbers, but row {row} holds {value!r}, which is not a number; "
         "fix it or empty the cell (a missing value), or declare the column categorical "
         f"(categorical=[{name!r}])"
+    )
+
+
+def _bad_date_error(name: str, row: int, value: Any) -> DataError:
+    return DataError(
+        f"column {name!r} holds dates, but row {row} holds {value!r}, which is not an ISO "
+        "date (like 2012-01-31 or 2012-01-31T08:30); fix it or empty the cell (a missing "
+        f"value), or declare the column categorical (categorical=[{name!r}])"
     )
 
 
@@ -195,14 +294,17 @@ def _target_error(name: str, mixed: _MixedColumn, hint: str = "") -> DataError:
     )
 
 
-def _kind_of(name: str, values: np.ndarray) -> str:
-    """NUMERIC or CATEGORICAL (the rule of the module docstring); raises _MixedColumn
-    for mostly numbers with a stray text value."""
+def _kind_of(name: str, values: np.ndarray, dates: bool = True) -> str:
+    """NUMERIC, CATEGORICAL or (``dates``) DATE, by the rule of the module docstring;
+    raises _MixedColumn for mostly numbers with a stray text value, and a DataError for
+    mostly dates with a stray value."""
     kind = values.dtype.kind
     if kind in "iuf":
         return NUMERIC
     if kind == "b":
         return CATEGORICAL
+    if kind == "M" and dates:
+        return DATE
     if kind not in "OUS":
         raise DataError(
             f"column {name!r} has values of type {values.dtype} that thalweg cannot use; "
@@ -221,6 +323,13 @@ def _kind_of(name: str, values: np.ndarray) -> str:
     if numbers > NUMERIC_MAJORITY * present:
         row = int(np.flatnonzero(~ok & ~missing)[0])
         raise _MixedColumn(row + 1, values[row])
+    if dates and any(_parse_date(v) is not None for v in values[~missing][:10].tolist()):
+        _, ok = _dates_in_text(values)
+        if ok.sum() == present:
+            return DATE
+        if ok.sum() > NUMERIC_MAJORITY * present:
+            row = int(np.flatnonzero(~ok & ~missing)[0])
+            raise _bad_date_error(name, row + 1, values[row])
     return CATEGORICAL
 
 
@@ -234,9 +343,9 @@ def _feature_kind(name: str, values: np.ndarray) -> str:
 def column_kinds(
     table: Mapping[str, np.ndarray], categorical: Iterable[str] = ()
 ) -> dict[str, str]:
-    """``"numeric"`` or ``"categorical"`` for every column, by the rule in the module
-    docstring; a mostly-numeric text column with a stray value raises a DataError naming
-    its row and column.
+    """``"numeric"``, ``"categorical"`` or ``"date"`` for every column, by the rule in
+    the module docstring; a mostly-numeric (or mostly-date) text column with a stray value
+    raises a DataError naming its row and column.
 
     >>> column_kinds({"a": np.array([1.0]), "b": np.array(["x"], dtype=object)})
     {'a': 'numeric', 'b': 'categorical'}
@@ -267,14 +376,32 @@ def _category_label(value: Any) -> str | None:
 
 def typed_column(name: str, values: np.ndarray, kind: str, trained: bool = False) -> np.ndarray:
     """A column converted for ``kind``: float64 (NaN missing) for numeric, an object
-    array of ``str`` (None missing) for categorical.
+    array of ``str`` (None missing) for categorical, float64 days since 1970-01-01 (NaN
+    missing) for a date.
 
     A numeric column given as text is parsed; a value that is not a number, an infinite
     one, or one whose square overflows (magnitude :data:`HUGE` or more) raises a
-    DataError naming its row. ``trained``: the column's kind was fixed by a trained
-    model (the error then says so, instead of suggesting to declare it categorical).
+    DataError naming its row; so does a value that is not a date in a date column.
+    ``trained``: the column's kind was fixed by a trained model (the error then says so,
+    instead of suggesting to declare it categorical).
     """
     values = np.asarray(values)
+    if kind == DATE:
+        if values.dtype.kind in "iufb":
+            raise DataError(
+                f"column {name!r} should hold dates (as it did in training) but holds "
+                "numbers; pass the dates as ISO text, like 2012-01-31"
+            )
+        days, bad_row = _days_and_first_bad_row(values)
+        if bad_row is not None and trained:
+            raise DataError(
+                f"column {name!r} held dates in training, but row {bad_row + 1} holds "
+                f"{values[bad_row]!r}, which is not an ISO date (like 2012-01-31 or "
+                "2012-01-31T08:30); fix it or empty the cell (a missing value)"
+            )
+        if bad_row is not None:
+            raise _bad_date_error(name, bad_row + 1, values[bad_row])
+        return days
     if kind == CATEGORICAL:
         items = values.tolist()
         if set(map(type, items)) == {str}:  # labels already as text, the common case: fast
@@ -321,6 +448,27 @@ def typed_column(name: str, values: np.ndarray, kind: str, trained: bool = False
     return numbers
 
 
+def identifier_reason(values: np.ndarray) -> str | None:
+    """Why a categorical column looks like an identifier (a name, an id, free text),
+    or None: at least ``IDENTIFIER_SHARE`` of its (at least ``IDENTIFIER_ROWS``)
+    non-missing rows hold a value that no other row holds. One-hot encoding such a
+    column makes an input per row, which lets a model memorize rows and nothing more.
+
+    >>> identifier_reason(np.array([f"car {i}" for i in range(40)], dtype=object))
+    'a different value in 40 of 40 rows, like an identifier'
+    >>> identifier_reason(np.array(["red", "blue"] * 20, dtype=object)) is None
+    True
+    """
+    present = [v for v in np.asarray(values).tolist() if not is_missing_value(v)]
+    if len(present) < IDENTIFIER_ROWS:
+        return None
+    _, counts = np.unique(np.asarray(present, dtype=str), return_counts=True)
+    unique_rows = int((counts == 1).sum())
+    if unique_rows < IDENTIFIER_SHARE * len(present):
+        return None
+    return f"a different value in {unique_rows} of {len(present)} rows, like an identifier"
+
+
 # --------------------------------------------------------------------------- targets
 
 
@@ -351,7 +499,7 @@ def infer_task(name: str, values: np.ndarray) -> tuple[str, str]:
             "target column"
         )
     try:
-        kind = _kind_of(name, values)
+        kind = _kind_of(name, values, dates=False)
     except _MixedColumn as mixed:
         hint = "; or pass task='classification' to read every value as a class label"
         raise _target_error(name, mixed, hint) from None
@@ -402,7 +550,7 @@ def target_values(
     values = np.asarray(values)
     missing = missing_mask(values)
     try:
-        kind = _kind_of(name, values)
+        kind = _kind_of(name, values, dates=False)
     except _MixedColumn as mixed:
         if not (classification and labels_from_text):
             raise _target_error(name, mixed) from None

@@ -215,6 +215,8 @@ def _check_consistent(config: dict[str, Any], source: str) -> None:
             f"{source} is damaged: {config['class']} has {n} input column(s) but {length} "
             f"entries in {key}"
         )
+    if config["class"] == "OneHotEncoder":
+        _check_categories(config, source)
     if config["class"] == "FeatureCrosses":
         params = {"pairs": True, "squares": True, "sines": False, **config["params"]}
         expected = n * (1 + params["squares"] + params["sines"]) + params["pairs"] * (
@@ -224,6 +226,31 @@ def _check_consistent(config: dict[str, Any], source: str) -> None:
             raise FileFormatError(
                 f"{source} is damaged: FeatureCrosses of {n} column(s) makes {expected} "
                 f"features, not {state['n_features_out_']}"
+            )
+
+
+def _check_categories(config: dict[str, Any], source: str) -> None:
+    """A OneHotEncoder's categories: distinct within each column, the rare ones (grouped
+    into ``__other__``) distinct too and none of them also frequent, and rare ones only
+    where a ``min_frequency`` made them."""
+    state = config["state"]
+    rare_lists = state.get("infrequent_categories_") or [[] for _ in state["categories_"]]
+    for j, (frequent, rare) in enumerate(zip(state["categories_"], rare_lists, strict=True)):
+        # as transform looks them up: by Python equality (1, 1.0 and true are one value)
+        frequent_keys, rare_keys = set(frequent), set(rare)
+        if len(frequent_keys) != len(frequent) or len(rare_keys) != len(rare):
+            raise FileFormatError(
+                f"{source} is damaged: OneHotEncoder lists a category of column {j} twice"
+            )
+        if frequent_keys & rare_keys:
+            raise FileFormatError(
+                f"{source} is damaged: OneHotEncoder lists a category of column {j} both as "
+                "its own input and as a rare one (grouped into __other__)"
+            )
+        if rare and config["params"].get("min_frequency") is None:
+            raise FileFormatError(
+                f"{source} is damaged: OneHotEncoder has rare categories (grouped into "
+                "__other__) but no min_frequency that made them"
             )
 
 
@@ -262,12 +289,16 @@ PREPROCESSOR_SCHEMAS: dict = {
                 optional={
                     "handle_unknown": Text(choices=("error", "other")),
                     "dtype": Text(choices=("float32", "float64")),
+                    # absent in files from before rare categories were grouped
+                    "min_frequency": Optional(
+                        OneOf(Integer(minimum=1), Number(finite=True, minimum=1e-300, below=1))
+                    ),
                 }
             ),
             "state": Optional(
                 Record(
                     required={**_BASE_STATE, "categories_": ListOf(ListOf(_CATEGORY))},
-                    optional=_NAMES,
+                    optional={**_NAMES, "infrequent_categories_": ListOf(ListOf(_CATEGORY))},
                 )
             ),
         }
@@ -547,7 +578,10 @@ class OneHotEncoder(_Transformer):
     Categories are the sorted distinct values seen in ``fit``. Output columns are grouped
     by input feature, categories in sorted order; with ``handle_unknown="other"`` each
     feature's group ends with one more column, ``<name>=__other__``, that is 1 for values
-    not seen in ``fit``.
+    not seen in ``fit``. With ``min_frequency``, categories seen in fewer rows than that
+    share the ``__other__`` column too (scikit-learn's "infrequent categories"): a
+    category seen once or twice gets no input of its own, which would only let a model
+    memorize those rows.
 
     Parameters
     ----------
@@ -556,11 +590,17 @@ class OneHotEncoder(_Transformer):
         DataError naming the column and the values, or count it in the ``__other__`` column.
     dtype : str, default "float32"
         Output dtype.
+    min_frequency : int, float or None, default None
+        An int ``k ≥ 1``: categories seen in fewer than ``k`` rows of ``fit`` are grouped
+        into ``__other__``; a float in (0, 1): in fewer than that share of the rows;
+        None (or 1): every category gets its own column.
 
     Attributes
     ----------
     categories_ : list of ndarray
-        Sorted categories of each input feature.
+        Sorted categories of each input feature that have their own column.
+    infrequent_categories_ : list of ndarray
+        Sorted categories of each input feature grouped into ``__other__``.
     n_features_in_ : int
     feature_names_in_ : list of str or None
 
@@ -571,36 +611,74 @@ class OneHotEncoder(_Transformer):
     ['color=blue', 'color=red']
     >>> enc.transform([["red"]]).tolist()
     [[0.0, 1.0]]
+    >>> rare = OneHotEncoder(min_frequency=2).fit([["red"], ["blue"], ["red"]])
+    >>> rare.get_feature_names_out(["color"]), rare.infrequent_categories_[0].tolist()
+    (['color=red', 'color=__other__'], ['blue'])
     """
 
-    _param_names = ("handle_unknown", "dtype")
+    _param_names = ("handle_unknown", "dtype", "min_frequency")
 
-    def __init__(self, handle_unknown: str = "error", dtype: str = "float32") -> None:
+    def __init__(
+        self, handle_unknown: str = "error", dtype: str = "float32", min_frequency=None
+    ) -> None:
         self.handle_unknown = handle_unknown
         self.dtype = dtype
+        self.min_frequency = min_frequency
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        """Learn the sorted categories of each column of ``X`` (n_samples, n_features)."""
+        """Learn the sorted categories of each column of ``X`` (n_samples, n_features),
+        and which are too rare for a column of their own (``min_frequency``)."""
         if self.handle_unknown not in ("error", "other"):
             raise DataError(
                 f'handle_unknown must be "error" or "other"; got {self.handle_unknown!r}'
             )
         array = _as_2d(X, "OneHotEncoder", numeric=False)
+        least = self.rows_needed(array.shape[0])
         self._remember_names(X, array.shape[1])
         names = self._input_names(None)
-        self.categories_ = []
+        self.categories_, self.infrequent_categories_ = [], []
         for j in range(array.shape[1]):
-            values, _ = self._distinct(array[:, j], j, names)
+            values, codes = self._distinct(array[:, j], j, names)
+            counts = np.bincount(codes, minlength=len(values))
             try:
-                categories = sorted(values)
+                frequent = sorted(v for v, k in zip(values, counts, strict=True) if k >= least)
+                rare = sorted(v for v, k in zip(values, counts, strict=True) if k < least)
             except TypeError:  # e.g. strings and numbers in one object column
                 kinds = sorted({type(v).__name__ for v in values})
                 raise DataError(
                     f"column {names[j]!r} mixes value types {kinds}; convert it to one type "
                     "(e.g. all strings) first"
                 ) from None
-            self.categories_.append(_category_array(categories))
+            self.categories_.append(_category_array(frequent))
+            self.infrequent_categories_.append(_category_array(rare))
         return self
+
+    def rows_needed(self, n_rows: int) -> float:
+        """The fewest of ``n_rows`` training rows a category needs for a column of its own
+        (by ``min_frequency``); a ``min_frequency`` that is neither a whole number ≥ 1 nor
+        a share between 0 and 1 raises a DataError.
+
+        >>> OneHotEncoder(min_frequency=0.05).rows_needed(200)
+        10.0
+        """
+        least = self.min_frequency
+        if least is None:
+            return 1
+        if isinstance(least, bool) or not isinstance(least, int | float | np.number):
+            least = float("nan")  # refused below
+        if isinstance(least, int | np.integer) and least >= 1:
+            return int(least)
+        if isinstance(least, float | np.floating) and 0 < least < 1:
+            return float(least) * n_rows
+        raise DataError(
+            f"min_frequency must be a whole number of rows (≥ 1) or a share of the rows "
+            f"between 0 and 1; got {self.min_frequency!r}"
+        )
+
+    def has_other(self, j: int) -> bool:
+        """Whether input feature ``j`` has an ``__other__`` column (for unseen categories,
+        with ``handle_unknown="other"``, or for rare ones)."""
+        return self.handle_unknown == "other" or len(self.infrequent_categories_[j]) > 0
 
     def transform(self, X: Any) -> np.ndarray:
         """One-hot encode ``X`` (n_samples, n_features) to (n_samples, n_output_columns)."""
@@ -608,16 +686,18 @@ class OneHotEncoder(_Transformer):
         array = _as_2d(X, "OneHotEncoder", numeric=False)
         self._check_n_features(array, X)
         names = self._input_names(None)
-        other = self.handle_unknown == "other"
         blocks = []
         for j, categories in enumerate(self.categories_):
+            other = self.has_other(j)
             values, codes = self._distinct(array[:, j], j, names)
             index = {value: i for i, value in enumerate(categories.tolist())}
+            # rare categories seen in fit go to the __other__ column (position -2 here)
+            index |= dict.fromkeys(self.infrequent_categories_[j].tolist(), -2)
             # look up each distinct value once, then broadcast by the row codes
             positions = np.array([index.get(v, -1) for v in values], dtype=np.int64)
             unknown = positions < 0
-            if unknown.any() and not other:
-                new = [v for v, p in zip(values, positions, strict=True) if p < 0]
+            if (positions == -1).any() and self.handle_unknown != "other":
+                new = [v for v, p in zip(values, positions, strict=True) if p == -1]
                 shown = ", ".join(repr(v) for v in new[:5])
                 more = f" and {len(new) - 5} more" if len(new) > 5 else ""
                 raise DataError(
@@ -625,7 +705,7 @@ class OneHotEncoder(_Transformer):
                     'Refit on data that includes them, or use OneHotEncoder(handle_unknown="other")'
                 )
             width = len(categories) + int(other)
-            positions[unknown] = width - 1  # only reached with "other": the last column
+            positions[unknown] = width - 1  # unseen (with "other") and rare: the last column
             block = np.zeros((array.shape[0], width), dtype=self.dtype)
             block[np.arange(array.shape[0]), positions[codes]] = 1
             blocks.append(block)
@@ -638,15 +718,13 @@ class OneHotEncoder(_Transformer):
         """
         self._check_fitted()
         array = np.asarray(X)
-        width = sum(len(c) for c in self.categories_) + (
-            self.n_features_in_ if self.handle_unknown == "other" else 0
-        )
+        width = sum(len(c) + self.has_other(j) for j, c in enumerate(self.categories_))
         if array.ndim != 2 or array.shape[1] != width:
             raise ShapeError(f"inverse_transform expects shape (n, {width}); got {array.shape}")
         out = np.empty((array.shape[0], self.n_features_in_), dtype=object)
         start = 0
         for j, categories in enumerate(self.categories_):
-            stop = start + len(categories) + int(self.handle_unknown == "other")
+            stop = start + len(categories) + int(self.has_other(j))
             hot = array[:, start:stop].argmax(axis=1)
             lookup = [*categories.tolist(), None]
             out[:, j] = [lookup[i] for i in hot]
@@ -654,12 +732,13 @@ class OneHotEncoder(_Transformer):
         return out
 
     def get_feature_names_out(self, input_names: Sequence[str] | None = None) -> list[str]:
-        """Names ``<input name>=<category>``, plus ``<input name>=__other__`` with "other"."""
+        """Names ``<input name>=<category>``, plus ``<input name>=__other__`` with
+        "other" or rare categories."""
         names = self._input_names(input_names)
         out = []
-        for name, categories in zip(names, self.categories_, strict=True):
+        for j, (name, categories) in enumerate(zip(names, self.categories_, strict=True)):
             out.extend(f"{name}={c}" for c in categories.tolist())
-            if self.handle_unknown == "other":
+            if self.has_other(j):
                 out.append(f"{name}={_OTHER}")
         return out
 
@@ -687,11 +766,16 @@ class OneHotEncoder(_Transformer):
         return values, codes
 
     def _state(self) -> dict[str, Any]:
-        return super()._state() | {"categories_": [c.tolist() for c in self.categories_]}
+        return super()._state() | {
+            "categories_": [c.tolist() for c in self.categories_],
+            "infrequent_categories_": [c.tolist() for c in self.infrequent_categories_],
+        }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         super()._set_state(state)
         self.categories_ = [_category_array(c) for c in state["categories_"]]
+        rare = state.get("infrequent_categories_") or [[] for _ in self.categories_]
+        self.infrequent_categories_ = [_category_array(c) for c in rare]  # [] in older files
 
 
 def _is_missing(value: Any) -> bool:

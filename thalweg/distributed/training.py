@@ -367,7 +367,7 @@ def descend(
     n = objective.n_samples
     steps = 1 if batch_size is None else max(1, math.ceil(n / batch_size))
     optimizer = estimator.training_optimizer(module, summary.sample, batch_size, n)
-    penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
+    penalized, l2 = estimator.penalized(module), estimator.l2_strength()
 
     def step(index: int) -> tuple[float, int]:
         # One step: the workers' mean gradient plus the penalty's, then one update.
@@ -405,7 +405,7 @@ def minimize_lbfgs(estimator, module, objective: ShardedObjective) -> History:
     from scipy.optimize import minimize
 
     params = module.parameters()
-    penalized, l2 = estimator.penalized(module), getattr(estimator, "l2", 0.0)
+    penalized, l2 = estimator.penalized(module), estimator.l2_strength()
     history = History()
     started = time.perf_counter()
 

@@ -22,16 +22,16 @@ line shows them as its flags.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from thalweg.data.columns import infer_task, missing_mask, target_values
+from thalweg.data.columns import infer_task, target_values
 from thalweg.errors import DataError, OptionError
 from thalweg.models.linear import LinearRegression
 from thalweg.models.logistic import LogisticRegression
 from thalweg.models.mlp import MLPClassifier, MLPRegressor
+from thalweg.models.tabular import MIN_FREQUENCY
 
 __all__ = [
     "ESTIMATOR_FAMILIES",
@@ -42,7 +42,6 @@ __all__ = [
     "plan_from_survey",
     "plan_model",
     "select_columns",
-    "warn_if_identifier",
 ]
 
 ESTIMATOR_FAMILIES = {
@@ -66,6 +65,9 @@ class TrainOptions:
 
     ``None`` means the estimator's (or the mode's) default. ``stream=True`` trains on a
     file read piece by piece; ``dask="local:2"`` (or a scheduler address) on a cluster.
+    Early stopping on the validation rows, with the best weights kept, is the default
+    wherever there are validation rows (:meth:`stops_early`); ``early_stopping=False``
+    trains every epoch.
     """
 
     target: str
@@ -78,13 +80,15 @@ class TrainOptions:
     batch_size: int | str | None = None  # rows, or "full"
     epochs: int | None = None
     l1: float = 0.0
-    l2: float = 0.0
-    early_stopping: bool = False
+    l2: float | None = None  # None: the estimator's default (LogisticRegression: "auto")
+    early_stopping: bool | None = None  # None: on when the split holds validation rows
     crosses: bool = False
     missing: str = "error"
     unknown: str = "other"
     categorical: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()  # columns used even when they look like identifiers
+    min_frequency: int | float = MIN_FREQUENCY  # rarer categories share one "other" input
     split: tuple[float, ...] | None = None  # train,validation,test or train,test fractions
     seed: int = 0
     stream: bool = False
@@ -97,6 +101,15 @@ class TrainOptions:
     def mode(self) -> str:
         """``"memory"``, ``"stream"`` or ``"dask"``."""
         return "stream" if self.stream else "dask" if self.dask is not None else "memory"
+
+    def stops_early(self) -> bool:
+        """Whether training stops when the validation loss stops improving (and keeps
+        the best weights): as given, else whenever the run holds validation rows (a
+        three-part split, in memory or streamed; a Dask run computes no validation
+        loss)."""
+        if self.early_stopping is not None:
+            return self.early_stopping
+        return self.mode != "dask" and len(self.fractions()) == 3
 
     def fractions(self) -> tuple[float, ...]:
         """The split, or the mode's default."""
@@ -184,6 +197,8 @@ def check_options(options: TrainOptions, resume: bool = False) -> None:
     refused = {
         "crosses=True": options.crosses,
         f"categorical={list(options.categorical)!r}": bool(options.categorical),
+        f"keep={list(options.keep)!r}": bool(options.keep),
+        f"min_frequency={options.min_frequency!r}": options.min_frequency != MIN_FREQUENCY,
         f"missing={options.missing!r}": options.missing != "error",
     }
     for name, given in refused.items():
@@ -245,11 +260,12 @@ def select_columns(table: dict, options: TrainOptions) -> tuple[dict, np.ndarray
             f"target column {options.target!r} is not in the data; its columns are: {columns} "
             "(pass one of them as target=)"
         )
-    unknown = [name for name in options.ignore if name not in table]
-    if unknown:
-        raise DataError(
-            f"ignore={unknown!r} names column(s) not in the data; its columns are: {columns}"
-        )
+    for name, listed in (("ignore", options.ignore), ("keep", options.keep)):
+        unknown = [column for column in listed if column not in table]
+        if unknown:
+            raise DataError(
+                f"{name}={unknown!r} names column(s) not in the data; its columns are: {columns}"
+            )
     if options.target in options.ignore:
         raise OptionError(
             f"ignore=[{options.target!r}] lists the target; the target cannot be ignored"
@@ -320,15 +336,23 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
     """The estimator, configured from the options (None options keep its defaults).
 
     Linear and logistic regression train by gradient descent here (``solver="gd"``),
-    so that every model has training curves and honours the optimizer options.
+    so that every model has training curves and honours the optimizer options. With
+    early stopping (:meth:`TrainOptions.stops_early`) the validation loss alone decides
+    when to stop (``tol=None``), and the best epoch's weights are kept.
     """
     settings: dict = {
         "l1": options.l1,
-        "l2": options.l2,
         "random_state": options.seed,
         "verbose": verbose,
-        "early_stopping": options.early_stopping,
+        "early_stopping": options.stops_early(),
     }
+    if options.stops_early():
+        # The validation loss decides when to stop (as in scikit-learn's MLPs with
+        # early_stopping): the training loss's own convergence test would stop gradient
+        # descent while the held-out loss is still falling.
+        settings["tol"] = None
+    if options.l2 is not None:
+        settings["l2"] = options.l2
     if options.optimizer is not None:
         settings["optimizer"] = options.optimizer
     if options.learning_rate is not None:
@@ -345,17 +369,3 @@ def build_estimator(plan: Plan, options: TrainOptions, verbose: int = 0):
         if options.activation is not None:
             settings["activation"] = options.activation
     return plan.estimator_class(**settings)
-
-
-def warn_if_identifier(name: str, values: np.ndarray) -> None:
-    """Warn about a text column with a different value in almost every row: likely an id
-    or a name, whose one-hot encoding makes one input per row, which only memorizes."""
-    present = values[~missing_mask(values)]
-    distinct = len(set(present.tolist()))
-    if distinct > 20 and distinct > 0.5 * len(present):
-        warnings.warn(
-            f"column {name!r} has {distinct} different values in {len(present)} rows; "
-            f"one-hot encoding makes {distinct} inputs of it. If it is an id or a name, "
-            f"leave it out: ignore=[{name!r}]",
-            stacklevel=3,
-        )

@@ -298,6 +298,7 @@ class GradientEstimator(Estimator):
         for stale in ("module_", "optimizer_", "history_"):
             self.__dict__.pop(stale, None)
         self.n_features_in_ = summary.n_features
+        self.resolve_l2(summary.n_samples)
         if summary.feature_names is not None:
             self.feature_names_in_ = np.asarray(summary.feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
@@ -333,7 +334,7 @@ class GradientEstimator(Estimator):
                 per_example=mean_squared_norm(rows, sample_weight),
                 batch_size=batch_size,
                 n_samples=n_samples,
-                l2=getattr(self, "l2", 0.0),
+                l2=self.l2_strength(),
             )
         return make_optimizer(self.optimizer, module.parameters(), lr)
 
@@ -352,7 +353,7 @@ class GradientEstimator(Estimator):
 
     def training_loss(self, module: nn.Module):
         """:meth:`loss` plus ``l2·Σ‖W‖²`` over :meth:`penalized` weights: the objective."""
-        l2 = getattr(self, "l2", 0.0)
+        l2 = self.l2_strength()
         if not l2:
             return self.loss
         weights = self.penalized(module)
@@ -364,6 +365,39 @@ class GradientEstimator(Estimator):
             return loss
 
         return objective
+
+    def resolve_l2(self, total_weight: float) -> float:
+        """Fix the ridge strength of a fit that starts on ``total_weight`` rows (the sum
+        of the row weights: a weight of 2 counts as two rows) and keep it as ``l2_``.
+
+        ``l2`` is a number ``≥ 0``, or ``"auto"``: ``1 / (2·total_weight)``, which makes
+        ``mean loss + l2·‖W‖²`` scikit-learn's ``½‖W‖² + C·Σ loss`` with ``C=1`` (a
+        standard normal prior on each weight; the weights of thalweg's linear models
+        are in standardized units). Estimators without ``l2`` train unpenalized.
+
+        >>> from thalweg.models import LogisticRegression
+        >>> LogisticRegression(l2="auto").resolve_l2(400)
+        0.00125
+        """
+        if not hasattr(self, "l2"):
+            return 0.0
+        l2 = self.l2
+        if isinstance(l2, str) and l2 == "auto":
+            l2 = 1.0 / (2.0 * max(float(total_weight), 1.0))
+        elif not _is_number(l2) or not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(
+                f"{type(self).__name__}: l2 must be a number ≥ 0 or 'auto', got {l2!r}"
+            )
+        self.l2_ = float(l2)
+        return self.l2_
+
+    def l2_strength(self) -> float:
+        """The ridge strength training uses: ``l2_`` once a fit has fixed it
+        (:meth:`resolve_l2`), else ``l2`` when it is a number (0 without one)."""
+        if hasattr(self, "l2_"):
+            return self.l2_
+        l2 = getattr(self, "l2", 0.0)
+        return 0.0 if isinstance(l2, str) else float(l2)
 
     def finish_training(
         self, module: nn.Module, history, optimizer=None, *, continued=False, warn=True
@@ -389,6 +423,8 @@ class GradientEstimator(Estimator):
         y = self._validate_y(y, X.shape[0], reset=reset, classes=classes)
         weight = self._validate_sample_weight(sample_weight, X.shape[0])
         weight = self._row_weights(weight, y)
+        if reset:
+            self.resolve_l2(X.shape[0] if weight is None else float(np.sum(weight)))
         if weight is not None:
             if self._estimator_type == "classifier" and reset and classes is None:
                 kept = np.unique(np.asarray(y)[weight > 0])
@@ -533,6 +569,10 @@ def weighted_mean(loss_fn, output, target, sample_weight=None):
     return loss_fn(output, target, weight=sample_weight, reduction="sum") * (
         1.0 / len(sample_weight)
     )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def logit_count(n_classes: int) -> int:

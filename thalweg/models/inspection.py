@@ -59,9 +59,11 @@ def describe(model, path) -> dict:
     )
     history = getattr(estimator, "history_", None)
     categorical = [c["name"] for c in model.columns_ if c["kind"] == CATEGORICAL]
+    became = {entry["name"]: entry["became"] for entry in model.column_report_}
     columns = []
     for column in model.columns_:
         entry = dict(column)
+        entry["became"] = became.get(column["name"], "")
         if column["kind"] == CATEGORICAL and model.encoder_ is not None:
             categories = model.encoder_.categories_[categorical.index(column["name"])]
             entry["categories"] = categories.tolist()
@@ -88,6 +90,7 @@ def describe(model, path) -> dict:
         },
         "preprocessing": {
             "columns": columns,
+            "left_out": [dict(entry) for entry in getattr(model, "left_out_", [])],
             "missing": model.missing,
             "unknown_categories": model.unknown,
             "crosses": model.crosses_ is not None,

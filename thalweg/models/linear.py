@@ -223,8 +223,9 @@ class LinearRegression(RegressorMixin, StandardizedLinearModel):
         X = self._validate_X(X, reset=True, finite=False)
         y = self._validate_y(y, X.shape[0], reset=True)
         weight = self._validate_sample_weight(sample_weight, X.shape[0])
+        l2 = self.resolve_l2(X.shape[0] if weight is None else float(np.sum(weight)))
         # One pass over the data gives the scaling and the normal equations together.
-        solution = solve_least_squares(X, y, self.standardize, self.l2, sample_weight=weight)
+        solution = solve_least_squares(X, y, self.standardize, l2, sample_weight=weight)
         self.scaler_ = Standardizer.from_statistics(
             solution.x_mean, solution.x_var, X.shape[0], with_std=self.standardize
         )

@@ -6,7 +6,12 @@ the (weighted) mean cross-entropy (log loss) plus the penalties::
 
     mean(log loss) + l2·‖W‖² + l1·‖W‖₁              (the intercepts are never penalised)
 
-(scikit-learn's ``C`` corresponds to ``l2 = 1 / (2·C·n_samples)``.)
+with ``W`` in standardized units. scikit-learn's ``C`` corresponds to
+``l2 = 1 / (2·C·n_samples)``; the default ``l2="auto"`` is ``1 / (2·n_samples)``,
+scikit-learn's default ``C=1`` on standardized features (``StandardScaler`` then
+``LogisticRegression()``). Without a penalty, data that a line separates drives the
+weights to infinity and the probabilities to 0 and 1: confident, and wrong on new rows
+(see ``docs/models.md``, "Defaults"). ``l2=0`` asks for the unpenalized fit.
 
 Two solvers: ``"lbfgs"`` — the quasi-Newton method L-BFGS (SciPy's implementation)
 driven by loss values and gradients from thalweg's engine; and ``"gd"`` — gradient
@@ -40,8 +45,14 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
     solver : "lbfgs" or "gd"
         ``"lbfgs"`` (default) is fast and exact for smooth objectives; ``"gd"`` is
         gradient descent and is required for ``l1``.
-    l1, l2 : float
-        Lasso and ridge strengths (see the module docstring).
+    l1 : float
+        Lasso strength (see the module docstring).
+    l2 : float or "auto"
+        Ridge strength. ``"auto"`` (default): ``1 / (2·n_samples)`` (with sample
+        weights, their sum), the same fit as scikit-learn's ``LogisticRegression(C=1)``
+        on standardized features; it keeps the weights finite when the classes are
+        separable. ``0``: unpenalized (scikit-learn's ``penalty=None``). The value used
+        is ``l2_``.
     threshold : float
         Binary only: predict the positive class when its probability is at least this.
     standardize : bool
@@ -62,6 +73,8 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
     classes_ : ndarray (n_classes,)
     coef_ : ndarray (1, n_features) for two classes, (n_classes, n_features) for more
     intercept_ : ndarray (1,) or (n_classes,)
+    l2_ : float
+        The ridge strength the fit used.
     scaler_ : Standardizer
     module_ : thalweg.nn.Standardized
     n_iter_ : int
@@ -82,7 +95,7 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
         self,
         solver: str = "lbfgs",
         l1: float = 0.0,
-        l2: float = 0.0,
+        l2: float | str = "auto",
         threshold: float = 0.5,
         standardize: bool = True,
         class_weight=None,
@@ -210,6 +223,7 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
         target = label_targets(codes, len(self.classes_), dtype=X.dtype)
         chunk = max(4096, LBFGS_CHUNK_BYTES // (d * X.itemsize))
         summed = losses.binary_cross_entropy_with_logits if k == 1 else losses.cross_entropy
+        l2 = self.l2_strength()
 
         def loss_and_gradient(theta):
             weight_param.data[...] = theta[: d * k].reshape(d, k)
@@ -230,8 +244,8 @@ class LogisticRegression(ClassifierMixin, StandardizedLinearModel):
                 grad_bias += chunk_bias
             # Mean loss plus the penalty (its gradient 2·l2·W written out: one line). The
             # row weights average 1, so a sum over n is the weighted mean.
-            loss_value = total / n + self.l2 * float(np.sum(theta[: d * k] ** 2))
-            grad_weight = grad_weight / n + 2 * self.l2 * theta[: d * k].reshape(d, k)
+            loss_value = total / n + l2 * float(np.sum(theta[: d * k] ** 2))
+            grad_weight = grad_weight / n + 2 * l2 * theta[: d * k].reshape(d, k)
             return loss_value, np.concatenate([grad_weight.ravel(), grad_bias / n])
 
         result = minimize(

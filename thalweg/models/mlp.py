@@ -70,7 +70,7 @@ class _MLP(GradientEstimator):
 
     def __init__(
         self,
-        hidden=(8, 2),
+        hidden=(100,),
         activation: str = "relu",
         optimizer: str = "adam",
         learning_rate="auto",
@@ -143,7 +143,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
     Parameters
     ----------
     hidden : tuple of int
-        Width of each hidden layer, e.g. ``(8, 2)``.
+        Width of each hidden layer. The default ``(100,)`` (scikit-learn's) suits real
+        tables: on scikit-learn's digits it reaches 0.97 5-fold accuracy where the
+        Playground's ``(8, 2)`` picture, with its 2-unit bottleneck, reaches 0.84 (see
+        ``docs/models.md``, "Defaults").
     activation : "relu", "tanh", "sigmoid" or "linear"
     optimizer : str
         ``"adam"`` (default), ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
@@ -183,7 +186,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def __init__(
         self,
-        hidden=(8, 2),
+        hidden=(100,),
         activation: str = "relu",
         optimizer: str = "adam",
         learning_rate="auto",

@@ -135,7 +135,7 @@ PARAMETERS: dict[str, Schema] = {
     "early_stopping": Boolean(),
     "validation_fraction": Number(finite=True, minimum=0),
     "l1": Number(finite=True, minimum=0),
-    "l2": Number(finite=True, minimum=0),
+    "l2": OneOf(Text(choices=("auto",)), Number(finite=True, minimum=0)),
     "threshold": Number(finite=True),
     "standardize": Boolean(),
     "seed": Optional(Integer()),
@@ -267,6 +267,8 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "solver_": _stored_as(json=_json(Text(choices=("normal_equations", "lstsq", "gd", "lbfgs")))),
     "y_mean_": _stored_as(json=_json(Number(finite=True))),
     "y_scale_": _stored_as(json=_json(_POSITIVE)),
+    # the ridge strength a fit used (l2="auto" resolved; GradientEstimator.resolve_l2)
+    "l2_": _stored_as(json=_json(Number(finite=True, minimum=0))),
     # KMeans (shapes checked against each other and n_features_in_ in _check_clusters)
     "cluster_centers_": _stored_as(array=_ARRAY),
     "labels_": _stored_as(array=_ARRAY),

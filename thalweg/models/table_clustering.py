@@ -186,6 +186,7 @@ def cluster_table(
     ks: Sequence[int] | None = None,
     ignore: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    keep: Sequence[str] = (),
     missing: str = "error",
     unknown: str = "other",
     algorithm: str = "lloyd",
@@ -203,8 +204,9 @@ def cluster_table(
         The number of clusters, or the candidates to choose from (give one of them).
     ignore : sequence of str
         Columns to leave out (an identifier, a label you want to compare with later).
-    categorical, missing, unknown
-        Column handling, as :class:`~thalweg.models.tabular.TabularModel`'s.
+    categorical, keep, missing, unknown
+        Column handling, as :class:`~thalweg.models.tabular.TabularModel`'s (an
+        identifier-like column is left out, with a warning, unless in ``keep``).
     silhouette_rows : int
         The silhouette costs n² distances: on more rows it uses a uniform sample of this
         many.
@@ -221,7 +223,12 @@ def cluster_table(
     first_k = int(k) if k is not None else max(2, min(int(c) for c in ks))
     estimator = KMeans(first_k, algorithm=algorithm, n_init=n_init, random_state=random_state)
     model = TabularModel(
-        estimator, categorical=categorical, missing=missing, unknown=unknown, scale=True
+        estimator,
+        categorical=categorical,
+        keep=keep,
+        missing=missing,
+        unknown=unknown,
+        scale=True,
     ).fit(columns)
     kept = model.predictable_rows(columns)
     rows = columns if kept.all() else {name: v[kept] for name, v in columns.items()}
@@ -315,6 +322,7 @@ def embed_table(
     noise: float = 0.0,
     ignore: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    keep: Sequence[str] = (),
     missing: str = "error",
     unknown: str = "other",
     random_state: int = 0,
@@ -344,9 +352,9 @@ def embed_table(
         random_state=random_state,
         verbose=verbose,
     )
-    model = TabularModel(estimator, categorical=categorical, missing=missing, unknown=unknown).fit(
-        columns
-    )
+    model = TabularModel(
+        estimator, categorical=categorical, keep=keep, missing=missing, unknown=unknown
+    ).fit(columns)
     seconds = time.perf_counter() - started
     summary = {
         "rows": len(next(iter(columns.values()))),

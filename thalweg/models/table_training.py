@@ -35,8 +35,10 @@ from thalweg import __version__
 from thalweg.data import train_val_test_split
 from thalweg.data.columns import (
     CATEGORICAL,
+    DATE,
     NUMERIC,
     column_summary,
+    identifier_reason,
     label_array,
     missing_mask,
     raise_if_missing,
@@ -57,7 +59,6 @@ from thalweg.models.auto import (
     plan_from_survey,
     plan_model,
     select_columns,
-    warn_if_identifier,
 )
 from thalweg.models.mlp import hidden_widths
 from thalweg.models.tabular import TabularModel
@@ -204,6 +205,8 @@ def train_table(
         missing=options.missing,
         unknown=options.unknown,
         crosses=options.crosses,
+        min_frequency=options.min_frequency,
+        keep=options.keep,
     )
     callbacks = []
     if checkpoint is not None:  # saved on Ctrl-C only
@@ -227,17 +230,31 @@ def train_table(
         trained_counts = {classes[int(k)]: n for k, n in balanced.class_counts().items()}
     test_rows, test_labels = parts["test"]
     splits = {name: len(labels) for name, (_, labels) in parts.items()}
+    summary = {**prepared.summary, "splits": splits}
+    summary["columns"] = with_what_they_became(summary["columns"], model, options)
     return TrainResult(
         model=model,
         plan=plan,
         test=model.evaluate(test_rows, test_labels),
-        summary={**prepared.summary, "splits": splits},
+        summary=summary,
         seconds=seconds,
         parts=parts,
         target_values=prepared.labels,
         options=options,
         trained_class_counts=trained_counts,
     )
+
+
+def with_what_they_became(columns: list[dict], model: TabularModel, options) -> list[dict]:
+    """The data summary's columns (``{"name", "type", "missing"}``) with ``became``:
+    what the model made of each (``model.column_report_``), ``"target"``, or
+    ``"left out (ignore=[...])"`` for the ignored ones."""
+    became = {entry["name"]: entry["became"] for entry in model.column_report_}
+    became[options.target] = "target"
+    return [{**column, "became": became.get(column["name"], "")} for column in columns] + [
+        {"name": name, "type": "ignored", "missing": 0, "became": f"left out (ignore=[{name!r}])"}
+        for name in options.ignore
+    ]
 
 
 def _balanced_batches(plan: Plan, options: TrainOptions):
@@ -272,31 +289,40 @@ def _prepare(features: dict, target: np.ndarray, plan: Plan, options: TrainOptio
         plan.task == "classification",
         labels_from_text=options.task == "classification" or options.model == "logistic",
     )
+    # Identifiers are left out by the model (TabularModel): their gaps do not matter.
+    used = {
+        name: values
+        for name, values in typed.items()
+        if kinds[name] != CATEGORICAL
+        or name in options.keep
+        or identifier_reason(values[~missing_mask(labels)]) is None
+    }
     if options.missing == "error":
         raise_if_missing(
-            {**typed, options.target: labels},
+            {**used, options.target: labels},
             "fill them in, or choose missing='drop' (skip those rows) or missing='mean' (fill "
             "in training means)",
         )
     keep = ~missing_mask(labels)  # a target cannot be filled in
     if options.missing == "drop":
-        for values in typed.values():
+        for values in used.values():
             keep &= ~missing_mask(values)
     if not keep.any():
         raise DataError(
             "no rows are left after dropping those with missing values; fill them in or "
             "choose missing='mean'"
         )
-    for name, kind in kinds.items():
-        if kind == CATEGORICAL:
-            warn_if_identifier(name, typed[name])
     kept_labels = label_array(labels[keep])
     if plan.task == "classification" and len(np.unique(kept_labels)) < 2:
         raise DataError(
             f"target {options.target!r} has a single class ({kept_labels[0].item()!r}) in the "
             "rows kept; a classifier needs at least two classes"
         )
-    table = {name: values[keep] for name, values in typed.items()}
+    # Dates go on as the text they are, for the model to read as dates again.
+    table = {
+        name: (features[name] if kinds[name] == DATE else values)[keep]
+        for name, values in typed.items()
+    }
     table[options.target] = kept_labels
     columns = column_summary({**typed, options.target: labels}, {**kinds, options.target: "target"})
     summary = {
@@ -522,6 +548,8 @@ def train_stream(
     validation = survey.validation_rows(classify)
     if options.early_stopping and validation is None:
         raise DataError("no row fell in the validation part; add rows or raise its share of split")
+    if validation is None:  # too few rows for a validation part: train every epoch
+        options = replace(options, early_stopping=False)
     require_test_rows(counts)
     on_line(plan.describe())
     on_line(rows_line(counts, len(options.fractions())))

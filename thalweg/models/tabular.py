@@ -9,8 +9,17 @@ that inside the fitted model, so what serves is exactly what trained:
   scales them a second time. ``crosses=True`` adds squares and pairwise products of the
   numeric columns (:class:`~thalweg.data.FeatureCrosses`) before that.
 * **categorical** columns are one-hot encoded (:class:`~thalweg.data.OneHotEncoder`).
-  A category not seen in training goes to the column's ``=__other__`` indicator
-  (``unknown="other"``, the default) or raises a DataError (``unknown="error"``).
+  Categories seen in fewer than ``min_frequency`` training rows (5 by default) share the
+  column's ``=__other__`` input (one row's category teaches nothing that carries to
+  another row); so does a category not seen in training (``unknown="other"``, the
+  default), unless ``unknown="error"``, which raises a DataError for it.
+* **date** columns (ISO dates or date-times) become calendar inputs
+  (:class:`~thalweg.data.calendar.CalendarFeatures`): the year, and the month, day of
+  the week and day of the year as sines and cosines.
+* **identifiers**: a categorical column with a different value in (nearly) every row (a
+  name, an id) is left out, with a warning, unless listed in ``keep``: one-hot encoded,
+  it would only let the model memorize rows. ``column_report_`` says what became of every
+  column.
 * **missing** values (NaN, None, empty cells) raise a DataError listing the columns and
   counts (``missing="error"``, the default), drop their rows while fitting
   (``"drop"``), or are filled (``"mean"``) with the training mean of a numeric column or
@@ -31,7 +40,7 @@ themselves, such as ``KMeans``: every column then counts alike whatever its unit
 >>> from thalweg.models import LogisticRegression
 >>> colors = np.array(["red", "blue", "red", "blue"], dtype=object)
 >>> table = {"size": np.array([1.0, 2.0, 3.0, 4.0]), "color": colors}
->>> model = TabularModel(LogisticRegression()).fit(table, np.array([0, 0, 1, 1]))
+>>> model = TabularModel(LogisticRegression(), min_frequency=1).fit(table, np.array([0, 0, 1, 1]))
 >>> model.feature_names_out_
 ['size', 'color=blue', 'color=red', 'color=__other__']
 >>> model.predict({"size": np.array([4.0]), "color": np.array(["green"], dtype=object)}).tolist()
@@ -46,13 +55,15 @@ from typing import Any
 
 import numpy as np
 
-from thalweg.data import FeatureCrosses, OneHotEncoder, Standardizer
+from thalweg.data import CalendarFeatures, FeatureCrosses, OneHotEncoder, Standardizer
 from thalweg.data.columns import (
     CATEGORICAL,
+    DATE,
     NUMERIC,
     as_table,
     complete_rows,
     fill_values,
+    identifier_reason,
     label_array,
     missing_mask,
     one_class_error,
@@ -74,12 +85,28 @@ from thalweg.monitoring.profile import (
     prediction_profile,
     table_profile,
 )
-from thalweg.schema import ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
+from thalweg.schema import Integer, ListOf, MapOf, Number, OneOf, Optional, Record, Text, check
 
-__all__ = ["MISSING_POLICIES", "UNKNOWN_POLICIES", "TabularModel"]
+__all__ = [
+    "MIN_FREQUENCY",
+    "MISSING_POLICIES",
+    "UNKNOWN_POLICIES",
+    "IdentifierWarning",
+    "TabularModel",
+]
 
 MISSING_POLICIES = ("error", "drop", "mean")
 UNKNOWN_POLICIES = ("other", "error")
+MIN_FREQUENCY = 5  # categories seen in fewer training rows share the "other" input
+# A numeric column with at most this many distinct whole values gets a hint that it could
+# be declared categorical (it stays numeric: a count or a rating is a quantity).
+FEW_VALUES = 10
+
+
+class IdentifierWarning(UserWarning):
+    """A column that looks like an identifier was left out of a table model."""
+
+
 # What a table model does: learn a target (the first two) or learn from the columns alone.
 TASKS = ("classification", "regression", "clustering", "embedding")
 
@@ -89,7 +116,7 @@ TABULAR_CONFIG = Record(
         "target": Optional(Text()),
         "task": Text(choices=TASKS),
         "columns": ListOf(
-            Record(required={"name": Text(), "kind": Text(choices=(NUMERIC, CATEGORICAL))}),
+            Record(required={"name": Text(), "kind": Text(choices=(NUMERIC, CATEGORICAL, DATE))}),
             min_items=1,
         ),
         "categorical": ListOf(Text()),
@@ -103,6 +130,19 @@ TABULAR_CONFIG = Record(
     optional={
         # scale=True: the standardization of the estimator's input; absent in older files
         "scaler": Optional(PREPROCESSOR_CONFIG),
+        # rare categories, identifiers and dates (issue 16); absent in older files
+        "min_frequency": OneOf(Integer(minimum=1), Number(finite=True, minimum=1e-300, below=1)),
+        "keep": ListOf(Text()),
+        "calendar": Optional(PREPROCESSOR_CONFIG),
+        "left_out": ListOf(
+            Record(required={"name": Text(), "reason": Text()}, name="a left-out column")
+        ),
+        "column_report": ListOf(
+            Record(
+                required={"name": Text(), "became": Text(), "inputs": Integer(minimum=0)},
+                name="a column's report",
+            )
+        ),
         # training-time profiles (thalweg.monitoring); absent in older model files
         "statistics": Optional(
             Record(
@@ -134,6 +174,12 @@ class TabularModel:
         What a category unseen in training becomes at predict time.
     crosses : bool
         Add squares and pairwise products of the numeric columns.
+    min_frequency : int or float
+        Categories seen in fewer training rows than this (an int), or in less than this
+        share of them (a float below 1), share one ``=__other__`` input (scikit-learn's
+        ``OneHotEncoder(min_frequency=...)``). 1 gives every category its own input.
+    keep : sequence of str
+        Columns to use even when they look like identifiers.
     scale : bool
         Standardize the estimator's input columns (``scaler_``), for estimators that do
         not standardize themselves (``KMeans``).
@@ -142,10 +188,18 @@ class TabularModel:
     ----------
     estimator_ : the fitted estimator (its input is :meth:`transform`'s output)
     columns_ : list of {"name", "kind"}
-        The input columns the model uses, in order.
+        The input columns the model uses, in order; ``kind`` is ``"numeric"``,
+        ``"categorical"`` or ``"date"``.
+    left_out_ : list of {"name", "reason"}
+        Columns left out as identifiers.
+    column_report_ : list of {"name", "became", "inputs"}
+        What became of each column of the table (left-out ones included), in words, and
+        how many of the estimator's inputs it makes.
     fill_values_ : dict
-        Training means (numeric) and most frequent values (categorical), ``"mean"`` only.
+        Training means (numeric; dates: the mean date, in days since 1970) and most
+        frequent values (categorical), ``"mean"`` only.
     encoder_ : OneHotEncoder or None
+    calendar_ : CalendarFeatures or None
     crosses_ : FeatureCrosses or None
     scaler_ : Standardizer or None
         The standardization of the estimator's input, with ``scale=True``.
@@ -173,6 +227,8 @@ class TabularModel:
         missing: str = "error",
         unknown: str = "other",
         crosses: bool = False,
+        min_frequency: int | float = MIN_FREQUENCY,
+        keep: Sequence[str] = (),
         scale: bool = False,
     ):
         self.estimator = estimator
@@ -180,6 +236,8 @@ class TabularModel:
         self.missing = missing
         self.unknown = unknown
         self.crosses = crosses
+        self.min_frequency = min_frequency
+        self.keep = keep
         self.scale = scale
 
     def get_params(self, deep: bool = True) -> dict:
@@ -190,6 +248,8 @@ class TabularModel:
             "missing": self.missing,
             "unknown": self.unknown,
             "crosses": self.crosses,
+            "min_frequency": self.min_frequency,
+            "keep": self.keep,
             "scale": self.scale,
         }
 
@@ -270,8 +330,10 @@ class TabularModel:
         if not self.is_supervised:
             return self._fit_without_target(X, y, sample_weight, validation, callbacks, resume)
         table, target, y = self._split_target(X, y)
+        self._check_names(table)
         typed, kinds = typed_table(table, self.categorical)
         labels = target_values(target or "target", y, self.is_classifier)
+        self.left_out_ = self._leave_out_identifiers(typed, kinds, ~missing_mask(labels))
         keep = ~missing_mask(labels)
         if self.missing == "error":
             raise_if_missing(
@@ -287,7 +349,9 @@ class TabularModel:
             )
         # What the model learned from, kept for skew checks at serving time.
         labelled = ~missing_mask(labels)
-        statistics = table_profile({k: v[labelled] for k, v in typed.items()}, kinds)
+        statistics = table_profile(
+            {k: v[labelled] for k, v in typed.items()}, _profiled_kinds(kinds)
+        )
         typed = {name: values[keep] for name, values in typed.items()}
         labels = self._label_array(labels[keep])
         if self.is_classifier and len(np.unique(labels)) < 2:
@@ -298,7 +362,7 @@ class TabularModel:
         self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
         self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
         typed = self._fill(typed)
-        self._learn_columns(typed)
+        self._learn_columns(typed, order=list(table))
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)[keep]
         if validation is not None:
@@ -323,21 +387,28 @@ class TabularModel:
         )
         return self
 
-    def _learn_columns(self, typed: dict[str, np.ndarray]) -> None:
-        """Learn the crosses, the one-hot encoding and (``scale``) the standardization."""
+    def _learn_columns(self, typed: dict[str, np.ndarray], order: Sequence[str]) -> None:
+        """Learn the crosses, the calendar, the one-hot encoding (rare categories
+        grouped), (``scale``) the standardization, and the report of what became of each
+        column (``order``: the table's columns)."""
         numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
+        dates = self._names(DATE)
         self.crosses_ = (
             FeatureCrosses().fit(_stack(typed, numeric, np.float64))
             if self.crosses and numeric
             else None
         )
+        self.calendar_ = CalendarFeatures().fit(_stack(typed, dates, np.float64)) if dates else None
         self.encoder_ = (
-            OneHotEncoder(handle_unknown=self.unknown).fit(_stack(typed, categorical, object))
+            OneHotEncoder(handle_unknown=self.unknown, min_frequency=self.min_frequency).fit(
+                _stack(typed, categorical, object)
+            )
             if categorical
             else None
         )
         self.feature_names_out_ = self._output_names()
         self.scaler_ = Standardizer().fit(self._matrix(typed)) if self.scale else None
+        self.column_report_ = self._column_report(typed, order=order)
 
     def _fit_without_target(self, X, y, sample_weight, validation, callbacks, resume):
         """``fit`` for an estimator that learns from the columns alone."""
@@ -347,9 +418,12 @@ class TabularModel:
                 "leave it out (and the target column out of the table, ignore=[...])"
             )
         table = as_table(X)
+        self._check_names(table)
         typed, kinds = typed_table(table, self.categorical)
         keep = np.ones(len(next(iter(typed.values()))), dtype=bool)
-        statistics = table_profile(typed, kinds)  # what it learned from, for skew checks
+        self.left_out_ = self._leave_out_identifiers(typed, kinds, keep)
+        # What it learned from, for skew checks (dates as the days the model reads).
+        statistics = table_profile(typed, _profiled_kinds(kinds))
         if self.missing == "error":
             raise_if_missing(typed, "fill them in, or choose missing='drop' or missing='mean'")
         elif self.missing == "drop":
@@ -365,7 +439,7 @@ class TabularModel:
         self.columns_ = [{"name": name, "kind": kind} for name, kind in kinds.items()]
         self.fill_values_ = fill_values(typed) if self.missing == "mean" else {}
         typed = self._fill(typed)
-        self._learn_columns(typed)
+        self._learn_columns(typed, order=list(table))
         # KMeans takes none of the training loop's extras; pass only those given.
         extras = {
             "sample_weight": None
@@ -418,7 +492,9 @@ class TabularModel:
         model.target_ = target
         model.columns_ = [{"name": str(name), "kind": NUMERIC} for name in columns]
         model.fill_values_, model.crosses_, model.encoder_, model.scaler_ = {}, None, None, None
+        model.calendar_, model.left_out_ = None, []
         model.feature_names_out_ = [str(name) for name in columns]
+        model.column_report_ = model._column_report()
         model.n_dropped_ = 0
         model.metadata_ = {}
         model.feature_statistics_ = model.prediction_statistics_ = None  # not profiled
@@ -429,8 +505,43 @@ class TabularModel:
             raise DataError(f"missing must be one of {MISSING_POLICIES}; got {self.missing!r}")
         if self.unknown not in UNKNOWN_POLICIES:
             raise DataError(f"unknown must be one of {UNKNOWN_POLICIES}; got {self.unknown!r}")
-        if isinstance(self.categorical, str):
-            raise DataError("categorical is a list of column names, e.g. ['city']")
+        for name, example in (("categorical", "city"), ("keep", "name")):
+            if isinstance(getattr(self, name), str):
+                raise DataError(f"{name} is a list of column names, e.g. [{example!r}]")
+        OneHotEncoder(min_frequency=self.min_frequency).rows_needed(1)  # refuses a bad value
+
+    def _check_names(self, table: dict) -> None:
+        unknown = [name for name in self.keep if name not in table]
+        if unknown:
+            raise DataError(
+                f"keep={unknown!r} names column(s) not in the data; its columns are "
+                f"{', '.join(table)}"
+            )
+
+    def _leave_out_identifiers(self, typed: dict, kinds: dict, labelled: np.ndarray) -> list:
+        """Drop (from ``typed`` and ``kinds``) the categorical columns that look like
+        identifiers, unless listed in ``keep``; say so in a warning each."""
+        left_out = []
+        for name, kind in list(kinds.items()):
+            if kind != CATEGORICAL or name in self.keep:
+                continue
+            reason = identifier_reason(typed[name][labelled])
+            if reason is None:
+                continue
+            left_out.append({"name": name, "reason": reason})
+            del typed[name], kinds[name]
+            warnings.warn(
+                f"column {name!r} left out: {reason} (keep=[{name!r}] uses it)",
+                IdentifierWarning,
+                stacklevel=3,
+            )
+        if not kinds:
+            names = [entry["name"] for entry in left_out]
+            raise DataError(
+                f"no feature columns are left: {', '.join(map(repr, names))} look(s) like "
+                f"identifiers; keep={names!r} uses them"
+            )
+        return left_out
 
     def _split_target(self, X: Any, y: Any) -> tuple[dict, str | None, np.ndarray]:
         """``(feature columns, target name or None, target values)``."""
@@ -466,9 +577,68 @@ class TabularModel:
         names = list(numeric)
         if self.crosses_ is not None:
             names = self.crosses_.get_feature_names_out(numeric)
+        if getattr(self, "calendar_", None) is not None:
+            names += self.calendar_.get_feature_names_out(self._names(DATE))
         if self.encoder_ is not None:
             names += self.encoder_.get_feature_names_out(categorical)
         return names
+
+    def _column_report(
+        self, typed: dict[str, np.ndarray] | None = None, order: Sequence[str] = ()
+    ) -> list[dict]:
+        """``[{"name", "became", "inputs"}, ...]``: what became of each column, left-out
+        ones included, in ``order`` (the table's; else inputs first) (``typed``: the
+        training columns, for hints)."""
+        report = {}
+        categorical = self._names(CATEGORICAL)
+        for column in self.columns_:
+            name, kind = column["name"], column["kind"]
+            if kind == NUMERIC:
+                became, inputs = "number", 1
+                if self.crosses_ is not None:
+                    became += ", with its square and its products with the other numbers"
+                few = _few_whole_values(typed[name]) if typed is not None else None
+                if few is not None:
+                    became += (
+                        f" ({few} distinct values, read as a quantity; categorical=[{name!r}] "
+                        "makes them categories)"
+                    )
+            elif kind == DATE:
+                j = self._names(DATE).index(name)
+                timed = self.calendar_.with_time_[j]
+                inputs = 9 if timed else 7
+                became = (
+                    "calendar: year; month, day of week, day of year"
+                    + (", time of day" if timed else "")
+                    + " as sine and cosine"
+                )
+            else:
+                j = categorical.index(name)
+                became, inputs = self._one_hot_words(j)
+            report[name] = {"name": name, "became": became, "inputs": inputs}
+        for entry in getattr(self, "left_out_", []):
+            name = entry["name"]
+            report[name] = {
+                "name": name,
+                "became": f"left out: {entry['reason']} (keep=[{name!r}] uses it)",
+                "inputs": 0,
+            }
+        ordered = [report[name] for name in order if name in report]
+        return ordered + [entry for name, entry in report.items() if name not in order]
+
+    def _one_hot_words(self, j: int) -> tuple[str, int]:
+        encoder = self.encoder_
+        categories = len(encoder.categories_[j])
+        rare = len(getattr(encoder, "infrequent_categories_", [[]] * (j + 1))[j])
+        words = f"one-hot: {categories} categor{'y' if categories == 1 else 'ies'}"
+        if rare:
+            least = encoder.min_frequency
+            fewer = f"{least} rows" if isinstance(least, int) else f"{least:.0%} of the rows"
+            unseen = " and unseen ones" if encoder.handle_unknown == "other" else ""
+            words += f" + other ({rare} seen in fewer than {fewer} each{unseen})"
+        elif encoder.handle_unknown == "other":
+            words += " + other (unseen ones)"
+        return words, categories + int(encoder.has_other(j))
 
     def _fill(self, typed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if not self.fill_values_:
@@ -485,9 +655,12 @@ class TabularModel:
     def _matrix(self, typed: dict[str, np.ndarray]) -> np.ndarray:
         blocks = []
         numeric, categorical = self._names(NUMERIC), self._names(CATEGORICAL)
+        dates = self._names(DATE)
         if numeric:
             block = _stack(typed, numeric, np.float64)
             blocks.append(block if self.crosses_ is None else self.crosses_.transform(block))
+        if dates:
+            blocks.append(self.calendar_.transform(_stack(typed, dates, np.float64)))
         if categorical:
             blocks.append(self.encoder_.transform(_stack(typed, categorical, object)))
         return np.hstack([b.astype(np.float64) for b in blocks])
@@ -518,7 +691,8 @@ class TabularModel:
     def typed_columns(self, X: Any) -> dict[str, np.ndarray]:
         """The model's input columns of ``X``, typed as the model reads them: float64
         (NaN missing) for numeric columns, text labels (None missing) for categorical
-        ones. Raises DataError for a missing column or text in a numeric one."""
+        ones, float64 days since 1970-01-01 for dates. Raises DataError for a missing
+        column, text in a numeric one or a value that is not a date in a date one."""
         return self._typed_input(X)
 
     def complete_rows(self, X: Any) -> np.ndarray:
@@ -732,6 +906,7 @@ class TabularModel:
     def to_config(self) -> dict:
         """The column handling as JSON-able data (the ``tabular`` entry of the model file)."""
         self._check_fitted()
+        calendar = getattr(self, "calendar_", None)
         return {
             "target": self.target_,
             "task": self.task,
@@ -739,9 +914,14 @@ class TabularModel:
             "categorical": list(self.categorical),
             "missing": self.missing,
             "unknown": self.unknown,
+            "min_frequency": self.min_frequency,
+            "keep": list(self.keep),
             "fill_values": {k: _json_value(v) for k, v in self.fill_values_.items()},
             "crosses": self.crosses_.to_config() if self.crosses_ is not None else None,
             "encoder": self.encoder_.to_config() if self.encoder_ is not None else None,
+            "calendar": calendar.to_config() if calendar is not None else None,
+            "left_out": list(getattr(self, "left_out_", [])),
+            "column_report": getattr(self, "column_report_", None) or self._column_report(),
             "scaler": self.scaler_.to_config() if getattr(self, "scaler_", None) else None,
             "feature_names_out": self.feature_names_out_,
             "statistics": {
@@ -800,6 +980,9 @@ class TabularModel:
             missing=config["missing"],
             unknown=config["unknown"],
             crosses=config["crosses"] is not None,
+            # Files from before rare categories were grouped kept every category.
+            min_frequency=config.get("min_frequency", 1),
+            keep=config.get("keep", []),
             scale=config.get("scaler") is not None,
         )
         if model.task != config["task"]:
@@ -817,6 +1000,9 @@ class TabularModel:
         model.encoder_ = (
             preprocessor_from_config(config["encoder"], str(path)) if config["encoder"] else None
         )
+        calendar = config.get("calendar")  # absent in files from before dates were read
+        model.calendar_ = preprocessor_from_config(calendar, str(path)) if calendar else None
+        model.left_out_ = [dict(entry) for entry in config.get("left_out", [])]
         model.feature_names_out_ = list(config["feature_names_out"])
         model.n_dropped_ = 0
         if model._output_names() != model.feature_names_out_:
@@ -831,9 +1017,39 @@ class TabularModel:
         statistics = config.get("statistics") or {}  # absent in older model files
         model.feature_statistics_ = statistics.get("features")
         model.prediction_statistics_ = statistics.get("predictions")
+        report = config.get("column_report")
+        model.column_report_ = model._column_report()
+        if report:  # kept as written (it has the training data's hints), if it is right
+            inputs = {entry["name"]: entry["inputs"] for entry in model.column_report_}
+            named = {entry["name"] for entry in report}
+            if (
+                len(report) != len(inputs)
+                or named != set(inputs)
+                or any(inputs[entry["name"]] != entry["inputs"] for entry in report)
+            ):
+                raise FileFormatError(
+                    f"{source}: its report of columns does not match its columns and inputs"
+                )
+            model.column_report_ = [dict(entry) for entry in report]
         skip = {"format", "format_version", "kind", "class", "params", "state", "tabular"}
         model.metadata_ = {k: v for k, v in meta.items() if k not in skip}
         return model
+
+
+def _profiled_kinds(kinds: dict[str, str]) -> dict[str, str]:
+    """Column kinds for :func:`table_profile`: dates are profiled as the numbers the model
+    reads (days since 1970)."""
+    return {name: NUMERIC if kind == DATE else kind for name, kind in kinds.items()}
+
+
+def _few_whole_values(values: np.ndarray) -> int | None:
+    """The number of distinct values of a numeric column when they are few whole
+    numbers (3 to ``FEW_VALUES``: a code, a count, a rating), else None."""
+    present = values[~np.isnan(values)]
+    distinct = np.unique(present)
+    if 3 <= len(distinct) <= FEW_VALUES and np.all(distinct == np.round(distinct)):
+        return len(distinct)
+    return None
 
 
 def _check_tabular_config(config: dict, source: str) -> None:
@@ -850,12 +1066,13 @@ def _check_tabular_config(config: dict, source: str) -> None:
     for name, value in config["fill_values"].items():
         if name not in kinds:
             raise FileFormatError(f"{source}: a fill value is given for unknown column {name!r}")
-        if (kinds[name] == NUMERIC) == isinstance(value, str):
+        if (kinds[name] != CATEGORICAL) == isinstance(value, str):  # dates: a number of days
             raise FileFormatError(f"{source}: the fill value of column {name!r} has the wrong type")
     statistics = config.get("statistics") or {}
     features = statistics.get("features") or {}
+    profiled = _profiled_kinds(kinds)
     for name, profile in features.items():
-        if kinds.get(name) != profile["kind"]:
+        if profiled.get(name) != profile["kind"]:
             raise FileFormatError(
                 f"{source}: its statistics describe a {profile['kind']} column {name!r}, "
                 "which is not one of its columns of that kind"
@@ -875,12 +1092,14 @@ def _check_tabular_config(config: dict, source: str) -> None:
             sum(k == NUMERIC for k in kinds.values()),
             ("FeatureCrosses", "PlaygroundFeatures"),
         ),
+        "calendar": (sum(k == DATE for k in kinds.values()), ("CalendarFeatures",)),
     }
     for key, (count, classes) in counts.items():
-        part = config[key]
+        part = config.get(key)  # "calendar" is absent in older files
         if part is None:
-            if key == "encoder" and count:
-                raise FileFormatError(f"{source}: it has categorical columns but no encoder")
+            if key in ("encoder", "calendar") and count:
+                what = "categorical" if key == "encoder" else "date"
+                raise FileFormatError(f"{source}: it has {what} columns but no {key}")
             continue
         state = part["state"]
         if part["class"] not in classes or state is None or state["n_features_in_"] != count:
@@ -888,6 +1107,20 @@ def _check_tabular_config(config: dict, source: str) -> None:
                 f"{source}: its {key} should be a fitted {' or '.join(classes)} of {count} "
                 "column(s)"
             )
+    encoder = config.get("encoder")
+    if (
+        encoder is not None
+        and "min_frequency" in config
+        and encoder["params"].get("min_frequency") != config["min_frequency"]
+    ):
+        raise FileFormatError(
+            f"{source}: its encoder groups categories by another min_frequency than the model's"
+        )
+    left_out = [entry["name"] for entry in config.get("left_out", [])]
+    if len(set(left_out)) != len(left_out) or set(left_out) & set(names):
+        raise FileFormatError(
+            f"{source}: a column left out is listed twice, or is also one of its inputs"
+        )
     scaler = config.get("scaler")
     features = len(config["feature_names_out"])
     if scaler is not None and (

@@ -66,7 +66,8 @@ class ReportInput:
     seconds : float
         Training time.
     data_summary : dict
-        ``{"source": str, "rows": int, "columns": [{"name", "type", "missing"}, ...],
+        ``{"source": str, "rows": int, "columns": [{"name", "type", "missing"} (and
+        "became", what the model made of it), ...],
         "target": str, "splits": {"train": int, "validation": int, "test": int}}``.
     metrics : dict of str -> float
         Metrics on the evaluated split (the test split after ``train``).

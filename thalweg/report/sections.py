@@ -266,20 +266,20 @@ def _columns(summary: dict) -> Html:
     if not columns:
         return Html("")
     target = summary.get("target")
+    # What became of each column (a run of `thalweg train` says), else its role.
+    became = any("became" in column for column in columns)
     rows = []
     for column in columns:
         missing = int(column.get("missing", 0) or 0)
         missing_cell = element("span", format_number(missing), class_="missing") if missing else "0"
         role = "target" if column.get("name") == target else "feature"
-        rows.append([column.get("name", ""), column.get("type", ""), missing_cell, role])
+        last = column.get("became", "") if became else role
+        rows.append([column.get("name", ""), column.get("type", ""), missing_cell, last])
+    header = ["column", "type", "missing", "became" if became else "role"]
     return join(
         [
             element("h3", f"Columns ({len(columns)})"),
-            element(
-                "div",
-                table(["column", "type", "missing", "role"], rows, numeric=[2]),
-                class_="scroll",
-            ),
+            element("div", table(header, rows, numeric=[2]), class_="scroll"),
         ]
     )
 

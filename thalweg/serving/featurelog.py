@@ -72,7 +72,8 @@ class FeatureLogger:
     folder : path
         Where the files go (created if missing).
     input_columns : list of (name, kind)
-        The model's input columns, ``kind`` being ``"numeric"`` or ``"categorical"``.
+        The model's input columns, ``kind`` being ``"numeric"``, ``"categorical"`` or
+        ``"date"`` (logged as ISO text, ``2016-01-31T08:30:00``).
     feature_names : list of str
         The model's computed features.
     classes : list or None
@@ -270,6 +271,8 @@ class FeatureLogger:
             values = np.concatenate([b.inputs[name] for b in batches])
             if kind == "numeric":
                 columns[f"input.{name}"] = values.astype(np.float64)
+            elif kind == "date":  # read as days since 1970; logged as ISO text again
+                columns[f"input.{name}"] = pa.array(iso_dates(values), type=pa.string())
             else:  # text labels, None for missing
                 columns[f"input.{name}"] = pa.array(values, type=pa.string())
         if all(b.extras is None for b in batches):
@@ -396,6 +399,20 @@ def is_feature_log(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding feature-log files."""
     path = Path(path)
     return path.is_dir() and any(path.glob(f"{LOG_PREFIX}*.parquet"))
+
+
+def iso_dates(days: np.ndarray) -> list[str | None]:
+    """Days since 1970-01-01 (as a model reads a date column) as ISO date-times, to the
+    second; None where missing.
+
+    >>> iso_dates(np.array([0.5, np.nan]))
+    ['1970-01-01T12:00:00', None]
+    """
+    days = np.asarray(days, dtype=np.float64)
+    missing = np.isnan(days)
+    seconds = np.round(np.where(missing, 0.0, days) * 86400).astype(np.int64)
+    text = np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()
+    return [None if gap else value for value, gap in zip(text, missing, strict=True)]
 
 
 def read_feature_log(path: str | os.PathLike) -> FeatureLog:

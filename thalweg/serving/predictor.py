@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from thalweg.errors import DataError
-from thalweg.models.tabular import NUMERIC, TabularModel
+from thalweg.models.tabular import CATEGORICAL, TabularModel
 from thalweg.serving import jsonio
 
 
@@ -92,8 +92,8 @@ class Predictor:
         schema = []
         for name, kind in self.columns:
             column = {"name": name, "type": kind}
-            if kind != NUMERIC and model.encoder_ is not None:
-                index = [n for n, k in self.columns if k != NUMERIC].index(name)
+            if kind == CATEGORICAL and model.encoder_ is not None:
+                index = [n for n, k in self.columns if k == CATEGORICAL].index(name)
                 column["categories"] = [str(c) for c in model.encoder_.categories_[index]]
             schema.append(column)
         return {

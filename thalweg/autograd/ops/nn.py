@@ -123,6 +123,10 @@ class BinaryCrossEntropyWithLogits(Function):
         np.exp(e, out=e)
         one_plus_e = np.add(e, 1, out=np.empty_like(logits))
         tail = np.log1p(e, out=e)
+        # Each element's loss, max(z, 0) - z·y first (exactly 0 for a confident right
+        # answer), then the tail, and only then the sum: never Σmax(z, 0) - Σz·y, whose
+        # two large sums cancel to a wrong (even negative) total when confident logits
+        # make every loss tiny.
         losses = np.maximum(logits, 0)
         losses -= logits * targets
         losses += tail
