@@ -56,6 +56,37 @@ def test_datasets_export_writes_scenes_and_their_boxes(scenes):
     assert np.asarray(Image.open(scenes / "scene_0000.png")).shape == (96, 96)
 
 
+def test_faces_scenes_export_takes_a_part_and_fills_its_folder_whole(cli, monkeypatch, tmp_path):
+    """--part test pastes only the last 20 photographs (marked by value here); a failed
+    export leaves no folder behind; --part on another dataset is a one-line mistake."""
+    from thalweg.datasets import images as image_datasets
+    from thalweg.datasets import scenes as scene_module
+
+    photos = np.full((200, 25, 25), 0.1, np.float32)
+    photos[:100], photos[80:100] = 0.9, 0.6  # faces; the test part's faces
+    labels = np.r_[np.ones(100, np.int64), np.zeros(100, np.int64)]
+    monkeypatch.setattr(image_datasets, "load_faces", lambda: (photos, labels, ["n", "f"]))
+    assert cli("datasets", "export", "faces-scenes", "held", "--n", "6", "--part", "test").code == 0
+    table = read_boxes_csv(tmp_path / "held" / "boxes.csv")
+    row = int(np.argmax(table["x_max"] - table["x_min"]))
+    x0, y0, x1, y1 = (int(table[c][row]) for c in ("x_min", "y_min", "x_max", "y_max"))
+    face = np.asarray(Image.open(tmp_path / "held" / table["image"][row]))[y0:y1, x0:x1] / 255
+    assert abs(np.median(face) - 0.6) < 0.1
+    assert_one_line_error(cli("datasets", "export", "scenes", "s", "--part", "test"), "--part")
+    assert_one_line_error(
+        cli("datasets", "export", "faces-scenes", "p", "--part", "dev"), "all, train, test"
+    )
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(scene_module, "save_scenes", full_disk)
+    assert_one_line_error(
+        cli("datasets", "export", "faces-scenes", "broken", "--n", "4"), "No space left"
+    )
+    assert not (tmp_path / "broken").exists()
+
+
 def test_train_detector_writes_a_detector_a_report_and_test_metrics(trained):
     out, report, summary = trained
     assert summary["model"] == "SSDDetector" and summary["classes"] == ["face"]

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
             "thalweg datasets export wine wine.csv",
             "thalweg datasets export spiral spiral.csv --n 1000 --noise 0.2",
             "thalweg datasets export faces-scenes scenes/ --n 1000",
+            "thalweg datasets export faces-scenes held-out/ --n 500 --part test --seed 1",
         ),
     )(export)
     app.add_typer(group, name="datasets")
@@ -75,12 +76,21 @@ def export(
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
+    part: Annotated[
+        str | None,
+        typer.Option(
+            help="faces-scenes only: the photographs pasted, train (the first 80 faces and "
+            "clutter patches), test (the other 20: faces no train scene shows) or all.",
+            show_default="all",
+        ),
+    ] = None,
 ) -> int:
     """Write a dataset as CSV: its feature columns, then a 'target' column. An image
     dataset is written as a folder of PNG files, one sub-folder per class; a detection
     dataset (faces-scenes, scenes) as a folder of PNG scenes and their boxes.csv."""
     from thalweg.cli.display import Output
     from thalweg.datasets import (
+        dataset_key,
         export_images,
         is_detection_dataset,
         is_image_dataset,
@@ -89,15 +99,10 @@ def export(
     from thalweg.io import write_csv
 
     options = {k: v for k, v in {"n": n, "noise": noise, "seed": seed}.items() if v is not None}
-    if is_detection_dataset(name):
-        count = export_images(name, out, **options)
-        folder = shlex.quote(str(out))
-        boxes = shlex.quote(str(Path(out) / "boxes.csv"))
-        Output().line(
-            f"wrote {out}: {count} scenes and {Path(out) / 'boxes.csv'} "
-            f"(try: thalweg train-detector {folder} --boxes {boxes})"
-        )
-        return EXIT_OK
+    if part is not None:
+        if dataset_key(name) != "faces_scenes":
+            raise UserError(f"--part is for faces-scenes only; {name} has no parts")
+        options["part"] = part
     if is_image_dataset(name):
         from thalweg.files import check_output_folder
 
@@ -108,10 +113,17 @@ def export(
             raise UserError(
                 f"cannot write {out} ({error.strerror or error}); choose another folder"
             ) from None
-        Output().line(
-            f"wrote {out}: {count} images in class folders "
-            f"(try: thalweg train {shlex.quote(str(out))})"
-        )
+        folder = shlex.quote(str(out))
+        if is_detection_dataset(name):
+            boxes = shlex.quote(str(Path(out) / "boxes.csv"))
+            Output().line(
+                f"wrote {out}: {count} scenes and {Path(out) / 'boxes.csv'} "
+                f"(try: thalweg train-detector {folder} --boxes {boxes})"
+            )
+        else:
+            Output().line(
+                f"wrote {out}: {count} images in class folders (try: thalweg train {folder})"
+            )
         return EXIT_OK
     check_paths({"OUT": out})
     table = load_table(name, **options)

@@ -75,10 +75,12 @@ def _detection(name, fn, source, labels, about):
     return info, fn
 
 
-def _face_scenes(n: int = 500, seed: int = 0):
-    from thalweg.datasets.scenes import face_scenes
+def _face_scenes(n: int = 500, seed: int = 0, part: str = "all"):
+    from thalweg.datasets.scenes import PARTS, face_scenes
 
-    images, boxes = face_scenes(n, seed=seed)
+    if part not in PARTS:
+        raise DataError(f"part {part!r}: give one of {', '.join(PARTS)}")
+    images, boxes = face_scenes(n, part=part, seed=seed)
     return images, boxes, [f"scene_{k:04d}.png" for k in range(len(images))]
 
 
@@ -221,10 +223,11 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
     if info.kind == "detection":
-        unknown = sorted(set(kwargs) - {"n", "seed"})
+        takes = ("n", "seed", "part") if key == "faces_scenes" else ("n", "seed")
+        unknown = sorted(set(kwargs) - set(takes))
         if unknown:
             raise DataError(
-                f"dataset {info.name!r} takes n and seed; got unknown {', '.join(unknown)}"
+                f"dataset {info.name!r} takes {', '.join(takes)}; got unknown {', '.join(unknown)}"
             )
         return fn(**kwargs)
     if info.source in ("bundled", "extra") and kwargs:
@@ -314,7 +317,8 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
 
     A detection dataset is written as ``scene_0000.png``, ... and ``boxes.csv`` (what
     ``thalweg train-detector DIR --boxes DIR/boxes.csv`` reads); it takes ``n`` (default
-    500) and ``seed``.
+    500) and ``seed``, and ``faces-scenes`` takes ``part`` (``"train"``: the first 80
+    photographs of faces and of clutter, ``"test"``: the other 20, ``"all"``).
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp()) / "shapes"
@@ -338,7 +342,8 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
         from thalweg.datasets.scenes import save_scenes
 
         images, boxes, _ = load(name, **kwargs)
-        save_scenes(directory, images, boxes)
+        with atomic_folder(directory) as staging:
+            save_scenes(staging, images, boxes)
         return len(images)
     images, labels, class_names = load(name, **kwargs)
     with atomic_folder(directory) as staging:
