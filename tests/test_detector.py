@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -246,6 +247,26 @@ def test_a_saved_detector_loads_and_detects_the_same(trained, tmp_path):
     np.testing.assert_array_equal(again.anchors_, detector.anchors_)
     assert again.classes_.tolist() == ["face"]
     assert b"pickle" not in (tmp_path / "detector.thalweg").read_bytes()[:4096]
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [(lambda a: a[:-4], "356 anchors"), (lambda a: a[:, :3], "shape (anchors, 4)")],
+)
+def test_a_detector_file_whose_anchors_do_not_fit_its_network_is_refused(
+    trained, tmp_path, change, words
+):
+    from thalweg.errors import FileFormatError
+    from thalweg.files import read_container, write_container
+
+    detector, _, _ = trained
+    detector.save(tmp_path / "detector.thalweg")
+    arrays, metadata = read_container(tmp_path / "detector.thalweg")
+    arrays["anchors_"] = np.ascontiguousarray(change(arrays["anchors_"]))
+    metadata = {k: v for k, v in metadata.items() if k not in ("format", "format_version")}
+    write_container(tmp_path / "bad.thalweg", arrays, metadata)
+    with pytest.raises(FileFormatError, match=re.escape(words)):
+        load_model(tmp_path / "bad.thalweg")
 
 
 def test_validation_early_stopping_partial_fit_and_one_class_boxes_without_labels():
