@@ -308,6 +308,8 @@ def test_bad_targets_and_options_are_refused_with_clear_errors():
         fitted.predict(images[:, :48, :48])
     with pytest.raises(ThalwegError, match="labelled cat, a class the model does not know"):
         fitted.score(images[:1], [{"boxes": [[1, 1, 9, 9]], "labels": ["cat"]}])
+    with pytest.raises(ThalwegError, match="use fit"):
+        fitted.fit_stream(None)
 
 
 def test_average_precision_of_a_perfect_detector_table_is_one(trained):

@@ -45,7 +45,7 @@ from thalweg.detection import (
     select_detections,
     unpack_targets,
 )
-from thalweg.errors import DataError, ShapeError
+from thalweg.errors import DataError, OptionError, ShapeError
 from thalweg.losses import multibox_loss
 from thalweg.models import checks
 from thalweg.models.gradient import GradientEstimator
@@ -410,7 +410,7 @@ class SSDDetector(GradientEstimator):
     def fit_stream(self, stream, *, epochs=None, validation=None, callbacks=()):
         """Not for images with boxes: use ``fit``, or ``fit(..., batches=...)`` with a
         pipeline (see :class:`thalweg.detection.MatchTargets`)."""
-        raise NotImplementedError(
+        raise OptionError(
             "SSDDetector.fit_stream: streams of table rows are not images with boxes; use "
             "fit(), with batches= for a custom input pipeline"
         )
