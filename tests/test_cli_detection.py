@@ -87,7 +87,7 @@ def test_faces_scenes_export_takes_a_part_and_fills_its_folder_whole(cli, monkey
     assert not (tmp_path / "broken").exists()
 
 
-def test_train_detector_writes_a_detector_a_report_and_test_metrics(trained):
+def test_train_detector_writes_a_detector_a_report_and_test_metrics(cli, trained):
     out, report, summary = trained
     assert summary["model"] == "SSDDetector" and summary["classes"] == ["face"]
     assert summary["splits"] == {"train": 17, "validation": 2, "test": 5}
@@ -97,6 +97,9 @@ def test_train_detector_writes_a_detector_a_report_and_test_metrics(trained):
     model = load_model(out)
     assert model.channels == (4, 8, 8, 8) and tuple(model.image_shape_) == (1, 96, 96)
     _check_report(report.read_text(), "Average precision", "Learning curve")
+    shown = cli("inspect", out)
+    assert shown.code == 0 and "\\n" not in shown.out
+    assert "SSDDetector" in shown.out and "  (heads): Sequential(" in shown.out.splitlines()
 
 
 def _check_report(page: str, *sections: str) -> None:

@@ -144,7 +144,8 @@ def inspect_detector(model_file: Path, *, json_output: bool) -> int:
             ("final training loss", f"{info['final_loss']:.4g}"),
         ],
     )
-    output.line(info["network"])
+    for text in info["network"].splitlines():  # one line at a time: line() escapes newlines
+        output.line(text)
     output.json(info)
     return 0
 
