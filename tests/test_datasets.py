@@ -212,6 +212,7 @@ def test_list_datasets_describes_every_generator_and_bundled_file():
         "shapes",
         "faces_scenes",
         "scenes",
+        "smiles",
     }
     assert records["scenes"].kind == "detection" and records["faces_scenes"].source == "extra"
     assert records["digits"].image_shape == (8, 8) and records["faces"].source == "extra"

@@ -342,8 +342,20 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
         "hyperparameters": {k: v for k, v in model.get_params().items() if k != "verbose"},
         "epochs_run": int(model.n_iter_),
         "final_loss": float(model.loss_),
+        "image_statistics": _statistics_summary(getattr(model, "image_statistics_", None)),
     }
     output = Output(json_mode=json_output)
+    summary = info["image_statistics"]
+    medians = (
+        [
+            (
+                f"training images ({next(iter(summary.values()))['count']:,}), medians",
+                ", ".join(f"{name} {s['median']:.3g}" for name, s in summary.items()),
+            )
+        ]
+        if summary
+        else []
+    )
     output.rows(
         f"{Path(model_file).name}: CNNClassifier",
         [
@@ -352,6 +364,7 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
             ("parameters", f"{info['parameters']:,}"),
             ("epochs run", str(info["epochs_run"])),
             ("final training loss", f"{info['final_loss']:.4g}"),
+            *medians,
         ],
     )
     output.table(
@@ -359,6 +372,22 @@ def inspect(model_file: Path, *, json_output: bool) -> int:
     )
     output.json(info)
     return 0
+
+
+def _statistics_summary(statistics) -> dict | None:
+    """Count, mean, std and median of each training-image statistic (what ``thalweg
+    skew`` compares new images with), or None for a model file without them."""
+    if not statistics:
+        return None
+    return {
+        name: {
+            "count": profile["count"],
+            "mean": profile.get("mean"),
+            "std": profile.get("std"),
+            "median": profile["quantiles"][50] if "quantiles" in profile else None,
+        }
+        for name, profile in statistics.items()
+    }
 
 
 def _report(run, data: Path, split_name: str):

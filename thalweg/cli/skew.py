@@ -1,6 +1,8 @@
 """``thalweg skew model.thalweg DATA``: is the data a model sees now the data it trained on?
 
-DATA is a CSV, Parquet or NPZ file, or the ``--log`` folder of ``thalweg serve``. For a
+DATA is a CSV, Parquet or NPZ file, or the ``--log`` folder of ``thalweg serve``; for an
+image model, a folder of images (compared on brightness, contrast, sharpness and the
+subject's share of the frame). For a
 feature log, the served features are also recomputed from the logged inputs (and, with
 ``--offline RAW``, from the same rows as stored offline) and compared: Rule #37's
 feature mismatch. Exit code 0, or 3 with ``--fail-on-skew`` when anything is flagged,
@@ -19,7 +21,8 @@ from thalweg.cli.main import EXIT_OK, UserError
 EXIT_SKEW = 3
 EXAMPLE = (
     "Example:\n\n  $ thalweg skew model.thalweg served/ --report skew.html\n\n"
-    "  $ thalweg skew model.thalweg new.csv --fail-on-skew --threshold 0.2"
+    "  $ thalweg skew model.thalweg new.csv --fail-on-skew --threshold 0.2\n\n"
+    "  $ thalweg skew smiles.thalweg captures/ --fail-on-skew"
 )
 
 
@@ -49,7 +52,8 @@ def skew(
         Path,
         typer.Argument(
             metavar="LOG_OR_DATA",
-            help="A thalweg serve --log folder, or a CSV, Parquet or NPZ file of new rows.",
+            help="A thalweg serve --log folder, or a CSV, Parquet or NPZ file of new rows; "
+            "for an image model, a folder of images.",
         ),
     ],
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
@@ -94,9 +98,9 @@ def skew(
     and the predictions' distribution; flags what passes its threshold."""
     import numpy as np
 
-    from thalweg.cli.display import Output
-    from thalweg.files import atomic_write
+    from thalweg.cli.images import is_image_model
     from thalweg.io import read_table
+    from thalweg.models import load_model
     from thalweg.models.monitoring import align_by_key, model_skew, served_feature_mismatch
     from thalweg.models.tabular import TabularModel
     from thalweg.monitoring import SkewThresholds
@@ -107,10 +111,24 @@ def skew(
     if key is not None and offline is None:
         raise UserError("--key matches served rows with --offline rows; give --offline RAW too")
     thresholds = SkewThresholds(distance=threshold, features=_feature_thresholds(feature_threshold))
-    model = TabularModel.load(model_file)
     logged = is_feature_log(data) or (
         data.suffix == ".parquet" and data.name.startswith("features-")
     )
+    if is_image_model(model_file):
+        if offline is not None:
+            raise UserError(
+                "--offline compares a feature log's features; an image model is compared "
+                "with a folder of images"
+            )
+        model = load_model(model_file)
+        result = model_skew(model, data, thresholds=thresholds)
+        return _finish(result, model_file, data, report, fail_on_skew, json_output)
+    if not logged and _images_given(data):
+        raise UserError(
+            f"{data} holds images, but {model_file} is a table model; compare images with "
+            "an image model (thalweg train IMAGES/), or give a table of new rows"
+        )
+    model = TabularModel.load(model_file)
     mismatch = None
     if logged:
         log = read_feature_log(data)
@@ -132,6 +150,26 @@ def skew(
         if offline is not None:
             raise UserError("--offline compares a feature log's features; DATA is not a log")
         result = model_skew(model, read_table(data), thresholds=thresholds)
+    return _finish(result, model_file, data, report, fail_on_skew, json_output)
+
+
+def _images_given(data: Path) -> bool:
+    """An image file, or a local folder with image files in it (not a table's)."""
+    from thalweg.cli.images import looks_like_image_folder
+    from thalweg.data.images import IMAGE_EXTENSIONS
+
+    if data.is_file():
+        return data.suffix.lower() in IMAGE_EXTENSIONS
+    return looks_like_image_folder(data) and any(
+        p.suffix.lower() in IMAGE_EXTENSIONS for p in data.rglob("*") if p.is_file()
+    )
+
+
+def _finish(result, model_file: Path, data: Path, report, fail_on_skew, json_output) -> int:
+    """Show the report, write the page, and pick the exit code."""
+    from thalweg.cli.display import Output
+    from thalweg.files import atomic_write
+
     document = result.to_dict()
 
     output = Output(json_mode=json_output)
@@ -162,7 +200,8 @@ def _show(output, document: dict, data: Path) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"skew: {document['rows']:,} rows of {data}", title_justify="left")
+    unit = document.get("unit", "rows")
+    table = Table(title=f"skew: {document['rows']:,} {unit} of {data}", title_justify="left")
     for column in ("feature", "kind", "distance", "PSI", "KS", "mean shift", "std shift"):
         table.add_column(column, justify="left" if column in ("feature", "kind") else "right")
     for column in ("missing Δ", "unseen", "verdict"):

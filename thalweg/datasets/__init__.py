@@ -1,5 +1,5 @@
 """Datasets: TensorFlow-Playground generators, small real tables shipped in the package, and
-small image sets (digits, faces, shapes).
+small image sets (digits, faces, shapes, smiles).
 
 Every dataset comes back as ``(X, y, feature_names)``; see ``docs/datasets.md``.
 
@@ -8,7 +8,7 @@ Every dataset comes back as ``(X, y, feature_names)``; see ``docs/datasets.md``.
 """
 
 from thalweg.datasets.bundled import load_breast_cancer, load_diabetes, load_iris, load_wine
-from thalweg.datasets.images import load_digits, load_faces, shapes
+from thalweg.datasets.images import load_digits, load_faces, shapes, smiles
 from thalweg.datasets.playground import (
     circle,
     gaussian,
@@ -48,6 +48,7 @@ __all__ = [
     "load_wine",
     "plane",
     "shapes",
+    "smiles",
     "spiral",
     "xor",
 ]

@@ -1,4 +1,5 @@
-"""Small image datasets: handwritten digits (bundled), faces (scikit-image), shapes (generated).
+"""Small image datasets: handwritten digits (bundled), faces (scikit-image), shapes and
+smiles (generated).
 
 Every loader returns ``(images, labels, class_names)``:
 
@@ -21,7 +22,7 @@ from thalweg.backend import as_generator
 from thalweg.datasets.bundled import _read_csv
 from thalweg.errors import DataError, FileFormatError
 
-__all__ = ["load_digits", "load_faces", "shapes"]
+__all__ = ["load_digits", "load_faces", "shapes", "smiles"]
 
 ImageDataset = tuple[np.ndarray, np.ndarray, list[str]]
 
@@ -138,3 +139,81 @@ def shapes(n: int = 600, size: int = 16, noise: float = 0.1, seed=None) -> Image
     if noise:
         images = images + rng.normal(0.0, noise, masks.shape)
     return np.clip(images, 0, 1).astype(np.float32), labels.astype(np.int64), list(SHAPES)
+
+
+SMILES = ("neutral", "smile")
+
+
+def smiles(
+    n: int = 400,
+    size: int = 24,
+    frame: float = 1.0,
+    light: float = 1.0,
+    noise: float = 0.02,
+    seed=None,
+) -> ImageDataset:
+    """Synthetic faces, smiling or not: the smile bot's photos, drawn with NumPy.
+
+    A light oval face with two dark eyes and a mouth (curved up for a smile, straight
+    otherwise) on a plain background, each with a random size, position, shading and
+    background level, plus Gaussian pixel noise. By default the photos are cropped to
+    the face, as training photos are; ``frame`` and ``light`` make the device's
+    captures of the same faces: uncropped (the face small in a bigger frame) and dim.
+
+    Parameters
+    ----------
+    n : int
+        Number of images (balanced classes, shuffled).
+    size : int
+        Height and width in pixels (at least 12).
+    frame : float
+        The frame's side over the face's (at least 1): 1 is a crop to the face, 2 a
+        face half as wide as the picture.
+    light : float
+        Multiplies every pixel (0.4: a dim room), before the noise.
+    noise : float
+        Standard deviation of the Gaussian noise (then clipped to [0, 1]).
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    images : ndarray of shape (n, size, size), float32 in [0, 1]
+    labels : ndarray of shape (n,), int64: 0 neutral, 1 smile
+    class_names : ``["neutral", "smile"]``
+
+    >>> images, labels, names = smiles(n=4, size=16, seed=0)
+    >>> images.shape, sorted(labels.tolist()), names
+    ((4, 16, 16), [0, 0, 1, 1], ['neutral', 'smile'])
+    """
+    if int(n) < 1:
+        raise DataError(f"smiles: n must be at least 1, got {n}")
+    if int(size) < 12:
+        raise DataError(f"smiles: size must be at least 12 pixels, got {size}")
+    if not frame >= 1:
+        raise DataError(
+            f"smiles: frame is the frame's side over the face's, at least 1; got {frame}"
+        )
+    if not 0 <= light <= 1 or not 0 <= noise <= 1:
+        raise DataError(f"smiles: light and noise must be in [0, 1], got {light} and {noise}")
+    rng = as_generator(seed)
+    n, size = int(n), int(size)
+    labels = np.arange(n) % len(SMILES)
+    rng.shuffle(labels)
+    # The face's side in pixels, its centre, and (u, v): pixel positions in face units.
+    face = size / frame * rng.uniform(0.9, 1.0, (n, 1, 1))
+    centre = size / 2 + rng.uniform(-0.05, 0.05, (n, 2, 1, 1)) * face[:, None]
+    rows, cols = np.mgrid[0:size, 0:size] + 0.5
+    u = (cols[None] - centre[:, 1]) / face
+    v = (rows[None] - centre[:, 0]) / face
+    oval = (u / 0.42) ** 2 + (v / 0.5) ** 2 <= 1
+    eyes = np.minimum((u - 0.17) ** 2, (u + 0.17) ** 2) + (v + 0.1) ** 2 <= 0.06**2
+    smile = (np.abs(u) <= 0.2) & (np.abs(v - (0.18 + 1.5 * u**2)) <= 0.045)
+    straight = (np.abs(u) <= 0.16) & (np.abs(v - 0.24) <= 0.045)
+    mouth = np.where((labels == 1)[:, None, None], smile, straight)
+    background = rng.uniform(0.3, 0.5, (n, 1, 1)) + 0.1 * v / frame  # a soft gradient
+    skin = rng.uniform(0.7, 0.9, (n, 1, 1)) - 0.15 * (u + v)  # light from the top left
+    images = np.where(oval, skin, background)
+    images = np.where(oval & (eyes | mouth), 0.15, images) * light
+    if noise:
+        images = images + rng.normal(0.0, noise, images.shape)
+    return np.clip(images, 0, 1).astype(np.float32), labels.astype(np.int64), list(SMILES)

@@ -169,6 +169,16 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
             list(images.SHAPES),
             "Synthetic circles, squares and triangles, 16x16 grayscale images",
         ),
+        _image(
+            "smiles",
+            images.smiles,
+            "generator",
+            400,
+            (24, 24),
+            list(images.SMILES),
+            "Synthetic faces, smiling or not, 24x24 grayscale; frame= and light= make "
+            "uncropped, dim captures",
+        ),
         _detection(
             "faces_scenes",
             _face_scenes,

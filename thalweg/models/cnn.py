@@ -35,11 +35,15 @@ from thalweg.models.gradient import (
     label_targets,
     logit_count,
 )
+from thalweg.monitoring.images import image_profile
+from thalweg.monitoring.profile import prediction_profile
 from thalweg.train import predict_array
 from thalweg.train.augmented import AugmentedBatches
 
 DEFAULT_LAYERS = ("conv16", "pool", "conv32", "pool", "dense64")
 PREDICT_CHUNK = 256  # images per forward pass when predicting
+# Training images predicted for the prediction profile when there is no validation part.
+PROFILED_PREDICTIONS = 2000
 
 LAYER_GRAMMAR = (
     "convN[xK] (K×K convolution, N filters, same padding, then ReLU; K defaults to 3), "
@@ -249,7 +253,11 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
     ----------
     classes_, n_features_in_ (pixels per image), image_shape_ ``(C, H, W)``,
     module_ (the trained ``nn.Sequential``, preprocessing first), history_, n_iter_,
-    loss_, pixel_range_ ``(low, high)``, channel_mean_, channel_scale_
+    loss_, pixel_range_ ``(low, high)``, channel_mean_, channel_scale_,
+    image_statistics_ (the distributions of the training images' brightness, contrast,
+    sharpness and subject share: :func:`thalweg.monitoring.image_profile`, what
+    ``thalweg skew`` compares new images with), prediction_statistics_ (the class
+    shares predicted on the validation images, else on up to 2,000 training images)
 
     Examples
     --------
@@ -432,7 +440,7 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
             def batches(inputs, targets, batch_size):
                 return AugmentedBatches(inputs, targets, augmenter=augmenter, batch_size=batch_size)
 
-        return super().fit(
+        super().fit(
             X,
             y,
             sample_weight=sample_weight,
@@ -441,6 +449,23 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
             resume=resume,
             batches=batches,
         )
+        self._profile(X, validation)
+        return self
+
+    def _profile(self, X, validation) -> None:
+        """What skew checks compare new images with: the training images' statistics
+        (before augmentation: the photos as they were given) and the predictions on the
+        validation images (else on a sample of the training images)."""
+        images = self._validate_X(X, reset=False, finite=False)
+        self.image_statistics_ = image_profile(images)
+        if validation is not None:
+            source, rows = "validation", self._validate_X(validation[0], reset=False)
+        else:
+            source, rows = "training", images
+            if len(rows) > PROFILED_PREDICTIONS:
+                chosen = np.random.default_rng(0).choice(len(rows), PROFILED_PREDICTIONS, False)
+                rows = rows[np.sort(chosen)]
+        self.prediction_statistics_ = prediction_profile(self.predict(rows), True, source)
 
     def fit_stream(self, stream, *, epochs=None, validation=None, callbacks=()):
         """Not for images: train with ``fit`` on images in memory, or train a network

@@ -45,6 +45,13 @@ from thalweg.data.preprocessing import PREPROCESSOR_CONFIG, _Transformer, prepro
 from thalweg.errors import FileFormatError, ThalwegError
 from thalweg.files import Container, check_tensors, header_schema, open_container, write_container
 from thalweg.limits import check_memory
+from thalweg.monitoring.images import IMAGE_PROFILE, IMAGE_STATISTICS
+from thalweg.monitoring.profile import (
+    CATEGORICAL,
+    NUMERIC,
+    PREDICTION_PROFILE,
+    check_profile_shapes,
+)
 from thalweg.nn.init import INITIALIZERS
 from thalweg.nn.layers import (
     LAYER_CONFIG,
@@ -290,6 +297,10 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
             ListOf(ListOf(Integer(1, MAX_FEATURES), min_items=2, max_items=2), max_items=100)
         )
     ),
+    # What skew checks compare new images with (thalweg.monitoring.images; checked in
+    # _check_statistics), and the class shares the model predicted at training time.
+    "image_statistics_": _stored_as(json=_json(IMAGE_PROFILE)),
+    "prediction_statistics_": _stored_as(json=_json(PREDICTION_PROFILE)),
 }
 #: Fitted attributes that are tuples (JSON stores them as lists).
 TUPLE_ATTRIBUTES = ("image_shape_", "pixel_range_")
@@ -485,6 +496,7 @@ def build_estimator(container: Container, meta: dict, registry: dict, objects: d
     _check_clusters(container, state, settings, source)
     _check_code(state, settings, source)
     _check_images(cls, container, state, source)
+    _check_statistics(state, source)
     _check_optimizers(container, state, source)
     try:
         values = {
@@ -656,6 +668,33 @@ def _class_count(container: Container, state: dict) -> int:
     if spec["type"] == "labels":
         return len(spec["values"])
     return container.tensors["classes_"].shape[0]
+
+
+def _check_statistics(state: dict, source: str) -> None:
+    """The training statistics an image model keeps are numeric profiles whose
+    histograms and bins are consistent (``monitoring.profile.check_profile_shapes``)."""
+    profiles = {}
+    if "image_statistics_" in state:
+        for name in IMAGE_STATISTICS:
+            profile = state["image_statistics_"]["value"][name]
+            if profile["kind"] != NUMERIC:
+                raise FileFormatError(
+                    f"{source}: image_statistics_ describes {name} as {profile['kind']}, not "
+                    "numeric"
+                )
+            profiles[f"image_statistics_.{name}"] = profile
+    if "prediction_statistics_" in state:
+        predictions = state["prediction_statistics_"]["value"]
+        if "classes_" in state and predictions["kind"] != CATEGORICAL:
+            raise FileFormatError(
+                f"{source}: prediction_statistics_ of a classifier must describe classes "
+                f"(categorical), not {predictions['kind']} values"
+            )
+        profiles["prediction_statistics_"] = predictions
+    for name, profile in profiles.items():
+        problem = check_profile_shapes(profile)
+        if problem:
+            raise FileFormatError(f"{source}: {name} is inconsistent: {problem}")
 
 
 def _check_code(state: dict, settings: dict, source: str) -> None:

@@ -6,12 +6,14 @@
   divergence, population stability index, Kolmogorov–Smirnov statistic;
 * :mod:`~thalweg.monitoring.skew`: :func:`skew_report` (new data vs training, flags);
 * :mod:`~thalweg.monitoring.mismatch`: :func:`feature_mismatch` (Rule #37: served vs
-  recomputed features).
+  recomputed features);
+* :mod:`~thalweg.monitoring.images`: what an image model keeps instead of column
+  profiles: brightness, contrast, sharpness and the subject's share of the frame, per
+  image (:func:`image_statistics`), profiled as numeric columns (:func:`image_profile`)
+  and compared the same way (:func:`image_skew_report`).
 
 A profile says its column's ``kind`` (``numeric``, ``categorical``); profiling and
-comparing branch on it. Image statistics (brightness, contrast, sharpness, the face
-box's share of the frame) are the next kind, to add once thalweg trains on images
-(see "Images" in ``docs/infra.md``).
+comparing branch on it.
 """
 
 from thalweg.monitoring.distances import (
@@ -20,6 +22,12 @@ from thalweg.monitoring.distances import (
     ks_statistic,
     l_infinity_distance,
     population_stability_index,
+)
+from thalweg.monitoring.images import (
+    IMAGE_STATISTICS,
+    image_profile,
+    image_skew_report,
+    image_statistics,
 )
 from thalweg.monitoring.mismatch import feature_mismatch
 from thalweg.monitoring.profile import column_profile, prediction_profile, table_profile
@@ -32,6 +40,7 @@ from thalweg.monitoring.skew import (
 )
 
 __all__ = [
+    "IMAGE_STATISTICS",
     "FeatureSkew",
     "SkewReport",
     "SkewThresholds",
@@ -39,6 +48,9 @@ __all__ = [
     "column_profile",
     "compare_column",
     "feature_mismatch",
+    "image_profile",
+    "image_skew_report",
+    "image_statistics",
     "jensen_shannon_divergence",
     "ks_statistic",
     "l_infinity_distance",

@@ -121,6 +121,7 @@ class SkewReport:
     thresholds: SkewThresholds
     notes: list[str] = field(default_factory=list)
     mismatch: dict | None = None  # Rule #37 feature mismatch, when computed
+    unit: str = "rows"  # what a row is: "rows" of a table, or "images"
 
     @property
     def flagged(self) -> list[str]:
@@ -135,6 +136,7 @@ class SkewReport:
     def to_dict(self) -> dict:
         return {
             "rows": self.rows,
+            "unit": self.unit,
             "flagged": self.flagged,
             "features": [f.to_dict() for f in self.features],
             "predictions": self.predictions.to_dict() if self.predictions else None,
@@ -261,6 +263,7 @@ def skew_report(
     predictions: np.ndarray | None = None,
     prediction_statistics: Mapping | None = None,
     thresholds: SkewThresholds | None = None,
+    unit: str = "rows",
 ) -> SkewReport:
     """Compare every profiled column of ``columns`` with its training profile, and the
     ``predictions`` with the training-time ``prediction_statistics``.
@@ -277,6 +280,8 @@ def skew_report(
     prediction_statistics : dict, optional
         The profile of the predictions on the validation rows at training time.
     thresholds : SkewThresholds, optional
+    unit : str
+        What a row is, in notes and reports (``"images"`` for image statistics).
     """
     thresholds = thresholds or SkewThresholds()
     unknown = sorted(set(thresholds.features) - set(statistics))
@@ -303,10 +308,12 @@ def skew_report(
         compared.missing_change = None  # a prediction is never missing
         compared.flags = [f for f in compared.flags if f != "missing_change"]
         source = prediction_statistics.get("source", "validation")
-        notes.append(f"predictions are compared with the model's predictions on its {source} rows")
+        notes.append(
+            f"predictions are compared with the model's predictions on its {source} {unit}"
+        )
     if rows < FEW_ROWS:
         notes.append(
-            f"only {rows} rows: with fewer than {FEW_ROWS}, the metrics move by chance; "
-            "compare more rows before trusting a flag"
+            f"only {rows} {unit}: with fewer than {FEW_ROWS}, the metrics move by chance; "
+            f"compare more {unit} before trusting a flag"
         )
-    return SkewReport(features, compared, rows, thresholds, notes)
+    return SkewReport(features, compared, rows, thresholds, notes, unit=unit)

@@ -79,7 +79,8 @@ def skew_page(report: dict, *, model: str, data: str) -> str:
                     element("h1", f"Training/serving skew: {data}"),
                     element(
                         "p",
-                        f"{report['rows']:,} rows of {data} against the training data of {model}",
+                        f"{report['rows']:,} {report.get('unit', 'rows')} of {data} against "
+                        f"the training data of {model}",
                         class_="subtitle",
                     ),
                     verdict,
@@ -164,8 +165,17 @@ def skew_page(report: dict, *, model: str, data: str) -> str:
         section(
             "distributions",
             "Distributions",
-            "Each feature's share of rows per bin: training (blue) and the new data (orange). "
-            "Numeric bins are the training deciles, so training fills each about equally.",
+            f"Each feature's share of {report.get('unit', 'rows')} per bin: training (blue) and "
+            "the new data (orange). Numeric bins are the training deciles, so training fills "
+            "each about equally."
+            + (
+                " Image features are statistics of each image: brightness (mean intensity), "
+                "contrast (its standard deviation), sharpness (variance of the Laplacian) and "
+                "subject share (the share of the frame holding the middle 90% of its edge "
+                "energy)."
+                if report.get("unit") == "images"
+                else ""
+            ),
             element("div", join(charts, ""), class_="charts"),
         )
     )
