@@ -212,7 +212,7 @@ def list_datasets() -> list[DatasetInfo]:
     """Every dataset ``load`` knows: generators first, then bundled files.
 
     >>> sorted({d.kind for d in list_datasets()})
-    ['classification', 'regression']
+    ['classification', 'detection', 'regression']
     """
     return [info for info, _ in _DATASETS.values()]
 
