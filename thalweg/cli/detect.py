@@ -88,7 +88,7 @@ def detect(
     """
     from thalweg.cli.common import write_report_with
     from thalweg.cli.display import Output
-    from thalweg.detection import write_boxes_csv
+    from thalweg.detection import print_boxes_csv, write_boxes_csv
     from thalweg.files import write_together
     from thalweg.models import load_model
     from thalweg.models.detector import SSDDetector
@@ -129,7 +129,8 @@ def detect(
         if built is not None:
             written["report"] = write_report_with(write_detection_report, report, built)
     if output_path is None:
-        _print_csv(table)
+        print_boxes_csv(table, sys.stdout)
+        sys.stdout.flush()
         output = Output(quiet=True)
     else:
         output = Output(quiet=quiet, json_mode=json_output)
@@ -156,29 +157,6 @@ def detect(
         }
     )
     return EXIT_OK
-
-
-def _cells(values) -> list[str]:
-    import numpy as np
-
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        return [str(int(v)) if float(v).is_integer() else f"{v:.6g}" for v in values.tolist()]
-    return [str(v) for v in values.tolist()]
-
-
-def _print_csv(table: dict) -> None:
-    """The detections as CSV on standard output."""
-    import csv
-    import io
-
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(list(table))
-    for row in zip(*(_cells(values) for values in table.values()), strict=True):
-        writer.writerow(row)
-    sys.stdout.write(text.getvalue())
-    sys.stdout.flush()
 
 
 def _report(model, run, images: Path, model_file: Path):

@@ -17,6 +17,7 @@ from thalweg.detection.annotations import (
     BOX_COLUMNS,
     as_box_table,
     boxes_by_image,
+    print_boxes_csv,
     read_boxes_csv,
     write_boxes_csv,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "pack_targets",
     "pad_boxes",
     "precision_recall_curve",
+    "print_boxes_csv",
     "read_boxes_csv",
     "select_detections",
     "soft_nms",
