@@ -128,8 +128,13 @@ def test_detect_scores_against_ground_truth_and_writes_detections_in_file_pixels
     assert "score" in found and len(found["image"]) == summary["detections"]
     assert found["x_max"].max() <= 96 and found["x_min"].min() >= 0
     _check_report((tmp_path / "found.html").read_text(), "Average precision", "Detections")
-    to_stdout = cli("detect", out, scenes / "scene_0001.png")
+    to_stdout = cli("detect", out, scenes / "scene_0001.png", "--nms", "weighted")
     assert to_stdout.out.startswith("image,x_min,y_min,x_max,y_max,label,score\nscene_0001.png,")
+    one_file = tmp_path / "one.csv"
+    assert (
+        cli("detect", out, scenes / "scene_0001.png", "--nms", "weighted", "-o", one_file).code == 0
+    )
+    assert to_stdout.out == one_file.read_text()  # the same text, to the digit
 
 
 def test_kindled_boxes_are_a_training_csv_another_detector_trains_on(
