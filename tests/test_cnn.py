@@ -137,3 +137,54 @@ def test_partial_fit_continues_a_loaded_model(data, tmp_path):
     before = loaded.module_[1].weight.data.copy()
     loaded.partial_fit(X[60:120], y[60:120])
     assert loaded.n_iter_ == 2 and not np.array_equal(before, loaded.module_[1].weight.data)
+
+
+# ------------------------------------------------------------------ fit_stream
+
+
+def test_fit_stream_of_one_full_batch_matches_full_batch_fit():
+    # One batch per epoch: the same gradient as fit(batch_size=None), whatever the order.
+    from thalweg.data import Pipeline
+
+    X, y, _ = shapes(n=60, size=8, noise=0.05, seed=2)
+    X = X.astype(np.float64)
+    settings = {"layers": ("conv4", "pool", "dense8"), "random_state": 3, "tol": None}
+    fitted = CNNClassifier(batch_size=None, max_epochs=3, **settings).fit(X, y)
+    stream = Pipeline(list(zip(X, y, strict=True)), seed=0).batch(len(X))
+    streamed = CNNClassifier(**settings).fit_stream(stream, epochs=3)
+    assert streamed.image_shape_ == fitted.image_shape_ and streamed.n_iter_ == 3
+    assert streamed.pixel_range_ == fitted.pixel_range_
+    np.testing.assert_allclose(streamed.channel_mean_, fitted.channel_mean_, rtol=1e-10)
+    np.testing.assert_allclose(streamed.channel_scale_, fitted.channel_scale_, rtol=1e-10)
+    for a, b in zip(streamed.module_.parameters(), fitted.module_.parameters(), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(streamed.history_["loss"], fitted.history_["loss"], rtol=1e-7)
+
+
+def test_fit_stream_learns_from_an_image_folder_pipeline_with_augmentation(tmp_path):
+    from thalweg.data import ImageFolder
+    from thalweg.data.images import write_image
+
+    X, y, names = shapes(n=90, size=10, noise=0.05, seed=0)
+    for i, (image, label) in enumerate(zip(X, y, strict=True)):
+        write_image(tmp_path / names[label] / f"{i}.png", image)
+    folder = ImageFolder(tmp_path)
+    model = CNNClassifier(
+        layers=("conv8", "pool", "dense16"), learning_rate=0.01, augment=["noise"], random_state=0
+    )
+    model.fit_stream(folder.pipeline(16, seed=0), epochs=12)
+    assert model.image_shape_ == (1, 10, 10) and list(model.classes_) == [0, 1, 2]
+    images, labels = folder.load()
+    assert model.score(images, labels) > 0.8
+    assert len(model.history_) == 12
+
+
+def test_fit_stream_refuses_rows_and_mixed_shapes():
+    from thalweg.data import Pipeline
+
+    rows = Pipeline([(np.zeros(16), 0), (np.ones(16), 1)]).batch(2)
+    with pytest.raises(ShapeError, match="expected images"):
+        CNNClassifier().fit_stream(rows)
+    mixed = Pipeline([(np.zeros((4, 4)), 0), (np.ones((5, 5)), 1)], shuffle=False).batch(1)
+    with pytest.raises(ShapeError, match=r"one shape .*\(1, 4, 4\) then \(1, 5, 5\)"):
+        CNNClassifier().fit_stream(mixed)

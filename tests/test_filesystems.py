@@ -324,6 +324,41 @@ def test_an_http_url_trains_like_the_file(cli, local_data):
     assert "token=abc" not in missing.err
 
 
+def test_cluster_and_embed_read_urls_and_keep_no_secret(cli, local_data, tmp_path):
+    # The command line saved in their model files is redacted like train's.
+    handler = functools.partial(QuietHandler, directory=str(local_data))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = tmp_path / "out"
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/table.csv?token={SECRET_IN_URL}"
+        clustered = cli(
+            "cluster", url, "-k", "2", "--ignore", "label", "-o", out / "c.thalweg",
+            "--report", out / "c.html", "--json",
+        )  # fmt: skip
+        embedded = cli(
+            "embed", url, "--epochs", "3", "--ignore", "label", "--save", out / "e.thalweg",
+            "-o", out / "codes.csv",
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert clustered.code == 0, clustered.err
+    assert embedded.code == 0, embedded.err
+    written = everything_written(out)
+    for text in (clustered.out, clustered.err, embedded.out, embedded.err):
+        assert SECRET_IN_URL not in text
+    assert SECRET_IN_URL.encode() not in written
+    redacted = f"http://127.0.0.1:{server.server_address[1]}/table.csv?…"
+    assert clustered.json["data"] == redacted
+    from thalweg.files import read_metadata
+
+    for name, key in (("c.thalweg", "clustering"), ("e.thalweg", "embedding")):
+        command = read_metadata(out / name)[key]["command"]
+        assert command.startswith("thalweg ") and redacted in command
+
+
 def test_a_local_copy_is_removed_after_reading(aws, monkeypatch, tmp_path):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     read_table(f"s3://{BUCKET}/table.csv")

@@ -345,3 +345,21 @@ def test_optimizer_state_round_trips_with_flat_packing():
         opt_b.minimize((model_b(x) ** 2).mean())
     for a, b in zip(model_a.parameters(), model_b.parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_setting_lr_changes_the_next_update(packed):
+    w = thalweg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, packed=packed)
+    (w * w).sum().backward()  # gradient 2w
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.8, -1.6])
+    opt.lr = 0.5
+    assert opt.lr == 0.5 and opt.learning_rate == 0.5
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.8 - 0.5 * 1.6, -1.6 + 0.5 * 3.2])
+    with pytest.raises(ValueError, match="learning rate"):
+        opt.lr = -1.0
+    assert opt.lr == 0.5

@@ -186,6 +186,44 @@ def test_an_invalid_step_is_a_400(server, body, words):
     assert_error(server.request("POST", f"/api/sessions/{session}/step", body), 400, *words)
 
 
+def test_a_new_learning_rate_trains_on_from_the_next_step(server):
+    config = {"dataset": "xor", "hidden": [3], "learning_rate": 0.03, "seed": 4}
+    changed, unchanged = server.create(**config)["id"], server.create(**config)["id"]
+    for session in (changed, unchanged):
+        server.request("POST", f"/api/sessions/{session}/step", {"epochs": 3})
+    reply = server.request("PATCH", f"/api/sessions/{changed}", {"learning_rate": 1})
+    assert reply.status == 200, reply.body
+    assert reply.json["epoch"] == 3
+    assert reply.json["config"] == {**DEFAULTS, **config, "learning_rate": 1}
+    state = server.request("GET", f"/api/sessions/{changed}/state").json
+    assert state["config"]["learning_rate"] == 1 and state["epoch"] == 3
+    after = [
+        server.request("POST", f"/api/sessions/{s}/step", {"epochs": 1}).json
+        for s in (changed, unchanged)
+    ]
+    assert after[0]["epoch"] == after[1]["epoch"] == 4  # the run went on, not back to 0
+    assert after[0]["train_loss"] != after[1]["train_loss"]  # with the new rate
+    # the same run at rate 1 from the start differs: the first 3 epochs used 0.03
+    fresh = server.create(**{**config, "learning_rate": 1})["id"]
+    assert server.request("POST", f"/api/sessions/{fresh}/step", {"epochs": 4}).json != after[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"regularization_rate": 0.1}, ["regularization_rate", "new run", "POST /api/sessions"]),
+        ({"activation": "relu"}, ["activation", "only learning_rate"]),
+        ({"learning_rate": 0}, ["learning_rate", "0.00001 to 10"]),
+        ({"learning_rate": "0.1"}, ["learning_rate", "number"]),
+        ({"rate": 0.1}, ["rate", "allowed: learning_rate"]),
+        ({}, ["learning_rate", "missing"]),
+    ],
+)
+def test_an_invalid_session_change_is_a_400(server, body, words):
+    session = server.create(seed=1)["id"]
+    assert_error(server.request("PATCH", f"/api/sessions/{session}", body), 400, *words)
+
+
 def test_an_unknown_session_is_a_404_everywhere(server):
     for method, path in [
         ("GET", "/api/sessions/nope/state"),
@@ -193,6 +231,7 @@ def test_an_unknown_session_is_a_404_everywhere(server):
         ("GET", "/api/sessions/nope/export/model"),
         ("GET", "/api/sessions/nope/export/python"),
         ("DELETE", "/api/sessions/nope"),
+        ("PATCH", "/api/sessions/nope"),
     ]:
         assert_error(server.request(method, path), 404, "nope", "POST /api/sessions")
     with server.websocket("nope") as socket:

@@ -210,6 +210,37 @@ def test_squared_loss_training_matches_the_playgrounds_own_update_rule(l2):
     assert run.train_loss == pytest.approx(0.5 * np.mean((o - t) ** 2), rel=1e-4)
 
 
+def test_a_new_learning_rate_carries_the_run_on_as_the_playground_does():
+    # The Playground's learning-rate menu only sets state.learningRate: the next update
+    # uses it, on the same weights, and the epoch count goes on (no reset()).
+    run = make_run(dataset="circle", loss="squared", hidden=[3], batch_size=7, learning_rate=0.1)
+    run.train(2)
+    weights = [layer.weight.data.copy() for layer in run.linear_layers]
+    biases = [layer.bias.data.copy() for layer in run.linear_layers]
+    run.set_learning_rate(0.3)
+    assert run.epoch == 2 and len(run.history["train_loss"]) == 3
+    assert run.config.learning_rate == 0.3 and run.optimizer.learning_rate == 0.3
+    run.train(1)
+    x, t = run.train_inputs.data, run.train_targets[:, 0]
+    weights, biases = playground_reference_epoch(weights, biases, x, t, 0.3, 7)
+    for layer, w, b in zip(run.linear_layers, weights, biases, strict=True):
+        np.testing.assert_allclose(layer.weight.data, w, rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(layer.bias.data, b, rtol=2e-4, atol=2e-5)
+    assert run.epoch == 3 and run.learning_rate_changes == [(2, 0.3)]
+    assert [run.learning_rate_at(e) for e in range(4)] == [0.1, 0.1, 0.3, 0.3]
+    run.set_learning_rate(0.1)  # changed twice before an epoch: only the last one counts
+    run.set_learning_rate(0.01)
+    assert run.learning_rate_changes == [(2, 0.3), (3, 0.01)]
+    run.set_learning_rate(0.3)  # back to the rate already in use: nothing to record
+    assert run.learning_rate_changes == [(2, 0.3)]
+
+
+def test_l1_follows_a_new_learning_rate():
+    run = make_run(dataset="gauss", hidden=[], regularization="l1", regularization_rate=0.1)
+    run.set_learning_rate(0.3)
+    assert run.l1_threshold == pytest.approx(0.3 * 0.1)
+
+
 def test_cross_entropy_loss_and_accuracy_match_numpy():
     run = make_run(dataset="xor", hidden=[4])
     run.train(3)
@@ -428,9 +459,17 @@ def run_script(path) -> str:
     ],
     ids=["classification", "regression-l1"],
 )
-def test_the_exported_script_retrains_to_the_same_loss(tmp_path, config):
+@pytest.mark.parametrize("changed", [False, True], ids=["", "rate-changed"])
+def test_the_exported_script_retrains_to_the_same_loss(tmp_path, config, changed):
     run = make_run(**config)
-    run.train(12)
+    if changed:  # the learning rate was changed twice during the run: the script replays it
+        run.train(4)
+        run.set_learning_rate(0.3)
+        run.train(5)
+        run.set_learning_rate(0.01)
+        run.train(3)
+    else:
+        run.train(12)
     script = tmp_path / "retrain.py"
     script.write_text(python_script(run))
     out = run_script(script)

@@ -8,15 +8,14 @@ prints the choice and the cluster sizes, and writes the files.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, example
-from thalweg.cli.main import EXIT_OK, UserError, invocation
+from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, command_line, example
+from thalweg.cli.main import EXIT_OK, UserError
 
 Algorithm = Literal["lloyd", "minibatch"]
 Missing = Literal["error", "drop", "mean"]
@@ -60,7 +59,14 @@ def k_values(value: str) -> tuple[int, ...]:
 
 
 def cluster(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file (or an s3://, gs://, https://... URL), one row per "
+            "example.",
+        ),
+    ],
     k: Annotated[
         str,
         typer.Option(
@@ -161,7 +167,7 @@ def cluster(
     summary = result.summary
     dropped = f" ({summary['dropped_rows']:,} with missing values left out)"
     output.line(
-        f"clustered {summary['rows'] - summary['dropped_rows']:,} rows of {data}"
+        f"clustered {summary['rows'] - summary['dropped_rows']:,} rows of {parse.shown(data)}"
         + (dropped if summary["dropped_rows"] else "")
         + f" on {len(summary['features'])} features, standardized"
     )
@@ -178,15 +184,15 @@ def cluster(
         ],
     )
     written = {}
-    command = shlex.join(["thalweg", *invocation()])
+    command = command_line()  # URLs redacted: no password or signed query in the file
     built = None
     if report is not None:  # built before anything is written: if it fails, nothing is
         from thalweg.report.clustering import cluster_report
 
         built = cluster_report(
             result,
-            title=f"{Path(data).name}: {result.k} clusters",
-            source=str(data),
+            title=f"{data.name}: {result.k} clusters",
+            source=parse.shown(data),
             view=view,
             random_state=seed,
         )
@@ -204,7 +210,7 @@ def cluster(
     output.json(
         {
             "command": "cluster",
-            "data": str(data),
+            "data": parse.shown(data),
             **result.record(command),
             "written": written,
         }

@@ -10,7 +10,6 @@ rebuilt row, in standard deviations: large for rows unlike the others).
 
 from __future__ import annotations
 
-import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, QUIET, check_paths, example, say
-from thalweg.cli.main import EXIT_OK, UserError, invocation
+from thalweg.cli.common import ENCODING, QUIET, check_paths, command_line, example, say
+from thalweg.cli.main import EXIT_OK, UserError
 
 Activation = Literal["relu", "tanh", "sigmoid", "linear"]
 Missing = Literal["error", "drop", "mean"]
@@ -38,7 +37,14 @@ def register(app: typer.Typer) -> None:
 
 
 def embed(
-    data: Annotated[Path, typer.Argument(help="CSV, Parquet or NPZ file, one row per example.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            callback=parse.data_path,
+            help="CSV, Parquet or NPZ file (or an s3://, gs://, https://... URL), one row per "
+            "example.",
+        ),
+    ],
     code_size: Annotated[
         int, typer.Option(min=1, help="Numbers in each row's code (2 to plot them).")
     ] = 2,
@@ -141,7 +147,7 @@ def embed(
     with write_together():  # the model and the codes: both, or neither
         if save is not None:
             try:
-                result.save(save, shlex.join(["thalweg", *invocation()]))
+                result.save(save, command_line())  # URLs redacted
             except OSError as error:
                 raise UserError(
                     f"cannot write {save} ({error.strerror}); choose another --save"

@@ -468,12 +468,45 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
         self.prediction_statistics_ = prediction_profile(self.predict(rows), True, source)
 
     def fit_stream(self, stream, *, epochs=None, validation=None, callbacks=()):
-        """Not for images: train with ``fit`` on images in memory, or train a network
-        with ``thalweg.train.fit`` on ``thalweg.data.ImageFolder(...).pipeline()``."""
-        raise NotImplementedError(
-            "CNNClassifier.fit_stream: streams of table rows are not images; use fit(), or "
-            "thalweg.train.fit on ImageFolder(...).pipeline()"
-        )
+        """Train from fresh weights on a stream of image batches too big for memory.
+
+        ``stream`` is any batch source of ``(images, labels)`` batches, images ``(b, H,
+        W)`` or ``(b, C, H, W)``: ``thalweg.data.ImageFolder(...).pipeline(batch_size)``
+        (labels are then class indices), or a :class:`~thalweg.data.Pipeline` of your own.
+        A first pass learns the pixel range, the channel statistics and the classes; then
+        ``epochs`` passes (default: the stream's ``epochs``, else 1) of mini-batch descent
+        in the stream's batch size, augmented with ``augment``. ``validation=(X_val,
+        y_val)`` (images in memory) is needed for ``early_stopping``. As
+        :meth:`GradientEstimator.fit_stream <thalweg.models.GradientEstimator.fit_stream>`.
+
+        >>> from thalweg.data import Pipeline
+        >>> from thalweg.datasets import shapes
+        >>> X, y, names = shapes(n=120, size=8, seed=0)
+        >>> stream = Pipeline(list(zip(X, y, strict=True)), seed=0).batch(20)
+        >>> model = CNNClassifier(layers=("conv4", "pool"), random_state=0)
+        >>> model.fit_stream(stream, epochs=2).image_shape_, model.n_iter_
+        ((1, 8, 8), 2)
+        """
+        if validation is not None:
+            X_val, y_val = validation
+            validation = (_rows(X_val), y_val)
+        return super().fit_stream(stream, epochs=epochs, validation=validation, callbacks=callbacks)
+
+    def stream_summary(self, stream, seed: int) -> DataSummary:
+        """One pass over a stream of image batches: per-pixel moments, the exact pixel
+        range, and the image shape (every batch must have the same)."""
+        images = _ImageRows(stream, type(self).__name__)
+        summary = super().stream_summary(images, seed)
+        self.image_shape_ = images.image_shape
+        summary.pixel_range = (images.low, images.high)
+        return summary
+
+    def _encoded_batches(self, source):
+        batches, reader = super()._encoded_batches(source)
+        augmenter = Augmenter(self.augment or "none", self.augment_probability)
+        if augmenter:  # augments the encoded (scaled to [0, 1]) images, new ones every epoch
+            batches = AugmentedBatches(batches, augmenter=augmenter)
+        return batches, reader
 
     # ------------------------------------------------------------------ predicting
     def decision_function(self, X) -> np.ndarray:
@@ -488,6 +521,47 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
     def predict(self, X) -> np.ndarray:
         """The most probable class of each image."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class _ImageRows:
+    """A stream of image batches seen as rows of pixels (for the data summary), noting
+    the image shape and the pixel range on the way."""
+
+    def __init__(self, source, who: str):
+        if not hasattr(source, "epoch_batches"):
+            raise TypeError(
+                f"{who}.fit_stream: expected a batch source of (images, labels) batches, such "
+                f"as ImageFolder(...).pipeline(); got {type(source).__name__}"
+            )
+        self.source, self.who = source, who
+        self.image_shape: tuple[int, ...] | None = None
+        self.low, self.high = np.inf, -np.inf
+
+    @property
+    def n_samples(self):
+        return getattr(self.source, "n_samples", None)
+
+    @property
+    def batch_size(self):
+        return getattr(self.source, "batch_size", None)
+
+    def epoch_batches(self, rng, skip: int = 0):
+        for X, y in self.source.epoch_batches(rng, skip):
+            images = as_image_batch(X, f"{self.who}.fit_stream")
+            shape = tuple(int(s) for s in images.shape[1:])
+            if self.image_shape is None:
+                self.image_shape = shape
+            elif shape != self.image_shape:
+                raise ShapeError(
+                    f"{self.who}.fit_stream: every image must have one shape (C, H, W); got "
+                    f"{self.image_shape} then {shape}; resize them the same way"
+                )
+            rows = images.reshape(len(images), -1)
+            checks.check_finite(rows, self.who, "X")
+            if len(rows):
+                self.low = min(self.low, float(rows.min()))
+                self.high = max(self.high, float(rows.max()))
+            yield rows, y
 
 
 def batch_rows(batch_size, n_samples: int) -> int:

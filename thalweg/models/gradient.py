@@ -134,6 +134,11 @@ class GradientEstimator(Estimator):
             classes=getattr(self, "classes_", None),
         )
 
+    def stream_summary(self, stream, seed: int) -> DataSummary:
+        """The summary :meth:`learn_encoding` learns from, for :meth:`fit_stream`: one
+        pass over ``stream`` (:func:`thalweg.data.summarize_stream`)."""
+        return summarize_stream(stream, task=self._estimator_type or None, seed=seed)
+
     # ================================================================ fitting
     def fit(
         self,
@@ -261,7 +266,7 @@ class GradientEstimator(Estimator):
         ``validation=(X_val, y_val)`` is needed for ``early_stopping``.
         """
         seed = self.training_seed()
-        summary = summarize_stream(stream, task=self._estimator_type or None, seed=seed)
+        summary = self.stream_summary(stream, seed)
         self.begin_training(summary)
         rng = np.random.default_rng(seed)
         module = self.build_module(self.n_features_in_, rng, summary.sample.dtype)

@@ -76,8 +76,7 @@ class Optimizer:
         self.state: dict[Tensor, dict] = {p: {} for p in self.params}
         if len(self.state) != len(self.params):
             raise ValueError(f"{type(self).__name__}: a parameter appears twice")
-        self.lr = lr
-        self._schedule = as_schedule(lr)
+        self.lr = lr  # also sets the schedule (see the property)
         self.global_step = 0
         self.packed = bool(packed)
         self._packed = PackedWeights(self.params) if packed else None
@@ -111,6 +110,28 @@ class Optimizer:
         {'step': 'count', 'm': 'array', 'v': 'square'}
         """
         return None
+
+    # ------------------------------------------------------------------ the rate
+    @property
+    def lr(self):
+        """The learning rate as given: a number or a schedule (``thalweg.optim.schedules``).
+
+        Setting it changes the rate from the next update on; the step count, and with it
+        a schedule's position, carries on (the playground's learning-rate menu does this).
+
+        >>> import thalweg
+        >>> from thalweg.optim import SGD
+        >>> opt = SGD([thalweg.tensor([1.0], requires_grad=True)], lr=0.1)
+        >>> opt.lr = 0.5
+        >>> opt.learning_rate
+        0.5
+        """
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._schedule = as_schedule(value)  # checks the value
+        self._lr = value
 
     # ------------------------------------------------------------------ TensorFlow habit
     @property
@@ -254,7 +275,6 @@ class Optimizer:
         lr = schedule_from_config(state_dict["lr"])  # everything checked: now change
         self.global_step = int(state_dict["global_step"])
         self.lr = lr
-        self._schedule = as_schedule(lr)
         for name, value in state_dict.get("hyperparameters", {}).items():
             setattr(self, name, value)
         # (a packed optimizer notices the new dicts at its next step and packs them)

@@ -13,6 +13,8 @@ POST     ``/api/datasets``                   upload a CSV: multipart field ``fil
 POST     ``/api/sessions``                   JSON config -> ``{"id", "config"}``
 GET      ``/api/sessions/{id}/state``        everything the page draws
 POST     ``/api/sessions/{id}/step``         ``{"epochs": n}`` -> epoch, losses, accuracies
+PATCH    ``/api/sessions/{id}``              ``{"learning_rate": r}``: train on with the new
+                                             rate (the run keeps its weights and epochs)
 DELETE   ``/api/sessions/{id}``              forget the session
 GET      ``/api/sessions/{id}/export/model`` a ``.thalweg`` file for ``thalweg predict``
 GET      ``/api/sessions/{id}/export/python`` a script that retrains the same run
@@ -51,7 +53,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from thalweg import datasets
 from thalweg.playground import export
-from thalweg.playground.config import BUILTIN_DATASETS, ConfigError
+from thalweg.playground.config import BUILTIN_DATASETS, KEYS, ConfigError, check_learning_rate
 from thalweg.playground.frames import json_safe
 from thalweg.playground.session import MAX_EPOCHS_PER_FRAME
 from thalweg.playground.store import SessionStore, TooManySessions, UnknownSession
@@ -340,6 +342,31 @@ def create_app(
         summary.pop("diagnosis", None)
         return SafeJSONResponse(summary)
 
+    async def change_session(request: Request) -> Response:
+        """Change the learning rate of a run in progress (the Playground's one setting that
+        does not reset the network); every other setting needs a new session."""
+        session = store().get(request.path_params["session_id"])
+        body = await read_json(request)
+        for key in body:
+            if key in KEYS and key != "learning_rate":
+                raise ClientError(
+                    f"{key}: only learning_rate changes during a run; a new {key} starts a new "
+                    "run (POST /api/sessions), as in the TensorFlow Playground"
+                )
+        only_keys(body, ("learning_rate",), "a session change")
+        if "learning_rate" not in body:
+            raise ClientError('learning_rate: missing; send {"learning_rate": <rate>}')
+        learning_rate = check_learning_rate(body["learning_rate"])
+
+        def apply() -> dict:  # on the worker: between two epochs, never during one
+            session.run.set_learning_rate(learning_rate)
+            run = session.run
+            return {"id": session.id, "config": run.config.to_dict(), "epoch": run.epoch}
+
+        reply = await engine(apply)
+        session.touch()
+        return JSONResponse(reply)
+
     async def delete_session(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         if not store().delete(session_id):
@@ -534,6 +561,7 @@ def create_app(
             Route("/api/datasets", upload_dataset, methods=["POST"]),
             Route("/api/sessions", create_session, methods=["POST"]),
             Route(session_path, delete_session, methods=["DELETE"]),
+            Route(session_path, change_session, methods=["PATCH"]),
             Route(f"{session_path}/state", session_state, methods=["GET"]),
             Route(f"{session_path}/step", step_session, methods=["POST"]),
             Route(f"{session_path}/export/model", export_model, methods=["GET"]),

@@ -39,6 +39,7 @@ __all__ = [
     "REGULARIZATION_RATES",
     "ConfigError",
     "RunConfig",
+    "check_learning_rate",
     "normalize_config",
 ]
 
@@ -167,6 +168,27 @@ def _hidden(value: Any) -> tuple[int, ...]:
     return tuple(widths)
 
 
+def check_learning_rate(value: Any) -> float:
+    """``value`` as a learning rate, or a :class:`ConfigError` naming the range.
+
+    >>> check_learning_rate(0.1)
+    0.1
+    >>> check_learning_rate(0)
+    Traceback (most recent call last):
+    ...
+    thalweg.playground.config.ConfigError: learning_rate: must be a number from 0.00001 to 10 (the Playground offers 1e-05, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10); got 0
+    """  # noqa: E501
+    return _number(
+        "learning_rate",
+        value,
+        LEARNING_RATES[0],
+        LEARNING_RATES[-1],
+        "from 0.00001 to 10 (the Playground offers "
+        + ", ".join(f"{r:g}" for r in LEARNING_RATES)
+        + ")",
+    )
+
+
 def normalize_config(
     raw: Any, upload_problem: Callable[[str], str | None] | None = None
 ) -> RunConfig:
@@ -238,15 +260,7 @@ def normalize_config(
         if seed is None
         else _integer("seed", seed, 0, MAX_SEED, f"from 0 to {MAX_SEED}")
     )
-    learning_rate = _number(
-        "learning_rate",
-        raw.get("learning_rate", defaults.learning_rate),
-        LEARNING_RATES[0],
-        LEARNING_RATES[-1],
-        "from 0.00001 to 10 (the Playground offers "
-        + ", ".join(f"{r:g}" for r in LEARNING_RATES)
-        + ")",
-    )
+    learning_rate = check_learning_rate(raw.get("learning_rate", defaults.learning_rate))
     regularization_rate = _number(
         "regularization_rate",
         raw.get("regularization_rate", defaults.regularization_rate),

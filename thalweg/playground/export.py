@@ -206,10 +206,18 @@ def _describe(run: PlaygroundRun) -> str:
     return (
         f"{source}{noise}, {c.train_fraction:.0%} of the points for training, batch size "
         f"{c.batch_size}, features {', '.join(c.features)}, hidden layers "
-        f"{list(c.hidden)}, {c.activation}, learning rate {c.learning_rate:g}, "
+        f"{list(c.hidden)}, {c.activation}, learning rate {_rates(run)}, "
         f"{regularization}, {c.loss.replace('_', '-')} loss, {c.optimizer} optimizer, seed "
         f"{c.seed}"
     )
+
+
+def _rates(run: PlaygroundRun) -> str:
+    """``0.03``, or ``0.03 then 0.3 from epoch 120`` when it was changed during the run."""
+    text = f"{run.initial_learning_rate:g}"
+    for epoch, rate in run.learning_rate_changes:
+        text += f" then {rate:g} from epoch {epoch}"
+    return text
 
 
 def _wrap(text: str, width: int = 88) -> str:
@@ -257,7 +265,15 @@ def python_script(run: PlaygroundRun) -> str:
     add(f"SEED = {c.seed}")
     add(f"EPOCHS = {run.epoch}")
     add(f"BATCH_SIZE = {c.batch_size}")
-    add(f"LEARNING_RATE = {c.learning_rate!r}")
+    changes = run.learning_rate_changes
+    add(f"LEARNING_RATE = {run.initial_learning_rate!r}")
+    if changes:
+        add("# The learning rate was changed during the run: {epoch: rate from that epoch on}")
+        add(
+            "LEARNING_RATE_CHANGES = {"
+            + ", ".join(f"{epoch}: {rate!r}" for epoch, rate in changes)
+            + "}"
+        )
     if c.regularization != "none" and c.regularization_rate:
         add(f"REGULARIZATION_RATE = {c.regularization_rate!r}  # {c.regularization.upper()}")
     add(f"N_TRAIN = {n_train}  # of {n_total} points ({c.train_fraction:.0%})")
@@ -355,6 +371,8 @@ def python_script(run: PlaygroundRun) -> str:
     add("    for start in range(0, N_TRAIN, BATCH_SIZE)")
     add("]")
     add("for epoch in range(EPOCHS):")
+    if changes:
+        add("    optimizer.lr = LEARNING_RATE_CHANGES.get(epoch, optimizer.lr)")
     add("    for inputs, targets in batches:")
     add("        loss = data_loss(model(inputs), targets)")
     if c.regularization == "l2" and c.regularization_rate:
@@ -365,7 +383,8 @@ def python_script(run: PlaygroundRun) -> str:
     add("        optimizer.step()")
     if c.regularization == "l1" and c.regularization_rate:
         add("        # L1: a proximal step, which sets useless weights to exactly 0")
-        add("        optim.proximal_l1(weights, LEARNING_RATE * REGULARIZATION_RATE)")
+        rate = "optimizer.lr" if changes else "LEARNING_RATE"
+        add(f"        optim.proximal_l1(weights, {rate} * REGULARIZATION_RATE)")
     add("")
     add("with thalweg.no_grad():")
     add("    train_output, test_output = model(train_x), model(test_x)")

@@ -30,6 +30,7 @@ The network follows the Playground:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from array import array
 
@@ -142,6 +143,10 @@ class PlaygroundRun:
     optimizer : thalweg.optim.Optimizer
     epoch : int
         Epochs trained so far.
+    learning_rate_changes : list of (epoch, learning_rate)
+        Each change of the learning rate during the run (:meth:`set_learning_rate`):
+        training from epoch ``epoch`` on used ``learning_rate``. ``config.learning_rate``
+        is the rate now, ``initial_learning_rate`` the one the run started with.
     history : dict of name -> array of float
         ``train_loss``, ``test_loss`` (and ``train_accuracy``, ``test_accuracy`` for
         classification) after each epoch, starting with epoch 0 (before training).
@@ -191,6 +196,8 @@ class PlaygroundRun:
         self.hidden_activations = frozenset(activations)
 
         self.epoch = 0
+        self.initial_learning_rate = config.learning_rate
+        self.learning_rate_changes: list[tuple[int, float]] = []
         names = ["train_loss", "test_loss"]
         if config.is_classification:
             names += ["train_accuracy", "test_accuracy"]
@@ -232,6 +239,34 @@ class PlaygroundRun:
         """Train ``epochs`` epochs: one pass over the training batches each, then evaluate."""
         for _ in range(epochs):
             self.train_epoch()
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Train with ``learning_rate`` from the next step on.
+
+        As in the TensorFlow Playground, this is the one setting that does not start a
+        new run: the weights, the optimizer's state (momentum, Adam's moments), the epoch
+        count and the history carry on. L1's proximal step follows the new rate too.
+        The change is recorded in :attr:`learning_rate_changes` (the exported script
+        replays it).
+        """
+        if learning_rate == self.config.learning_rate:
+            return
+        self.config = dataclasses.replace(self.config, learning_rate=learning_rate)
+        self.optimizer.lr = learning_rate
+        if self.l1_threshold:
+            self.l1_threshold = learning_rate * self.config.regularization_rate
+        if self.learning_rate_changes and self.learning_rate_changes[-1][0] == self.epoch:
+            self.learning_rate_changes.pop()  # changed twice before training on: the last counts
+        if learning_rate != self.learning_rate_at(self.epoch):
+            self.learning_rate_changes.append((self.epoch, learning_rate))
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """The learning rate that epoch ``epoch`` (counting from 0) trained with."""
+        rate = self.initial_learning_rate
+        for start, changed in self.learning_rate_changes:
+            if start <= epoch:
+                rate = changed
+        return rate
 
     def train_epoch(self) -> None:
         """One pass over the training points in batches of ``config.batch_size``."""

@@ -37,7 +37,6 @@ class Session:
     def __init__(self, session_id: str, run: PlaygroundRun, dataset_summary: dict | None = None):
         self.id = session_id
         self.run = run
-        self.config: RunConfig = run.config
         self.dataset_summary = dataset_summary
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
@@ -51,6 +50,11 @@ class Session:
         self.focus: int | None = None
         self.seq = 0
         self.history_sent = -1  # the last epoch whose losses a frame carried
+
+    @property
+    def config(self) -> RunConfig:
+        """The run's config (its learning rate can change during the run)."""
+        return self.run.config
 
     def touch(self) -> None:
         """Mark the session as used now (idle sessions are reclaimed)."""

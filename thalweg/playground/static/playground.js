@@ -235,6 +235,25 @@
     return newSession(raw);
   }
 
+  async function changeLearningRate(rate) {
+    clearError();
+    if (page.sessionGone || !page.sessionId) return change({ learning_rate: rate });
+    const generation = page.generation;
+    let reply;
+    try {
+      reply = await api("PATCH", `/api/sessions/${page.sessionId}`, { learning_rate: rate });
+    } catch (error) {
+      if (generation !== page.generation) return;
+      if (error.status === 404) return change({ learning_rate: rate }); // the run was reclaimed
+      showError(`Could not change the learning rate: ${error.message}`);
+      syncControls(); // the menu goes back to the rate the run still has
+      return;
+    }
+    if (generation !== page.generation) return;
+    page.config = reply.config;
+    writeHash();
+  }
+
   // ---------------------------------------------------------------- the stream
   function openSocket(sessionId, generation) {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -427,9 +446,11 @@
     });
     $("reset").addEventListener("click", () => change({}));
     $("regenerate").addEventListener("click", () => change({}, { keepSeed: false }));
-    for (const id of ["learning-rate", "regularization-rate"]) {
-      $(id).addEventListener("change", (event) => change({ [event.target.dataset.key]: Number(event.target.value) }));
-    }
+    // As in the TensorFlow Playground, a new learning rate carries the run on (same
+    // weights, same epoch count); every other setting, the regularization rate included,
+    // starts a new run.
+    $("learning-rate").addEventListener("change", (event) => changeLearningRate(Number(event.target.value)));
+    $("regularization-rate").addEventListener("change", (event) => change({ regularization_rate: Number(event.target.value) }));
     for (const id of ["activation", "regularization", "loss", "optimizer"]) {
       $(id).addEventListener("change", (event) => change({ [event.target.dataset.key]: event.target.value }));
     }
