@@ -1,4 +1,4 @@
-"""Every ``thalweg train`` and ``evaluate`` command records a run.
+"""Every ``thalweg train``, ``evaluate`` and ``train-detector`` command records a run.
 
 :func:`record_runs` wraps those commands once, where the command line is built, so a
 command needs no code of its own to be recorded; each gains a ``--runs PATH`` option
@@ -46,8 +46,8 @@ OUTPUTS = {"out", "out_dir", "output", "output_path", "report"}
 
 
 def is_recorded(name: str) -> bool:
-    """Whether the command ``name`` records a run: train and evaluate."""
-    return name in ("train", "evaluate")
+    """Whether the command ``name`` records a run: train, evaluate and train-detector."""
+    return name in ("train", "evaluate", "train-detector")
 
 
 def record_runs(app: typer.Typer) -> None:
