@@ -1,4 +1,5 @@
-"""Every ``thalweg train``, ``evaluate``, ``cluster`` and ``embed`` command records a run.
+"""Every ``thalweg train``, ``evaluate``, ``train-detector``, ``cluster`` and ``embed``
+command records a run.
 
 :func:`record_runs` wraps those commands once, where the command line is built, so a
 command needs no code of its own to be recorded; each gains a ``--runs PATH`` option
@@ -43,11 +44,12 @@ NOT_PARAMETERS = {"quiet", "json_output", "runs"}
 # Options naming what a command writes: recorded as files written when the command
 # wrote them, never as data read (a failed run leaves an old model file as it was).
 OUTPUTS = {"out", "out_dir", "output", "output_path", "report", "save"}
-RECORDED = ("train", "evaluate", "cluster", "embed")
+RECORDED = ("train", "evaluate", "train-detector", "cluster", "embed")
 
 
 def is_recorded(name: str) -> bool:
-    """Whether the command ``name`` records a run: train, evaluate, cluster and embed."""
+    """Whether the command ``name`` records a run: train, evaluate, train-detector,
+    cluster and embed."""
     return name in RECORDED
 
 
