@@ -48,9 +48,9 @@ RECORDED = ("train", "evaluate", "train-detector", "cluster", "embed")
 
 
 def is_recorded(name: str) -> bool:
-    """Whether the command ``name`` records a run: train, evaluate, train-detector,
-    cluster and embed."""
-    return name in RECORDED
+    """Whether the command ``name`` records a run: train, evaluate, cluster, embed and
+    every ``train-*`` command (train-detector today, any added later)."""
+    return name in RECORDED or name.startswith("train-")
 
 
 def record_runs(app: typer.Typer) -> None:
