@@ -72,6 +72,73 @@ def test_every_command_help_shows_an_example(cli, command):
     assert "$ thalweg" in result.out or "thalweg demo" in result.out
 
 
+def _command_tree():
+    """Every command and sub-command of the real app, as (words, click command)."""
+    import typer.main
+
+    from thalweg.cli.app import build_app
+    from thalweg.cli.recording import record_runs
+
+    app = build_app()
+    record_runs(app)  # as main() does: train and evaluate gain --runs
+    found, todo = [], [((), typer.main.get_command(app))]
+    while todo:
+        words, command = todo.pop()
+        found.append((words, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            todo.append(((*words, name), sub))
+    return found
+
+
+def test_command_help_paragraphs_are_unwrapped_so_the_terminal_wraps_them():
+    """A docstring's single line breaks would break lines mid-sentence in any terminal
+    narrower or wider than the source: each paragraph reaches Typer as one line."""
+    tree = _command_tree()
+    assert len(tree) > 15
+    for words, command in tree:
+        help_text = command.help or ""
+        single_breaks = help_text.replace("\n\n", "").count("\n")
+        assert single_breaks == 0, f"thalweg {' '.join(words)}: {help_text!r}"
+
+
+def test_flags_show_no_value_type_in_help(cli):
+    """A flag takes no value: ``--quiet``, ``--json``, ``--help`` show no ``<bool>``
+    (which reads as if they wanted one), on every command and sub-command."""
+    for words, _ in _command_tree():
+        result = cli(*words, "--help")
+        assert result.code == 0, words
+        assert "--help" in result.out and "<bool>" not in result.out, words
+
+
+def test_every_option_the_docs_show_exists():
+    """Each ``thalweg COMMAND ... --option`` in README.md and docs/ names a real option of
+    that command (options renamed by later work leave no stale examples behind)."""
+    commands = {words: command for words, command in _command_tree()}
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown, stale = 0, []
+    for page in pages:
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            match = re.search(r"(?:^|\$ |`)(?:\.venv/bin/)?thalweg ([a-z][^`|#]*)", line)
+            if not match:
+                continue
+            words = match.group(1).split()
+            used = 0
+            while used < len(words) and tuple(words[: used + 1]) in commands:
+                used += 1
+            if used == 0:
+                continue
+            command = commands[tuple(words[:used])]
+            options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+            for word in words[used:]:
+                option = re.match(r"^--?[a-zA-Z][\w-]*", word)
+                if option:
+                    shown += 1
+                    if option.group(0) not in options:
+                        stale.append(f"{page.name}:{number}: {option.group(0)}")
+    assert shown > 50
+    assert not stale, stale
+
+
 # ------------------------------------------------------------------------ datasets
 
 
@@ -320,6 +387,17 @@ def test_inspect_shows_architecture_parameters_settings_and_metrics(cli, wine):
     assert info["metrics"]["test"]["accuracy"] > 0.5
 
 
+def test_inspect_shows_what_l2_auto_resolved_to(cli, wine):
+    """A logistic regression's default l2="auto" is 1/(2·training rows): inspect shows the
+    number the fit used beside the setting."""
+    cli("train", wine, "--target", "target", "--quiet")
+    info = cli("inspect", "model.thalweg", "--json").json
+    assert info["hyperparameters"]["l2"] == "auto"
+    rows = info["training"]["data"]["splits"]["train"]
+    assert info["resolved"]["l2"] == pytest.approx(1 / (2 * rows))
+    assert re.search(r"l2\s+│ auto \(0\.00\d+\)", cli("inspect", "model.thalweg").out)
+
+
 # ------------------------------------------------------------------------------ demo
 
 
@@ -517,6 +595,26 @@ def test_resuming_with_other_options_is_refused(cli, wine, tmp_path):
 def console_commands(page: Path) -> list[str]:
     blocks = re.findall(r"```console\n(.*?)```", page.read_text(), flags=re.S)
     return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
+
+
+def test_the_readme_walk_through_on_wine_runs_without_warnings(cli):
+    """The README's console blocks on the bundled wine table, as a fresh user types them
+    (``.venv/bin/thalweg ...``), in order, in one folder: each succeeds and warns of nothing."""
+    blocks = re.findall(r"```console\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    commands = [
+        line[2:].split("#")[0]
+        for block in blocks
+        if "wine.csv" in block
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+    assert len(commands) >= 6
+    for command in commands:
+        args = shlex.split(command)
+        assert args[0] == ".venv/bin/thalweg", command
+        result = cli(*args[1:])
+        assert result.code == 0, f"{command}\n{result.err}"
+        assert "warning" not in result.err.lower(), f"{command}\n{result.err}"
 
 
 def test_every_command_in_docs_cli_md_runs(cli):

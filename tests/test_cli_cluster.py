@@ -109,6 +109,33 @@ def test_embed_writes_codes_and_errors_and_its_model_predicts_the_same(cli, tmp_
     )
 
 
+def test_embed_as_the_readme_shows_it_converges_without_a_warning(cli, tmp_path):
+    """The README's example (wine, 178 rows: one full-batch step per epoch, about 450
+    epochs to settle) finishes inside the default --epochs, so it warns of nothing."""
+    assert cli("datasets", "export", "wine", "wine.csv").code == 0
+    result = cli("embed", "wine.csv", "--ignore", "target", "--code-size", "2", "-o", "c.csv")
+    assert result.code == 0, result.err
+    assert "warning" not in result.err + result.out
+    assert len(read_rows(tmp_path / "c.csv")) == 178
+
+
+def test_a_failed_write_is_one_line_naming_the_file_and_nothing_is_left(cli, tmp_path, monkeypatch):
+    """Disk full while writing the codes: one line with the reason and the option to
+    change, and the model file written beside them is rolled back (both, or neither)."""
+    import thalweg.io
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    write_csv(tmp_path / "t.csv", {"a": np.arange(40.0), "b": np.arange(40.0) ** 0.5})
+    monkeypatch.setattr(thalweg.io, "write_csv", disk_full)
+    result = cli("embed", "t.csv", "--save", "m.thalweg", "-o", "codes.csv", "-q")
+    assert_one_line_error(
+        result, "cannot write codes.csv (No space left on device)", "choose another -o"
+    )
+    assert not (tmp_path / "m.thalweg").exists() and not (tmp_path / "codes.csv").exists()
+
+
 def test_unsupervised_table_model_round_trip_and_missing_values(tmp_path):
     from thalweg.models import KMeans
 

@@ -153,6 +153,9 @@ def test_export_runs_in_onnxruntime_and_matches_thalweg(cli, trained, folder, tm
     result = cli("export", out, tmp_path / "model.onnx")
     assert result.code == 0, result.err
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    # The command names the graph's one output, as the graph does.
+    (graph_output,) = [o.name for o in session.get_outputs()]
+    assert f"output '{graph_output}': (n, " in result.out
     X, _ = ImageFolder(folder).load()
     got = session.run(None, {"images": X})[0]
     np.testing.assert_allclose(got, load_model(out).predict_proba(X), atol=1e-5)

@@ -221,6 +221,8 @@ def test_profile_input_reports_rows_per_second_and_the_balance_terms(cli, points
     assert "rows/s" in result.out and "T_g = " in result.out and "B = 64" in result.out
     assert "T_step > T_g·B/C" in result.out
     assert "reading one epoch of 3,000 rows takes about" in result.out
+    # The advice names this command line's flags, not the library's parameters.
+    assert "(--stream) measures its step" in result.out and "stream=True" not in result.out
 
 
 def test_profile_input_json_has_the_profile_the_file_layout_and_advice(cli, points):

@@ -3,9 +3,13 @@
 Blocks of one file run in order in one namespace (later examples may use earlier
 ones), in a temporary working directory so files they write do not litter the repo.
 Excerpts of library code that are shown, not run, are fenced as ```py instead.
+Examples run clean: a warning (ConvergenceWarning, a feature-names warning, any
+UserWarning, a FutureWarning such as a deprecated ``seed=``) fails the page, so what
+a reader copies does not greet them with one.
 """
 
 import re
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +33,9 @@ def test_python_examples_in_docs_run(page, tmp_path, monkeypatch):
         if block.lstrip().startswith(">>>"):
             continue  # doctest-style transcripts are shown, not run
         try:
-            exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)
+                warnings.simplefilter("error", FutureWarning)  # e.g. seed= for random_state=
+                exec(compile(block, f"{page.name} block {number}", "exec"), namespace)
         except Exception as error:  # pragma: no cover - the message is the point
             pytest.fail(f"{page.name}, python block {number} failed: {error!r}\n{block}")

@@ -1681,3 +1681,22 @@ def test_a_module_with_running_statistics_loads_into_a_built_one(tmp_path):
         ):
             np.testing.assert_array_equal(a, b, err_msg=name)
     assert not np.array_equal(net[1].running_var, np.ones(2, np.float32))
+
+
+def test_loading_a_model_fitted_on_named_columns_warns_of_nothing(tmp_path):
+    """The loader's own check (a row of zeros must predict) is not the user's call: a
+    model fitted on a DataFrame loads without "X does not have valid feature names"."""
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 2)), columns=["height", "weight"])
+    labels = (frame["height"] > 0).astype(int)
+    LogisticRegression().fit(frame, labels).save(tmp_path / "m.thalweg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_model(tmp_path / "m.thalweg")
+    assert list(loaded.feature_names_in_) == ["height", "weight"]
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        loaded.predict(frame.to_numpy())  # the user's own call still warns

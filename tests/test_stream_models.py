@@ -98,6 +98,41 @@ def test_mlps_on_a_stream_reach_the_quality_of_in_memory_training(files, Model):
     assert streamed.score(X_test, truth) > in_memory.score(X_test, truth) - 0.02
 
 
+def test_a_model_fitted_on_a_named_stream_takes_arrays_quietly_and_checks_dataframes(
+    files, tmp_path
+):
+    """The stream's batches are arrays in the file's column order: predicting on arrays is
+    what the model trained on (no names warning), while a DataFrame is still checked."""
+    import warnings
+
+    from thalweg.models import KMeans
+
+    path, X, _, labels = files
+    columns = ["x0", "x1", "x2", "x3"]
+    data = stream(path, target="label", columns=columns, batch_size=500, seed=0)
+    model = LogisticRegression(random_state=0).fit_stream(data, epochs=1)
+    clusters = KMeans(n_clusters=2, random_state=0).fit_stream(
+        stream(path, target=None, columns=columns, batch_size=500, seed=0)
+    )
+    model.save(tmp_path / "m.thalweg")
+    loaded = load_model(tmp_path / "m.thalweg")
+    batch = next(iter(data))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fitted in (model, loaded, clusters):
+            fitted.predict(X[:5])
+            fitted.predict(batch)
+            fitted.predict(pd.DataFrame(X[:5], columns=columns))
+    assert loaded.fitted_on_arrays_ is True
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(pd.DataFrame(X[:5], columns=["x1", "x0", "x2", "x3"]))
+    # A later in-memory fit on a DataFrame forgets it: arrays warn again, as in scikit-learn.
+    model.fit(pd.DataFrame(X, columns=columns), labels)
+    assert not hasattr(model, "fitted_on_arrays_")
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.predict(X[:5])
+
+
 def test_fit_stream_takes_any_batch_source_and_validation_for_early_stopping(files):
     path = files[0]
     source = Pipeline(stream(path, target="y", columns=["x0", "x1", "x2", "x3"], batch_size=64))

@@ -1,5 +1,11 @@
 """Typed descriptions of the JSON inside thalweg files, checked before anything is built.
 
+*Which schema is this?* This module is about **thalweg's own files**: the JSON header
+of a model file or a checkpoint (``Record``, ``Integer``, ``check``; the model file's
+entries are described in :mod:`thalweg.models.persistence`). The
+**columns of a data table** (which Parquet/CSV files a path holds, each column's type)
+are :mod:`thalweg.data.schema`, a different thing with a similar name.
+
 A model file or a checkpoint carries JSON (the architecture, the fitted attributes, the
 training settings). Whoever reads it must not trust it: a damaged or hand-edited file
 can hold a string where a number belongs, ``null`` where a table belongs, 1,500 levels

@@ -14,8 +14,18 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, JSON, QUIET, check_paths, command_line, example
-from thalweg.cli.main import EXIT_OK, UserError
+from thalweg.cli.common import (
+    CATEGORICAL,
+    ENCODING,
+    JSON,
+    KEEP,
+    QUIET,
+    check_paths,
+    command_line,
+    example,
+    writing,
+)
+from thalweg.cli.main import EXIT_OK
 
 Algorithm = Literal["lloyd", "minibatch"]
 Missing = Literal["error", "drop", "mean"]
@@ -84,19 +94,8 @@ def cluster(
             help="Columns to leave out, e.g. id,target (a label you want to compare with).",
         ),
     ] = None,
-    categorical: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names, help="Columns to one-hot encode even if numeric."
-        ),
-    ] = None,
-    keep: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names,
-            help="Columns to use even when they look like identifiers (left out otherwise).",
-        ),
-    ] = None,
+    categorical: Annotated[str | None, CATEGORICAL] = None,
+    keep: Annotated[str | None, KEEP] = None,
     missing: Annotated[
         Missing,
         typer.Option(
@@ -139,6 +138,7 @@ def cluster(
     file gives each row its cluster.
     """
     from thalweg.cli.display import Output
+    from thalweg.cli.recording import record_metrics
     from thalweg.files import write_together
     from thalweg.io import read_table
     from thalweg.models.table_clustering import cluster_table
@@ -164,6 +164,7 @@ def cluster(
         random_state=seed,
         on_fit=progress,
     )
+    record_metrics(result.metrics())  # on the run of thalweg runs, when recorded
     summary = result.summary
     dropped = f" ({summary['dropped_rows']:,} with missing values left out)"
     output.line(
@@ -197,12 +198,8 @@ def cluster(
             random_state=seed,
         )
     with write_together():  # the model and the report: both, or neither
-        try:
+        with writing(out, "--out", "the model"):
             result.save(out, command)
-        except OSError as error:
-            raise UserError(
-                f"cannot write {out} ({error.strerror}); choose another --out"
-            ) from None
         written["model"] = out
         if built is not None:
             written["report"] = _write_report(report, built)
@@ -221,9 +218,5 @@ def cluster(
 def _write_report(path: Path, built) -> Path:
     from thalweg.report.clustering import write_cluster_report
 
-    try:
+    with writing(path, "--report", "the report"):
         return write_cluster_report(path, built)
-    except OSError as error:
-        raise UserError(
-            f"cannot write the report {path} ({error.strerror}); choose another --report"
-        ) from None

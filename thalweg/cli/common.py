@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -17,6 +19,14 @@ ENCODING = typer.Option(
     "--encoding",
     help="Text encoding of a CSV/TSV file: utf-8 (default), latin-1, cp1252, ...",
     show_default=False,
+)
+# Column options shared by the commands that prepare a table without a target.
+CATEGORICAL = typer.Option(
+    callback=parse.column_names, help="Columns to one-hot encode even if numeric."
+)
+KEEP = typer.Option(
+    callback=parse.column_names,
+    help="Columns to use even when they look like identifiers (left out otherwise).",
 )
 THRESHOLD = typer.Option(
     callback=parse.threshold,
@@ -64,16 +74,39 @@ def check_output(path: Path, option: str, data=None) -> None:
     check_paths({option: path}, {"the data file": data})
 
 
+@contextmanager
+def writing(path, option: str, what: str = "") -> Iterator[None]:
+    """Turn a failed write of ``path`` (disk full, no permission, a folder in the way)
+    into one line that names the file and the option to change; writes are atomic, so
+    a file already there is left as it was.
+
+    >>> with writing("out/model.thalweg", "--out", "the model"):
+    ...     raise PermissionError(13, "Permission denied")
+    Traceback (most recent call last):
+    ...
+    thalweg.cli.main.UserError: cannot write the model out/model.thalweg (Permission \
+denied); any file already there is unchanged: free some space or choose another --out
+    """
+    try:
+        yield
+    except OSError as error:
+        raise UserError(
+            f"cannot write {what + ' ' if what else ''}{path} ({error.strerror or error}); "
+            f"any file already there is unchanged: free some space or choose another {option}"
+        ) from None
+
+
 def write_report(path: Path, report) -> Path:
     """Write an HTML report (``thalweg.report.write_report``), or one line why not."""
     from thalweg.report import write_report as write
 
-    try:
-        return Path(write(path, report))
-    except OSError as error:
-        raise UserError(
-            f"cannot write the report {path} ({error.strerror}); choose another --report"
-        ) from None
+    return write_report_with(write, path, report)
+
+
+def write_report_with(writer, path: Path, report) -> Path:
+    """``writer(path, report)`` (a report module's ``write_...``), or one line why not."""
+    with writing(path, "--report", "the report"):
+        return Path(writer(path, report))
 
 
 def say(line: str) -> None:

@@ -18,8 +18,18 @@ from typing import Annotated, Literal
 import typer
 
 from thalweg.cli import options as parse
-from thalweg.cli.common import ENCODING, QUIET, check_paths, command_line, example, say
-from thalweg.cli.main import EXIT_OK, UserError
+from thalweg.cli.common import (
+    CATEGORICAL,
+    ENCODING,
+    KEEP,
+    QUIET,
+    check_paths,
+    command_line,
+    example,
+    say,
+    writing,
+)
+from thalweg.cli.main import EXIT_OK
 
 Activation = Literal["relu", "tanh", "sigmoid", "linear"]
 Missing = Literal["error", "drop", "mean"]
@@ -56,7 +66,13 @@ def embed(
         ),
     ] = None,
     activation: Annotated[Activation, typer.Option(help="Nonlinearity between layers.")] = "relu",
-    epochs: Annotated[int, typer.Option(min=1, help="Most passes over the rows.")] = 200,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Most passes over the rows (training stops sooner once the error settles).",
+        ),
+    ] = 1000,
     noise: Annotated[
         float,
         typer.Option(
@@ -67,19 +83,8 @@ def embed(
         str | None,
         typer.Option(callback=parse.column_names, help="Columns to leave out, e.g. id,target."),
     ] = None,
-    categorical: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names, help="Columns to one-hot encode even if numeric."
-        ),
-    ] = None,
-    keep: Annotated[
-        str | None,
-        typer.Option(
-            callback=parse.column_names,
-            help="Columns to use even when they look like identifiers (left out otherwise).",
-        ),
-    ] = None,
+    categorical: Annotated[str | None, CATEGORICAL] = None,
+    keep: Annotated[str | None, KEEP] = None,
     missing: Annotated[
         Missing,
         typer.Option(help="Missing values: error, drop (those rows get empty codes) or mean."),
@@ -106,6 +111,7 @@ def embed(
     score). Columns are prepared as for 'thalweg train' and standardized.
     """
     from thalweg.cli.display import Output
+    from thalweg.cli.recording import record_metrics
     from thalweg.errors import ConvergenceWarning
     from thalweg.files import write_together
     from thalweg.io import read_table, table_to_csv, write_csv
@@ -132,6 +138,7 @@ def embed(
             verbose=0 if quiet or output_path is None else 1,
         )
     estimator = result.model.estimator_
+    record_metrics(result.metrics())  # on the run of thalweg runs, when recorded
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         say(
             f"warning: training stopped at the epoch limit ({estimator.n_iter_} epochs) before "
@@ -146,19 +153,11 @@ def embed(
     )
     with write_together():  # the model and the codes: both, or neither
         if save is not None:
-            try:
-                result.save(save, command_line())  # URLs redacted
-            except OSError as error:
-                raise UserError(
-                    f"cannot write {save} ({error.strerror}); choose another --save"
-                ) from None
+            with writing(save, "--save", "the model"):
+                result.save(save, command_line())
         if output_path is not None:
-            try:
+            with writing(output_path, "-o"):
                 write_csv(output_path, result.table)
-            except OSError as error:
-                raise UserError(
-                    f"cannot write {output_path} ({error.strerror}); choose another -o"
-                ) from None
     if save is not None:
         output.line(f"wrote model: {save}")
     if output_path is None:

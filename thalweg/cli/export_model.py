@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from thalweg.cli.main import UserError
-
 
 def register(app: typer.Typer) -> None:
     app.command(
@@ -23,7 +21,7 @@ def export(
 ) -> int:
     """Write a trained MLP or CNN, with its preprocessing, as an ONNX graph that runs
     without thalweg (onnxruntime, on a Raspberry Pi or in a browser)."""
-    from thalweg.cli.common import check_paths
+    from thalweg.cli.common import check_paths, writing
     from thalweg.cli.display import Output
     from thalweg.export import export_onnx
     from thalweg.files import read_metadata
@@ -46,12 +44,15 @@ def export(
             if shape
             else f"input 'features': (n, {model.n_features_in_})"
         )
-    try:
+    with writing(out, "OUT"):  # disk full, permissions: any file already there is unchanged
         export_onnx(model, out)
-    except OSError as error:  # disk full, permissions: any file already there is unchanged
-        raise UserError(
-            f"cannot write {out} ({error.strerror or error}); choose another OUT"
-        ) from None
+    estimator = getattr(model, "estimator_", model)
+    answer = (
+        "'prediction': (n,)"
+        if type(estimator).__name__ == "MLPRegressor"
+        else f"'probabilities': (n, {len(estimator.classes_)}), one column per class "
+        f"({', '.join(map(str, estimator.classes_))})"
+    )
     output = Output()
-    output.line(f"wrote {out}: {note}; output 'probabilities' or 'prediction'")
+    output.line(f"wrote {out}: {note}; output {answer}")
     return 0

@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect_model(
-    model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
+    model_file: Annotated[
+        Path,
+        typer.Argument(help="A model file written by thalweg train, cluster, or embed --save."),
+    ],
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
     """Show what a model file holds: architecture, parameters, preprocessing, training
@@ -31,6 +34,8 @@ def inspect_model(
 
     if images.is_image_model(model_file):
         return images.inspect(model_file, json_output=json_output)
+    if images.is_detector_model(model_file):
+        return images.inspect_detector(model_file, json_output=json_output)
     info = describe(TabularModel.load(model_file), model_file)
     output = Output(json_mode=json_output)
     show(info, output)
@@ -79,7 +84,19 @@ def show(info: dict, output) -> None:
         f"{len(pre['features'])} model inputs"
         + ("; standardized inside the model" if pre["standardized_in_model"] else "")
     )
-    settings = [(name, format_number(value)) for name, value in info["hyperparameters"].items()]
+    resolved = info.get("resolved", {})
+    settings = [
+        (
+            name,
+            format_number(value)
+            + (
+                f" ({format_number(resolved[name])})"
+                if value == "auto" and name in resolved
+                else ""
+            ),
+        )
+        for name, value in info["hyperparameters"].items()
+    ]
     output.rows("hyperparameters", settings)
     if training:
         output.rows(

@@ -129,12 +129,13 @@ def _interrupted(error: BaseException) -> int:
 
 
 def _run(args: list[str]) -> int:
-    from thalweg.cli.app import build_app
+    from thalweg.cli.app import build_app, hide_flag_types
     from thalweg.cli.recording import record_runs
 
     app = build_app()
-    record_runs(app)  # train, evaluate, train-*: each records a run (thalweg runs)
+    record_runs(app)  # train, evaluate, cluster, embed: each records a run (thalweg runs)
     command = typer.main.get_command(app)
+    hide_flag_types(command)
     with _one_line_warnings():
         try:
             with command.make_context("thalweg", args) as context:

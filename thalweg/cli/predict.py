@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
 
 
 def predict(
-    model_file: Annotated[Path, typer.Argument(help="A model file written by thalweg train.")],
+    model_file: Annotated[
+        Path,
+        typer.Argument(help="A model file written by thalweg train, cluster, or embed --save."),
+    ],
     data: Annotated[
         str,
         typer.Argument(
@@ -53,6 +56,7 @@ def predict(
     check_paths(
         {"--output": output_path}, {"the model file": model_file, images.input_name(data): data}
     )
+    images.refuse_detector(model_file, "thalweg predict")
     if images.is_image_model(model_file):
         if threshold is not None:
             raise UserError("--threshold is for table models; an image model predicts classes")

@@ -39,7 +39,7 @@ def profile_input(
     batches: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Batches to read (default: 50, or enough to fill the buffer 4 times)."
+            min=1, help="Batches to read (default: 50, or enough to fill the buffer 8 times)."
         ),
     ] = None,
     shuffle_buffer: Annotated[
@@ -56,6 +56,7 @@ def profile_input(
     """Measure how fast --stream training's input makes batches, with no model: rows/s,
     the time between batches, T_g, C and B, and advice on what limits it."""
     from thalweg.cli.display import Output
+    from thalweg.cli.flags import as_flags
     from thalweg.data import stream_profile
     from thalweg.data.schema import column_types, data_files
     from thalweg.models.auto import STREAM_BATCH, TrainOptions
@@ -80,6 +81,7 @@ def profile_input(
         batches=batches,
         seed=seed,
     )
+    tips = [as_flags(tip) for tip in tips]  # the library's stream=True is --stream here
     output = Output(json_mode=json_output)
     for line in stream_profile.describe(measured):
         output.line(line)

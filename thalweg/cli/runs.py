@@ -1,6 +1,6 @@
 """``thalweg runs``: list, show, compare and delete the runs in the run store.
 
-Every ``thalweg train``, ``evaluate`` and ``train-*`` records a run there (see
+Every ``thalweg train`` and ``evaluate`` records a run there (see
 :mod:`thalweg.cli.recording`); Python code records its own with
 ``thalweg.tracking.start_run``.
 """
@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from thalweg.cli.common import writing
 from thalweg.cli.main import EXIT_OK, UserError
 
 STORE = typer.Option(
@@ -25,7 +26,7 @@ STORE = typer.Option(
 JSON = typer.Option("--json", help="Print one JSON document on standard output, nothing else.")
 
 runs_app = typer.Typer(
-    help="The runs recorded by train, evaluate and train-* (and by thalweg.tracking): "
+    help="The runs recorded by train and evaluate (and by thalweg.tracking): "
     "list them, show one, compare several, delete one.",
     no_args_is_help=True,
     epilog=(
@@ -271,13 +272,8 @@ def compare(
     if report is not None:
         from thalweg.report.runs import compare_page
 
-        try:
-            with atomic_write(report, "w") as handle:
-                handle.write(compare_page(comparison, store=str(path)))
-        except OSError as error:
-            raise UserError(
-                f"cannot write {report} ({error.strerror}); choose another --report"
-            ) from None
+        with writing(report, "--report", "the report"), atomic_write(report, "w") as handle:
+            handle.write(compare_page(comparison, store=str(path)))
         written["report"] = report
         output.written(written)
     output.json({"store": str(path), **comparison, "written": written})

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from thalweg.cli.common import writing
 from thalweg.cli.main import EXIT_OK, UserError
 
 EXIT_SKEW = 3
@@ -179,13 +180,8 @@ def _finish(result, model_file: Path, data: Path, report, fail_on_skew, json_out
     if report is not None:
         from thalweg.report.skew import skew_page
 
-        try:
-            with atomic_write(report, "w") as handle:
-                handle.write(skew_page(document, model=str(model_file), data=str(data)))
-        except OSError as error:
-            raise UserError(
-                f"cannot write {report} ({error.strerror}); choose another --report"
-            ) from None
+        with writing(report, "--report", "the report"), atomic_write(report, "w") as handle:
+            handle.write(skew_page(document, model=str(model_file), data=str(data)))
         written["report"] = report
         output.written(written)
     output.json({"model": str(model_file), "data": str(data), **document, "written": written})

@@ -5,6 +5,11 @@ features from the files' metadata: :func:`data_files` lists the Parquet or CSV f
 a path, :func:`column_types` says what each column of one holds (a Parquet footer or a
 CSV header and first block: cheap). Paths may be URLs of object stores (``s3://``,
 ``gs://``, ``az://``, ``hdfs://``; see :mod:`thalweg.data.filesystems`).
+
+*Which schema is this?* This module is about **data tables**: the files and column types
+of the data a model trains on or predicts. The typed checks of the JSON inside
+**thalweg's own files** (model files, checkpoints) are :mod:`thalweg.schema`, a
+different thing with a similar name.
 """
 
 from __future__ import annotations

@@ -139,15 +139,34 @@ class Estimator:
         array = checks.check_X(X, who, finite=finite)
         if reset:
             self.n_features_in_ = array.shape[1]
-            if names is not None:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
+            self._remember_feature_names(names)
             return array
         self._check_fitted()
         checks.check_n_features(who, array, self.n_features_in_)
-        checks.check_feature_names(who, getattr(self, "feature_names_in_", None), names)
+        checks.check_feature_names(
+            who,
+            getattr(self, "feature_names_in_", None),
+            names,
+            unnamed_ok=getattr(self, "fitted_on_arrays_", False),
+        )
         return array
+
+    def _remember_feature_names(self, names, *, from_arrays: bool = False) -> None:
+        """Keep the training columns' names as ``feature_names_in_`` (None forgets them).
+
+        ``from_arrays=True``: the fit read unnamed arrays whose columns are ``names`` (the
+        batches of a stream of a Parquet or CSV file). The model then remembers
+        ``fitted_on_arrays_ = True`` and takes arrays in that column order without the
+        "X does not have valid feature names" warning, since arrays are what it trained
+        on; a DataFrame is still checked against the names.
+        """
+        self.__dict__.pop("fitted_on_arrays_", None)
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+            return
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        if from_arrays:
+            self.fitted_on_arrays_ = True
 
     def _validate_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
         """Non-negative finite weights, one per row, not all zero (None stays None)."""

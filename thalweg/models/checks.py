@@ -40,10 +40,16 @@ def _nullable_frame_as_float(X) -> np.ndarray | None:
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def check_feature_names(who: str, fitted: np.ndarray | None, names: list[str] | None) -> None:
+def check_feature_names(
+    who: str, fitted: np.ndarray | None, names: list[str] | None, *, unnamed_ok: bool = False
+) -> None:
     """Compare the column names of ``X`` with those seen in ``fit``, as scikit-learn does:
-    a warning when only one of the two has names, an error when they differ."""
-    if fitted is None and names is None:
+    a warning when only one of the two has names, an error when they differ.
+
+    ``unnamed_ok``: the model trained on unnamed arrays whose columns are ``fitted`` (a
+    stream of a named file), so an array without names is what it expects: no warning.
+    """
+    if names is None and (fitted is None or unnamed_ok):
         return
     if fitted is None:
         warnings.warn(
@@ -186,8 +192,8 @@ def _column_or_1d(y, who: str) -> np.ndarray:
     return array
 
 
-def check_y_regression(y, n_samples: int, who: str) -> np.ndarray:
-    """A finite 1-D float64 target of length ``n_samples``."""
+def _y_of_length(y, n_samples: int, who: str) -> np.ndarray:
+    """``y`` as a 1-D array of ``n_samples`` values (a column vector is flattened)."""
     array = _column_or_1d(y, who)
     if array.ndim != 1:
         raise ShapeError(f"{who}: y must be 1-D (n_samples,), got shape {array.shape}")
@@ -195,6 +201,12 @@ def check_y_regression(y, n_samples: int, who: str) -> np.ndarray:
         raise ShapeError(
             f"{who}: X has {n_samples} samples but y has {len(array)}; they must match"
         )
+    return array
+
+
+def check_y_regression(y, n_samples: int, who: str) -> np.ndarray:
+    """A finite 1-D float64 target of length ``n_samples``."""
+    array = _y_of_length(y, n_samples, who)
     try:
         array = array.astype(np.float64)
     except (ValueError, TypeError):
@@ -225,13 +237,7 @@ def unique_labels(y: np.ndarray) -> np.ndarray:
 
 def check_y_classification(y, n_samples: int, who: str, min_classes: int = 2) -> np.ndarray:
     """A 1-D label array of length ``n_samples`` with at least ``min_classes`` classes."""
-    array = _column_or_1d(y, who)
-    if array.ndim != 1:
-        raise ShapeError(f"{who}: y must be 1-D (n_samples,), got shape {array.shape}")
-    if len(array) != n_samples:
-        raise ShapeError(
-            f"{who}: X has {n_samples} samples but y has {len(array)}; they must match"
-        )
+    array = _y_of_length(y, n_samples, who)
     if array.dtype.kind == "f":
         check_finite(array, who, "y")
     if array.dtype.kind == "O":

@@ -267,7 +267,7 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
     >>> from thalweg.datasets import shapes
     >>> X, y, names = shapes(n=400, size=12, noise=0.05, seed=0)
     >>> model = CNNClassifier(layers=("conv8", "pool", "dense16"), learning_rate=0.01,
-    ...                       max_epochs=15, random_state=0).fit(X[:300], y[:300])
+    ...                       max_epochs=15, tol=None, random_state=0).fit(X[:300], y[:300])
     >>> model.score(X[300:], y[300:]) > 0.9
     True
     """

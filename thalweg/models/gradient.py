@@ -268,6 +268,8 @@ class GradientEstimator(Estimator):
         seed = self.training_seed()
         summary = self.stream_summary(stream, seed)
         self.begin_training(summary)
+        # The batches are arrays whose columns are the stream's names: take arrays too.
+        self._remember_feature_names(summary.feature_names, from_arrays=True)
         rng = np.random.default_rng(seed)
         module = self.build_module(self.n_features_in_, rng, summary.sample.dtype)
         batches, reader = self._encoded_batches(stream)
@@ -304,10 +306,7 @@ class GradientEstimator(Estimator):
             self.__dict__.pop(stale, None)
         self.n_features_in_ = summary.n_features
         self.resolve_l2(summary.n_samples)
-        if summary.feature_names is not None:
-            self.feature_names_in_ = np.asarray(summary.feature_names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        self._remember_feature_names(summary.feature_names)
         if self._estimator_type == "classifier":
             self._validate_y(summary.classes, len(summary.classes), reset=True)
         self.learn_encoding(summary)

@@ -88,6 +88,8 @@ def describe(model, path) -> dict:
         "hyperparameters": {
             k: v for k, v in params.items() if k != "verbose" and not (k == "seed" and v is None)
         },
+        # what a setting resolved to in the fit: l2="auto" became a number (l2_)
+        "resolved": {"l2": float(estimator.l2_)} if hasattr(estimator, "l2_") else {},
         "preprocessing": {
             "columns": columns,
             "left_out": [dict(entry) for entry in getattr(model, "left_out_", [])],

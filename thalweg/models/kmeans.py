@@ -350,11 +350,7 @@ class KMeans(TransformerMixin, Estimator):
         sample_size = max(3 * batch_size, 3 * int(self.n_clusters))
         n, mean, spread, sample = _summarize_stream(stream, rng, sample_size, type(self).__name__)
         self.n_features_in_ = sample.shape[1]
-        names = getattr(stream, "feature_names", None)
-        if names is not None:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        self._remember_feature_names(getattr(stream, "feature_names", None), from_arrays=True)
         runs = self._check_params(n, self.n_features_in_)
         dtype = sample.dtype
         origin = _far_origin(mean, spread, dtype)

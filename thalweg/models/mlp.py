@@ -179,7 +179,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     --------
     >>> from thalweg.datasets import xor
     >>> X, y, _ = xor(n=400, noise=0.0, seed=0)
-    >>> model = MLPClassifier(hidden=(8,), activation="tanh", max_epochs=300, random_state=0)
+    >>> model = MLPClassifier(hidden=(8,), activation="tanh", max_epochs=1000, random_state=0)
     >>> model.fit(X, y).score(X, y) > 0.95
     True
     """

@@ -2,8 +2,8 @@
 of CSVs.
 
 * :func:`start_run` / :class:`Run`: record parameters, per-epoch and final metrics, the
-  data read and the files written, from Python (``thalweg train``, ``evaluate`` and the
-  ``train-*`` commands record the same for every command run);
+  data read and the files written, from Python (``thalweg train`` and ``evaluate``
+  record the same for every command run);
 * :class:`RunStore`: the SQLite file behind it (WAL, versioned schema, concurrent
   writers, killed runs marked ``interrupted``);
 * :func:`compare_runs`: parameters side by side, differences and learning curves;

@@ -12,6 +12,7 @@ import numpy as np
 from thalweg.autograd.broadcast import unbroadcast
 from thalweg.autograd.function import Function
 from thalweg.autograd.promotion import promote
+from thalweg.numerics import stable_sigmoid  # 1/(1+exp(-x)) without overflow, both tails
 
 
 class AsType(Function):
@@ -143,17 +144,6 @@ class Tanh(Function):
     def backward(self, grad):
         (out,) = self.saved
         return (grad * (1 - out * out),)
-
-
-def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-x))`` without overflow and accurate in both tails.
-
-    ``exp(-x)`` overflows for very negative x, so use ``e = exp(-|x|)`` (always in
-    (0, 1]): sigmoid is ``1/(1+e)`` for x ≥ 0 and ``e/(1+e)`` for x < 0.
-    """
-    e = np.exp(-np.abs(x))
-    s = 1 / (1 + e)
-    return np.where(x >= 0, s, e * s)
 
 
 class Sigmoid(Function):
