@@ -648,3 +648,22 @@ def test_a_module_with_non_finite_settings_replays():
     for _ in range(5):
         out = scale(x)
     assert scale.replays == 2 and same_bits(out.data, np.full(3, 2, np.float32))
+
+
+SCALE = 2.0  # a module global the compiled function below reads
+
+
+def test_numbers_from_the_closure_and_globals_are_guarded():
+    global SCALE
+    model = nn.Linear(3, 1, rng=0)
+    factor = 3.0
+
+    def scaled(x):
+        return model(x) * factor * SCALE
+
+    compiled = thalweg.compile(scaled)
+    x = thalweg.from_numpy(np.ones((2, 3), np.float32))
+    for factor, SCALE in [(3.0, 2.0)] * 4 + [(5.0, 2.0)] * 4 + [(5.0, 7.0)] * 4:
+        assert same_bits(compiled(x).data, (model(x) * factor * SCALE).data)
+    assert compiled.replays == 3  # one per setting, after its two traces and check
+    SCALE = 2.0

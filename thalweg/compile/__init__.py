@@ -38,7 +38,8 @@ def compile(fn=None, *, cache_size: int = 8, fallback: bool = False):
     dtypes and layouts, Python values among the arguments, grad mode, default dtype)
     run eagerly while thalweg records the kernels its engine runs; the third replays
     them once and checks the result against an eager run; later calls replay them into
-    buffers allocated once: no tensors, no graph, the same numbers bit for bit. Usable as ``thalweg.compile(fn)`` or as a decorator (``@thalweg.compile``,
+    buffers allocated once: no tensors, no graph, the same numbers bit for bit. Usable
+    as ``thalweg.compile(fn)`` or as a decorator (``@thalweg.compile``,
     ``@thalweg.compile(cache_size=4)``).
 
     Parameters

@@ -148,6 +148,7 @@ class CompiledFunction:
         first_any = next(iter(entry.firsts.values()), None)
         recorder = Recorder(arrays, first_any.leaves if first_any is not None else ())
         recorder.n_inputs = len(arrays)
+        recorder.fn = self.fn  # (its closure's and globals' numbers are guarded too)
         with recording.recording(recorder):
             result = self.fn(*args, **kwargs)
         self.traces += 1

@@ -114,6 +114,34 @@ class Names:
         return f"{self.bind(make_view, 'make_view')}({base}, {how!r}, {self.expression(args)})"
 
 
+def python_values(fn, names) -> list:
+    """``[(expression, (name, value))]``: the numbers, flags and names the step function
+    reads from its closure or its module's globals, frozen into the plan by the trace,
+    so guarded: ``step`` reading ``scale`` from an enclosing function traces again when
+    ``scale`` changes. (Values read deeper, by functions it calls, are not seen.)"""
+    fn = getattr(fn, "__func__", fn)  # a bound method: its function
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    found = []
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not bound yet
+            continue
+        if isinstance(value, _BY_VALUE):
+            found.append((f"{names.bind(cell, 'cell')}.cell_contents", (name, value)))
+    module_globals = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        value = module_globals.get(name)
+        if isinstance(value, _BY_VALUE) and name in module_globals:
+            found.append((f"{names.bind(module_globals, 'g')}.get({name!r})", (name, value)))
+    return found
+
+
+_BY_VALUE = (bool, int, float, str)
+
+
 def _materialize(value):
     """The replay's array for a persistent value: a view made from its base's array."""
     if value.view is None:
@@ -240,6 +268,9 @@ class Plan:
                     self.guards.append(
                         f"{state}.get({attribute!r}) is not {names.bind(value, 'a')}"
                     )
+        for holder, expected in python_values(getattr(recorder, "fn", None), names):
+            test = "is not" if expected[1] != expected[1] else "!="  # (NaN)
+            self.guards.append(f"{holder} {test} {names.expression(expected[1])}")
         for leaf, grad in recorder.grad_guards.items():
             target = "None" if grad is None else names.bind(grad, "w")
             self.guards.append(f"{names.bind(leaf, 'p')}.grad is not {target}")

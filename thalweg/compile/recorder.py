@@ -301,7 +301,10 @@ class Recorder:
             for module, attributes in self.modules.values()
         )
         grads = tuple((id(leaf), grad is None) for leaf, grad in self.grad_guards.items())
-        return modules, grads
+        from thalweg.compile.plan import Names, python_values  # (plan.py guards them)
+
+        python = tuple(named for _, named in python_values(getattr(self, "fn", None), Names()))
+        return modules, grads, python
 
     # ------------------------------------------------------------------ the end
     def finish(self, result) -> None:
