@@ -210,8 +210,11 @@ def test_list_datasets_describes_every_generator_and_bundled_file():
         "digits",
         "faces",
         "shapes",
+        "faces_scenes",
+        "scenes",
         "smiles",
     }
+    assert records["scenes"].kind == "detection" and records["faces_scenes"].source == "extra"
     assert records["digits"].image_shape == (8, 8) and records["faces"].source == "extra"
     assert records["wine"].kind == "classification" and records["wine"].n_classes == 3
     assert records["diabetes"].kind == "regression" and records["diabetes"].n_classes is None
@@ -224,11 +227,14 @@ def test_list_datasets_records_match_what_loading_returns():
     for info in datasets.list_datasets():
         if info.source == "extra" and importlib.util.find_spec("skimage") is None:
             continue
-        X, y, _ = datasets.load(info.name)
+        X, y, names = datasets.load(info.name)
         shape = info.image_shape or (info.n_features,)
         assert X.shape == (info.n_samples, *shape), info.name
         if info.kind == "classification":
             assert len(np.unique(y)) == info.n_classes == len(info.target_names), info.name
+        elif info.kind == "detection":  # y: the box table, one row per object
+            assert set(y["label"].tolist()) == set(info.target_names), info.name
+            assert set(y["image"].tolist()) <= set(names), info.name
         else:
             assert y.dtype == np.float32
 

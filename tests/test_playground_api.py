@@ -34,6 +34,7 @@ DEFAULTS = {
     "problem": "classification",
     "loss": "cross_entropy",
     "optimizer": "sgd",
+    "data_seed": None,
 }
 
 GOOD_CSV = b"width,height,kind\n" + b"".join(
@@ -208,15 +209,53 @@ def test_a_new_learning_rate_trains_on_from_the_next_step(server):
     assert server.request("POST", f"/api/sessions/{fresh}/step", {"epochs": 4}).json != after[0]
 
 
+def test_regenerate_trains_the_same_network_on_new_points(server):
+    config = {"dataset": "xor", "hidden": [3], "seed": 4}
+    session = server.create(**config)["id"]
+    server.request("POST", f"/api/sessions/{session}/step", {"epochs": 3})
+    before = server.request("GET", f"/api/sessions/{session}/state").json
+    reply = server.request("PATCH", f"/api/sessions/{session}", {"data_seed": 21})
+    assert reply.status == 200, reply.body
+    assert reply.json["epoch"] == 3 and reply.json["config"] == {
+        **DEFAULTS,
+        **config,
+        "data_seed": 21,
+    }
+    after = server.request("GET", f"/api/sessions/{session}/state").json
+    assert after["network"] == before["network"]  # the same weights
+    assert after["epoch"] == 3 and len(after["history"]["epoch"]) == 4
+    assert after["data"]["train"] != before["data"]["train"]
+    seed_21 = server.create(dataset="xor", seed=21)["id"]  # the points are seed 21's
+    assert server.request("GET", f"/api/sessions/{seed_21}/state").json["data"] == after["data"]
+    # the link's config (seed 4, data seed 21) gives these points and the same start
+    link = server.create(**config, data_seed=21)["id"]
+    linked = server.request("GET", f"/api/sessions/{link}/state").json
+    assert linked["data"] == after["data"] and linked["epoch"] == 0
+    fresh = server.create(**config)["id"]
+    assert (
+        server.request("GET", f"/api/sessions/{fresh}/state").json["network"] == linked["network"]
+    )
+    kept = server.create(**config)["id"]  # the same run without Regenerate
+    steps = [
+        server.request("POST", f"/api/sessions/{s}/step", {"epochs": e}).json
+        for s, e in ((session, 1), (kept, 4))
+    ]
+    assert steps[0]["epoch"] == steps[1]["epoch"] == 4  # the run went on, not back to 0
+    assert steps[0]["train_loss"] != steps[1]["train_loss"]  # on other points
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
+        ({"data_seed": -1}, ["data_seed", "0 to"]),
+        ({"data_seed": "abc"}, ["data_seed", "whole number"]),
         ({"regularization_rate": 0.1}, ["regularization_rate", "new run", "POST /api/sessions"]),
         ({"activation": "relu"}, ["activation", "only learning_rate"]),
         ({"learning_rate": 0}, ["learning_rate", "0.00001 to 10"]),
         ({"learning_rate": "0.1"}, ["learning_rate", "number"]),
-        ({"rate": 0.1}, ["rate", "allowed: learning_rate"]),
-        ({}, ["learning_rate", "missing"]),
+        ({"rate": 0.1}, ["rate", "allowed: learning_rate, data_seed"]),
+        ({}, ["learning_rate or data_seed", "missing"]),
+        ({"seed": 3}, ["seed", "only learning_rate and data_seed"]),
     ],
 )
 def test_an_invalid_session_change_is_a_400(server, body, words):

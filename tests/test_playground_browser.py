@@ -208,6 +208,44 @@ def test_a_new_learning_rate_keeps_the_run_going(server, browser):
     assert shown == losses[0] and shown != losses[1]
 
 
+def test_regenerate_draws_new_points_for_the_same_network(server, browser):
+    # As in the TensorFlow Playground: Regenerate draws new data and the network trains on.
+    tab = Page(browser, server.url + "/#dataset=xor&hidden=3&seed=4")
+    points = "JSON.stringify(window.thalwegPlayground.page.state.data.train.x)"
+    try:
+        session = tab.js("window.thalwegPlayground.stats.readySession")
+        before = tab.js(points)
+        tab.step(3)
+        tab.click("regenerate")
+        tab.wait_for("window.thalwegPlayground.stats.regenerated === 1")
+        assert tab.js("window.thalwegPlayground.stats.readySession") == session  # same run
+        assert tab.js(points) != before
+        assert "seed=4&data_seed=" in tab.page.url
+        data_seed = int(tab.page.url.split("data_seed=")[1].split("&")[0])
+        tab.step(2)  # the counter goes on from 3
+        assert tab.number("epoch") == 5
+        shown, link = (tab.number("train-loss"), tab.number("test-loss")), tab.page.url
+        regenerated = tab.js(points)
+        tab.new_session("new-weights")  # new starting weights for the same points
+        assert tab.number("epoch") == 0 and tab.js(points) == regenerated
+        assert f"data_seed={data_seed}&" in tab.page.url and "seed=4&" not in tab.page.url
+        assert tab.errors == []
+    finally:
+        tab.close()
+    linked = Page(browser, link)  # the link: these points, the same starting weights
+    try:
+        assert linked.number("epoch") == 0 and linked.js(points) == regenerated
+        assert linked.errors == []
+    finally:
+        linked.close()
+    # the server did what the API does: the same moves give the same numbers
+    session = server.create(dataset="xor", hidden=[3], seed=4)["id"]
+    server.request("POST", f"/api/sessions/{session}/step", {"epochs": 3})
+    server.request("PATCH", f"/api/sessions/{session}", {"data_seed": data_seed})
+    reply = server.request("POST", f"/api/sessions/{session}/step", {"epochs": 2}).json
+    assert shown == (reply["train_loss"], reply["test_loss"])
+
+
 def test_csv_uploads_train_or_explain_in_the_page(server, browser):
     tab = Page(browser, server.url + "/")
     try:

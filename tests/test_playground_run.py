@@ -235,6 +235,39 @@ def test_a_new_learning_rate_carries_the_run_on_as_the_playground_does():
     assert run.learning_rate_changes == [(2, 0.3)]
 
 
+def test_regenerate_trains_the_same_network_on_new_points_as_the_playground_does():
+    # The Playground's Regenerate calls generateData() and no reset(): new points, the
+    # same network, its optimizer state and the epoch count carry on.
+    run = make_run(dataset="xor", hidden=[3], optimizer="momentum", seed=3)
+    run.train(3)
+    parameters = run.flat_parameters().copy()
+    optimizer_state = run.optimizer.state_dict()
+    run.regenerate(9)
+    np.testing.assert_array_equal(run.flat_parameters(), parameters)
+    assert run.epoch == 3 and len(run.history["train_loss"]) == 4
+    assert run.config.data_seed == 9 and run.config.seed == 3 and run.data_changes == [(3, 9)]
+    seed_9 = make_run(dataset="xor", seed=9)  # the points are those seed 9 gives
+    np.testing.assert_array_equal(run.data.train_x, seed_9.data.train_x)
+    np.testing.assert_array_equal(run.data.test_y, seed_9.data.test_y)
+    # the current epoch's losses are those of the same network on the new points
+    same = make_run(dataset="xor", hidden=[3], optimizer="momentum", seed=3, data_seed=9)
+    for target, source in zip(same.linear_layers, run.linear_layers, strict=True):
+        target.weight.data[...] = source.weight.data
+        target.bias.data[...] = source.bias.data
+    same.optimizer.load_state_dict(optimizer_state)
+    same._evaluate()
+    assert run.train_loss == same.train_loss and run.test_loss == same.test_loss
+    run.train(1)  # trains on the new points with the momentum it had
+    same.train(1)
+    assert run.epoch == 4 and run.train_loss == same.train_loss
+    run.regenerate(10)
+    run.regenerate(11)  # twice before training on: the last counts
+    assert run.data_changes == [(3, 9), (4, 11)]
+    fresh = make_run(dataset="xor", seed=3)
+    fresh.regenerate(5)  # before any training: the run simply starts on these points
+    assert fresh.initial_data_seed == 5 and fresh.data_changes == []
+
+
 def test_l1_follows_a_new_learning_rate():
     run = make_run(dataset="gauss", hidden=[], regularization="l1", regularization_rate=0.1)
     run.set_learning_rate(0.3)
@@ -459,14 +492,22 @@ def run_script(path) -> str:
     ],
     ids=["classification", "regression-l1"],
 )
-@pytest.mark.parametrize("changed", [False, True], ids=["", "rate-changed"])
+@pytest.mark.parametrize("changed", [None, "rate", "data"], ids=["", "rate-changed", "regenerated"])
 def test_the_exported_script_retrains_to_the_same_loss(tmp_path, config, changed):
     run = make_run(**config)
-    if changed:  # the learning rate was changed twice during the run: the script replays it
+    if changed == "rate":  # the learning rate was changed twice during the run: replayed
         run.train(4)
         run.set_learning_rate(0.3)
         run.train(5)
         run.set_learning_rate(0.01)
+        run.train(3)
+    elif changed == "data":  # Regenerate before training, twice during it, with a new rate
+        run.regenerate(7)
+        run.train(4)
+        run.regenerate(11)
+        run.train(5)
+        run.set_learning_rate(0.3)
+        run.regenerate(12)
         run.train(3)
     else:
         run.train(12)
@@ -486,7 +527,9 @@ def test_the_exported_script_of_an_upload_reads_the_file_beside_it(tmp_path):
         {"dataset": "u", "seed": 4, "loss": "squared", "hidden": [4]}, lambda n: "classification"
     )
     run = PlaygroundRun(config, upload)
-    run.train(8)
+    run.train(5)
+    run.regenerate(6)  # a new shuffle and split of the file's rows, the same network
+    run.train(3)
     (tmp_path / "rings.csv").write_text(text)
     script = tmp_path / "rings.py"
     script.write_text(python_script(run))

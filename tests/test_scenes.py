@@ -52,3 +52,33 @@ def test_write_scenes_writes_pngs_and_a_boxes_csv_that_reads_back(tmp_path):
     np.testing.assert_array_equal(
         np.asarray(Image.open(tmp_path / "scenes/scene_0003.png")), images[3]
     )
+
+
+def test_face_scenes_paste_the_asked_part_of_the_photographs(monkeypatch):
+    """part="train" draws faces and clutter from the first 80 photographs, "test" from the
+    last 20: every pasted pixel comes from its part's photographs (marked by value)."""
+    from thalweg.datasets import images as image_datasets
+    from thalweg.datasets.scenes import face_scenes
+
+    photos = np.concatenate([np.full((100, 25, 25), 0.9), np.full((100, 25, 25), 0.1)])
+    photos[80:100], photos[180:200] = 0.6, 0.3  # the test part's faces and clutter
+    photos = photos.astype(np.float32)
+    labels = np.r_[np.ones(100, np.int64), np.zeros(100, np.int64)]
+    monkeypatch.setattr(image_datasets, "load_faces", lambda: (photos, labels, ["n", "f"]))
+    for part, face, clutter in (("train", 0.9, 0.1), ("test", 0.6, 0.3)):
+        scenes, boxes = face_scenes(12, part=part, seed=4)
+        pixels = scenes / 255  # with N(0, 0.03) noise: within 0.15 of the pasted value
+        for k in range(12):
+            inside = np.zeros((96, 96), bool)
+            for r in np.flatnonzero(boxes["image"] == f"scene_{k:04d}.png"):
+                x0, y0, x1, y1 = (int(boxes[c][r]) for c in ("x_min", "y_min", "x_max", "y_max"))
+                inside[y0:y1, x0:x1] = True
+            if inside.any():
+                assert np.mean(np.abs(pixels[k][inside] - face) < 0.15) > 0.999
+            assert np.mean(np.abs(pixels[k][~inside] - clutter) < 0.15) > 0.999
+        sides = boxes["x_max"] - boxes["x_min"]
+        assert 12 <= sides.min() and sides.max() <= 48 and set(boxes["label"]) == {"face"}
+    again, _ = face_scenes(12, part="test", seed=4)
+    np.testing.assert_array_equal(scenes, again)
+    with pytest.raises(ValueError, match="part must be one of all, train, test"):
+        face_scenes(2, part="validation")

@@ -13,6 +13,7 @@ import pytest
 from conftest import assert_one_line_error
 
 from thalweg import losses, nn, optim
+from thalweg.files import read_metadata
 from thalweg.tracking import (
     MIGRATIONS,
     RunNotFoundError,
@@ -270,6 +271,63 @@ def test_train_and_evaluate_record_runs_that_runs_lists_shows_and_compares(cli, 
     assert human.code == 0 and "epochs" in human.out
     assert cli("runs", "delete", "3").code == 0
     assert [r["id"] for r in cli("runs", "list", "--json").json["runs"]] == [2, 1]
+
+
+def test_cluster_and_embed_record_runs_like_train(cli, tmp_path):
+    assert cli("datasets", "export", "wine", "wine.csv").code == 0
+    cluster = ["cluster", "wine.csv", "--ignore", "target", "--k", "2..3", "--report", "r.html"]
+    assert cli(*cluster, "-q").code == 0
+    embed = ["embed", "wine.csv", "--ignore", "target", "--epochs", "15", "--hidden", "8"]
+    written = []  # the second run overwrites the first's files
+    for _ in range(2):
+        assert cli(*embed, "--save", "coder.thalweg", "-o", "codes.csv", "-q").code == 0
+        names = ("coder.thalweg", "codes.csv")
+        written.append(
+            {
+                "hashes": [sha256_of(tmp_path / name) for name in names],
+                "errors": read_csv_column(tmp_path / "codes.csv", "reconstruction_error"),
+                "loss": read_metadata(tmp_path / "coder.thalweg")["embedding"]["loss"],
+            }
+        )
+    listed = cli("runs", "list", "--json").json["runs"]
+    assert [(r["id"], r["kind"], r["status"]) for r in listed] == [
+        (3, "embed", "finished"),
+        (2, "embed", "finished"),
+        (1, "cluster", "finished"),
+    ]
+    clustered = cli("runs", "show", "1", "--json").json
+    assert clustered["command"].startswith("thalweg cluster wine.csv --ignore target")
+    assert clustered["params"]["k"] == [2, 3] and clustered["params"]["ignore"] == ["target"]
+    (data,) = clustered["data"]
+    assert data["role"] == "data" and data["sha256"] == sha256_of(tmp_path / "wine.csv")
+    artefacts = {a["name"]: a["sha256"] for a in clustered["artefacts"]}
+    assert artefacts == {
+        "out": sha256_of(tmp_path / "clusters.thalweg"),
+        "report": sha256_of(tmp_path / "r.html"),
+    }
+    model = read_metadata(tmp_path / "clusters.thalweg")["clustering"]
+    metrics = clustered["metrics"]
+    assert metrics["k"] == model["k"] in (2, 3) and metrics["rows"] == 178
+    assert metrics["inertia"] == model["inertia"] > 0
+    assert metrics["silhouette"] == model["silhouette"]
+    for run_id, files in zip((2, 3), written, strict=True):
+        embedded = cli("runs", "show", str(run_id), "--json").json
+        assert embedded["params"]["epochs"] == 15 and embedded["params"]["code_size"] == 2
+        # the second run overwrote coder.thalweg and codes.csv: written, not read
+        assert [d["role"] for d in embedded["data"]] == ["data"]
+        artefacts = {a["name"]: a["sha256"] for a in embedded["artefacts"]}
+        assert artefacts == dict(zip(("save", "output_path"), files["hashes"], strict=True))
+        assert len(embedded["history"]["loss"]) == embedded["metrics"]["epochs_run"] <= 15
+        error = embedded["metrics"]["reconstruction_error"]
+        assert error == pytest.approx(np.mean(files["errors"]), rel=1e-6)
+        assert embedded["metrics"]["loss"] == files["loss"]
+
+
+def read_csv_column(path, name: str) -> list[float]:
+    import csv
+
+    with open(path, newline="") as handle:
+        return [float(row[name]) for row in csv.DictReader(handle)]
 
 
 def test_a_failed_or_interrupted_command_is_recorded_as_such(cli, tmp_path, monkeypatch):

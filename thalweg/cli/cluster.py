@@ -138,6 +138,7 @@ def cluster(
     file gives each row its cluster.
     """
     from thalweg.cli.display import Output
+    from thalweg.cli.recording import record_metrics
     from thalweg.files import write_together
     from thalweg.io import read_table
     from thalweg.models.table_clustering import cluster_table
@@ -163,6 +164,7 @@ def cluster(
         random_state=seed,
         on_fit=progress,
     )
+    record_metrics(result.metrics())  # on the run of thalweg runs, when recorded
     summary = result.summary
     dropped = f" ({summary['dropped_rows']:,} with missing values left out)"
     output.line(

@@ -100,8 +100,13 @@ def write_report(path: Path, report) -> Path:
     """Write an HTML report (``thalweg.report.write_report``), or one line why not."""
     from thalweg.report import write_report as write
 
+    return write_report_with(write, path, report)
+
+
+def write_report_with(writer, path: Path, report) -> Path:
+    """``writer(path, report)`` (a report module's ``write_...``), or one line why not."""
     with writing(path, "--report", "the report"):
-        return Path(write(path, report))
+        return Path(writer(path, report))
 
 
 def say(line: str) -> None:

@@ -111,6 +111,7 @@ def embed(
     score). Columns are prepared as for 'thalweg train' and standardized.
     """
     from thalweg.cli.display import Output
+    from thalweg.cli.recording import record_metrics
     from thalweg.errors import ConvergenceWarning
     from thalweg.files import write_together
     from thalweg.io import read_table, table_to_csv, write_csv
@@ -137,6 +138,7 @@ def embed(
             verbose=0 if quiet or output_path is None else 1,
         )
     estimator = result.model.estimator_
+    record_metrics(result.metrics())  # on the run of thalweg runs, when recorded
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         say(
             f"warning: training stopped at the epoch limit ({estimator.n_iter_} epochs) before "

@@ -51,6 +51,7 @@ def evaluate(
     from thalweg.cli import images
 
     check_paths({"--report": report}, {"the model file": model_file, images.input_name(data): data})
+    images.refuse_detector(model_file, "thalweg evaluate")
     if images.is_image_model(model_file):
         if threshold is not None:
             raise UserError("--threshold is for table models; an image model predicts classes")

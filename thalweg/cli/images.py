@@ -97,6 +97,59 @@ def input_name(data) -> str:
     return "the image folder" if isinstance(data, Path) and data.is_dir() else "the data file"
 
 
+def is_detector_model(path) -> bool:
+    """Whether ``path`` holds an object detector (``thalweg train-detector``); only the
+    header is read."""
+    return read_metadata(path).get("class") == "SSDDetector"
+
+
+def refuse_detector(path, command: str) -> None:
+    """One clear line when ``path`` holds a detector, which ``command`` cannot run."""
+    if is_detector_model(path):
+        raise UserError(
+            f"{path} is a detector; {command} takes classifiers and regressors: run thalweg "
+            "detect MODEL IMAGES/ (with --boxes truth.csv to evaluate it)"
+        )
+
+
+def inspect_detector(model_file: Path, *, json_output: bool) -> int:
+    """``thalweg inspect`` on a detector: classes, input, anchors, layers, training."""
+    from thalweg.models import load_model
+
+    model = load_model(model_file)
+    module = model.module_
+    info = {
+        "model": str(model_file),
+        "class": "SSDDetector",
+        "classes": [str(c) for c in model.classes_],
+        "image_shape": list(model.image_shape_),
+        "feature_maps": [list(size) for size in model.feature_map_sizes_],
+        "anchors": len(model.anchors_),
+        "parameters": int(module.num_parameters()),
+        "network": repr(module),
+        "hyperparameters": {k: v for k, v in model.get_params().items() if k != "verbose"},
+        "epochs_run": int(model.n_iter_),
+        "final_loss": float(model.loss_),
+    }
+    output = Output(json_mode=json_output)
+    output.rows(
+        f"{Path(model_file).name}: SSDDetector",
+        [
+            ("classes", ", ".join(info["classes"])),
+            ("input", f"images {'×'.join(map(str, model.image_shape_))} (C×H×W)"),
+            ("feature maps", ", ".join("×".join(map(str, s)) for s in info["feature_maps"])),
+            ("anchors", f"{info['anchors']:,}"),
+            ("parameters", f"{info['parameters']:,}"),
+            ("epochs run", str(info["epochs_run"])),
+            ("final training loss", f"{info['final_loss']:.4g}"),
+        ],
+    )
+    for text in info["network"].splitlines():  # one line at a time: line() escapes newlines
+        output.line(text)
+    output.json(info)
+    return 0
+
+
 def looks_like_image_folder(path) -> bool:
     """A local folder (not a Parquet dataset or a folder of CSVs): ``train`` treats it as
     images. URLs (``s3://...``) are tables."""

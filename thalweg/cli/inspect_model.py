@@ -34,6 +34,8 @@ def inspect_model(
 
     if images.is_image_model(model_file):
         return images.inspect(model_file, json_output=json_output)
+    if images.is_detector_model(model_file):
+        return images.inspect_detector(model_file, json_output=json_output)
     info = describe(TabularModel.load(model_file), model_file)
     output = Output(json_mode=json_output)
     show(info, output)

@@ -133,7 +133,7 @@ def _run(args: list[str]) -> int:
     from thalweg.cli.recording import record_runs
 
     app = build_app()
-    record_runs(app)  # train, evaluate: each records a run (thalweg runs)
+    record_runs(app)  # train, evaluate, cluster, embed: each records a run (thalweg runs)
     command = typer.main.get_command(app)
     hide_flag_types(command)
     with _one_line_warnings():

@@ -56,6 +56,7 @@ def predict(
     check_paths(
         {"--output": output_path}, {"the model file": model_file, images.input_name(data): data}
     )
+    images.refuse_detector(model_file, "thalweg predict")
     if images.is_image_model(model_file):
         if threshold is not None:
             raise UserError("--threshold is for table models; an image model predicts classes")

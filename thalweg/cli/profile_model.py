@@ -58,7 +58,10 @@ def profile_model(
     model = load_model(model_file)
     module = getattr(model, "module_", None)
     if module is None or not hasattr(module, "layers"):
-        raise UserError(f"{model_file} holds a {type(model).__name__}, which has no network")
+        raise UserError(
+            f"{model_file} holds a {type(model).__name__}, which is not one stack of layers; "
+            "profile-model profiles MLP and CNN models"
+        )
     inputs, source = _inputs(model, data, samples)
     profile = profile_layers(module, inputs, initial=fresh_copy(module), repeats=repeats)
     profile.threads = os.environ.get("OPENBLAS_NUM_THREADS", "library default")

@@ -1,4 +1,5 @@
-"""Every ``thalweg train`` and ``evaluate`` command records a run.
+"""Every ``thalweg train``, ``evaluate``, ``train-detector``, ``cluster`` and ``embed``
+command records a run.
 
 :func:`record_runs` wraps those commands once, where the command line is built, so a
 command needs no code of its own to be recorded; each gains a ``--runs PATH`` option
@@ -42,12 +43,14 @@ RUNS_OPTION = typer.Option(
 NOT_PARAMETERS = {"quiet", "json_output", "runs"}
 # Options naming what a command writes: recorded as files written when the command
 # wrote them, never as data read (a failed run leaves an old model file as it was).
-OUTPUTS = {"out", "out_dir", "output", "output_path", "report"}
+OUTPUTS = {"out", "out_dir", "output", "output_path", "report", "save"}
+RECORDED = ("train", "evaluate", "train-detector", "cluster", "embed")
 
 
 def is_recorded(name: str) -> bool:
-    """Whether the command ``name`` records a run: train and evaluate."""
-    return name in ("train", "evaluate")
+    """Whether the command ``name`` records a run: train, evaluate, cluster, embed and
+    every ``train-*`` command (train-detector today, any added later)."""
+    return name in RECORDED or name.startswith("train-")
 
 
 def record_runs(app: typer.Typer) -> None:

@@ -2,13 +2,15 @@
 streaming and input pipelines; the columns of a table (``columns.py``) and calendar
 features of its dates (``calendar.py``); held-out rows of a stream (``holdout.py``); the
 summary an estimator learns its preprocessing from (``summary.py``); images
-(``images.py``) and their augmentation (``augment.py``).
+(``images.py``), their augmentation (``augment.py``) and folders of images with boxes
+(``detection_images.py``).
 
 >>> from thalweg.data import Standardizer, train_val_test_split, stream, Pipeline, ImageFolder
 """
 
 from thalweg.data.augment import AUGMENTATIONS, Augmenter
 from thalweg.data.calendar import CalendarFeatures
+from thalweg.data.detection_images import DetectionImages, load_detection_folder
 from thalweg.data.features import PLAYGROUND_FEATURES, PlaygroundFeatures
 from thalweg.data.holdout import Reservoir, RowSplit
 from thalweg.data.images import (
@@ -37,6 +39,7 @@ __all__ = [
     "CalendarFeatures",
     "DataSummary",
     "DecodeImage",
+    "DetectionImages",
     "FeatureCrosses",
     "ImageFolder",
     "InputProfile",
@@ -48,6 +51,7 @@ __all__ = [
     "Standardizer",
     "Stream",
     "as_image_batch",
+    "load_detection_folder",
     "preprocessor_from_config",
     "profile_input",
     "read_image",

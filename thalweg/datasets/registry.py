@@ -28,6 +28,11 @@ class DatasetInfo:
     ``target_names`` names the labels 0, 1, ... of a classification dataset.
     ``image_shape`` is ``(H, W)`` for image datasets (``X`` is then ``(n, H, W)``, and
     the third value ``load`` returns is the class names), ``()`` for tables.
+    ``kind == "detection"``: scenes with boxes, generated on demand (``n`` and ``seed``,
+    whatever the source: "extra" says the objects come from an optional dependency's
+    file); ``load`` returns the images ``(n, H, W)`` uint8, the box table (``image,
+    x_min, y_min, x_max, y_max, label``) and the image file names, and ``target_names``
+    are the object classes.
     """
 
     name: str
@@ -61,6 +66,29 @@ def _bundled(name: str, fn: Callable[..., Any], shape: tuple[int, int], labels, 
     kind = "classification" if labels else "regression"
     n_classes = len(labels) or None
     return DatasetInfo(name, kind, "bundled", *shape, n_classes, about, tuple(labels)), fn
+
+
+def _detection(name, fn, source, labels, about):
+    info = DatasetInfo(
+        name, "detection", source, 500, 96 * 96, len(labels), about, tuple(labels), (96, 96)
+    )
+    return info, fn
+
+
+def _face_scenes(n: int = 500, seed: int = 0, part: str = "all"):
+    from thalweg.datasets.scenes import PARTS, face_scenes
+
+    if part not in PARTS:
+        raise DataError(f"part {part!r}: give one of {', '.join(PARTS)}")
+    images, boxes = face_scenes(n, part=part, seed=seed)
+    return images, boxes, [f"scene_{k:04d}.png" for k in range(len(images))]
+
+
+def _drawn_scenes(n: int = 500, seed: int = 0):
+    from thalweg.datasets.scenes import make_scenes
+
+    images, boxes = make_scenes(n, objects="faces", seed=seed)
+    return images, boxes, [f"scene_{k:04d}.png" for k in range(len(images))]
 
 
 def _image(name, fn, source, n, shape, labels, about):
@@ -151,6 +179,22 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., Any]]] = {
             "Synthetic faces, smiling or not, 24x24 grayscale; frame= and light= make "
             "uncropped, dim captures",
         ),
+        _detection(
+            "faces_scenes",
+            _face_scenes,
+            "extra",
+            ["face"],
+            "Detection: real faces (lfw_subset) pasted 0-3 per 96x96 scene on clutter of "
+            "non-face patches, boxes in boxes.csv (pip install 'thalweg[faces]')",
+        ),
+        _detection(
+            "scenes",
+            _drawn_scenes,
+            "generator",
+            ["face"],
+            "Detection: drawn faces pasted 0-3 per 96x96 scene on drawn clutter, boxes in "
+            "boxes.csv (needs nothing extra)",
+        ),
     ]
 }
 
@@ -168,7 +212,7 @@ def list_datasets() -> list[DatasetInfo]:
     """Every dataset ``load`` knows: generators first, then bundled files.
 
     >>> sorted({d.kind for d in list_datasets()})
-    ['classification', 'regression']
+    ['classification', 'detection', 'regression']
     """
     return [info for info, _ in _DATASETS.values()]
 
@@ -188,6 +232,14 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
+    if info.kind == "detection":
+        takes = ("n", "seed", "part") if key == "faces_scenes" else ("n", "seed")
+        unknown = sorted(set(kwargs) - set(takes))
+        if unknown:
+            raise DataError(
+                f"dataset {info.name!r} takes {', '.join(takes)}; got unknown {', '.join(unknown)}"
+            )
+        return fn(**kwargs)
     if info.source in ("bundled", "extra") and kwargs:
         raise DataError(
             f"dataset {info.name!r} is a bundled file and takes no options; "
@@ -261,11 +313,22 @@ def is_image_dataset(name: str) -> bool:
     return bool(info is not None and info.image_shape)
 
 
+def is_detection_dataset(name: str) -> bool:
+    """Whether ``name`` is a detection dataset (scenes with a ``boxes.csv``)."""
+    info, _ = _DATASETS.get(dataset_key(name), (None, None))
+    return bool(info is not None and info.kind == "detection")
+
+
 def export_images(name: str, directory, **kwargs: Any) -> int:
     """Write an image dataset as PNG files, one sub-folder per class (what
     ``thalweg train DIR/`` reads); returns the number of images. Generators default to
     seed 0. The folder must be new or empty; it is filled whole or not at all (the
     files go to a hidden staging folder, renamed into place at the end).
+
+    A detection dataset is written as ``scene_0000.png``, ... and ``boxes.csv`` (what
+    ``thalweg train-detector DIR --boxes DIR/boxes.csv`` reads); it takes ``n`` (default
+    500) and ``seed``, and ``faces-scenes`` takes ``part`` (``"train"``: the first 80
+    photographs of faces and of clutter, ``"test"``: the other 20, ``"all"``).
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp()) / "shapes"
@@ -285,6 +348,13 @@ def export_images(name: str, directory, **kwargs: Any) -> int:
         raise DataError(f"{directory} exists and is not an empty folder; choose a new folder")
     if info.source == "generator":
         kwargs.setdefault("seed", 0)
+    if info.kind == "detection":
+        from thalweg.datasets.scenes import save_scenes
+
+        images, boxes, _ = load(name, **kwargs)
+        with atomic_folder(directory) as staging:
+            save_scenes(staging, images, boxes)
+        return len(images)
     images, labels, class_names = load(name, **kwargs)
     with atomic_folder(directory) as staging:
         return write_image_folder(staging, images, labels, class_names)

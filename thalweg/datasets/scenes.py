@@ -9,8 +9,11 @@ but NumPy:
   ``face``; the clutter contains ovals and dots too, so a face is more than a blob;
 * ``"shapes"``: filled circles, squares and triangles, labelled by shape.
 
-:func:`compose_scenes` pastes *any* crops you give it (e.g. real face photos) on any
-background patches, so the same generator makes scenes from a face dataset.
+:func:`compose_scenes` pastes *any* crops you give it on any background patches;
+:func:`face_scenes` uses it on real photographs: the 100 faces of scikit-image's
+``lfw_subset`` (``pip install 'thalweg[faces]'``) pasted on clutter made of its 100
+non-face patches. ``thalweg datasets export faces-scenes DIR`` writes those (and
+``thalweg datasets export scenes DIR`` the drawn ones, which need nothing extra).
 
 >>> images, boxes = make_scenes(4, seed=0)
 >>> images.shape, images.dtype
@@ -25,9 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["compose_scenes", "draw_faces", "draw_shapes", "make_scenes", "write_scenes"]
+__all__ = [
+    "compose_scenes",
+    "draw_faces",
+    "draw_shapes",
+    "face_scenes",
+    "make_scenes",
+    "patch_backgrounds",
+    "save_scenes",
+    "write_scenes",
+]
 
 SHAPES = ("circle", "square", "triangle")
+PARTS = ("all", "train", "test")
+# face_scenes(part="train") draws from the first 80 faces and non-face patches of
+# lfw_subset, part="test" from the last 20: test scenes show faces never trained on.
+TRAIN_CROPS = 80
 
 
 def _grid(size: int):
@@ -141,6 +157,7 @@ def compose_scenes(
     sizes: tuple[int, int] = (12, 48),
     max_overlap: float = 0.1,
     names=None,
+    background_per_image: bool = False,
 ) -> tuple[np.ndarray, dict]:
     """Paste crops at random positions and scales on backgrounds: images and boxes.
 
@@ -166,6 +183,9 @@ def compose_scenes(
     names : sequence of str, optional
         File names of the images for the table's ``image`` column (default
         ``scene_0000.png``, ...).
+    background_per_image : bool
+        Draw scene ``k`` on ``backgrounds[k]`` (``n_images`` of them needed) instead of
+        on a background drawn at random.
 
     Returns
     -------
@@ -186,7 +206,16 @@ def compose_scenes(
     if backgrounds is None:
         canvas = _clutter(n_images, image_size, rng)
     else:
-        picks = rng.integers(0, len(backgrounds), n_images)
+        if background_per_image and len(backgrounds) != n_images:
+            raise ValueError(
+                f"compose_scenes: background_per_image needs {n_images} backgrounds, got "
+                f"{len(backgrounds)}"
+            )
+        picks = (
+            np.arange(n_images)
+            if background_per_image
+            else rng.integers(0, len(backgrounds), n_images)
+        )
         canvas = np.stack([_resize(backgrounds[p], image_size, image_size) for p in picks])
     table = {key: [] for key in ("image", "x_min", "y_min", "x_max", "y_max", "label")}
     for k in range(n_images):
@@ -232,6 +261,87 @@ def _iou(a, b) -> float:
     return inter / union
 
 
+def patch_backgrounds(
+    patches: np.ndarray,
+    n_images: int,
+    rng: np.random.Generator,
+    image_size: int = 96,
+    count: tuple[int, int] = (6, 14),
+    sizes: tuple[int, int] = (12, 48),
+) -> np.ndarray:
+    """Cluttered backgrounds ``(n_images, image_size, image_size)`` made of ``patches``.
+
+    Each background is one patch stretched over the whole image, then ``count`` more
+    (drawn uniformly between the two numbers, upper bound excluded) pasted at random
+    places, sides drawn from ``sizes`` — the same sizes as the objects — and mirrored
+    half of the time. So the edges of a pasted square are no clue to what is an object:
+    clutter has them too.
+
+    >>> patches = np.random.default_rng(0).random((5, 25, 25))
+    >>> patch_backgrounds(patches, 2, np.random.default_rng(1)).shape
+    (2, 96, 96)
+    """
+    patches = np.asarray(patches, np.float64)
+    if patches.ndim != 3 or not len(patches):
+        raise ValueError("patch_backgrounds: patches must be a non-empty (K, h, w) array")
+    low, high = sizes
+    if not 1 <= low <= high <= image_size:
+        raise ValueError(f"patch_backgrounds: sizes must satisfy 1 <= low <= high <= {image_size}")
+    backgrounds = np.empty((n_images, image_size, image_size))
+    for k in range(n_images):
+        canvas = _resize(patches[rng.integers(len(patches))], image_size, image_size)
+        for _ in range(rng.integers(*count)):
+            patch = patches[rng.integers(len(patches))]
+            if rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            side = int(rng.integers(low, high + 1))
+            top, left = (int(v) for v in rng.integers(0, image_size - side + 1, 2))
+            canvas[top : top + side, left : left + side] = _resize(patch, side, side)
+        backgrounds[k] = canvas
+    return backgrounds
+
+
+def face_scenes(
+    n_images: int = 500,
+    part: str = "all",
+    image_size: int = 96,
+    max_objects: int = 3,
+    sizes: tuple[int, int] = (12, 48),
+    seed: int = 0,
+) -> tuple[np.ndarray, dict]:
+    """Scenes of real faces: images ``(n, H, W)`` uint8 and their box table.
+
+    The faces of scikit-image's ``lfw_subset`` (25×25 photographs from Labeled Faces in
+    the Wild; ``pip install 'thalweg[faces]'``) pasted whole at random positions and
+    sizes (``sizes``, px) on backgrounds made of its non-face patches
+    (:func:`patch_backgrounds`), 0 to ``max_objects`` per image, label ``face``.
+
+    ``part`` picks the photographs: ``"all"`` (100 faces, 100 patches), ``"train"`` (the
+    first 80 of each) or ``"test"`` (the other 20), so a detector can be tested on faces
+    and clutter it never saw. Deterministic for a given ``seed``.
+
+    >>> images, boxes = face_scenes(4, seed=0)  # doctest: +SKIP
+    >>> images.shape, set(boxes["label"])  # doctest: +SKIP
+    ((4, 96, 96), {'face'})
+    """
+    from thalweg.datasets.images import load_faces
+
+    if part not in PARTS:
+        raise ValueError(f"face_scenes: part must be one of {', '.join(PARTS)}; got {part!r}")
+    photos, labels, _ = load_faces()
+    faces, patches = photos[labels == 1], photos[labels == 0]
+    if part == "train":
+        faces, patches = faces[:TRAIN_CROPS], patches[:TRAIN_CROPS]
+    elif part == "test":
+        faces, patches = faces[TRAIN_CROPS:], patches[TRAIN_CROPS:]
+    rng = np.random.default_rng(seed)
+    backgrounds = patch_backgrounds(patches, n_images, rng, image_size, sizes=sizes)
+    return compose_scenes(
+        faces, ["face"] * len(faces), n_images, rng, backgrounds=backgrounds,
+        image_size=image_size, max_objects=max_objects, sizes=sizes, background_per_image=True,
+    )  # fmt: skip
+
+
 def make_scenes(
     n_images: int = 200,
     objects: str = "faces",
@@ -269,6 +379,15 @@ def write_scenes(
     Returns the path of ``boxes.csv``. Files are written atomically; an existing
     ``boxes.csv`` is replaced.
     """
+    images, boxes = make_scenes(n_images, objects=objects, seed=seed, **options)
+    return save_scenes(directory, images, boxes)
+
+
+def save_scenes(directory, images: np.ndarray, boxes: dict) -> Path:
+    """Write scenes ``(n, H, W)`` uint8 as ``scene_0000.png``, ... and their box table
+    as ``boxes.csv`` (the names :func:`compose_scenes` gives) into ``directory``;
+    return the path of ``boxes.csv``. Every file is written atomically.
+    """
     from PIL import Image
 
     from thalweg.detection.annotations import write_boxes_csv
@@ -276,7 +395,6 @@ def write_scenes(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    images, boxes = make_scenes(n_images, objects=objects, seed=seed, **options)
     for k, image in enumerate(images):
         with atomic_write(directory / f"scene_{k:04d}.png", "wb") as handle:
             Image.fromarray(image).save(handle, format="PNG")

@@ -31,6 +31,7 @@ from thalweg.detection.boxes import as_boxes, box_iou, check_boxes
 from thalweg.errors import DataError, ShapeError
 
 __all__ = [
+    "anchor_grid",
     "decode",
     "default_boxes",
     "encode",
@@ -132,6 +133,67 @@ def default_boxes(
     if clip:
         boxes = np.clip(boxes, 0, [image_w, image_h, image_w, image_h])
     return boxes.astype(np.float32)
+
+
+def anchor_grid(
+    feature_map_sizes: Sequence,
+    image_size,
+    sizes: Sequence[Sequence[float]],
+    aspect_ratios: Sequence[float] = (1.0,),
+) -> np.ndarray:
+    """Anchors of given pixel sizes at every location of every feature map, xyxy.
+
+    :func:`default_boxes` with sizes in pixels instead of fractions of the image: at each
+    location of map ``i``, for each size ``s`` in ``sizes[i]`` and each aspect ratio
+    ``r``, a box ``s·√r`` wide and ``s/√r`` tall centred on the cell.
+
+    Parameters
+    ----------
+    feature_map_sizes : sequence of int or (height, width)
+        Finest first.
+    image_size : int or (height, width)
+    sizes : one sequence of pixel sizes per map
+    aspect_ratios : sequence of float
+        Width/height ratios, the same on every map.
+
+    Returns
+    -------
+    float32 array (A, 4)
+        In the order of a head's output ``(B, H, W, k·V)`` reshaped to ``(B, H·W·k, V)``:
+        map by map, row by row, column by column, and at each location sizes in order,
+        each with its aspect ratios in order (``k = len(sizes[i])·len(aspect_ratios)``).
+
+    >>> anchor_grid([2], 8, [[4.0]])
+    array([[0., 0., 4., 4.],
+           [4., 0., 8., 4.],
+           [0., 4., 4., 8.],
+           [4., 4., 8., 8.]], dtype=float32)
+    """
+    maps = [_pair(size, "each feature map size") for size in feature_map_sizes]
+    image_h, image_w = _pair(image_size, "image_size")
+    if len(sizes) != len(maps) or not all(len(per_map) for per_map in sizes):
+        raise ValueError(
+            f"anchor_grid: give one non-empty list of sizes per feature map ({len(maps)}), "
+            f"got {sizes}"
+        )
+    ratios = [float(r) for r in aspect_ratios]
+    if not ratios or min(ratios) <= 0 or min(min(per_map) for per_map in sizes) <= 0:
+        raise ValueError("anchor_grid: sizes and aspect ratios must be positive")
+    pieces = []
+    for (rows, cols), per_map in zip(maps, sizes, strict=True):
+        shapes = np.array(
+            [(s * math.sqrt(r), s / math.sqrt(r)) for s in per_map for r in ratios], np.float64
+        )
+        center_y, center_x = np.meshgrid(
+            (np.arange(rows) + 0.5) * (image_h / rows),
+            (np.arange(cols) + 0.5) * (image_w / cols),
+            indexing="ij",
+        )
+        centers = np.stack([center_x.ravel(), center_y.ravel()], axis=1)
+        low = centers[:, None, :] - shapes[None] / 2
+        high = centers[:, None, :] + shapes[None] / 2
+        pieces.append(np.concatenate([low, high], axis=2).reshape(-1, 4))
+    return np.concatenate(pieces).astype(np.float32)
 
 
 def _gt_list(gt_boxes, op: str, check: bool = True) -> list[np.ndarray]:

@@ -240,12 +240,19 @@ def write_boxes_csv(path, table) -> None:
     a.png,1.5,2,5,6.25,face
     """
     table = as_box_table(table, what="write_boxes_csv", score=False)
+    with atomic_write(path, "w") as handle:
+        print_boxes_csv(table, handle)
+
+
+def print_boxes_csv(table, handle) -> None:
+    """Write a box table as CSV text to an open text ``handle`` (standard output, say),
+    exactly as :func:`write_boxes_csv` writes the file."""
+    table = as_box_table(table, what="print_boxes_csv", score=False)
     names = list(BOX_COLUMNS) + [name for name in table if name not in BOX_COLUMNS]
     columns = [_cells(table[name]) for name in names]
-    with atomic_write(path, "w") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(names)
-        writer.writerows(zip(*columns, strict=True))
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*columns, strict=True))
 
 
 def _cells(values: np.ndarray) -> list[str]:

@@ -36,6 +36,7 @@ from thalweg.errors import DataError
 
 __all__ = [
     "average_precision",
+    "box_fit",
     "coco_evaluate",
     "mean_average_precision",
     "precision_recall_curve",
@@ -417,3 +418,60 @@ def _xywh(table) -> np.ndarray:
         ],
         axis=1,
     )
+
+
+# ---------------------------------------------------------------------- fit and duplicates
+
+
+def box_fit(detections, ground_truth, min_score: float = 0.5, iou_threshold: float = 0.5) -> dict:
+    """How well the boxes a detector is surest of fit, and how many objects get two.
+
+    Each detection is assigned to the ground-truth box (same image and label) it
+    overlaps most; an object's *top box* is its assigned detection with the highest
+    score. Greedy NMS keeps exactly those boxes, so their fit is the fit a user gets.
+
+    Returns
+    -------
+    dict
+        ``objects``; ``mean_top_iou``: the mean IoU of each object with its top box (0
+        for an object no detection overlaps); ``duplicates``: objects with two or more
+        assigned detections scoring at least ``min_score`` with IoU above
+        ``iou_threshold`` (a second confident box on one object); ``missed``: objects
+        with none.
+
+    >>> gt = {"image": ["a"], "x_min": [0], "y_min": [0], "x_max": [10], "y_max": [10],
+    ...       "label": ["face"]}
+    >>> det = {"image": ["a", "a"], "x_min": [0, 1], "y_min": [0, 0], "x_max": [6, 10],
+    ...        "y_max": [10, 10], "label": ["face"] * 2, "score": [0.9, 0.8]}
+    >>> box_fit(det, gt)  # the top box covers 60 % of the face; both boxes are hits
+    {'objects': 1, 'mean_top_iou': 0.6, 'duplicates': 1, 'missed': 0}
+    """
+    det, gt = _tables(detections, ground_truth)
+    top_iou = np.zeros(len(gt["image"]))
+    confident_hits = np.zeros(len(gt["image"]), np.int64)
+    gt_boxes, det_boxes = _xyxy(gt), _xyxy(det)
+    for image in np.unique(gt["image"]).tolist():
+        for label in np.unique(gt["label"][gt["image"] == image]).tolist():
+            objects = np.flatnonzero((gt["image"] == image) & (gt["label"] == label))
+            found = np.flatnonzero((det["image"] == image) & (det["label"] == label))
+            if not len(found):
+                continue
+            iou = box_iou(gt_boxes[objects], det_boxes[found]).astype(np.float64)
+            owner = iou.argmax(axis=0)  # each detection's object
+            overlapping = iou.max(axis=0) > 0
+            scores = det["score"][found]
+            for k, obj in enumerate(objects):
+                mine = np.flatnonzero((owner == k) & overlapping)
+                if not len(mine):
+                    continue
+                top = mine[np.argmax(scores[mine])]  # the first of equal scores
+                top_iou[obj] = iou[k, top]
+                confident_hits[obj] = int(
+                    ((scores[mine] >= min_score) & (iou[k, mine] > iou_threshold)).sum()
+                )
+    return {
+        "objects": len(top_iou),
+        "mean_top_iou": float(top_iou.mean()) if len(top_iou) else float("nan"),
+        "duplicates": int((confident_hits >= 2).sum()),
+        "missed": int((confident_hits == 0).sum()),
+    }

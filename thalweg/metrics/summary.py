@@ -44,6 +44,10 @@ BETTER = {
     "rmse": "lower",
     "mae": "lower",
     "r2": "higher",
+    "ap50": "higher",
+    "coco_ap": "higher",
+    "coco_ap50": "higher",
+    "coco_ap75": "higher",
 }
 
 
@@ -60,6 +64,10 @@ METRIC_NAMES = {
     "rmse": "root mean squared error",
     "mae": "mean absolute error",
     "r2": "R²",
+    "ap50": "AP@0.5 (VOC)",
+    "coco_ap": "COCO AP@[.5:.95]",
+    "coco_ap50": "COCO AP50",
+    "coco_ap75": "COCO AP75",
 }
 
 

@@ -10,6 +10,7 @@ from thalweg.errors import ConvergenceWarning
 from thalweg.models import legacy, persistence
 from thalweg.models.autoencoder import Autoencoder
 from thalweg.models.cnn import CNNClassifier
+from thalweg.models.detector import SSDDetector
 from thalweg.models.gradient import GradientEstimator
 from thalweg.models.kmeans import EmptyClusterWarning, KMeans
 from thalweg.models.linear import LinearRegression
@@ -28,6 +29,7 @@ ESTIMATORS = {
         KMeans,
         Autoencoder,
         CNNClassifier,
+        SSDDetector,
     )
 }
 
@@ -55,5 +57,6 @@ __all__ = [
     "LogisticRegression",
     "MLPClassifier",
     "MLPRegressor",
+    "SSDDetector",
     "load_model",
 ]

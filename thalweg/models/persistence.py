@@ -188,6 +188,22 @@ PARAMETERS: dict[str, Schema] = {
         ),
     ),
     "augment_probability": Number(finite=True, minimum=0, maximum=1),
+    # SSDDetector
+    "channels": ListOf(Integer(1, MAX_WIDTH), min_items=2, max_items=100),
+    "feature_maps": Integer(1, 100),
+    "anchor_sizes": Optional(
+        ListOf(ListOf(_POSITIVE, min_items=1, max_items=100), min_items=1, max_items=100)
+    ),
+    "aspect_ratios": ListOf(_POSITIVE, min_items=1, max_items=100),
+    "iou_threshold": Number(finite=True, minimum=0, maximum=1),
+    "negatives_per_positive": Number(finite=True, minimum=0),
+    "confidence_weighting": Boolean(),
+    "alpha": Number(finite=True, minimum=0),
+    "confidence_threshold": Number(finite=True, minimum=0, maximum=1),
+    "score_threshold": Number(finite=True, minimum=0, maximum=1),
+    "nms": Text(choices=("greedy", "soft", "weighted", "fusion")),
+    "nms_iou": Number(finite=True, minimum=0, maximum=1),
+    "max_detections": Integer(1, MAX_FEATURES),
 }
 
 
@@ -277,6 +293,13 @@ FITTED_ATTRIBUTES: dict[str, Tagged] = {
     "pixel_range_": _stored_as(json=_json(ListOf(Number(finite=True), min_items=2, max_items=2))),
     "channel_mean_": _stored_as(array=_ARRAY),
     "channel_scale_": _stored_as(array=_ARRAY),
+    # SSDDetector (checked against module_ and classes_ in _check_images)
+    "anchors_": _stored_as(array=_ARRAY),
+    "feature_map_sizes_": _stored_as(
+        json=_json(
+            ListOf(ListOf(Integer(1, MAX_FEATURES), min_items=2, max_items=2), max_items=100)
+        )
+    ),
     # What skew checks compare new images with (thalweg.monitoring.images; checked in
     # _check_statistics), and the class shares the model predicted at training time.
     "image_statistics_": _stored_as(json=_json(IMAGE_PROFILE)),
@@ -609,7 +632,9 @@ def _check_images(cls, container: Container, state: dict, source: str) -> None:
         raise FileFormatError(
             f"{source}: module_ does not take images of shape {shape} (C, H, W): {error}"
         ) from None
-    if len(out) != 1:
+    if "anchors_" in state:
+        _check_anchors(container, state, out, source)
+    elif len(out) != 1:
         raise FileFormatError(
             f"{source}: module_ turns an image into shape {out}, not one score per class"
         )
@@ -619,6 +644,33 @@ def _check_images(cls, container: Container, state: dict, source: str) -> None:
         f"checking {container.path} (its network on one image)",
         "the file declares a network or an image size too large for this machine",
     )
+
+
+def _check_anchors(container: Container, state: dict, out: tuple, source: str) -> None:
+    """A detector's network gives, for each of its ``anchors_`` (an ``(A, 4)`` float
+    array), four offsets and a score per class and for the background."""
+    info = container.tensors["anchors_"]
+    if len(info.shape) != 2 or info.shape[1] != 4 or info.dtype.kind != "f":
+        raise FileFormatError(
+            f"{source}: anchors_ is stored as {info.dtype} of shape {info.shape}; it should be "
+            "floats of shape (anchors, 4)"
+        )
+    count = _class_count(container, state)
+    expected = (info.shape[0], 4 + count + 1)
+    if tuple(out) != expected:
+        raise FileFormatError(
+            f"{source}: module_ gives shape {tuple(out)} per image, but {info.shape[0]} anchors "
+            f"and {count} class(es) need {expected} (4 offsets, background, classes)"
+        )
+
+
+def _class_count(container: Container, state: dict) -> int:
+    spec = state.get("classes_")
+    if spec is None:
+        return 0
+    if spec["type"] == "labels":
+        return len(spec["values"])
+    return container.tensors["classes_"].shape[0]
 
 
 def _check_statistics(state: dict, source: str) -> None:
@@ -830,6 +882,10 @@ def _check_outputs(container: Container, state: dict, source: str) -> None:
     )
     if spec["type"] == "array" and len(container.tensors["classes_"].shape) != 1:
         raise FileFormatError(f"{source}: classes_ must be a list of labels")
+    if "anchors_" in state:  # a detector: one class of object is enough
+        if count < 1:
+            raise FileFormatError(f"{source}: a detector needs at least 1 class, it has none")
+        return
     if count < 2:
         raise FileFormatError(f"{source}: a classifier needs at least 2 classes, it has {count}")
     outputs = 1 if count == 2 else count

@@ -161,6 +161,19 @@ class ClusterResult:
             **self.summary,
         }
 
+    def metrics(self) -> dict:
+        """The numbers a run records (``thalweg runs``): ``k``, ``inertia``,
+        ``silhouette`` (NaN for one cluster), ``silhouette_rows``, ``rows``,
+        ``dropped_rows``."""
+        return {
+            "k": self.k,
+            "inertia": float(self.model.estimator_.inertia_),
+            "silhouette": self.silhouette,
+            "silhouette_rows": self.silhouette_rows,
+            "rows": self.summary["rows"],
+            "dropped_rows": self.summary["dropped_rows"],
+        }
+
     def save(self, path, command: str = "") -> None:
         """Write the model file (with this run's record in its metadata)."""
         self.model.save(path, metadata={"clustering": self.record(command)})
@@ -296,6 +309,22 @@ class EmbedResult:
     table: dict  # code_0 … and reconstruction_error, one row per input row
     seconds: float
     summary: dict = field(default_factory=dict)
+
+    def metrics(self) -> dict:
+        """The numbers a run records (``thalweg runs``): ``reconstruction_error`` (the
+        mean of the rows' errors, rows left out for missing values aside), ``loss`` (the
+        last epoch's training loss, noise included), ``epochs_run``, ``rows``,
+        ``dropped_rows``."""
+        estimator = self.model.estimator_
+        errors = np.asarray(self.table["reconstruction_error"], dtype=np.float64)
+        errors = errors[np.isfinite(errors)]  # a row left out has no error
+        return {
+            "reconstruction_error": float(errors.mean()) if errors.size else float("nan"),
+            "loss": float(estimator.loss_),
+            "epochs_run": int(estimator.n_iter_),
+            "rows": self.summary["rows"],
+            "dropped_rows": self.summary["dropped_rows"],
+        }
 
     def save(self, path, command: str = "") -> None:
         """Write the model file (``thalweg predict`` then gives codes and errors)."""

@@ -2,6 +2,7 @@
 
 from thalweg.nn import functional, init
 from thalweg.nn.conv import Conv2d
+from thalweg.nn.detection import SSDNetwork
 from thalweg.nn.layers import (
     LAYERS,
     Dropout,
@@ -40,6 +41,7 @@ __all__ = [
     "Normalize",
     "Parameter",
     "ReLU",
+    "SSDNetwork",
     "Sequential",
     "Sigmoid",
     "Standardized",

@@ -357,6 +357,12 @@ def register_layer(cls: type[Module]) -> type[Module]:
       ``shape`` (no batch axis; ValueError when it does not fit), and
       ``workspace_elements(config, shape)``: numbers it holds besides its output while
       computing it (a convolution's columns).
+
+    A layer made of other layers (``SSDNetwork``) declares instead
+    ``sublayers(config) -> [(name, spec), ...]`` (its children's configs, in the order
+    ``named_parameters`` lists them), ``from_sublayers(config, built)`` (itself from
+    ``{name: child}``) and ``output_shape(config, shape, sizes)`` (``sizes`` as in
+    :func:`output_shape`); the functions here recurse into the children.
     """
     schema = getattr(cls, "config_schema", None)
     if not isinstance(schema, Record):
@@ -480,6 +486,11 @@ def parameter_shapes(
                 "a Standardized layer wraps a Linear layer, with one mean and one scale per input"
             )
         return parameter_shapes(inner, f"{prefix}layer.", buffers=buffers)
+    if hasattr(LAYERS.get(name), "sublayers"):
+        shapes = {}
+        for key, layer in LAYERS[name].sublayers(config):
+            shapes.update(parameter_shapes(layer, f"{prefix}{key}.", buffers=buffers))
+        return shapes
     if name != "Linear":
         declared = getattr(LAYERS[name], "stored_arrays", None)
         if declared is None:
@@ -533,6 +544,9 @@ def _build(spec: dict, weights, prefix: str) -> Module:
         inner = _build(config["layer"], weights, f"{prefix}layer.")
         return Standardized(inner, config["mean"], config["scale"])
     cls = LAYERS[name]
+    if hasattr(cls, "sublayers"):
+        built = {key: _build(sub, weights, f"{prefix}{key}.") for key, sub in cls.sublayers(config)}
+        return cls.from_sublayers(config, built)
     if weights is not None and hasattr(cls, "from_stored"):
         arrays = {key: weights[f"{prefix}{key}"] for key in cls.stored_arrays(config)}
         return cls.from_stored(config, arrays)
@@ -568,6 +582,8 @@ def output_shape(spec: dict, shape, sizes: list[int] | None = None) -> tuple[int
         if not shape or shape[-1] != config["in_features"]:
             raise ValueError(f"takes {config['in_features']} inputs, but gets shape {shape}")
         shape = (*shape[:-1], config["out_features"])
+    elif hasattr(LAYERS[name], "sublayers"):
+        return tuple(int(s) for s in LAYERS[name].output_shape(config, shape, sizes))
     else:
         cls = LAYERS[name]
         given = shape

@@ -13,8 +13,9 @@ POST     ``/api/datasets``                   upload a CSV: multipart field ``fil
 POST     ``/api/sessions``                   JSON config -> ``{"id", "config"}``
 GET      ``/api/sessions/{id}/state``        everything the page draws
 POST     ``/api/sessions/{id}/step``         ``{"epochs": n}`` -> epoch, losses, accuracies
-PATCH    ``/api/sessions/{id}``              ``{"learning_rate": r}``: train on with the new
-                                             rate (the run keeps its weights and epochs)
+PATCH    ``/api/sessions/{id}``              ``{"learning_rate": r}`` and/or ``{"data_seed": s}``:
+                                             train on with the new rate or new points (the
+                                             run keeps its weights and epochs)
 DELETE   ``/api/sessions/{id}``              forget the session
 GET      ``/api/sessions/{id}/export/model`` a ``.thalweg`` file for ``thalweg predict``
 GET      ``/api/sessions/{id}/export/python`` a script that retrains the same run
@@ -53,7 +54,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from thalweg import datasets
 from thalweg.playground import export
-from thalweg.playground.config import BUILTIN_DATASETS, KEYS, ConfigError, check_learning_rate
+from thalweg.playground.config import (
+    BUILTIN_DATASETS,
+    KEYS,
+    ConfigError,
+    check_learning_rate,
+    check_seed,
+)
 from thalweg.playground.frames import json_safe
 from thalweg.playground.session import MAX_EPOCHS_PER_FRAME
 from thalweg.playground.store import SessionStore, TooManySessions, UnknownSession
@@ -69,6 +76,7 @@ MAX_WS_MESSAGE = 4096
 DRAIN_BYTES = 64 * 1024 * 1024
 SWEEP_SECONDS = 30.0
 PREVIEW_POINTS = 200
+CHANGEABLE = ("learning_rate", "data_seed")  # the settings a run in progress takes (PATCH)
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -343,29 +351,42 @@ def create_app(
         return SafeJSONResponse(summary)
 
     async def change_session(request: Request) -> Response:
-        """Change the learning rate of a run in progress (the Playground's one setting that
-        does not reset the network); every other setting needs a new session."""
+        """Change a run in progress, as the Playground's two controls that do not reset
+        the network: the learning rate, and *Regenerate* (``data_seed``: new points, same
+        network). Every other setting needs a new session."""
         session = store().get(request.path_params["session_id"])
         body = await read_json(request)
         for key in body:
-            if key in KEYS and key != "learning_rate":
+            if key in KEYS and key not in CHANGEABLE:
                 raise ClientError(
-                    f"{key}: only learning_rate changes during a run; a new {key} starts a new "
-                    "run (POST /api/sessions), as in the TensorFlow Playground"
+                    f"{key}: only learning_rate and data_seed change during a run; a new {key} "
+                    "starts a new run (POST /api/sessions), as in the TensorFlow Playground"
                 )
-        only_keys(body, ("learning_rate",), "a session change")
-        if "learning_rate" not in body:
-            raise ClientError('learning_rate: missing; send {"learning_rate": <rate>}')
-        learning_rate = check_learning_rate(body["learning_rate"])
+        only_keys(body, CHANGEABLE, "a session change")
+        if not body:
+            raise ClientError(
+                'learning_rate or data_seed: missing; send {"learning_rate": <rate>} or '
+                '{"data_seed": <seed>}'
+            )
+        learning_rate = (
+            check_learning_rate(body["learning_rate"]) if "learning_rate" in body else None
+        )
+        data_seed = check_seed("data_seed", body["data_seed"]) if "data_seed" in body else None
 
         def apply() -> dict:  # on the worker: between two epochs, never during one
-            session.run.set_learning_rate(learning_rate)
             run = session.run
-            return {"id": session.id, "config": run.config.to_dict(), "epoch": run.epoch}
+            if learning_rate is not None:
+                run.set_learning_rate(learning_rate)
+            if data_seed is not None:
+                run.regenerate(data_seed)
+                session.data_changed()
+            return {"id": session.id, "config": run.config.to_dict(), **run.summary()}
 
         reply = await engine(apply)
         session.touch()
-        return JSONResponse(reply)
+        if data_seed is not None:
+            store().worker.wake()  # the page's stream gets a frame with the new losses
+        return SafeJSONResponse(reply)
 
     async def delete_session(request: Request) -> Response:
         session_id = request.path_params["session_id"]

@@ -40,6 +40,7 @@ __all__ = [
     "ConfigError",
     "RunConfig",
     "check_learning_rate",
+    "check_seed",
     "normalize_config",
 ]
 
@@ -101,6 +102,9 @@ class RunConfig:
     loss: str = "cross_entropy"
     optimizer: str = "sgd"
     seed: int = 0
+    # None: the data of ``seed``. An integer: the data that seed would give, the starting
+    # weights still from ``seed`` (Regenerate draws new data for the same network).
+    data_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples as lists."""
@@ -189,6 +193,15 @@ def check_learning_rate(value: Any) -> float:
     )
 
 
+def check_seed(field: str, value: Any) -> int:
+    """``value`` as a seed (a whole number from 0 to 2³²−1), or a :class:`ConfigError`.
+
+    >>> check_seed("data_seed", 7.0)
+    7
+    """
+    return _integer(field, value, 0, MAX_SEED, f"from 0 to {MAX_SEED}")
+
+
 def normalize_config(
     raw: Any, upload_problem: Callable[[str], str | None] | None = None
 ) -> RunConfig:
@@ -255,11 +268,10 @@ def normalize_config(
         noise = 0  # an upload is what it is: the noise slider only shapes generated data
 
     seed = raw.get("seed")
-    seed = (
-        secrets.randbelow(MAX_SEED + 1)
-        if seed is None
-        else _integer("seed", seed, 0, MAX_SEED, f"from 0 to {MAX_SEED}")
-    )
+    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else check_seed("seed", seed)
+    data_seed = raw.get("data_seed")
+    if data_seed is not None:
+        data_seed = check_seed("data_seed", data_seed)
     learning_rate = check_learning_rate(raw.get("learning_rate", defaults.learning_rate))
     regularization_rate = _number(
         "regularization_rate",
@@ -299,4 +311,5 @@ def normalize_config(
         loss=loss,
         optimizer=_choice("optimizer", raw.get("optimizer", defaults.optimizer), OPTIMIZERS),
         seed=seed,
+        data_seed=data_seed,
     )

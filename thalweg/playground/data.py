@@ -4,7 +4,8 @@ As in the Playground, a classification dataset has 500 points and a regression o
 1,200; the generator's noise is the slider's value / 100; the first
 ``train_fraction`` of the shuffled points train and the rest test. One seed decides
 everything: ``numpy.random.default_rng(seed).spawn(2)`` gives one generator for the
-data and one for the initial weights.
+data and one for the initial weights. *Regenerate* sets ``data_seed``: the data then come
+from that seed's data stream, the weights still from ``seed``.
 
 >>> from thalweg.playground.config import normalize_config
 >>> data = build_run_data(normalize_config({"dataset": "xor", "seed": 1}), data_rng=0)
@@ -22,7 +23,14 @@ from thalweg import datasets
 from thalweg.playground.config import BUILTIN_DATASETS, RunConfig
 from thalweg.playground.uploads import UploadedDataset
 
-__all__ = ["N_POINTS", "RunData", "build_run_data", "n_train_points", "run_generators"]
+__all__ = [
+    "N_POINTS",
+    "RunData",
+    "build_run_data",
+    "data_generator",
+    "n_train_points",
+    "run_generators",
+]
 
 N_POINTS = {"classification": 500, "regression": 1200}  # the Playground's sample sizes
 
@@ -60,6 +68,14 @@ def run_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]
     """``(data_rng, weight_rng)``: two independent streams from one seed."""
     data_rng, weight_rng = np.random.default_rng(seed).spawn(2)
     return data_rng, weight_rng
+
+
+def data_generator(config: RunConfig) -> np.random.Generator:
+    """The data's generator: ``config.seed``'s data stream, or ``config.data_seed``'s when
+    set (then the points are those that seed ``data_seed`` gives; the weights still come
+    from ``config.seed``)."""
+    seed = config.seed if config.data_seed is None else config.data_seed
+    return run_generators(seed)[0]
 
 
 def n_train_points(n: int, train_fraction: float) -> int:

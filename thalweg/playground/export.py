@@ -15,7 +15,8 @@ the uploaded file's) and predicts exactly what the heat map shows:
 
 :func:`python_script` writes a short script that rebuilds the same run with thalweg's
 API (the same generator, seed, split, features, initial weights, optimizer and batches),
-trains it for as many epochs and prints the losses the playground showed.
+trains it for as many epochs and prints the losses the playground showed. A learning
+rate changed or data regenerated during the run are replayed at the epochs they happened.
 """
 
 from __future__ import annotations
@@ -208,8 +209,19 @@ def _describe(run: PlaygroundRun) -> str:
         f"{c.batch_size}, features {', '.join(c.features)}, hidden layers "
         f"{list(c.hidden)}, {c.activation}, learning rate {_rates(run)}, "
         f"{regularization}, {c.loss.replace('_', '-')} loss, {c.optimizer} optimizer, seed "
-        f"{c.seed}"
+        f"{c.seed}{_data_seeds(run)}"
     )
+
+
+def _data_seeds(run: PlaygroundRun) -> str:
+    """``""``, or ``, data seed 7 then 12 from epoch 40`` after Regenerate."""
+    if run.initial_data_seed is None and not run.data_changes:
+        return ""
+    first = run.config.seed if run.initial_data_seed is None else run.initial_data_seed
+    text = f", data seed {first}"
+    for epoch, seed in run.data_changes:
+        text += f" then {seed} from epoch {epoch}"
+    return text
 
 
 def _rates(run: PlaygroundRun) -> str:
@@ -277,53 +289,81 @@ def python_script(run: PlaygroundRun) -> str:
     if c.regularization != "none" and c.regularization_rate:
         add(f"REGULARIZATION_RATE = {c.regularization_rate!r}  # {c.regularization.upper()}")
     add(f"N_TRAIN = {n_train}  # of {n_total} points ({c.train_fraction:.0%})")
+    data_changes = run.data_changes
+    data_seed = "SEED" if run.initial_data_seed is None else repr(run.initial_data_seed)
+    if run.initial_data_seed is not None or data_changes:
+        add("# Regenerate drew new points for the same network: the data's seed, from epoch 0,")
+        add("# and {epoch: data seed from that epoch on}")
+        add(f"DATA_SEED = {data_seed}")
+        add(
+            "DATA_SEED_CHANGES = {"
+            + ", ".join(f"{epoch}: {seed!r}" for epoch, seed in data_changes)
+            + "}"
+        )
+        data_seed = "DATA_SEED"
     add("")
-    add("# One seed, two independent random streams: the data's and the initial weights'.")
-    add("data_rng, weight_rng = np.random.default_rng(SEED).spawn(2)")
-    add("")
-    if data.filename is None:
-        add(f"# The data: {n_total} points, already shuffled by the generator.")
-        add(f"X, y, _ = {generator}(n={n_total}, noise={c.noise / 100!r}, seed=data_rng)")
-        add("y = y.astype(np.float32)")
-        offset = scale = None
-    else:
-        add(f"# The data: {data.filename!r}, which must sit beside this script; the same reader")
-        add("# as the playground's upload, then the same shuffle.")
+    if data.filename is not None:
+        add(f"# The data: {data.filename!r}, which must sit beside this script, read by the same")
+        add("# reader as the playground's upload.")
         add(f"path = Path(__file__).with_name({data.filename!r})")
         add(
             f"upload = read_upload(path.read_bytes(), x1={data.columns[0]!r}, "
             f"x2={data.columns[1]!r}, label={data.target!r}, problem={c.problem!r})"
         )
-        add("order = data_rng.permutation(len(upload.x))")
-        add("X = upload.x[order]")
-        if c.is_classification:
-            add("# class codes 0/1 (1 is the second class in sorted order, drawn blue)")
-            add("y = np.unique(upload.y, return_inverse=True)[1][order].astype(np.float32)")
-        else:
-            add("# the target, moved and scaled onto [-1, 1] as the playground trains it")
-            add("y = ((upload.y[order] - upload.target_offset) / upload.target_scale)")
-            add("y = y.astype(np.float32)")
         offset, scale = "upload.offset", "upload.scale"
-    add("")
+    else:
+        offset = scale = None
     add("# The network's inputs: the chosen features of each point.")
     if offset is None:
-        add(f"features = PlaygroundFeatures({json.dumps(list(c.features))}).fit(X)")
+        add(f"features = PlaygroundFeatures({json.dumps(list(c.features))})")
     else:
         add("# The columns are first mapped onto [-5, 5] (x <- (x - offset) / scale).")
         add(
             f"features = PlaygroundFeatures({json.dumps(list(c.features))}, "
-            f"offset={offset}, scale={scale}).fit(X)"
+            f"offset={offset}, scale={scale})"
         )
-    add("train_features = features.transform(X[:N_TRAIN]).astype(np.float32)")
-    add("train_x = thalweg.tensor(train_features)")
-    add("test_x = thalweg.tensor(features.transform(X[N_TRAIN:]).astype(np.float32))")
-    if squared_classification:
-        add("# The Playground's labels for the squared loss: -1 and +1.")
-        add("train_y = 2 * y[:N_TRAIN].reshape(-1, 1) - 1")
-        add("test_y = 2 * y[N_TRAIN:].reshape(-1, 1) - 1")
+    add("")
+    add("")
+    add("def load_data(seed):")
+    add('    """The points of ``seed`` (its data stream), split: inputs, targets and batches."""')
+    add("    # One seed, two independent random streams: the data's and the initial weights'.")
+    add("    data_rng = np.random.default_rng(seed).spawn(2)[0]")
+    if data.filename is None:
+        add(f"    # {n_total} points, already shuffled by the generator.")
+        add(f"    X, y, _ = {generator}(n={n_total}, noise={c.noise / 100!r}, seed=data_rng)")
+        add("    y = y.astype(np.float32)")
     else:
-        add("train_y = y[:N_TRAIN].reshape(-1, 1)")
-        add("test_y = y[N_TRAIN:].reshape(-1, 1)")
+        add("    order = data_rng.permutation(len(upload.x))")
+        add("    X = upload.x[order]")
+        if c.is_classification:
+            add("    # class codes 0/1 (1 is the second class in sorted order, drawn blue)")
+            add("    y = np.unique(upload.y, return_inverse=True)[1][order].astype(np.float32)")
+        else:
+            add("    # the target, moved and scaled onto [-1, 1] as the playground trains it")
+            add("    y = ((upload.y[order] - upload.target_offset) / upload.target_scale)")
+            add("    y = y.astype(np.float32)")
+    add("    features.fit(X)  # checks the columns; nothing is learned")
+    add("    train_features = features.transform(X[:N_TRAIN]).astype(np.float32)")
+    add("    train_x = thalweg.tensor(train_features)")
+    add("    test_x = thalweg.tensor(features.transform(X[N_TRAIN:]).astype(np.float32))")
+    if squared_classification:
+        add("    # The Playground's labels for the squared loss: -1 and +1.")
+        add("    train_y = 2 * y[:N_TRAIN].reshape(-1, 1) - 1")
+        add("    test_y = 2 * y[N_TRAIN:].reshape(-1, 1) - 1")
+    else:
+        add("    train_y = y[:N_TRAIN].reshape(-1, 1)")
+        add("    test_y = y[N_TRAIN:].reshape(-1, 1)")
+    add("    # The same batches every epoch: consecutive slices of the shuffled training points.")
+    add("    batches = [")
+    add("        (thalweg.tensor(train_features[start : start + BATCH_SIZE]),")
+    add("         train_y[start : start + BATCH_SIZE])")
+    add("        for start in range(0, N_TRAIN, BATCH_SIZE)")
+    add("    ]")
+    add("    return train_x, train_y, test_x, test_y, batches")
+    add("")
+    add("")
+    add(f"train_x, train_y, test_x, test_y, batches = load_data({data_seed})")
+    add("weight_rng = np.random.default_rng(SEED).spawn(2)[1]")
     add("")
     add("# The network, from the Playground's starting point: weights uniform in [-0.5, 0.5],")
     add("# biases 0.1.")
@@ -364,13 +404,13 @@ def python_script(run: PlaygroundRun) -> str:
         add("    return 0.5 * losses.mse(output, target)")
     add("")
     add("")
-    add("# The same batches every epoch: consecutive slices of the shuffled training points.")
-    add("batches = [")
-    add("    (thalweg.tensor(train_features[start : start + BATCH_SIZE]),")
-    add("     train_y[start : start + BATCH_SIZE])")
-    add("    for start in range(0, N_TRAIN, BATCH_SIZE)")
-    add("]")
     add("for epoch in range(EPOCHS):")
+    if data_changes:
+        add("    if epoch in DATA_SEED_CHANGES:  # Regenerate: new points, same network")
+        add(
+            "        train_x, train_y, test_x, test_y, batches = "
+            "load_data(DATA_SEED_CHANGES[epoch])"
+        )
     if changes:
         add("    optimizer.lr = LEARNING_RATE_CHANGES.get(epoch, optimizer.lr)")
     add("    for inputs, targets in batches:")

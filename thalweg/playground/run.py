@@ -40,7 +40,7 @@ import thalweg
 from thalweg import losses, nn, optim
 from thalweg.data.features import PlaygroundFeatures
 from thalweg.playground.config import FEATURES, RunConfig
-from thalweg.playground.data import RunData, build_run_data, run_generators
+from thalweg.playground.data import RunData, build_run_data, data_generator, run_generators
 from thalweg.playground.diagnosis import Diagnosis
 from thalweg.playground.uploads import UploadedDataset
 
@@ -147,6 +147,10 @@ class PlaygroundRun:
         Each change of the learning rate during the run (:meth:`set_learning_rate`):
         training from epoch ``epoch`` on used ``learning_rate``. ``config.learning_rate``
         is the rate now, ``initial_learning_rate`` the one the run started with.
+    data_changes : list of (epoch, data_seed)
+        Each *Regenerate* during the run (:meth:`regenerate`): training from epoch
+        ``epoch`` on used the points of ``data_seed``. ``initial_data_seed`` is the
+        ``data_seed`` the run started with (None: the data of ``config.seed``).
     history : dict of name -> array of float
         ``train_loss``, ``test_loss`` (and ``train_accuracy``, ``test_accuracy`` for
         classification) after each epoch, starting with epoch 0 (before training).
@@ -154,16 +158,12 @@ class PlaygroundRun:
 
     def __init__(self, config: RunConfig, upload: UploadedDataset | None = None):
         self.config = config
-        data_rng, weight_rng = run_generators(config.seed)
-        self.data: RunData = build_run_data(config, data_rng, upload)
-        data = self.data
+        self.upload = upload
+        _, weight_rng = run_generators(config.seed)
+        data = build_run_data(config, data_generator(config), upload)
         self.features = PlaygroundFeatures(config.features, data.offset, data.scale)
         self.features.fit(data.train_x)
-        train_features = self.input_features(data.train_x)
-        self.train_inputs = thalweg.tensor(train_features)
-        self.test_inputs = thalweg.tensor(self.input_features(data.test_x))
-        self.train_targets = self._targets(data.train_y)
-        self.test_targets = self._targets(data.test_y)
+        self._use_data(data)
 
         self.model = build_network(config, len(config.features), weight_rng)
         self.layers = self.model.layers
@@ -178,14 +178,6 @@ class PlaygroundRun:
         self.l1_threshold = (
             config.learning_rate * rate if config.regularization == "l1" and rate > 0 else 0.0
         )
-        size = config.batch_size
-        self.batches = [
-            (
-                thalweg.tensor(train_features[start : start + size]),
-                self.train_targets[start : start + size],
-            )
-            for start in range(0, len(train_features), size)
-        ]
         # The index in self.layers of each hidden layer's activation: its output is the
         # hidden layer's output.
         activations = [
@@ -198,6 +190,8 @@ class PlaygroundRun:
         self.epoch = 0
         self.initial_learning_rate = config.learning_rate
         self.learning_rate_changes: list[tuple[int, float]] = []
+        self.initial_data_seed = config.data_seed
+        self.data_changes: list[tuple[int, int]] = []
         names = ["train_loss", "test_loss"]
         if config.is_classification:
             names += ["train_accuracy", "test_accuracy"]
@@ -216,6 +210,46 @@ class PlaygroundRun:
         self._evaluate()
 
     # ------------------------------------------------------------------ data
+    def _use_data(self, data: RunData) -> None:
+        """Train and evaluate on ``data`` from now on: inputs, targets and batches."""
+        self.data = data
+        train_features = self.input_features(data.train_x)
+        self.train_inputs = thalweg.tensor(train_features)
+        self.test_inputs = thalweg.tensor(self.input_features(data.test_x))
+        self.train_targets = self._targets(data.train_y)
+        self.test_targets = self._targets(data.test_y)
+        size = self.config.batch_size
+        self.batches = [
+            (
+                thalweg.tensor(train_features[start : start + size]),
+                self.train_targets[start : start + size],
+            )
+            for start in range(0, len(train_features), size)
+        ]
+
+    def regenerate(self, data_seed: int) -> None:
+        """Train on new points from now on: those that ``data_seed`` gives, same network.
+
+        As the TensorFlow Playground's *Regenerate*: new data (same dataset, noise and
+        ratio; an upload is shuffled and split anew), while the weights, the optimizer's
+        state, the epoch count and the history carry on. The losses of the current epoch
+        are recomputed on the new points (the chart's last point moves), and the
+        diagnosis starts afresh (the old lowest losses were on other points). The change
+        is recorded in :attr:`data_changes` (the exported script replays it).
+        """
+        self.config = dataclasses.replace(self.config, data_seed=data_seed)
+        self._use_data(build_run_data(self.config, data_generator(self.config), self.upload))
+        if self.epoch == 0:
+            self.initial_data_seed = data_seed  # nothing trained yet: the run starts here
+        else:
+            if self.data_changes and self.data_changes[-1][0] == self.epoch:
+                self.data_changes.pop()  # regenerated twice before training on
+            self.data_changes.append((self.epoch, data_seed))
+        for values in self.history.values():
+            values.pop()  # this epoch's losses were on the old points
+        self.diagnosis = Diagnosis()
+        self._evaluate()
+
     def _raw(self, plane: np.ndarray) -> np.ndarray:
         """Heat-map coordinates -> the data's own units."""
         return plane * np.asarray(self.data.scale) + np.asarray(self.data.offset)

@@ -110,6 +110,12 @@ class Session:
         with self.lock:
             self.frame_wanted = self.sink is not None
 
+    def data_changed(self) -> None:
+        """After *Regenerate*: the next frame carries the current epoch's new losses."""
+        with self.lock:
+            self.history_sent = min(self.history_sent, self.run.epoch - 1)
+            self.frame_wanted = self.sink is not None
+
     def wants_engine(self) -> bool:
         """Whether the worker has something to do for this session's stream."""
         with self.lock:

@@ -37,6 +37,7 @@ from thalweg.plot.classification import (
     plot_roc,
 )
 from thalweg.plot.clustering import plot_clusters, plot_k_selection
+from thalweg.plot.detection import plot_detection_pr, plot_detections
 from thalweg.plot.history import plot_history
 from thalweg.plot.images import plot_image_grid
 from thalweg.plot.regression import plot_predictions, plot_target_distribution
@@ -51,6 +52,8 @@ __all__ = [
     "plot_clusters",
     "plot_confusion_matrix",
     "plot_decision_surface",
+    "plot_detection_pr",
+    "plot_detections",
     "plot_history",
     "plot_image_grid",
     "plot_k_selection",

@@ -16,9 +16,11 @@
   const CONFIG_KEYS = [
     "dataset", "noise", "train_fraction", "batch_size", "features", "hidden", "activation",
     "learning_rate", "regularization", "regularization_rate", "problem", "loss", "optimizer", "seed",
+    "data_seed",
   ];
   const NUMBER_KEYS = new Set(["noise", "train_fraction", "batch_size", "learning_rate",
-    "regularization_rate", "seed"]);
+    "regularization_rate", "seed", "data_seed"]);
+  const MAX_SEED = 2 ** 32 - 1;
   const MAX_LAYERS = 6;
   const MAX_NEURONS = 8;
   const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -88,7 +90,7 @@
   };
   // Read by the tests and the benchmark (frames drawn, last epoch, ...).
   const stats = { framesReceived: 0, framesDrawn: 0, drawMilliseconds: 0, epoch: 0, trainLoss: null, testLoss: null,
-    sessionId: null, startedAt: performance.now(), errors: [] };
+    sessionId: null, regenerated: 0, startedAt: performance.now(), errors: [] };
   window.thalwegPlayground = { stats, page };
 
   // ---------------------------------------------------------------- errors
@@ -156,7 +158,9 @@
   }
 
   function writeHash() {
-    const parts = CONFIG_KEYS.map((key) => {
+    // data_seed is left out while it is null (the data of the seed)
+    const keys = CONFIG_KEYS.filter((key) => page.config[key] !== null && page.config[key] !== undefined);
+    const parts = keys.map((key) => {
       const value = page.config[key];
       return `${key}=${encodeURIComponent(Array.isArray(value) ? value.join(",") : String(value))}`;
     });
@@ -228,9 +232,8 @@
     return raw;
   }
 
-  function change(changes, { keepSeed = true } = {}) {
+  function change(changes) {
     const raw = configWith(changes);
-    if (!keepSeed) delete raw.seed;
     clearError();
     return newSession(raw);
   }
@@ -252,6 +255,39 @@
     if (generation !== page.generation) return;
     page.config = reply.config;
     writeHash();
+  }
+
+  function randomSeed() {
+    const value = new Uint32Array(1);
+    window.crypto.getRandomValues(value);
+    return Math.min(value[0], MAX_SEED);
+  }
+
+  // Regenerate, as in the TensorFlow Playground: new points (a new data seed), the same
+  // network training on (same weights, same epoch count). The address records the data
+  // seed beside the seed, so a link gives these points and the same starting weights.
+  async function regenerate() {
+    clearError();
+    const dataSeed = randomSeed();
+    if (page.sessionGone || !page.sessionId) return change({ data_seed: dataSeed });
+    const generation = page.generation;
+    let state;
+    try {
+      const reply = await api("PATCH", `/api/sessions/${page.sessionId}`, { data_seed: dataSeed });
+      if (generation !== page.generation) return;
+      page.config = reply.config;
+      state = await api("GET", `/api/sessions/${page.sessionId}/state`);
+    } catch (error) {
+      if (generation !== page.generation) return;
+      if (error.status === 404) return change({ data_seed: dataSeed }); // the run was reclaimed
+      showError(`Could not regenerate the data: ${error.message}`);
+      return;
+    }
+    if (generation !== page.generation) return;
+    page.state = state;
+    writeHash();
+    drawPoints();
+    stats.regenerated += 1;
   }
 
   // ---------------------------------------------------------------- the stream
@@ -445,7 +481,12 @@
       if (page.playing) play();
     });
     $("reset").addEventListener("click", () => change({}));
-    $("regenerate").addEventListener("click", () => change({}, { keepSeed: false }));
+    $("regenerate").addEventListener("click", () => regenerate());
+    // New starting weights (a new seed) for the points on screen: their data seed is kept.
+    $("new-weights").addEventListener("click", () => {
+      const c = page.config;
+      change({ seed: randomSeed(), data_seed: c.data_seed === null ? c.seed : c.data_seed });
+    });
     // As in the TensorFlow Playground, a new learning rate carries the run on (same
     // weights, same epoch count); every other setting, the regularization rate included,
     // starts a new run.
