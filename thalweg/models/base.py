@@ -231,8 +231,7 @@ class ClassifierMixin:
         given (then ``y`` may hold just one of them: a first ``partial_fit`` batch)."""
         who = type(self).__name__
         if reset and classes is None:
-            y = checks.check_y_classification(y, n_samples, who)
-            self.classes_ = checks.unique_labels(y)  # every label of y is a class
+            y, self.classes_ = checks.checked_labels(y, n_samples, who)  # every label is a class
             return y
         y = checks.check_y_classification(y, n_samples, who, min_classes=1)
         if reset:

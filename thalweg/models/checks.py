@@ -217,11 +217,17 @@ def check_y_regression(y, n_samples: int, who: str) -> np.ndarray:
 
 def target_type(y: np.ndarray) -> str:
     """``"continuous"``, ``"binary"`` or ``"multiclass"`` (scikit-learn's names)."""
-    if y.dtype.kind == "f":
-        finite = y[np.isfinite(y)]
-        if finite.size and np.any(finite != np.round(finite)):
-            return "continuous"
+    if _has_fractions(y):
+        return "continuous"
     return "binary" if len(unique_labels(y)) <= 2 else "multiclass"
+
+
+def _has_fractions(y: np.ndarray) -> bool:
+    """Whether ``y`` holds a finite non-integer value (then it is a regression target)."""
+    if y.dtype.kind != "f":
+        return False
+    finite = y[np.isfinite(y)]
+    return bool(finite.size and np.any(finite != np.round(finite)))
 
 
 def unique_labels(y: np.ndarray) -> np.ndarray:
@@ -237,13 +243,20 @@ def unique_labels(y: np.ndarray) -> np.ndarray:
 
 def check_y_classification(y, n_samples: int, who: str, min_classes: int = 2) -> np.ndarray:
     """A 1-D label array of length ``n_samples`` with at least ``min_classes`` classes."""
+    return checked_labels(y, n_samples, who, min_classes)[0]
+
+
+def checked_labels(
+    y, n_samples: int, who: str, min_classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_y_classification`'s labels and their sorted distinct values (the
+    classes), found in the same passes."""
     array = _y_of_length(y, n_samples, who)
     if array.dtype.kind == "f":
         check_finite(array, who, "y")
     if array.dtype.kind == "O":
         array = _object_labels(array, who)
-    kind = target_type(array)
-    if kind == "continuous":
+    if _has_fractions(array):
         raise DataError(
             f"{who}: Unknown label type: continuous. y has non-integer values, which is a "
             "regression target; use a regressor, or convert y to class labels"
@@ -255,7 +268,7 @@ def check_y_classification(y, n_samples: int, who: str, min_classes: int = 2) ->
             "least 2 classes in the training data (a first partial_fit may pass them all "
             "in classes=)"
         )
-    return array
+    return array, classes
 
 
 def check_classes(classes, who: str) -> np.ndarray:
@@ -273,7 +286,23 @@ def check_classes(classes, who: str) -> np.ndarray:
 
 def label_codes(y: np.ndarray, classes: np.ndarray, who: str) -> np.ndarray:
     """The index of each label of ``y`` in the sorted ``classes``; a label that is not
-    among them raises a DataError naming it."""
+    among them raises a DataError naming it.
+
+    >>> label_codes(np.array([7, 3, 7]), np.array([3, 7]), "m").tolist()
+    [1, 0, 1]
+    """
+    k = len(classes)
+    if (
+        y.dtype.kind in "iu"
+        and classes.dtype.kind in "iu"
+        and y.size
+        and k
+        and classes[0] == 0
+        and classes[-1] == k - 1  # sorted distinct integers from 0 to k-1: 0, 1, ..., k-1
+        and 0 <= y.min()
+        and y.max() < k
+    ):
+        return y.astype(np.intp)  # each label is its own code: no search
     codes = np.searchsorted(classes, y)
     if not codes.size:
         return codes

@@ -139,13 +139,21 @@ def largest_curvature(rows: np.ndarray, sample_weight=None, seed: int = 0) -> fl
     >>> round(largest_curvature(np.array([[1.0], [-1.0]])), 6)
     1.0
     """
-    design = np.column_stack([np.asarray(rows, dtype=np.float64), np.ones(len(rows))])
+    rows = np.asarray(rows, dtype=np.float64)
+    ones = np.ones(len(rows))  # the intercept's column of [X, 1]
     if sample_weight is not None:  # a row of weight w counts as w rows
         weight = np.asarray(sample_weight, np.float64)
-        design = design * np.sqrt(weight / weight.mean())[:, None]
-    n, d = design.shape
+        ones = np.sqrt(weight / weight.mean())
+        rows = rows * ones[:, None]
+    n, d = len(rows), rows.shape[1] + 1
     if d <= 512:  # small enough to form the d×d matrix and ask for its top eigenvalue
-        return float(np.linalg.eigvalsh(design.T @ design / n)[-1])
+        # [X, 1]ᵀ[X, 1] by blocks (XᵀX, Xᵀ1, n), without building [X, 1]
+        gram = np.empty((d, d))
+        gram[:-1, :-1] = rows.T @ rows
+        gram[:-1, -1] = gram[-1, :-1] = ones @ rows
+        gram[-1, -1] = ones @ ones
+        return float(np.linalg.eigvalsh(gram / n)[-1])
+    design = np.column_stack([rows, ones])
     vector = np.random.default_rng(seed).standard_normal(d)  # power iteration, matvecs only
     value = 1.0
     for _ in range(30):

@@ -117,25 +117,28 @@ class BinaryCrossEntropyWithLogits(Function):
         # log(1 + e) and σ(z) = exp(min(z, 0)) / (1 + e) (= e/(1+e) for z < 0, 1/(1+e)
         # for z ≥ 0): each a few roundings, no cancellation in either tail, where
         # (1 + tanh(z/2)) / 2 would lose the far negative one.
+        # Three working arrays, each reused once its value is spent: on big batches every
+        # fresh array costs the memory's first touch, more than the arithmetic in it.
         # (out= keeps even 0-d results arrays, so the in-place steps below work)
         e = np.abs(logits, out=np.empty_like(logits))
         np.negative(e, out=e)
         np.exp(e, out=e)
-        one_plus_e = np.add(e, 1, out=np.empty_like(logits))
-        tail = np.log1p(e, out=e)
         # Each element's loss, max(z, 0) - z·y first (exactly 0 for a confident right
         # answer), then the tail, and only then the sum: never Σmax(z, 0) - Σz·y, whose
         # two large sums cancel to a wrong (even negative) total when confident logits
         # make every loss tiny.
-        losses = np.maximum(logits, 0)
-        losses -= logits * targets
-        losses += tail
-        residual = np.minimum(logits, 0, out=np.empty_like(logits))  # becomes σ(z) - y
+        losses = np.maximum(logits, 0, out=np.empty_like(logits))
+        work = np.multiply(logits, targets, out=np.empty_like(logits))
+        losses -= work
+        losses += np.log1p(e, out=work)  # the tail
+        losses = _reduce(losses, weight, reduction)
+        one_plus_e = np.add(e, 1, out=e)
+        residual = np.minimum(logits, 0, out=work)  # becomes σ(z) - y
         np.exp(residual, out=residual)
         np.divide(residual, one_plus_e, out=residual)
         residual -= targets
         self.saved = (residual, logits, weight, reduction)
-        return _reduce(losses, weight, reduction)
+        return losses
 
     def backward(self, grad):
         residual, logits, weight, reduction = self.saved
