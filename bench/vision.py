@@ -502,28 +502,13 @@ def run(settings: harness.Settings) -> harness.Table:
         table.checks.append(line)
         timing = workers.interleave(entrants, settings)
         title = "face CNN inference, batch 1"
-        _row(table, title, timing, "pytorch", "PyTorch", TARGETS["infer"])
-        _row(
-            table,
-            f"{title}, thalweg.compile",
-            timing,
-            "pytorch",
-            "PyTorch",
-            TARGETS["infer"],
-            name="compiled",
-        )
-        _row(
-            table,
-            f"{title}, thalweg.compile",
-            timing,
-            "thalweg",
-            "thalweg eager",
-            None,
-            name="compiled",
-        )
-        _row(
-            table, f"{title}, hand-written NumPy", timing, "pytorch", "PyTorch", None, name="numpy"
-        )
+        for name, suffix, peer, peer_name, target in (
+            ("thalweg", "", "pytorch", "PyTorch", TARGETS["infer"]),
+            ("compiled", ", thalweg.compile", "pytorch", "PyTorch", TARGETS["infer"]),
+            ("compiled", ", thalweg.compile", "thalweg", "thalweg eager", None),
+            ("numpy", ", hand-written NumPy", "pytorch", "PyTorch", None),
+        ):
+            _row(table, title + suffix, timing, peer, peer_name, target, name=name)
 
     for workload in TRAINING:
         peak, held, again = step_memory(workload)
