@@ -12,9 +12,9 @@ Workloads (issue 13), each timed interleaved in worker processes (``bench/harnes
   one GEMM per product, col2im as one add per filter tap) and PyTorch; plus the three
   matrix products alone, to state the GEMM share of thalweg's time;
 * **inference at batch 1** with the face CNN (``no_grad``, eval mode), thalweg eager
-  and the same forward under ``thalweg.compile`` (issue 18) vs PyTorch eager; and the
-  hand-written NumPy forward of ``bench/face_numpy.py`` vs PyTorch, the floor for any
-  NumPy implementation of it.
+  and the same forward under ``thalweg.compile`` (issue 18) vs PyTorch eager; and, for
+  scale, the forward of the hand-written NumPy training step (``bench/face_numpy.py``,
+  NHWC; written for batch 32, not tuned for batch 1) vs PyTorch.
 
 PyTorch builds the same network from thalweg's (``torch_mirror``: same layers, weights
 copied; conv weights need no change, PyTorch's layout is thalweg's), and every
