@@ -11,8 +11,10 @@ Workloads (issue 13), each timed interleaved in worker processes (``bench/harnes
   (``NumpyConv``, the way a careful NumPy programmer writes it: preallocated buffers,
   one GEMM per product, col2im as one add per filter tap) and PyTorch; plus the three
   matrix products alone, to state the GEMM share of thalweg's time;
-* **inference at batch 1** with the face CNN (``no_grad``, eval mode), thalweg vs
-  PyTorch eager.
+* **inference at batch 1** with the face CNN (``no_grad``, eval mode), thalweg eager
+  and the same forward under ``thalweg.compile`` (issue 18) vs PyTorch eager; and, for
+  scale, the forward of the hand-written NumPy training step (``bench/face_numpy.py``,
+  NHWC; written for batch 32, not tuned for batch 1) vs PyTorch.
 
 PyTorch builds the same network from thalweg's (``torch_mirror``: same layers, weights
 copied; conv weights need no change, PyTorch's layout is thalweg's), and every
@@ -359,6 +361,23 @@ def thalweg_infer_step():
     return step
 
 
+def compiled_infer_step():
+    """``thalweg_infer_step`` with the forward wrapped in ``thalweg.compile``: the same
+    eval-mode model under ``no_grad``, replayed as its NumPy kernels (docs/compile.md)."""
+    import thalweg
+
+    model = face_cnn().eval()
+    x = thalweg.from_numpy(make_batch((1, 1, 25, 25), 2)[0])
+    infer = thalweg.compile(lambda x: model(x))
+
+    def step():
+        with thalweg.no_grad():
+            out = infer(x)
+        return harness.Lazy(lambda: float(out.data.sum()))
+
+    return step
+
+
 def torch_infer_step():
     import torch
 
@@ -428,7 +447,7 @@ def run(settings: harness.Settings) -> harness.Table:
             "rounds",
         ],
     )
-    with harness.Workers(["thalweg", "pytorch", "numpy", "gemm"]) as workers:
+    with harness.Workers(["thalweg", "pytorch", "numpy", "gemm", "compiled"]) as workers:
         for workload, title in (
             ("lenet", "LeNet-5 1×28×28, batch 64, SGD, train step"),
             ("face", "face CNN 1×25×25, batch 32, Adam, train step"),
@@ -474,12 +493,22 @@ def run(settings: harness.Settings) -> harness.Table:
         entrants = [
             harness.Contestant("thalweg", "bench.vision:thalweg_infer_step"),
             harness.Contestant("pytorch", "bench.vision:torch_infer_step"),
+            harness.Contestant("compiled", "bench.vision:compiled_infer_step"),
+            harness.Contestant("numpy", "bench.face_numpy:numpy_infer_step"),
         ]
-        line = harness.assert_close("face CNN, Σ output", workers.check(entrants, 1), rtol=1e-4)
+        # 4 calls: the compiled one traces twice, checks its plan, then replays
+        line = harness.assert_close("face CNN, Σ output", workers.check(entrants, 4), rtol=1e-4)
         print("  check", line, flush=True)
         table.checks.append(line)
         timing = workers.interleave(entrants, settings)
-        _row(table, "face CNN inference, batch 1", timing, "pytorch", "PyTorch", TARGETS["infer"])
+        title = "face CNN inference, batch 1"
+        for name, suffix, peer, peer_name, target in (
+            ("thalweg", "", "pytorch", "PyTorch", TARGETS["infer"]),
+            ("compiled", ", thalweg.compile", "pytorch", "PyTorch", TARGETS["infer"]),
+            ("compiled", ", thalweg.compile", "thalweg", "thalweg eager", None),
+            ("numpy", ", hand-written NumPy", "pytorch", "PyTorch", None),
+        ):
+            _row(table, title + suffix, timing, peer, peer_name, target, name=name)
 
     for workload in TRAINING:
         peak, held, again = step_memory(workload)
@@ -495,12 +524,12 @@ def _seconds(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} µs"
 
 
-def _row(table, title, timing, peer, peer_name, target) -> None:
-    ratio = timing.speed_ratio("thalweg", peer)
+def _row(table, title, timing, peer, peer_name, target, name="thalweg") -> None:
+    ratio = timing.speed_ratio(name, peer)
     table.rows.append(
         [
             title,
-            _seconds(timing.median("thalweg")),
+            _seconds(timing.median(name)),
             peer_name,
             _seconds(timing.median(peer)),
             harness.fmt_ratio(ratio),
