@@ -107,8 +107,17 @@ def skew(
     from thalweg.monitoring import SkewThresholds
     from thalweg.serving.featurelog import is_feature_log, read_feature_log
 
+    from thalweg.cli.common import check_paths
+    from thalweg.cli.images import input_name, refuse_detector
+
     if report is not None and report.is_dir():
         raise UserError(f"--report {report} is a folder; give a file name like skew.html")
+    # Before any work: the report may not land on the model, the data or the offline rows.
+    check_paths(
+        {"--report": report},
+        {"the model file": model_file, input_name(data): data, "the --offline data": offline},
+    )
+    refuse_detector(model_file, "thalweg skew")
     if key is not None and offline is None:
         raise UserError("--key matches served rows with --offline rows; give --offline RAW too")
     thresholds = SkewThresholds(distance=threshold, features=_feature_thresholds(feature_threshold))

@@ -250,7 +250,10 @@ def train(
     workers: Annotated[
         int,
         typer.Option(
-            min=0, help="Images: processes decoding images (0: this one).", rich_help_panel=IMAGES
+            min=0,
+            callback=parse.workers,
+            help="Images: processes decoding images (0: this one).",
+            rich_help_panel=IMAGES,
         ),
     ] = 0,
     patience: Annotated[

@@ -496,24 +496,24 @@ class SSDDetector(GradientEstimator):
         if len(channels) < 2 or not all(
             isinstance(c, int | np.integer) and c > 0 for c in channels
         ):
-            raise ValueError(
+            raise OptionError(
                 f"{who}: channels must be at least two positive integers (the stem and one "
                 f"block), got {self.channels!r}"
             )
         if not 1 <= int(self.feature_maps) <= len(channels) - 1:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: feature_maps must be between 1 and {len(channels) - 1} (the blocks "
                 f"after the stem), got {self.feature_maps!r}"
             )
         if self.anchor_sizes is not None and len(self.anchor_sizes) != self.feature_maps:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: anchor_sizes needs one list per feature map ({self.feature_maps}), "
                 f"got {len(self.anchor_sizes)}"
             )
         if self.anchor_sizes is not None:
             counts = {len(sizes) for sizes in self.anchor_sizes}
             if len(counts) != 1:
-                raise ValueError(
+                raise OptionError(
                     f"{who}: every feature map needs the same number of anchor sizes, got "
                     f"{self.anchor_sizes!r}"
                 )
@@ -522,7 +522,7 @@ class SSDDetector(GradientEstimator):
     def _check_settings(self) -> None:
         who = type(self).__name__
         if self.nms not in SUPPRESSION_METHODS:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: nms must be one of {', '.join(SUPPRESSION_METHODS)}, got {self.nms!r}"
             )
 

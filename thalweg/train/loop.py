@@ -182,6 +182,9 @@ def run_epochs(
     for callback in state.callbacks:
         if not isinstance(callback, ProgressBar):
             callback.on_train_end(state)
+    for callback in state.callbacks:
+        if isinstance(callback, NaNGuard):
+            callback.check_weights(state)
     state.history.stop_reason = state.stop_reason or state.history.stop_reason
     return state.history
 
