@@ -99,16 +99,14 @@ def skew(
     and the predictions' distribution; flags what passes its threshold."""
     import numpy as np
 
-    from thalweg.cli.images import is_image_model
+    from thalweg.cli.common import check_paths
+    from thalweg.cli.images import input_name, is_image_model, refuse_detector
     from thalweg.io import read_table
     from thalweg.models import load_model
     from thalweg.models.monitoring import align_by_key, model_skew, served_feature_mismatch
     from thalweg.models.tabular import TabularModel
     from thalweg.monitoring import SkewThresholds
     from thalweg.serving.featurelog import is_feature_log, read_feature_log
-
-    from thalweg.cli.common import check_paths
-    from thalweg.cli.images import input_name, refuse_detector
 
     if report is not None and report.is_dir():
         raise UserError(f"--report {report} is a folder; give a file name like skew.html")
