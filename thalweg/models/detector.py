@@ -306,6 +306,40 @@ class SSDDetector(GradientEstimator):
         self.feature_map_sizes_ = [list(size) for size in maps]
         self.anchors_ = anchor_grid(maps, (height, width), self._anchor_sizes(maps), self._ratios())
 
+    def loaded_state_problem(self) -> str | None:
+        """What is wrong with a loaded detector's derived state, or None.
+
+        ``feature_map_sizes_`` and ``anchors_`` follow from the parameters and
+        ``image_shape_`` (see ``_initialize``); a file whose stored ones differ (edited by
+        hand, or from another configuration) would decode every box against the wrong
+        anchor, so the loader refuses it (``thalweg.models.persistence``).
+        """
+        try:
+            self._check_architecture()
+        except OptionError as error:
+            return str(error)
+        height, width = self.image_shape_[1:]
+        maps = feature_map_sizes((height, width), len(self.channels) - 1)[-self.feature_maps :]
+        stored = [list(size) for size in self.feature_map_sizes_]
+        if [list(size) for size in maps] != stored:
+            return (
+                f"feature_map_sizes_ {stored} are not the {self.feature_maps} feature map(s) "
+                f"that channels {tuple(self.channels)} make of a {height}×{width} image "
+                f"({[list(size) for size in maps]})"
+            )
+        anchors = anchor_grid(maps, (height, width), self._anchor_sizes(maps), self._ratios())
+        if anchors.shape != np.shape(self.anchors_) or not np.allclose(
+            anchors, self.anchors_, rtol=1e-6, atol=1e-6
+        ):
+            counts = f"{len(anchors)} expected, {len(self.anchors_)} stored"
+            return (
+                "anchors_ are not the anchors its parameters (anchor_sizes, aspect_ratios) "
+                "and image size give"
+                + (f" ({counts})" if len(anchors) != len(self.anchors_) else "")
+                + "; retrain it or use the file it was saved as"
+            )
+        return None
+
     def encode(self, X, y=None):
         """Images scaled to [0, 1] by the training range, and the packed targets
         ``(n, A, 5)`` (class + 1 or 0, then the offsets) of SSD's matching."""
