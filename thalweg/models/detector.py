@@ -48,6 +48,7 @@ from thalweg.detection import (
 from thalweg.errors import DataError, OptionError, ShapeError
 from thalweg.losses import multibox_loss
 from thalweg.models import checks
+from thalweg.models.cnn import batch_rows
 from thalweg.models.gradient import GradientEstimator
 from thalweg.train import predict_array
 
@@ -305,6 +306,10 @@ class SSDDetector(GradientEstimator):
             )
         self.feature_map_sizes_ = [list(size) for size in maps]
         self.anchors_ = anchor_grid(maps, (height, width), self._anchor_sizes(maps), self._ratios())
+        self._check_network_memory(
+            batch_rows(self.batch_size, summary.n_samples),
+            itemsize=np.dtype(summary.sample.dtype).itemsize,
+        )
 
     def loaded_state_problem(self) -> str | None:
         """What is wrong with a loaded detector's derived state, or None.
@@ -387,6 +392,36 @@ class SSDDetector(GradientEstimator):
             for c, s in zip(map_channels, sizes, strict=True)
         ]
         return nn.SSDNetwork(stages, heads, values)
+
+    def _check_network_memory(self, batch: int, itemsize: int) -> None:
+        """Refuse (``ResourceLimitError``) before any weight is drawn a backbone that cannot
+        be trained here (``channels=(100000, 100000, 100000)``: 335 GiB of weights). As
+        for a CNN, each weight is held four times (itself, its gradient, two optimizer
+        moments) and each image of a batch keeps every convolution's output and 3×3
+        columns, and their gradients."""
+        from thalweg.limits import check_memory
+
+        channels = [int(c) for c in self.channels]
+        values = 4 + len(self.classes_) + 1
+        height, width = self.image_shape_[1:]
+        height, width = (height + 1) // 2, (width + 1) // 2  # after the stride-2 stem
+        inputs = [self.image_shape_[0], *channels]
+        weights = 9 * sum(a * b for a, b in itertools.pairwise(inputs))
+        per_image = channels[0] * height * width * 10  # the stem: output and columns
+        for before, after in itertools.pairwise(channels):
+            per_image += (9 * before + after) * height * width
+            height, width = max(height // 2, 1), max(width // 2, 1)
+        anchors_per_cell = len(self._ratios()) * (
+            len(self.anchor_sizes[0]) if self.anchor_sizes is not None else len(ANCHOR_MULTIPLES)
+        )
+        weights += sum(9 * c * anchors_per_cell * values for c in channels[-self.feature_maps :])
+        check_memory(
+            (4 * weights + 2 * batch * per_image) * itemsize,
+            f"training this detector ({weights:,} weights; batches of {batch} images of "
+            f"{'×'.join(map(str, self.image_shape_))})",
+            "use fewer or narrower channels (channels=), smaller images (size=) or "
+            "smaller batches (batch_size=)",
+        )
 
     def loss(self, output, target, sample_weight=None):
         """:func:`thalweg.losses.multibox_loss` on the network's output ``(B, A, V)``
