@@ -26,6 +26,7 @@ WORKLOADS = {
     "overhead": "bench.overhead",
     "playground": "bench.playground",
     "mlp": "bench.mlp",
+    "compile": "bench.compiled",
     "logistic": "bench.logistic",
     "linear": "bench.linear",
     "kmeans": "bench.kmeans",

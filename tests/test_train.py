@@ -204,7 +204,8 @@ def test_nan_loss_stops_with_an_error_naming_epoch_step_and_learning_rate():
         fit(model, losses.mse, opt, X * 1e3, y, epochs=100, verbose=0)
 
 
-def test_checkpoint_resume_reproduces_an_uninterrupted_run_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("compile_step", [False, True])  # thalweg.compile: the same run
+def test_checkpoint_resume_reproduces_an_uninterrupted_run_bit_for_bit(tmp_path, compile_step):
     X, y = line_data()
     path = tmp_path / "run.ckpt"
 
@@ -223,6 +224,7 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run_bit_for_bit(tmp_path)
         batch_size=8,
         seed=3,
         verbose=0,
+        compile=compile_step,
         callbacks=[EarlyStopping("loss", patience=100)],
     )
 
@@ -237,6 +239,7 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run_bit_for_bit(tmp_path)
         batch_size=8,
         seed=3,
         verbose=0,
+        compile=compile_step,
         callbacks=[EarlyStopping("loss", patience=100), Checkpoint(path)],
     )
     model_c, opt_c = fresh()  # a new process would start from scratch like this
@@ -250,6 +253,7 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run_bit_for_bit(tmp_path)
         batch_size=8,
         seed=3,
         verbose=0,
+        compile=compile_step,
         callbacks=[EarlyStopping("loss", patience=100), Checkpoint(path)],
         resume=path,
     )

@@ -13,6 +13,8 @@ from thalweg.autograd import __all__ as _autograd_all
 from thalweg.backend import get_default_dtype, manual_seed, set_default_dtype
 from thalweg.errors import (
     AnomalyError,
+    CompileError,
+    CompileWarning,
     ConvergenceWarning,
     DataError,
     DTypeError,
@@ -36,6 +38,8 @@ float64 = "float64"
 __all__ = [
     *_autograd_all,
     "AnomalyError",
+    "CompileError",
+    "CompileWarning",
     "ConvergenceWarning",
     "DTypeError",
     "DataError",
@@ -66,6 +70,7 @@ __all__ += ["load", "losses", "nn", "optim", "save"]
 # Everything else loads on first use (PEP 562): ``import thalweg`` stays light, and
 # ``thalweg.models.LogisticRegression`` works without importing thalweg.models first.
 _LAZY_SUBMODULES = (
+    "compile",  # thalweg.compile(fn): the package is callable (see compile/__init__.py)
     "data",
     "datasets",
     "detection",

@@ -66,6 +66,15 @@ class ResourceLimitError(ThalwegError, MemoryError):
     memory than this machine has; the message gives the limit and the way around it."""
 
 
+class CompileError(ThalwegError, RuntimeError):
+    """A step ``thalweg.compile`` cannot replay exactly, e.g. one that reads ``.item()``
+    before its update; the message names the cause."""
+
+
+class CompileWarning(UserWarning):
+    """A step ``thalweg.compile(fn, fallback=True)`` cannot replay: it runs eagerly."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped at its iteration limit before it converged.
 

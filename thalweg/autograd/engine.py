@@ -25,7 +25,7 @@ import heapq
 
 import numpy as np
 
-from thalweg.autograd import anomaly, versions
+from thalweg.autograd import anomaly, recording, versions
 from thalweg.autograd.function import FREED, Function
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import GraphError, ShapeError
@@ -165,6 +165,8 @@ def _parent_shapes(node: Function) -> list:
 
 def backward(output: Tensor, grad=None, retain_graph: bool = False) -> None:
     """Accumulate the gradient of ``output`` into ``.grad`` of every leaf requiring grad."""
+    if recording.active and (recorder := recording.current()) is not None:
+        return recorder.backward(output, grad, retain_graph)  # thalweg.compile is tracing
     _run(output, grad, retain_graph, None)
 
 
@@ -204,6 +206,8 @@ def grad(
     >>> dx, x.grad
     (array([6.], dtype=float32), None)
     """
+    if recording.active and (recorder := recording.current()) is not None:
+        return recorder.grad(output, inputs, grad_output, retain_graph, materialize_grads)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     targets: dict = {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thalweg.autograd import anomaly, versions
+from thalweg.autograd import anomaly, recording, versions
 from thalweg.autograd.grad_mode import grad_enabled
 from thalweg.autograd.tensor import Tensor
 
@@ -50,16 +50,20 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options) -> Tensor:
         """Run the op on tensors (or constants) and record a graph node when needed."""
+        if recording.active:  # thalweg.compile is tracing somewhere (see recording.py)
+            recorder = recording.current()
+            if recorder is not None:
+                return recorder.apply(cls, inputs, options)
         # One pass over the inputs: the arrays forward needs, and for each input the
         # parent backward will send its gradient to (None: no gradient wanted).
         arrays = []
         parents = []
         needs_grad = False
-        recording = grad_enabled()  # this thread's (or task's) grad mode
+        graph_mode = grad_enabled()  # this thread's (or task's) grad mode
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
-                if recording and x.requires_grad:
+                if graph_mode and x.requires_grad:
                     needs_grad = True
                     # A non-leaf is reached through its node; a leaf is its own parent.
                     parents.append(x.grad_fn or x)

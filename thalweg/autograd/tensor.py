@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import backend
-from thalweg.autograd import versions
+from thalweg.autograd import recording, versions
 from thalweg.autograd.grad_mode import grad_enabled
 from thalweg.errors import DTypeError, GraphError
 
@@ -75,6 +75,8 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if recording.active:  # made inside a step thalweg.compile is tracing
+            recording.note_tensor(self, data)
 
     @classmethod
     def _from_op(cls, data: np.ndarray, grad_fn) -> Tensor:
@@ -123,17 +125,26 @@ class Tensor:
         """True for tensors not made by a recorded op (their ``.grad`` gets filled)."""
         return self.grad_fn is None
 
+    # Python reading the values: a step being compiled must not decide anything on them
+    # (thalweg.compile is told, see recording.py).
     def numpy(self) -> np.ndarray:
         """The values as an ndarray (shares memory, like ``torch.Tensor.numpy``)."""
+        if recording.active:
+            recording.note_read(self, "numpy()")
         return self.data
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): tensor has {self.data.size} elements, not 1; index it first")
-        return self.data.item()
+        value = self.data.item()
+        if recording.active:
+            recording.note_read(self, "item()", value)
+        return value
 
     def tolist(self):
+        if recording.active:
+            recording.note_read(self, "tolist()")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -167,6 +178,8 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         # NumPy 2's protocol: copy=True always copies, copy=False never does (or raises).
+        if recording.active:
+            recording.note_read(self, "np.asarray()")
         return np.array(self.data, dtype=dtype, copy=copy)
 
     def __len__(self) -> int:
@@ -180,6 +193,8 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        if recording.active:
+            recording.note_read(self, "bool()")
         return bool(self.data)
 
     def __float__(self) -> float:

@@ -38,6 +38,7 @@ import weakref
 
 import numpy as np
 
+from thalweg.autograd import recording
 from thalweg.errors import GraphError
 
 clock = itertools.count()  # graph nodes and in-place writes, in one increasing order
@@ -93,6 +94,8 @@ def mark_written(array: np.ndarray, by: str) -> None:
     'an example'
     """
     record_for(array, by).touch()
+    if recording.active:  # a write inside a step thalweg.compile is tracing
+        recording.note_write(array, by)
 
 
 def last_write_of(array: np.ndarray) -> tuple[int, str] | None:

@@ -248,6 +248,9 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
         Seeds initialisation, shuffling and augmentation: the same seed gives the same
         model.
     verbose : int
+    compile : bool
+        Trace each training step once per batch shape and replay it (``thalweg.compile``,
+        ``docs/compile.md``): the same model bit for bit, less Python per step.
 
     Attributes
     ----------
@@ -290,6 +293,7 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
         class_weight=None,
         random_state=None,
         verbose: int = 0,
+        compile: bool = False,
     ):
         self.layers = layers
         self.augment = augment
@@ -306,6 +310,7 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
         self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose
+        self.compile = compile
 
     # ------------------------------------------------------------------ images in
     def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:

@@ -87,7 +87,7 @@ class GradientEstimator(Estimator):
     the gradient-descent settings this class reads: ``optimizer``, ``learning_rate``,
     ``batch_size``, ``max_epochs``, ``random_state`` and, when they offer them, ``tol``,
     ``n_iter_no_change``, ``early_stopping``, ``validation_fraction``, ``l1``, ``l2``,
-    ``verbose``.
+    ``verbose``, ``compile`` (passed to ``thalweg.train.fit``).
     """
 
     # How the loss curves, for learning_rate="auto" with plain SGD or momentum:
@@ -504,6 +504,7 @@ class GradientEstimator(Estimator):
             callbacks=self.training_callbacks(module, callbacks),
             verbose=getattr(self, "verbose", 0),
             resume=resume,
+            compile=getattr(self, "compile", False),
         )
         return history, optimizer
 

@@ -86,6 +86,7 @@ class _MLP(GradientEstimator):
         random_state=None,
         verbose: int = 0,
         seed: int | None = None,
+        compile: bool = False,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -103,6 +104,7 @@ class _MLP(GradientEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.seed = seed
+        self.compile = compile  # trace each training step once, replay it (docs/compile.md)
 
     def n_outputs(self) -> int:
         return 1
@@ -203,6 +205,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         random_state=None,
         verbose: int = 0,
         seed: int | None = None,
+        compile: bool = False,
     ):
         super().__init__(
             hidden=hidden,
@@ -221,6 +224,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
             random_state=random_state,
             verbose=verbose,
             seed=seed,
+            compile=compile,
         )
         self.class_weight = class_weight
 

@@ -152,6 +152,7 @@ PARAMETERS: dict[str, Schema] = {
         Null(), Text(choices=("balanced",)), MapOf(Number(finite=True, minimum=0))
     ),
     "verbose": OneOf(Integer(minimum=0), Boolean()),
+    "compile": Boolean(),
     "weight_init": Text(choices=sorted(INITIALIZERS)),
     # KMeans
     "n_clusters": Integer(1, MAX_CLUSTERS),

@@ -15,6 +15,7 @@ import numpy as np
 
 from thalweg import backend
 from thalweg.autograd.ops import elementwise, linalg
+from thalweg.autograd.ops import random as random_ops
 from thalweg.autograd.tensor import Tensor
 from thalweg.nn import init
 from thalweg.nn.module import Module, Parameter
@@ -234,10 +235,9 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
-        rng = self.rng if self.rng is not None else backend.default_generator()
-        keep = rng.random(x.shape) >= self.p
-        # A constant mask: the multiply's backward applies the same mask to the gradient.
-        return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+        # One op draws the mask (from the layer's generator, or the global one when None)
+        # and applies it; its backward applies the same mask to the gradient.
+        return random_ops.Dropout.apply(x, p=self.p, rng=self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -269,9 +269,8 @@ class GaussianNoise(Module):
     def forward(self, x):
         if not self.training or self.std == 0:
             return x
-        rng = self.rng or backend.default_generator()
-        # A constant to the graph: the gradient passes through the addition unchanged.
-        return x + rng.normal(0.0, self.std, size=x.shape).astype(x.dtype)
+        # The noise is a constant to the graph: the gradient passes through unchanged.
+        return random_ops.GaussianNoise.apply(x, std=self.std, rng=self.rng)
 
     def extra_repr(self) -> str:
         return f"std={self.std}"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from thalweg.autograd import versions
+from thalweg.autograd import recording, versions
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
 
@@ -64,6 +64,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        if recording.active:  # thalweg.compile notes the module's train/eval mode
+            recording.note_module(self)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ traversal

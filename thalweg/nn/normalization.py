@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import backend
+from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.ops import normalization
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
@@ -273,8 +274,10 @@ class Normalize(Module):
                 f"Normalize: expected {len(self.mean)} channels on axis 1, got shape {x.shape}"
             )
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        # (x - mean) · (1/scale): a multiply is cheaper than a divide on every pixel.
-        return (x - self.mean.reshape(shape)) * (1.0 / self.scale).reshape(shape)
+        # (x - mean) · (1/scale): a multiply is cheaper than a divide on every pixel. The
+        # reciprocal is an op too, so thalweg.compile sees where it comes from.
+        inverse_scale = 1.0 / from_numpy(self.scale.reshape(shape))
+        return (x - self.mean.reshape(shape)) * inverse_scale
 
     def extra_repr(self) -> str:
         return f"channels={len(self.mean)}"

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from thalweg.autograd import engine, versions
+from thalweg.autograd import engine, recording, versions
 from thalweg.autograd.tensor import Tensor
 from thalweg.errors import ShapeError
 from thalweg.optim.packed import PackedWeights
@@ -191,6 +191,8 @@ class Optimizer:
         the old weights refuses a later backward (see ``autograd/versions.py``).
         ``in_order``: the pairs follow ``self.params`` (as ``step`` lists them).
         """
+        if recording.active and (recorder := recording.current()) is not None:
+            return recorder.optimizer_step(self, updates, lr, in_order)  # thalweg.compile
         if self._packed is None or not self._packed.update(self, updates, lr, in_order):
             state = self.state
             for param, grad in updates:

@@ -72,6 +72,9 @@ class PackedWeights:
         self.given_views: list = []
         self.scalar_keys: list = []
         self.entry_count = 0
+        # thalweg.compile: global_step after the last flat pass it checked (its replays
+        # skip update()'s checks only while nothing else has stepped; compile/optimizers.py)
+        self.checked_step = None
 
     # A copy must not keep views into buffers it does not share: it repacks instead.
     def __getstate__(self) -> dict:
@@ -104,14 +107,42 @@ class PackedWeights:
         if len(self.state) != keys_before:  # the first step made the state arrays
             self._share(per_param)
         else:
-            for key in self.scalar_keys:  # step counts are numbers: copied each step
-                value = self.state[key]
-                for entries in per_param:
-                    entries[key] = value
+            self._copy_numbers(per_param)
+        self._stamp(optimizer)
+        return True
+
+    def update_packed(self, optimizer, lr: float) -> None:
+        """The flat pass alone, for gradients already written into ``self.grads``.
+
+        ``thalweg.compile`` replays a step whose backward writes each parameter's
+        gradient straight into its slice of ``self.grads``; it has checked once what
+        :meth:`update` checks every step (and guards what could change it), so only the
+        formula, the step counts and the write stamp remain.
+        """
+        optimizer.update(self.weights, self.grads, self.state, lr)
+        if self.scalar_keys:
+            self._copy_numbers(list(map(optimizer.state.__getitem__, self.params)))
+        self._stamp(optimizer)
+
+    def grad_views(self) -> list:
+        """Each parameter's slice of ``self.grads``, shaped like it (None before packing)."""
+        if self.grads is None:
+            return None
+        return [
+            self.grads[part].reshape(shape)
+            for part, shape in zip(self.slices, self.shapes, strict=True)
+        ]
+
+    def _copy_numbers(self, per_param: list) -> None:
+        for key in self.scalar_keys:  # step counts are numbers: copied each step
+            value = self.state[key]
+            for entries in per_param:
+                entries[key] = value
+
+    def _stamp(self, optimizer) -> None:
         if self.write_record is None:
             self.write_record = versions.record_for(self.weights, optimizer._writer)
         self.write_record.touch()  # graphs that saved the old weights now refuse backward
-        return True
 
     def _holds(self, per_param: list) -> bool:
         """Whether every parameter's state holds exactly what the flat state gave it.

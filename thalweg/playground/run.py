@@ -135,6 +135,9 @@ class PlaygroundRun:
     config : RunConfig
     upload : UploadedDataset, optional
         The uploaded data when ``config.dataset`` names an upload.
+    compile : bool
+        Replay each training step with ``thalweg.compile`` (the default; the same
+        numbers as :meth:`gradient_step`, the eager step, which False runs instead).
 
     Attributes
     ----------
@@ -156,7 +159,9 @@ class PlaygroundRun:
         classification) after each epoch, starting with epoch 0 (before training).
     """
 
-    def __init__(self, config: RunConfig, upload: UploadedDataset | None = None):
+    def __init__(
+        self, config: RunConfig, upload: UploadedDataset | None = None, compile: bool = True
+    ):
         self.config = config
         self.upload = upload
         _, weight_rng = run_generators(config.seed)
@@ -178,6 +183,11 @@ class PlaygroundRun:
         self.l1_threshold = (
             config.learning_rate * rate if config.regularization == "l1" and rate > 0 else 0.0
         )
+        # A playground network is tiny: most of an eager step is Python bookkeeping, so
+        # the step is traced once and replayed (thalweg.compile; the same weights bit for
+        # bit). ``compile=False`` trains with gradient_step as written.
+        self.compile = compile
+        self._compiled_step = thalweg.compile(self.gradient_step, cache_size=2, fallback=True)
         # The index in self.layers of each hidden layer's activation: its output is the
         # hidden layer's output.
         activations = [
@@ -304,19 +314,23 @@ class PlaygroundRun:
 
     def train_epoch(self) -> None:
         """One pass over the training points in batches of ``config.batch_size``."""
-        model, optimizer, loss_function = self.model, self.optimizer, self.loss_function
+        step = self._compiled_step if self.compile else self.gradient_step
         with np.errstate(all="ignore"):  # a diverging run overflows; the diagnosis says so
             for inputs, targets in self.batches:
-                loss = loss_function(model(inputs), targets)
-                if self.l2_factor:
-                    loss = loss + self.l2_factor * losses.l2_penalty(self.weights)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                step(inputs, targets)
                 if self.l1_threshold:
                     optim.proximal_l1(self.weights, self.l1_threshold)
             self.epoch += 1
             self._evaluate()
+
+    def gradient_step(self, inputs, targets) -> None:
+        """One step of gradient descent on a batch (with the L2 penalty, when chosen)."""
+        loss = self.loss_function(self.model(inputs), targets)
+        if self.l2_factor:
+            loss = loss + self.l2_factor * losses.l2_penalty(self.weights)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
 
     def _evaluate(self) -> None:
         """Losses (and accuracies) on both splits, dead ReLUs, the diagnosis."""

@@ -23,6 +23,7 @@ from thalweg.train.history import History
 from thalweg.train.loop import (
     TrainingInterrupted,
     TrainingState,
+    compiled_gradient_step,
     evaluate_loss,
     fit,
     gradient_step,
@@ -47,6 +48,7 @@ __all__ = [
     "TrainingState",
     "auto_learning_rate",
     "checkpoint_fingerprint",
+    "compiled_gradient_step",
     "evaluate_loss",
     "fit",
     "gradient_step",
