@@ -57,4 +57,8 @@ def as_generator(seed_or_rng=None) -> np.random.Generator:
         return _generator
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
+    if isinstance(seed_or_rng, int) and seed_or_rng < 0:  # NumPy says only "non-negative"
+        from thalweg.errors import OptionError
+
+        raise OptionError(f"a seed must be 0 or more, got {seed_or_rng}")
     return np.random.default_rng(seed_or_rng)

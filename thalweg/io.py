@@ -119,6 +119,11 @@ def _file_kind(path: Path) -> str:
         if name.endswith(suffix):
             return kind
     known = ", ".join(SUFFIXES)
+    if path.is_dir():  # a folder of images, say: "has no extension" would mislead
+        raise FileFormatError(
+            f"{path} is a folder, not a table; give a data file ({known}) or a Parquet "
+            "dataset folder named *.parquet"
+        )
     what = f"extension {path.suffix!r}" if path.suffix else "no extension"
     raise FileFormatError(
         f"{path} has {what}; thalweg reads {known} (save the data as CSV and try again)"

@@ -64,7 +64,7 @@ def k_values(value: str) -> tuple[int, ...]:
             f"{value!r} is not a number of clusters; give one (3) or a range (2..10)"
         ) from None
     if not 1 <= k <= 10_000:
-        raise typer.BadParameter(f"{value!r}: the number of clusters must be at least 1")
+        raise typer.BadParameter(f"{value!r}: the number of clusters must be between 1 and 10000")
     return (k,)
 
 
@@ -120,7 +120,7 @@ def cluster(
             "autoencoder (a 2-D code trained on the rows)."
         ),
     ] = "pca",
-    seed: Annotated[int, typer.Option(help="Seed of the k-means++ seeds and samples.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the k-means++ seeds and samples.")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         "clusters.thalweg"
     ),

@@ -75,7 +75,9 @@ def export(
     noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Noise 0-1 (generators only).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (generators only; default 0).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed (generators only; default 0).")
+    ] = None,
     part: Annotated[
         str | None,
         typer.Option(

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from thalweg.cli import options as parse
 from thalweg.cli.common import JSON, QUIET, check_paths, example
 from thalweg.cli.main import EXIT_OK, UserError
 
@@ -76,7 +77,9 @@ def detect(
             min=0.0, max=1.0, help="IoU above which boxes are duplicates (default: 0.45)."
         ),
     ] = None,
-    workers: Annotated[int, typer.Option(min=0, help="Processes decoding images.")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, callback=parse.workers, help="Processes decoding images.")
+    ] = 0,
     quiet: Annotated[bool, QUIET] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:

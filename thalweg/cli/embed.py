@@ -92,7 +92,7 @@ def embed(
     unknown: Annotated[
         Unknown, typer.Option(help="A category unseen in training, at predict time.")
     ] = "other",
-    seed: Annotated[int, typer.Option(help="Seed of the initialisation and shuffling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the initialisation and shuffling.")] = 0,
     output_path: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="CSV file to write (default: standard output)."),

@@ -56,6 +56,9 @@ PARAMETER_FLAGS = {
         "augment",
         "workers",
         "cache",
+        # thalweg train-detector
+        "channels",
+        "feature_maps",
     )
 } | {"max_epochs": "--epochs", "random_state": "--seed", "n_iter_no_change": "--patience"}
 

@@ -8,6 +8,7 @@ prints as ``error: Invalid value for '--hidden': ... (see 'thalweg train --help'
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import typer
@@ -191,4 +192,16 @@ def augmentations(value: str) -> str:
         Augmenter(value)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    return value
+
+
+def workers(value: int) -> int:
+    """``--workers``: decoding processes, 0 (this one) up to a sane number."""
+    from thalweg.data.pipeline import MAX_WORKERS
+
+    if value > MAX_WORKERS:
+        raise typer.BadParameter(
+            f"{value}: at most {MAX_WORKERS} processes (this machine has {os.cpu_count()} "
+            "cores); give fewer"
+        )
     return value

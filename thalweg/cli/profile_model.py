@@ -23,6 +23,14 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 CHILD = "THALWEG_PROFILE_THREADS"
 
 
+def _threads(value: int | None) -> int | None:
+    """--threads emulates a smaller device: more threads than cores emulates nothing."""
+    cores = os.cpu_count() or 1
+    if value is not None and value > cores:
+        raise typer.BadParameter(f"{value}: this machine has {cores} cores; give 1 to {cores}")
+    return value
+
+
 def register(app: typer.Typer) -> None:
     app.command(
         "profile-model",
@@ -40,9 +48,10 @@ def profile_model(
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="BLAS threads (emulate a small device).")
+        int | None,
+        typer.Option(min=1, callback=_threads, help="BLAS threads (emulate a small device)."),
     ] = None,
-    repeats: Annotated[int, typer.Option(min=5, help="Timed runs per layer.")] = 200,
+    repeats: Annotated[int, typer.Option(min=5, max=1_000_000, help="Timed runs per layer.")] = 200,
     samples: Annotated[int, typer.Option(min=1, help="Images for the activation counts.")] = 64,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> int:

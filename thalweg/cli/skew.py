@@ -99,7 +99,8 @@ def skew(
     and the predictions' distribution; flags what passes its threshold."""
     import numpy as np
 
-    from thalweg.cli.images import is_image_model
+    from thalweg.cli.common import check_paths
+    from thalweg.cli.images import input_name, is_image_model, refuse_detector
     from thalweg.io import read_table
     from thalweg.models import load_model
     from thalweg.models.monitoring import align_by_key, model_skew, served_feature_mismatch
@@ -109,6 +110,12 @@ def skew(
 
     if report is not None and report.is_dir():
         raise UserError(f"--report {report} is a folder; give a file name like skew.html")
+    # Before any work: the report may not land on the model, the data or the offline rows.
+    check_paths(
+        {"--report": report},
+        {"the model file": model_file, input_name(data): data, "the --offline data": offline},
+    )
+    refuse_detector(model_file, "thalweg skew")
     if key is not None and offline is None:
         raise UserError("--key matches served rows with --offline rows; give --offline RAW too")
     thresholds = SkewThresholds(distance=threshold, features=_feature_thresholds(feature_threshold))

@@ -250,7 +250,10 @@ def train(
     workers: Annotated[
         int,
         typer.Option(
-            min=0, help="Images: processes decoding images (0: this one).", rich_help_panel=IMAGES
+            min=0,
+            callback=parse.workers,
+            help="Images: processes decoding images (0: this one).",
+            rich_help_panel=IMAGES,
         ),
     ] = 0,
     patience: Annotated[
@@ -281,7 +284,31 @@ def train(
     """
     from thalweg.cli import images
 
-    if images.looks_like_image_folder(data) and not stream and dask is None:
+    image_folder = images.looks_like_image_folder(data)
+    if image_folder and (stream or dask is not None):
+        given = ", ".join(flag for flag, used in (("--stream", stream), ("--dask", dask)) if used)
+        raise UserError(
+            f"{data} is a folder of images; {given} apply to tables only (an image folder is "
+            "decoded batch by batch already: see the image options in thalweg train --help)"
+        )
+    if not image_folder:
+        image_only = {
+            "--size": size is not None,
+            "--color": color != "auto",
+            "--layers": layers is not None,
+            "--augment": augment != "default",
+            "--workers": workers != 0,
+            "--patience": patience != 5,
+            "--cache": cache is not None,
+        }
+        given = [flag for flag, used in image_only.items() if used]
+        if given:  # silently ignoring them would train something the user did not ask for
+            raise UserError(
+                f"{data} is not a folder of images; {', '.join(given)} apply to image "
+                "folders only (a table trains with --hidden, --epochs, ...: see thalweg "
+                "train --help)"
+            )
+    if image_folder:
         from thalweg.models.tabular import MIN_FREQUENCY
 
         table_only = {

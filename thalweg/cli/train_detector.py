@@ -98,8 +98,12 @@ def train_detector(
         typer.Option(help="Resize every image to H,W (boxes too); default: the first image's."),
     ] = None,
     color: Annotated[ImageColor, typer.Option(help="Image channels.")] = "auto",
-    workers: Annotated[int, typer.Option(min=0, help="Processes decoding images.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and order.")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, callback=parse.workers, help="Processes decoding images.")
+    ] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the split, initialisation and order.")
+    ] = 0,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the checkpoint Ctrl-C saved.")
     ] = False,
@@ -146,6 +150,7 @@ def train_detector(
         params["learning_rate"] = learning_rate
     if channels is not None:
         params["channels"] = _channels(channels)
+    _check_feature_maps(feature_maps, params.get("channels"))
     fractions = split or (0.7, 0.1, 0.2)
     data = load_detection_folder(
         images, boxes, size=parse.image_size(size), color=color, workers=workers
@@ -230,6 +235,19 @@ def _channels(value: str) -> tuple[int, ...]:
     if len(channels) < 2 or min(channels) < 1:
         raise UserError(f"--channels {value!r}: give at least two positive counts, e.g. 8,16,32")
     return channels
+
+
+def _check_feature_maps(feature_maps: int, channels: tuple[int, ...] | None) -> None:
+    """Refuse --feature-maps beyond the backbone's blocks before any image is read."""
+    from thalweg.models.detector import SSDDetector
+
+    blocks = len(channels or SSDDetector().channels) - 1
+    if feature_maps > blocks:
+        shown = ",".join(map(str, channels or SSDDetector().channels))
+        raise UserError(
+            f"--feature-maps {feature_maps}: the backbone (--channels {shown}) has {blocks} "
+            f"block(s) after its stem; give --feature-maps 1 to {blocks}, or more channels"
+        )
 
 
 def _report(run, images: Path):

@@ -56,6 +56,7 @@ import copy
 import json
 import math
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -70,8 +71,11 @@ import numpy as np
 
 from thalweg.data.balancing import ArraySource, Balance
 from thalweg.data.streaming import _rebatch
-from thalweg.errors import DataError
+from thalweg.errors import DataError, OptionError
 from thalweg.files import atomic_write
+
+# More decoding processes than this is a typo, not a plan: each one is a whole Python.
+MAX_WORKERS = 256
 
 __all__ = ["InputProfile", "Pipeline", "format_duration", "profile_input"]
 
@@ -152,6 +156,11 @@ class Pipeline:
         """
         if int(workers) < 0:
             raise ValueError(f"map: workers must be 0 or more, got {workers}")
+        if int(workers) > MAX_WORKERS:
+            raise OptionError(
+                f"workers {workers}: at most {MAX_WORKERS} processes (this machine has "
+                f"{os.cpu_count()} cores); give fewer workers"
+            )
         size = chunksize or (1 if self._batched else 16)
         return self._then(_Map(fn, int(workers), int(size), self._batched))
 

@@ -232,6 +232,9 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
         available = ", ".join(_DATASETS)
         raise DataError(f"unknown dataset {name!r}; available: {available}")
     info, fn = _DATASETS[key]
+    seed = kwargs.get("seed")
+    if isinstance(seed, int) and seed < 0:  # NumPy refuses it deep inside, with no name
+        raise DataError(f"dataset {info.name!r}: seed must be 0 or more, got {seed}")
     if info.kind == "detection":
         takes = ("n", "seed", "part") if key == "faces_scenes" else ("n", "seed")
         unknown = sorted(set(kwargs) - set(takes))
@@ -239,6 +242,8 @@ def load(name: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
             raise DataError(
                 f"dataset {info.name!r} takes {', '.join(takes)}; got unknown {', '.join(unknown)}"
             )
+        if "n" in kwargs:  # scenes are images: n of them must fit before one is drawn
+            _check_generated_memory(info, kwargs)
         return fn(**kwargs)
     if info.source in ("bundled", "extra") and kwargs:
         raise DataError(
@@ -275,12 +280,12 @@ def _check_generated_memory(info: DatasetInfo, kwargs: dict) -> None:
         check_rows(n, ROW_BYTES, f"{n:,} rows", "ask for fewer (--n)")
         return
     side = int(kwargs.get("size", info.image_shape[-1]))
-    check_rows(
-        n,
-        max(ROW_BYTES, PIXEL_BYTES * side * side),
-        f"{n:,} images of {side}×{side}",
-        "ask for fewer (--n) or smaller ones (size=)",
-    )
+    fix = (
+        "ask for fewer (--n)"
+        if info.kind == "detection"
+        else ("ask for fewer (--n) or smaller ones (size=)")
+    )  # detection scenes have one size
+    check_rows(n, max(ROW_BYTES, PIXEL_BYTES * side * side), f"{n:,} images of {side}×{side}", fix)
 
 
 def load_table(name: str, **kwargs: Any) -> dict[str, np.ndarray]:

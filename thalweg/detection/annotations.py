@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -130,6 +129,11 @@ def as_box_table(
                     f"{what}: column {name} mixes {', '.join(kinds)}; use strings or ints"
                 )
             values = values.astype(str) if len(values) else np.zeros(0, str)
+        if values.dtype.kind == "U" and len(values):
+            blank = np.char.strip(values) == ""
+            if blank.any():  # an empty label would become a class named ""
+                row = int(np.flatnonzero(blank)[0])
+                raise DataError(f"{what}, {where(row)}: {name} is empty; give every box one")
         out[name] = values
     return out
 
@@ -186,9 +190,9 @@ def read_boxes_csv(path) -> dict[str, np.ndarray]:
     ``label`` are strings. Errors name the file and its line: a missing column, a
     coordinate that is not a number, ``x_max < x_min``, a row with too few fields.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the boxes CSV (image,x_min,...,label)")
+    from thalweg.files import check_input_file
+
+    path = check_input_file(path, "boxes CSV (image,x_min,...,label)", missing_error=DataError)
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -197,6 +201,9 @@ def read_boxes_csv(path) -> dict[str, np.ndarray]:
     if not rows:
         raise FileFormatError(f"{path} is empty; its first line must be {','.join(BOX_COLUMNS)}")
     header = [name.strip() for name in rows[0]]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:  # which of the two would be the box? neither guess is safe
+        raise DataError(f"{path}: the header names {', '.join(twice)} twice; keep one of each")
     missing = [name for name in BOX_COLUMNS if name not in header]
     if missing:
         raise DataError(

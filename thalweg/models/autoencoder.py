@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from thalweg import losses, nn
+from thalweg.errors import OptionError
 from thalweg.models.gradient import GradientEstimator, standardize
 from thalweg.models.mlp import build_mlp, hidden_widths
 from thalweg.models.transformer import TransformerMixin
@@ -153,8 +154,10 @@ class Autoencoder(TransformerMixin, GradientEstimator):
             raise ValueError(
                 f"Autoencoder: code_size must be a positive int, got {self.code_size!r}"
             )
-        if not self.noise >= 0:
-            raise ValueError(f"Autoencoder: noise must be >= 0, got {self.noise!r}")
+        if not (np.isfinite(self.noise) and self.noise >= 0):  # inf: every input is NaN
+            raise OptionError(
+                f"Autoencoder: noise must be a finite number >= 0, got {self.noise!r}"
+            )
         hidden = hidden_widths(self.hidden)
         encoder = build_mlp(n_features, hidden, self.code_size, self.activation, rng, dtype)
         if self.noise > 0:

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from thalweg import backend
-from thalweg.errors import DataError, NotFittedError, ShapeError
+from thalweg.errors import DataError, NotFittedError, OptionError, ShapeError
 from thalweg.metrics import r2
 from thalweg.models import checks
 from thalweg.models.compat import sklearn_compatible
@@ -108,6 +108,10 @@ class Estimator:
         if state is None:
             return int(backend.default_generator().integers(2**63))
         if isinstance(state, numbers.Integral):
+            if state < 0:  # NumPy's seeding refuses it deep inside, with no name
+                raise OptionError(
+                    f"{type(self).__name__}: random_state must be 0 or more, got {state}"
+                )
             return int(state)
         if isinstance(state, np.random.Generator):
             return int(state.integers(2**63))

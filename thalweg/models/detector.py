@@ -48,6 +48,7 @@ from thalweg.detection import (
 from thalweg.errors import DataError, OptionError, ShapeError
 from thalweg.losses import multibox_loss
 from thalweg.models import checks
+from thalweg.models.cnn import batch_rows
 from thalweg.models.gradient import GradientEstimator
 from thalweg.train import predict_array
 
@@ -305,6 +306,44 @@ class SSDDetector(GradientEstimator):
             )
         self.feature_map_sizes_ = [list(size) for size in maps]
         self.anchors_ = anchor_grid(maps, (height, width), self._anchor_sizes(maps), self._ratios())
+        self._check_network_memory(
+            batch_rows(self.batch_size, summary.n_samples),
+            itemsize=np.dtype(summary.sample.dtype).itemsize,
+        )
+
+    def loaded_state_problem(self) -> str | None:
+        """What is wrong with a loaded detector's derived state, or None.
+
+        ``feature_map_sizes_`` and ``anchors_`` follow from the parameters and
+        ``image_shape_`` (see ``_initialize``); a file whose stored ones differ (edited by
+        hand, or from another configuration) would decode every box against the wrong
+        anchor, so the loader refuses it (``thalweg.models.persistence``).
+        """
+        try:
+            self._check_architecture()
+        except OptionError as error:
+            return str(error)
+        height, width = self.image_shape_[1:]
+        maps = feature_map_sizes((height, width), len(self.channels) - 1)[-self.feature_maps :]
+        stored = [list(size) for size in self.feature_map_sizes_]
+        if [list(size) for size in maps] != stored:
+            return (
+                f"feature_map_sizes_ {stored} are not the {self.feature_maps} feature map(s) "
+                f"that channels {tuple(self.channels)} make of a {height}×{width} image "
+                f"({[list(size) for size in maps]})"
+            )
+        anchors = anchor_grid(maps, (height, width), self._anchor_sizes(maps), self._ratios())
+        if anchors.shape != np.shape(self.anchors_) or not np.allclose(
+            anchors, self.anchors_, rtol=1e-6, atol=1e-6
+        ):
+            counts = f"{len(anchors)} expected, {len(self.anchors_)} stored"
+            return (
+                "anchors_ are not the anchors its parameters (anchor_sizes, aspect_ratios) "
+                "and image size give"
+                + (f" ({counts})" if len(anchors) != len(self.anchors_) else "")
+                + "; retrain it or use the file it was saved as"
+            )
+        return None
 
     def encode(self, X, y=None):
         """Images scaled to [0, 1] by the training range, and the packed targets
@@ -353,6 +392,36 @@ class SSDDetector(GradientEstimator):
             for c, s in zip(map_channels, sizes, strict=True)
         ]
         return nn.SSDNetwork(stages, heads, values)
+
+    def _check_network_memory(self, batch: int, itemsize: int) -> None:
+        """Refuse (``ResourceLimitError``) before any weight is drawn a backbone that cannot
+        be trained here (``channels=(100000, 100000, 100000)``: 335 GiB of weights). As
+        for a CNN, each weight is held four times (itself, its gradient, two optimizer
+        moments) and each image of a batch keeps every convolution's output and 3×3
+        columns, and their gradients."""
+        from thalweg.limits import check_memory
+
+        channels = [int(c) for c in self.channels]
+        values = 4 + len(self.classes_) + 1
+        height, width = self.image_shape_[1:]
+        height, width = (height + 1) // 2, (width + 1) // 2  # after the stride-2 stem
+        inputs = [self.image_shape_[0], *channels]
+        weights = 9 * sum(a * b for a, b in itertools.pairwise(inputs))
+        per_image = channels[0] * height * width * 10  # the stem: output and columns
+        for before, after in itertools.pairwise(channels):
+            per_image += (9 * before + after) * height * width
+            height, width = max(height // 2, 1), max(width // 2, 1)
+        anchors_per_cell = len(self._ratios()) * (
+            len(self.anchor_sizes[0]) if self.anchor_sizes is not None else len(ANCHOR_MULTIPLES)
+        )
+        weights += sum(9 * c * anchors_per_cell * values for c in channels[-self.feature_maps :])
+        check_memory(
+            (4 * weights + 2 * batch * per_image) * itemsize,
+            f"training this detector ({weights:,} weights; batches of {batch} images of "
+            f"{'×'.join(map(str, self.image_shape_))})",
+            "use fewer or narrower channels (channels=), smaller images (size=) or "
+            "smaller batches (batch_size=)",
+        )
 
     def loss(self, output, target, sample_weight=None):
         """:func:`thalweg.losses.multibox_loss` on the network's output ``(B, A, V)``
@@ -496,24 +565,24 @@ class SSDDetector(GradientEstimator):
         if len(channels) < 2 or not all(
             isinstance(c, int | np.integer) and c > 0 for c in channels
         ):
-            raise ValueError(
+            raise OptionError(
                 f"{who}: channels must be at least two positive integers (the stem and one "
                 f"block), got {self.channels!r}"
             )
         if not 1 <= int(self.feature_maps) <= len(channels) - 1:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: feature_maps must be between 1 and {len(channels) - 1} (the blocks "
                 f"after the stem), got {self.feature_maps!r}"
             )
         if self.anchor_sizes is not None and len(self.anchor_sizes) != self.feature_maps:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: anchor_sizes needs one list per feature map ({self.feature_maps}), "
                 f"got {len(self.anchor_sizes)}"
             )
         if self.anchor_sizes is not None:
             counts = {len(sizes) for sizes in self.anchor_sizes}
             if len(counts) != 1:
-                raise ValueError(
+                raise OptionError(
                     f"{who}: every feature map needs the same number of anchor sizes, got "
                     f"{self.anchor_sizes!r}"
                 )
@@ -522,7 +591,7 @@ class SSDDetector(GradientEstimator):
     def _check_settings(self) -> None:
         who = type(self).__name__
         if self.nms not in SUPPRESSION_METHODS:
-            raise ValueError(
+            raise OptionError(
                 f"{who}: nms must be one of {', '.join(SUPPRESSION_METHODS)}, got {self.nms!r}"
             )
 

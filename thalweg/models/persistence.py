@@ -993,6 +993,9 @@ _ANSWERS = ("predict", "transform", "reconstruction_error")
 def _check_predicts(estimator, source: str) -> None:
     """Step 4: the rebuilt model predicts (transforms) one row of zeros (an image model:
     one black image of its shape), finitely."""
+    problem = getattr(estimator, "loaded_state_problem", None)
+    if problem is not None and (found := problem()) is not None:
+        raise FileFormatError(f"{source}: {found}")
     shape = getattr(estimator, "image_shape_", None)
     zeros = np.zeros((1, *shape) if shape is not None else (1, estimator.n_features_in_))
     methods = [name for name in _ANSWERS if hasattr(estimator, name)]

@@ -72,9 +72,24 @@ class SkewThresholds:
     missing_change: float = 0.05
     unseen_share: float = 0.01
 
+    def __post_init__(self):
+        from thalweg.errors import OptionError
+
+        named = {f"the {name} threshold": getattr(self, name) for name in _THRESHOLD_FIELDS}
+        named.update({f"the threshold of {k!r}": v for k, v in self.features.items()})
+        for what, value in named.items():  # NaN compares false: it would never flag
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise OptionError(f"{what} must be a number, got {value!r}")
+            if not (math.isfinite(value) and value >= 0):
+                raise OptionError(f"{what} must be a finite number of 0 or more, got {value}")
+
     def distance_for(self, name: str) -> float:
         """The TFDV distance threshold of feature ``name``."""
         return self.features.get(name, self.distance)
+
+
+_THRESHOLD_FIELDS = ("distance", "psi", "ks", "mean_shift", "std_ratio", "missing_change")
+_THRESHOLD_FIELDS += ("unseen_share",)
 
 
 @dataclass

@@ -26,6 +26,7 @@ import numpy as np
 
 from thalweg.autograd.creation import from_numpy
 from thalweg.autograd.grad_mode import no_grad
+from thalweg.errors import OptionError
 from thalweg.nn.conv import Conv2d
 from thalweg.nn.layers import Linear, Sequential
 from thalweg.nn.module import Module
@@ -124,6 +125,10 @@ def zero_fractions(module: Sequential, samples: np.ndarray) -> list[float]:
     return fractions
 
 
+# Timed runs per layer at most: a million runs of the slowest layer is already hours.
+MAX_REPEATS = 1_000_000
+
+
 def profile_layers(
     module: Sequential,
     samples: np.ndarray,
@@ -140,6 +145,8 @@ def profile_layers(
     per layer and for the whole network, after a warm-up.
     """
     module.eval()
+    if not 1 <= int(repeats) <= MAX_REPEATS:  # each repeat is timed and kept
+        raise OptionError(f"repeats must be between 1 and {MAX_REPEATS:,}, got {repeats}")
     samples = np.asarray(samples)
     one = from_numpy(np.ascontiguousarray(samples[:1]))
     batch = np.resize(samples, (throughput_batch, *samples.shape[1:])).astype(samples.dtype)

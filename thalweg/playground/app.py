@@ -60,6 +60,7 @@ from thalweg.playground.config import (
     ConfigError,
     check_learning_rate,
     check_seed,
+    shown,
 )
 from thalweg.playground.frames import json_safe
 from thalweg.playground.session import MAX_EPOCHS_PER_FRAME
@@ -191,12 +192,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object whose keys are all different: ``{"learning_rate": 0.1,
+    "learning_rate": 3}`` is ambiguous (JSON parsers disagree on which one wins)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        twice = sorted({key for key, _ in pairs if [k for k, _ in pairs].count(key) > 1})
+        raise ClientError(f"{shown(twice[0])} is given twice in one object; send it once")
+    return value
+
+
 async def read_json(request: Request) -> dict:
     body = await read_body(request, MAX_JSON_BYTES)
     if not body.strip():
         return {}
     try:
-        value = json.loads(body)
+        value = json.loads(body, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ClientError(f"the body is not valid JSON ({error}); send a JSON object") from None
     if not isinstance(value, dict):
@@ -208,7 +219,9 @@ def whole_number(field: str, value, low: int, high: int):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ClientError(f"{field}: must be a whole number from {low} to {high:,}; got {value!r}")
+        raise ClientError(
+            f"{field}: must be a whole number from {low} to {high:,}; got {shown(value)}"
+        )
     return value
 
 

@@ -121,11 +121,19 @@ class RunConfig:
 KEYS = tuple(RunConfig.__dataclass_fields__)
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error echoes what a client sent,
+    and a client can send a 60 KB string or a number of 400 digits."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _number(field: str, value: Any, low: float, high: float, allowed: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(field, f"must be a number {allowed}; got {value!r}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ConfigError(field, f"must be a number {allowed}; got {value!r}")
+        raise ConfigError(field, f"must be a number {allowed}; got {shown(value)}")
+    # (an int of 400 digits has no float: compare it as an int, never convert it)
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+        raise ConfigError(field, f"must be a number {allowed}; got {shown(value)}")
     return int(value) if float(value).is_integer() else float(value)
 
 
@@ -133,20 +141,20 @@ def _integer(field: str, value: Any, low: int, high: int, allowed: str) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(field, f"must be a whole number {allowed}; got {value!r}")
+        raise ConfigError(field, f"must be a whole number {allowed}; got {shown(value)}")
     return value
 
 
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise ConfigError(field, f"must be one of {', '.join(choices)}; got {value!r}")
+        raise ConfigError(field, f"must be one of {', '.join(choices)}; got {shown(value)}")
     return value
 
 
 def _features(value: Any) -> tuple[str, ...]:
     allowed = f"a list of distinct names from {', '.join(FEATURES)}"
     if not isinstance(value, list | tuple) or not value:
-        raise ConfigError("features", f"must be {allowed} (at least one); got {value!r}")
+        raise ConfigError("features", f"must be {allowed} (at least one); got {shown(value)}")
     for name in value:
         if not isinstance(name, str) or name not in FEATURES:
             raise ConfigError("features", f"must be {allowed}; got {name!r}")
@@ -158,7 +166,8 @@ def _features(value: Any) -> tuple[str, ...]:
 def _hidden(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list | tuple):
         raise ConfigError(
-            "hidden", f"must be a list of 0 to {MAX_HIDDEN_LAYERS} layer widths; got {value!r}"
+            "hidden",
+            f"must be a list of 0 to {MAX_HIDDEN_LAYERS} layer widths; got {shown(value)}",
         )
     if len(value) > MAX_HIDDEN_LAYERS:
         raise ConfigError(

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from thalweg.errors import ThalwegError
-from thalweg.playground.config import normalize_config
+from thalweg.playground.config import normalize_config, shown
 from thalweg.playground.run import PlaygroundRun
 from thalweg.playground.session import Session
 from thalweg.playground.uploads import UploadedDataset
@@ -112,7 +112,7 @@ class SessionStore:
         session = self.sessions.get(session_id)
         if session is None:
             raise UnknownSession(
-                f"session: no session {session_id!r} (sessions close after 10 idle minutes "
+                f"session: no session {shown(session_id)} (sessions close after 10 idle minutes "
                 "or when the server restarts); create one with POST /api/sessions"
             )
         session.touch()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
+
 from thalweg.errors import TrainingDivergedError
 from thalweg.optim.transforms import proximal_l1
 from thalweg.schema import Integer, Json, MapOf, Number, Optional, Record, Schema
@@ -63,12 +65,34 @@ class NaNGuard(Callback):
 
     def on_batch_end(self, state, loss):
         if not math.isfinite(loss):
-            lr = state.optimizer.learning_rate
-            raise TrainingDivergedError(
-                f"training diverged: the loss became {loss} at epoch {state.epoch + 1}, step "
-                f"{state.batch_in_epoch} (learning rate {lr:g}); try a smaller learning rate "
-                f"(e.g. {lr / 10:g}) or standardize the features"
-            )
+            where = f"epoch {state.epoch + 1}, step {state.batch_in_epoch}"
+            self._diverged(state, f"the loss became {loss}", where)
+
+    def on_epoch_end(self, state, row):
+        # The last step of an epoch can blow the weights up after its loss was measured;
+        # the validation loss is the first number computed with them.
+        value = row.get("val_loss")
+        if isinstance(value, float) and not math.isfinite(value):
+            self._diverged(state, f"the validation loss became {value}", f"epoch {row['epoch']}")
+
+    def check_weights(self, state) -> None:
+        """Called once training has ended (after every callback, so after early stopping
+        put the best weights back): a run whose last step made the weights NaN or
+        infinite (one step per epoch and no validation, say) must not end as a success,
+        since its model could never be loaded."""
+        params = getattr(state.optimizer, "params", ())
+        if any(not np.isfinite(p.data).all() for p in params):
+            where = f"epoch {state.epoch}, its last step"
+            self._diverged(state, "the weights became NaN or infinite", where)
+
+    @staticmethod
+    def _diverged(state, what: str, where: str):
+        lr = state.optimizer.learning_rate
+        raise TrainingDivergedError(
+            f"training diverged: {what} at {where} (learning rate "
+            f"{lr:g}); try a smaller learning rate (e.g. {lr / 10:g}) or standardize the "
+            "features"
+        )
 
 
 class EarlyStopping(Callback):

@@ -23,6 +23,7 @@ into batches, sets up the state and measures each epoch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -197,8 +198,12 @@ def run_epochs(
     """
     for callback in state.callbacks:
         callback.on_train_begin(state)
+    # With a NaNGuard, a step whose numbers overflow ends training with one clear error;
+    # NumPy's "overflow encountered" warnings before it would only bury that line.
+    guarded = any(isinstance(c, NaNGuard) for c in state.callbacks)
+    quiet = np.errstate(over="ignore", invalid="ignore") if guarded else contextlib.nullcontext()
     try:
-        with _stop_on_signals() as interrupted:
+        with _stop_on_signals() as interrupted, quiet:
             while state.epoch < state.epochs and not state.stop:
                 _begin_epoch(state)
                 for batch in _timed(batches.epoch_batches(state.rng, state.batch_in_epoch), state):
@@ -216,6 +221,9 @@ def run_epochs(
     for callback in state.callbacks:
         if not isinstance(callback, ProgressBar):
             callback.on_train_end(state)
+    for callback in state.callbacks:
+        if isinstance(callback, NaNGuard):
+            callback.check_weights(state)
     state.history.stop_reason = state.stop_reason or state.history.stop_reason
     return state.history
 
