@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from thalweg.numerics import flush_subnormals
 from thalweg.optim.optimizer import Optimizer, work_buffer
 
 
@@ -77,6 +78,9 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - beta2
         v += scratch
+        if t % self.flush_subnormals_every == 0:  # see Optimizer.flush_subnormals_every
+            flush_subnormals(m, scratch)
+            flush_subnormals(v, scratch)
 
         correction2 = math.sqrt(1 - beta2**t)
         step_size = lr * correction2 / (1 - beta1**t)

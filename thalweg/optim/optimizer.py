@@ -58,6 +58,12 @@ class Optimizer:
         each ``param.data`` becomes a view of one buffer: see ``packed.py``).
     """
 
+    # Every this many steps, moving averages (momentum, Adam's moments, RMSProp's mean
+    # square) have their subnormal entries set to zero (thalweg.numerics.flush_subnormals):
+    # where a gradient stays zero they decay through the subnormal range, where x86
+    # arithmetic is several times slower. Values that small move no weight.
+    flush_subnormals_every = 16
+
     #: hyperparameter names saved by ``state_dict`` (besides ``lr``); subclasses extend it
     hyperparameters: tuple[str, ...] = ()
 

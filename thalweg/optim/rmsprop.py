@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thalweg.optim.optimizer import Optimizer
+from thalweg.numerics import flush_subnormals
+from thalweg.optim.optimizer import Optimizer, work_buffer
 
 
 class RMSProp(Optimizer):
@@ -58,8 +59,12 @@ class RMSProp(Optimizer):
         mean_square = state.get("mean_square")
         if mean_square is None:
             mean_square = state["mean_square"] = np.zeros_like(weight)
+            work_buffer(state, weight)  # made now: the state's keys never change later
         mean_square *= self.rho
         mean_square += (1 - self.rho) * grad * grad
+        flush_due = (self.global_step + 1) % self.flush_subnormals_every == 0
+        if flush_due:
+            flush_subnormals(mean_square, work_buffer(state, weight))
         scaled = grad / (np.sqrt(mean_square) + self.eps)
         if self.momentum:
             buffer = state.get("momentum_buffer")
@@ -67,5 +72,7 @@ class RMSProp(Optimizer):
                 buffer = state["momentum_buffer"] = np.zeros_like(weight)
             buffer *= self.momentum
             buffer += scaled
+            if flush_due:
+                flush_subnormals(buffer, work_buffer(state, weight))
             scaled = buffer
         weight -= lr * scaled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from thalweg.numerics import flush_subnormals
 from thalweg.optim.optimizer import Optimizer, work_buffer
 
 
@@ -56,6 +57,8 @@ class SGD(Optimizer):
             else:
                 velocity *= self.momentum
                 velocity += grad
+                if (self.global_step + 1) % self.flush_subnormals_every == 0:
+                    flush_subnormals(velocity, work_buffer(state, weight))
             direction = grad + self.momentum * velocity if self.nesterov else velocity
         else:
             direction = grad
