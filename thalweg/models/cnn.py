@@ -314,33 +314,9 @@ class CNNClassifier(ClassifierMixin, GradientEstimator):
 
     # ------------------------------------------------------------------ images in
     def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:
-        """``X`` as float ``(n, C, H, W)``; on ``reset`` remember the image shape.
-
-        A fitted model also takes flattened rows ``(n, C·H·W)`` (held-out rows and data
-        summaries reach :meth:`encode` that way).
-        """
-        who = type(self).__name__
-        array = np.asarray(X)
-        if not reset and array.ndim == 2 and hasattr(self, "image_shape_"):
-            if array.shape[1] == self.n_features_in_:
-                array = array.reshape(len(array), *self.image_shape_)
-        images = as_image_batch(array, who)
-        if images.dtype not in (np.float32, np.float64):
-            images = images.astype(np.float32)
-        if finite:
-            checks.check_finite(images.reshape(len(images), -1), who, "X")
-        if reset:
-            self.image_shape_ = tuple(int(s) for s in images.shape[1:])
-            self.n_features_in_ = int(np.prod(self.image_shape_))
-            self.__dict__.pop("feature_names_in_", None)
-            return images
-        self._check_fitted()
-        if images.shape[1:] != tuple(self.image_shape_):
-            raise ShapeError(
-                f"{who}: this model was trained on images of shape {tuple(self.image_shape_)} "
-                f"(C, H, W), got {images.shape[1:]}; resize them the same way"
-            )
-        return images
+        """``X`` as float ``(n, C, H, W)``; on ``reset`` remember the image shape
+        (:func:`validate_images`)."""
+        return validate_images(self, X, reset=reset, finite=finite)
 
     def summarize(self, X, y, sample_weight) -> DataSummary:
         """The base summary (per-pixel moments, some rows), plus the exact pixel range."""
@@ -567,6 +543,38 @@ class _ImageRows:
                 self.low = min(self.low, float(rows.min()))
                 self.high = max(self.high, float(rows.max()))
             yield rows, y
+
+
+def validate_images(model, X, *, reset: bool, finite: bool = True, resize="") -> np.ndarray:
+    """``X`` as float images ``(n, C, H, W)`` for an image estimator ``model``.
+
+    On ``reset`` (fitting) the image shape is remembered in ``model.image_shape_`` and
+    ``n_features_in_``; afterwards images must have that shape, and flattened rows
+    ``(n, C·H·W)`` are accepted too (held-out rows and data summaries arrive that way).
+    ``resize``: what else to resize with the images, named in the error (e.g. boxes).
+    """
+    who = type(model).__name__
+    array = np.asarray(X)
+    if not reset and array.ndim == 2 and hasattr(model, "image_shape_"):
+        if array.shape[1] == model.n_features_in_:
+            array = array.reshape(len(array), *model.image_shape_)
+    images = as_image_batch(array, who)
+    if images.dtype not in (np.float32, np.float64):
+        images = images.astype(np.float32)
+    if finite:
+        checks.check_finite(images.reshape(len(images), -1), who, "X")
+    if reset:
+        model.image_shape_ = tuple(int(s) for s in images.shape[1:])
+        model.n_features_in_ = int(np.prod(model.image_shape_))
+        model.__dict__.pop("feature_names_in_", None)
+        return images
+    model._check_fitted()
+    if images.shape[1:] != tuple(model.image_shape_):
+        raise ShapeError(
+            f"{who}: this model was trained on images of shape {tuple(model.image_shape_)} "
+            f"(C, H, W), got {images.shape[1:]}; resize them the same way{resize}"
+        )
+    return images
 
 
 def batch_rows(batch_size, n_samples: int) -> int:

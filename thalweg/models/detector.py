@@ -32,7 +32,6 @@ import itertools
 import numpy as np
 
 from thalweg import nn
-from thalweg.data.images import as_image_batch
 from thalweg.data.summary import DataSummary, summarize_arrays
 from thalweg.detection import (
     SUPPRESSION_METHODS,
@@ -47,8 +46,7 @@ from thalweg.detection import (
 )
 from thalweg.errors import DataError, OptionError, ShapeError
 from thalweg.losses import multibox_loss
-from thalweg.models import checks
-from thalweg.models.cnn import batch_rows
+from thalweg.models.cnn import batch_rows, validate_images
 from thalweg.models.gradient import GradientEstimator
 from thalweg.train import predict_array
 
@@ -201,27 +199,7 @@ class SSDDetector(GradientEstimator):
     # ------------------------------------------------------------------ images in
     def _validate_X(self, X, reset: bool, finite: bool = True) -> np.ndarray:
         """``X`` as float ``(n, C, H, W)``; flattened rows ``(n, C·H·W)`` once fitted."""
-        who = type(self).__name__
-        array = np.asarray(X)
-        if not reset and array.ndim == 2 and hasattr(self, "image_shape_"):
-            if array.shape[1] == self.n_features_in_:
-                array = array.reshape(len(array), *self.image_shape_)
-        images = as_image_batch(array, who)
-        if images.dtype not in (np.float32, np.float64):
-            images = images.astype(np.float32)
-        if finite:
-            checks.check_finite(images.reshape(len(images), -1), who, "X")
-        if reset:
-            self.image_shape_ = tuple(int(s) for s in images.shape[1:])
-            self.n_features_in_ = int(np.prod(self.image_shape_))
-            return images
-        self._check_fitted()
-        if images.shape[1:] != tuple(self.image_shape_):
-            raise ShapeError(
-                f"{who}: this model was trained on images of shape {tuple(self.image_shape_)} "
-                f"(C, H, W), got {images.shape[1:]}; resize them the same way (and their boxes)"
-            )
-        return images
+        return validate_images(self, X, reset=reset, finite=finite, resize=" (and their boxes)")
 
     def _validate_y(self, y, n_samples: int, reset: bool, classes=None):
         """Each image's boxes and class codes: a list of ``(boxes (G, 4), codes (G,))``.
