@@ -12,7 +12,6 @@ shares the look, the escaping and the Content-Security-Policy of the model repor
 
 from __future__ import annotations
 
-import datetime
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from thalweg.report.html import (
     join,
     note,
     page,
+    page_header,
     section,
     share_bar,
     table,
@@ -190,27 +190,8 @@ def _header(report: ClusterReportInput, k: int) -> Html:
     if report.silhouette is not None:
         stats.append(("Silhouette", format_number(report.silhouette)))
     stats.append(("Time", format_seconds(report.seconds)))
-    cards = join(
-        element(
-            "div",
-            join([element("span", label, class_="label"), element("span", value, class_="value")]),
-            class_="stat",
-        )
-        for label, value in stats
-    )
-    generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
-    seed = "none" if report.seed is None else report.seed
-    body = join(
-        [
-            element("h1", report.title),
-            element("p", f"clustering · {report.model_name} · {report.source}", class_="subtitle"),
-            element("div", cards, class_="stats"),
-            element(
-                "p", f"thalweg {__version__} · seed {seed} · generated {generated}", class_="meta"
-            ),
-        ]
-    )
-    return element("header", element("div", body, class_="wrap"), class_="top")
+    subtitle = f"clustering · {report.model_name} · {report.source}"
+    return page_header(report.title, subtitle, stats, report.seed, __version__)
 
 
 def _view_section(report: ClusterReportInput, figures: list[ReportFigure]) -> Html:

@@ -13,7 +13,6 @@ escaping and the Content-Security-Policy of the model report
 
 from __future__ import annotations
 
-import datetime
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from thalweg.report.html import (
     join,
     note,
     page,
+    page_header,
     section,
     table,
 )
@@ -201,27 +201,8 @@ def _header(report: DetectionReportInput) -> Html:
         stats.append(("AP@0.5", format_number(report.evaluation.metrics["ap50"])))
         stats.append(("COCO AP", format_number(report.evaluation.metrics["coco_ap"])))
     stats.append(("Time", format_seconds(report.seconds)))
-    cards = join(
-        element(
-            "div",
-            join([element("span", label, class_="label"), element("span", value, class_="value")]),
-            class_="stat",
-        )
-        for label, value in stats
-    )
-    generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
-    seed = "none" if report.seed is None else report.seed
-    body = join(
-        [
-            element("h1", report.title),
-            element("p", f"detection · {report.model_name} · {report.source}", class_="subtitle"),
-            element("div", cards, class_="stats"),
-            element(
-                "p", f"thalweg {__version__} · seed {seed} · generated {generated}", class_="meta"
-            ),
-        ]
-    )
-    return element("header", element("div", body, class_="wrap"), class_="top")
+    subtitle = f"detection · {report.model_name} · {report.source}"
+    return page_header(report.title, subtitle, stats, report.seed, __version__)
 
 
 def _images_section(report: DetectionReportInput, figures: list[ReportFigure]) -> Html:

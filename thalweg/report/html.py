@@ -11,6 +11,7 @@ The page carries a Content-Security-Policy that allows only inline styles and
 
 from __future__ import annotations
 
+import datetime
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -167,6 +168,32 @@ def section(anchor: str, title: str, intro: object, body: object) -> Html:
     """A card of the report: heading, one-paragraph introduction, content."""
     intro_html = element("p", intro, class_="intro") if intro else Html("")
     return element("section", join([element("h2", title), intro_html, body]), id=anchor)
+
+
+def page_header(
+    title: str, subtitle: str, stats: Sequence[tuple[str, str]], seed, version: str
+) -> Html:
+    """The top of a report: title, one line of context, the numbers a reader wants
+    first (``stats``: ``(label, value)`` cards), and what made the page."""
+    cards = join(
+        element(
+            "div",
+            join([element("span", label, class_="label"), element("span", value, class_="value")]),
+            class_="stat",
+        )
+        for label, value in stats
+    )
+    generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    seed = "none" if seed is None else seed
+    body = join(
+        [
+            element("h1", title),
+            element("p", subtitle, class_="subtitle"),
+            element("div", cards, class_="stats"),
+            element("p", f"thalweg {version} · seed {seed} · generated {generated}", class_="meta"),
+        ]
+    )
+    return element("header", element("div", body, class_="wrap"), class_="top")
 
 
 def page(title: str, generator: str, body: object) -> Html:

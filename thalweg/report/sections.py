@@ -7,7 +7,6 @@ what did it learn.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from thalweg.report.html import (
     join,
     note,
     page,
+    page_header,
     section,
     share_bar,
     table,
@@ -117,29 +117,10 @@ def header(report: ReportInput) -> Html:
     stats.append(("Training time", format_seconds(report.seconds)))
     if report.history is not None and len(report.history):
         stats.append(("Epochs", format_number(report.history.epochs_run)))
-    cards = join(
-        element(
-            "div",
-            join([element("span", label, class_="label"), element("span", value, class_="value")]),
-            class_="stat",
-        )
-        for label, value in stats
-    )
     subtitle = (
         f"{_task_label(report)} · {report.model_name} · metrics on the {report.split_name} split"
     )
-    generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
-    seed = "none" if report.seed is None else report.seed
-    meta = f"thalweg {report.thalweg_version} · seed {seed} · generated {generated}"
-    body = join(
-        [
-            element("h1", report.title),
-            element("p", subtitle, class_="subtitle"),
-            element("div", cards, class_="stats"),
-            element("p", meta, class_="meta"),
-        ]
-    )
-    return element("header", element("div", body, class_="wrap"), class_="top")
+    return page_header(report.title, subtitle, stats, report.seed, report.thalweg_version)
 
 
 def navigation(entries: Sequence[tuple[str, str]]) -> Html:
